@@ -1,16 +1,33 @@
 //! wgpu-rnn: fused RNN, GRU and LSTM kernels in WGSL on wgpu, matching ONNX Runtime and PyTorch.
 //!
-//! See `ARCHITECTURE.md` for the layers: spec and importers, the CPU reference, the plan, and the
-//! wgpu executor.
+//! ```no_run
+//! use wgpu_rnn::{Engine, Inputs, import::OnnxAttributes};
+//! # fn main() -> wgpu_rnn::Result<()> {
+//! let engine = Engine::new()?; // best GPU adapter, or the CPU reference with a warning
+//! let case = wgpu_rnn::case::Case::load("tests/data/conformance/lstm_forward_s1.safetensors".as_ref())?;
+//! let model = engine.load(case.network.clone())?;
+//! let out = model.forward(&case.inputs)?;
+//! println!("{} outputs, {} dispatches", out.y.len(), out.dispatches);
+//! # Ok(()) }
+//! ```
+//!
+//! Layers (see `ARCHITECTURE.md`): [`spec`] and [`import`] describe networks, [`cpu`] is the
+//! reference, [`plan`] says what the GPU runs, [`gpu`] runs it, [`engine`] is the front door.
 
 pub mod case;
 pub mod cpu;
+pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod import;
+pub mod kernels;
 pub mod network;
+pub mod pack;
+pub mod plan;
 pub mod spec;
 pub mod tensor;
 
+pub use engine::{Engine, EngineOptions, Model};
 pub use error::{Error, Result};
 pub use network::{Inputs, Layer, LayerWeights, Network, Outputs};
 pub use spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode};

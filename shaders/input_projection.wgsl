@@ -1,0 +1,51 @@
+// input_projection: the input half of every gate, for all time steps and directions at once.
+//   out[d][m][n] = sum_k a[m][k] * w[d][k][n] + bias[d][n]
+//   a:    [M, K]     M = T*B rows of the layer input (time-major)
+//   w:    [D, K, N]  N = H*G, gate-interleaved columns n = j*G + g, pre-transposed
+//   bias: [D, N]     input biases (and the recurrent biases that commute: see pack.rs)
+//   out:  [D, M, N]
+// Versions:
+//   input_projection: each invocation computes a 4x4 register block, scalar loads, bounds checked.
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(8, 8, 1)
+fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col0 = gid.x * 4u;
+    let row0 = gid.y * 4u;
+    let d = gid.z;
+    if (col0 >= p.n || row0 >= p.m) {
+        return;
+    }
+    let ncols = min(4u, p.n - col0);
+    let nrows = min(4u, p.m - row0);
+    var acc: array<vec4<f32>, 4>;
+    let wbase = d * p.k * p.n + col0;
+    for (var k = 0u; k < p.k; k++) {
+        var wv = vec4<f32>(0.0);
+        let wr = wbase + k * p.n;
+        for (var c = 0u; c < ncols; c++) {
+            wv[c] = w[wr + c];
+        }
+        for (var r = 0u; r < nrows; r++) {
+            acc[r] += a[(row0 + r) * p.k + k] * wv;
+        }
+    }
+    for (var r = 0u; r < nrows; r++) {
+        let o = (d * p.m + row0 + r) * p.n + col0;
+        for (var c = 0u; c < ncols; c++) {
+            out[o + c] = acc[r][c] + bias[d * p.n + col0 + c];
+        }
+    }
+}

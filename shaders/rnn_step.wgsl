@@ -1,0 +1,45 @@
+// rnn_step: one time step of a vanilla RNN layer, both directions in one dispatch.
+//   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
+//   xp: [D, T, B, H]   wh: [D, H_in, H] (pre-transposed)   h: [2, D, B, H_in] ping-pong halves
+//   y:  [T, B, D, H_in]
+// Invocation (j, b, d): hidden unit j of batch row b, direction d.
+// Versions:
+//   rnn_step: one invocation per output, a dot product over H_in reading coalesced rows of wh.
+
+@group(0) @binding(0) var<uniform> lp: LayerParams;
+@group(0) @binding(1) var<uniform> sp: StepParams;
+@group(0) @binding(2) var<storage, read> xp: array<f32>;
+@group(0) @binding(3) var<storage, read> wh: array<f32>;
+@group(0) @binding(4) var<storage, read> lens: array<u32>;
+@group(0) @binding(5) var<storage, read_write> h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let b = gid.y;
+    let d = gid.z;
+    let H = lp.hidden;
+    if (j >= H || b >= lp.batch || d >= lp.dirs) {
+        return;
+    }
+    let B = lp.batch;
+    let HI = lp.hidden_in;
+    let s = sp.step;
+    let len = lens[b];
+    let h_cur = (((s & 1u) * lp.dirs + d) * B + b) * HI;
+    let h_nxt = ((((s + 1u) & 1u) * lp.dirs + d) * B + b) * HI;
+    if (s >= len) {
+        h[h_nxt + j] = h[h_cur + j];
+        return;
+    }
+    let t = time_index(lp, d, s, len);
+    var acc = xp[((d * lp.steps + t) * B + b) * H + j];
+    let wbase = d * HI * H + j;
+    for (var k = 0u; k < HI; k++) {
+        acc += h[h_cur + k] * wh[wbase + k * H];
+    }
+    let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc));
+    h[h_nxt + j] = hv;
+    y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+}

@@ -1,0 +1,39 @@
+// Per-layer constants of the step kernels and the per-step index (dynamic offset).
+// Keep in sync with `gpu::params::LayerParams` and `gpu::params::StepParams` (Rust).
+
+const FLAG_CLIP: u32 = 1u;
+const FLAG_PEEPHOLE: u32 = 2u;
+const FLAG_INPUT_FORGET: u32 = 4u;
+const FLAG_PROJ: u32 = 8u;
+
+struct LayerParams {
+    steps: u32,        // T
+    batch: u32,        // B
+    hidden: u32,       // H: cell width
+    hidden_in: u32,    // H_out: width of h (the projection size, or H)
+    dirs: u32,         // D
+    reverse_mask: u32, // bit d set when direction slot d scans time backwards
+    flags: u32,        // FLAG_*
+    clip: f32,
+    acts: array<Act, 6>, // [d * 3 + slot]: f, g, h of each direction
+}
+
+struct StepParams {
+    step: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+fn clip_gate(lp: LayerParams, x: f32) -> f32 {
+    if ((lp.flags & FLAG_CLIP) != 0u) {
+        return clamp(x, -lp.clip, lp.clip);
+    }
+    return x;
+}
+
+// Time index of step `s` for direction `d` of a sequence of length `len` (s < len).
+fn time_index(lp: LayerParams, d: u32, s: u32, len: u32) -> u32 {
+    let rev = ((lp.reverse_mask >> d) & 1u) == 1u;
+    return select(s, len - 1u - s, rev);
+}

@@ -1,0 +1,151 @@
+//! The public entry point: an [`Engine`] owns (or borrows) a GPU device, or falls back to the
+//! CPU reference when no adapter exists; [`Model`]s run networks on it.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::{AdapterSummary, GpuContext, GpuModel, GpuOptions, ResidentOutputs};
+use crate::network::{Inputs, Network, Outputs};
+use crate::plan::Plan;
+
+/// How an [`Engine`] is created.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineOptions {
+    /// Adapter selection (defaults from `WGPU_RNN_BACKEND` / `WGPU_RNN_ADAPTER`).
+    pub gpu: GpuOptions,
+    /// Fail with [`Error::NoAdapter`] instead of falling back to the CPU reference.
+    /// Also set by the environment variable `WGPU_RNN_REQUIRE_GPU=1`.
+    pub require_gpu: bool,
+}
+
+impl EngineOptions {
+    /// Options from the environment.
+    pub fn from_env() -> Self {
+        EngineOptions {
+            gpu: GpuOptions::from_env(),
+            require_gpu: std::env::var("WGPU_RNN_REQUIRE_GPU").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+        }
+    }
+}
+
+/// Where an engine runs its models.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Gpu(Arc<GpuContext>),
+    /// The CPU reference (no adapter was found).
+    Cpu,
+}
+
+/// The engine: a device plus its compiled pipelines, shared by every model made from it.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    backend: Backend,
+}
+
+impl Engine {
+    /// An engine on the best adapter, with options from the environment. Without any adapter it
+    /// warns once on stderr and uses the CPU reference, unless a GPU is required.
+    pub fn new() -> Result<Engine> {
+        Self::with_options(&EngineOptions::from_env())
+    }
+
+    /// An engine that must run on a GPU adapter.
+    pub fn gpu() -> Result<Engine> {
+        Self::with_options(&EngineOptions { require_gpu: true, ..EngineOptions::from_env() })
+    }
+
+    /// An engine with explicit options.
+    pub fn with_options(opts: &EngineOptions) -> Result<Engine> {
+        match GpuContext::new(&opts.gpu) {
+            Ok(ctx) => Ok(Engine { backend: Backend::Gpu(Arc::new(ctx)) }),
+            Err(Error::NoAdapter(why)) if !opts.require_gpu && opts.gpu == GpuOptions::default() => {
+                eprintln!("wgpu-rnn: warning: no GPU adapter ({why}); using the CPU reference");
+                Ok(Engine { backend: Backend::Cpu })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An engine on the host application's device and queue.
+    pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Result<Engine> {
+        Ok(Engine { backend: Backend::Gpu(Arc::new(GpuContext::from_device(device, queue)?)) })
+    }
+
+    /// An engine that always uses the CPU reference.
+    pub fn cpu() -> Engine {
+        Engine { backend: Backend::Cpu }
+    }
+
+    /// Whether models run on a GPU.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.backend, Backend::Gpu(_))
+    }
+
+    /// The GPU context, if any.
+    pub fn context(&self) -> Option<&Arc<GpuContext>> {
+        match &self.backend {
+            Backend::Gpu(ctx) => Some(ctx),
+            Backend::Cpu => None,
+        }
+    }
+
+    /// The adapter, if any.
+    pub fn adapter(&self) -> Option<&AdapterSummary> {
+        self.context().map(|c| &c.adapter)
+    }
+
+    /// Validates a network and prepares it (on a GPU: packs and uploads its weights).
+    pub fn load(&self, net: Network) -> Result<Model> {
+        net.validate()?;
+        Ok(match &self.backend {
+            Backend::Gpu(ctx) => Model::Gpu(GpuModel::new(ctx.clone(), net)?),
+            Backend::Cpu => Model::Cpu(net),
+        })
+    }
+}
+
+/// A network ready to run.
+#[derive(Debug)]
+pub enum Model {
+    Gpu(GpuModel),
+    Cpu(Network),
+}
+
+impl Model {
+    /// Runs a forward call and returns the outputs on the host.
+    pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
+        match self {
+            Model::Gpu(m) => m.forward(inp),
+            Model::Cpu(net) => crate::cpu::forward(net, inp),
+        }
+    }
+
+    /// Runs a forward call and leaves its outputs on the GPU ([`Error::NoAdapter`] on the CPU).
+    pub fn forward_resident(&self, inp: &Inputs) -> Result<ResidentOutputs> {
+        match self {
+            Model::Gpu(m) => m.forward_resident(inp),
+            Model::Cpu(_) => Err(Error::NoAdapter("this model runs on the CPU reference".into())),
+        }
+    }
+
+    /// The plan a forward call would run (GPU models only).
+    pub fn plan(&self, inp: &Inputs) -> Option<Result<Plan>> {
+        match self {
+            Model::Gpu(m) => Some(m.plan(inp)),
+            Model::Cpu(_) => None,
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        match self {
+            Model::Gpu(m) => m.network(),
+            Model::Cpu(n) => n,
+        }
+    }
+
+    /// Whether this model runs on a GPU.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Model::Gpu(_))
+    }
+}

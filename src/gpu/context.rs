@@ -1,0 +1,149 @@
+//! The device, queue and pipelines: made once, shared by every model on the device.
+
+use crate::error::{Error, Result};
+
+use super::pipelines::Pipelines;
+
+/// Which adapter to use. Defaults come from the environment: `WGPU_RNN_BACKEND`
+/// (`vulkan`, `metal`, `dx12`, `gl`) and `WGPU_RNN_ADAPTER` (a substring of the adapter name).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuOptions {
+    pub backend: Option<String>,
+    pub adapter: Option<String>,
+}
+
+impl GpuOptions {
+    /// Options read from `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
+        GpuOptions { backend: var("WGPU_RNN_BACKEND"), adapter: var("WGPU_RNN_ADAPTER") }
+    }
+
+    fn backends(&self) -> Result<wgpu::Backends> {
+        Ok(match self.backend.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
+            None => wgpu::Backends::all(),
+            Some(b) => match b.as_str() {
+                "vulkan" | "vk" => wgpu::Backends::VULKAN,
+                "metal" => wgpu::Backends::METAL,
+                "dx12" | "d3d12" => wgpu::Backends::DX12,
+                "gl" | "opengl" | "gles" => wgpu::Backends::GL,
+                "all" => wgpu::Backends::all(),
+                other => return Err(Error::invalid("backend", format!("unknown backend `{other}` (vulkan, metal, dx12, gl)"))),
+            },
+        })
+    }
+}
+
+/// What the engine reports about its adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+}
+
+impl AdapterSummary {
+    fn of(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+        }
+    }
+}
+
+/// A device with its queue and the engine's pipelines.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    pub(crate) pipelines: Pipelines,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext").field("adapter", &self.adapter).finish_non_exhaustive()
+    }
+}
+
+/// Rank of an adapter: real GPUs before CPU rasterizers, native APIs before GL.
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let ty = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    (ty, u8::from(info.backend == wgpu::Backend::Gl))
+}
+
+impl GpuContext {
+    /// Opens the best adapter the options allow and creates a headless device with the
+    /// adapter's own limits.
+    pub fn new(opts: &GpuOptions) -> Result<GpuContext> {
+        let backends = opts.backends()?;
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let all: Vec<String> = adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
+        if let Some(want) = &opts.adapter {
+            let want = want.to_ascii_lowercase();
+            adapters.retain(|a| a.get_info().name.to_ascii_lowercase().contains(&want));
+        }
+        adapters.sort_by_key(|a| rank(&a.get_info()));
+        let Some(adapter) = adapters.into_iter().next() else {
+            return Err(Error::NoAdapter(if all.is_empty() {
+                "no adapter found (install a Vulkan, Metal or DX12 driver; on Linux without a GPU, mesa-vulkan-drivers provides lavapipe)".into()
+            } else {
+                format!("no adapter matches {opts:?}; available: {}", all.join(", "))
+            }));
+        };
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgpu-rnn.device"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", info.name)))?;
+        // Every engine call runs inside error scopes; anything uncaptured is reported, not a panic.
+        device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")));
+        Self::with_device(device, queue, &info)
+    }
+
+    /// Uses the host application's device and queue (its limits and features as they are).
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
+        let info = device.adapter_info();
+        Self::with_device(device, queue, &info)
+    }
+
+    fn with_device(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> Result<GpuContext> {
+        let pipelines = scoped(&device, || Pipelines::new(&device))?;
+        Ok(GpuContext { adapter: AdapterSummary::of(info), device, queue, pipelines })
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> wgpu::Limits {
+        self.device.limits()
+    }
+}
+
+/// Runs `f` inside validation, out-of-memory and internal error scopes and returns the first
+/// error wgpu reports as [`Error::Gpu`].
+pub(crate) fn scoped<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<T> {
+    let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = f();
+    let errors = [validation.pop(), oom.pop(), internal.pop()].map(pollster::block_on);
+    match errors.into_iter().flatten().next() {
+        Some(e) => Err(Error::Gpu(e.to_string())),
+        None => Ok(value),
+    }
+}

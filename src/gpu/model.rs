@@ -1,0 +1,300 @@
+//! A network on the GPU: packed weights uploaded once, one workspace per `(T, B)` shape with its
+//! buffers and bind groups, and the executor that records a [`Plan`] into one command encoder.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::kernels::{Kernel, SMALL_PARAMS_SIZE};
+use crate::network::{Inputs, Network, Outputs};
+use crate::pack::pack_layer;
+use crate::plan::{Buf, Command, NetShape, Plan};
+use crate::spec::Cell;
+
+use super::context::{scoped, GpuContext};
+use super::params::{has_peepholes, matmul_params, merge_params, LayerParams, SmallParams};
+
+/// Buffers and bind groups for one `(T, B)` shape, reused by every call of that shape.
+struct Workspace {
+    steps: usize,
+    batch: usize,
+    buffers: HashMap<Buf, wgpu::Buffer>,
+    bind_groups: HashMap<(Kernel, usize), wgpu::BindGroup>,
+    step_stride: u64,
+}
+
+/// Output buffers left on the GPU by [`GpuModel::forward_resident`]. Layouts as in [`Outputs`].
+/// They belong to the model's workspace: valid until the next call of the same shape.
+#[derive(Debug, Clone)]
+pub struct ResidentOutputs {
+    /// `y [T, B, W]` f32
+    pub y: wgpu::Buffer,
+    /// `h_n [L*D, B, H_out]` f32
+    pub h_n: wgpu::Buffer,
+    /// `c_n [L*D, B, H]` f32 (LSTM)
+    pub c_n: Option<wgpu::Buffer>,
+    /// Compute dispatches recorded.
+    pub dispatches: usize,
+}
+
+/// A network prepared for one GPU.
+pub struct GpuModel {
+    ctx: Arc<GpuContext>,
+    net: Network,
+    shape: NetShape,
+    weights: HashMap<Buf, wgpu::Buffer>,
+    workspace: Mutex<Option<Workspace>>,
+}
+
+impl std::fmt::Debug for GpuModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuModel").field("shape", &self.shape).finish_non_exhaustive()
+    }
+}
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_DST)
+    .union(wgpu::BufferUsages::COPY_SRC);
+
+impl GpuModel {
+    /// Validates the network, packs its weights and uploads them.
+    pub fn new(ctx: Arc<GpuContext>, net: Network) -> Result<GpuModel> {
+        net.validate()?;
+        let shape = NetShape::of(&net);
+        let limits = ctx.limits();
+        let device = &ctx.device;
+        let weights = scoped(device, || -> Result<HashMap<Buf, wgpu::Buffer>> {
+            let mut weights = HashMap::new();
+            for (l, layer) in net.layers.iter().enumerate() {
+                let packed = pack_layer(layer);
+                let wr = packed.wr.unwrap_or_else(|| vec![0.0]);
+                let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
+                for (buf, data) in [(Buf::Wx(l), packed.wx), (Buf::Bx(l), packed.bx), (Buf::Wh(l), packed.wh), (Buf::Aux(l), aux), (Buf::Wr(l), wr)] {
+                    check_size(&limits, buf, data.len() as u64 * 4)?;
+                    let label = format!("wgpu-rnn.{buf:?}");
+                    let b = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(&label),
+                        contents: bytemuck::cast_slice(&data),
+                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    });
+                    weights.insert(buf, b);
+                }
+            }
+            Ok(weights)
+        })??;
+        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None) })
+    }
+
+    /// The network this model runs.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The plan a call with these inputs would run (no GPU work).
+    pub fn plan(&self, inp: &Inputs) -> Result<Plan> {
+        let lengths = self.net.validate_inputs(inp)?;
+        let max_len = lengths.iter().copied().max().unwrap_or(0);
+        Ok(Plan::forward(&self.shape, inp.steps, inp.batch, max_len, lengths.iter().any(|&l| l < inp.steps)))
+    }
+
+    /// Runs the network and reads the outputs back (one submit, one readback).
+    pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
+        let (t, b) = (inp.steps, inp.batch);
+        let (encoder, plan, mut ws) = self.record(inp)?;
+        let ws = ws.as_mut().expect("record leaves a workspace");
+        let device = &self.ctx.device;
+        let lstm = self.shape.cell == Cell::Lstm;
+        let sizes = [
+            self.shape.elements(self.shape.output(), t, b),
+            self.shape.elements(Buf::Hn, t, b),
+            if lstm { self.shape.elements(Buf::Cn, t, b) } else { 0 },
+        ];
+        let total: usize = sizes.iter().sum();
+        let data = scoped(device, || -> Result<Vec<f32>> {
+            // gather the outputs into one buffer so a single mapping reads them all
+            let gather = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgpu-rnn.outputs"),
+                size: total as u64 * 4,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let mut encoder = encoder;
+            let mut offset = 0u64;
+            for (buf, n) in [(self.shape.output(), sizes[0]), (Buf::Hn, sizes[1]), (Buf::Cn, sizes[2])] {
+                if n > 0 {
+                    encoder.copy_buffer_to_buffer(&ws.buffers[&buf], 0, &gather, offset, n as u64 * 4);
+                    offset += n as u64 * 4;
+                }
+            }
+            super::read_back(device, &self.ctx.queue, encoder, &gather, total as u64 * 4)
+        })??;
+        let (y, rest) = data.split_at(sizes[0]);
+        let (h_n, c_n) = rest.split_at(sizes[1]);
+        Ok(Outputs { y: y.to_vec(), h_n: h_n.to_vec(), c_n: lstm.then(|| c_n.to_vec()), dispatches: plan.dispatches() })
+    }
+
+    /// Runs the network and leaves the outputs on the GPU (no readback, no wait).
+    pub fn forward_resident(&self, inp: &Inputs) -> Result<ResidentOutputs> {
+        let (encoder, plan, ws) = self.record(inp)?;
+        let ws = ws.as_ref().expect("record leaves a workspace");
+        scoped(&self.ctx.device, || {
+            self.ctx.queue.submit([encoder.finish()]);
+        })?;
+        Ok(ResidentOutputs {
+            y: ws.buffers[&self.shape.output()].clone(),
+            h_n: ws.buffers[&Buf::Hn].clone(),
+            c_n: (self.shape.cell == Cell::Lstm).then(|| ws.buffers[&Buf::Cn].clone()),
+            dispatches: plan.dispatches(),
+        })
+    }
+
+    /// Uploads the inputs and records the plan into a new encoder.
+    fn record(&self, inp: &Inputs) -> Result<(wgpu::CommandEncoder, Plan, std::sync::MutexGuard<'_, Option<Workspace>>)> {
+        let plan = self.plan(inp)?;
+        let lengths = self.net.validate_inputs(inp)?;
+        let (t, b) = (inp.steps, inp.batch);
+        let mut guard = self.workspace.lock().map_err(|_| Error::Gpu("workspace lock poisoned by an earlier panic".into()))?;
+        if !matches!(&*guard, Some(ws) if ws.steps == t && ws.batch == b) {
+            *guard = None; // free the old shape's buffers before allocating the new
+            *guard = Some(self.workspace_for(t, b)?);
+        }
+        let ws = guard.as_ref().expect("just made");
+        let device = &self.ctx.device;
+        let queue = &self.ctx.queue;
+        let encoder = scoped(device, || {
+            queue.write_buffer(&ws.buffers[&Buf::Input], 0, bytemuck::cast_slice(&inp.x));
+            let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
+            queue.write_buffer(&ws.buffers[&Buf::Lens], 0, bytemuck::cast_slice(&lens));
+            let (d, o, h) = (self.shape.dirs, self.shape.out, self.shape.hidden);
+            for l in 0..self.shape.layers() {
+                let hs = d * b * o;
+                let h0 = inp.h0.as_ref().map_or_else(|| vec![0.0; hs], |v| v[l * hs..(l + 1) * hs].to_vec());
+                queue.write_buffer(&ws.buffers[&Buf::H(l)], 0, bytemuck::cast_slice(&h0));
+                if self.shape.cell == Cell::Lstm {
+                    let cs = d * b * h;
+                    let c0 = inp.c0.as_ref().map_or_else(|| vec![0.0; cs], |v| v[l * cs..(l + 1) * cs].to_vec());
+                    queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
+                }
+            }
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
+            self.encode(&mut encoder, &plan, ws);
+            encoder
+        })?;
+        Ok((encoder, plan, guard))
+    }
+
+    /// Records every command; consecutive dispatches share one compute pass.
+    fn encode(&self, encoder: &mut wgpu::CommandEncoder, plan: &Plan, ws: &Workspace) {
+        let buffer = |buf: &Buf| ws.buffers.get(buf).or_else(|| self.weights.get(buf)).expect("plan buffers exist");
+        let mut i = 0;
+        while i < plan.commands.len() {
+            match plan.commands[i] {
+                Command::Clear(buf) => encoder.clear_buffer(buffer(&buf), 0, None),
+                Command::Copy { src, src_offset, dst, dst_offset, size } => {
+                    encoder.copy_buffer_to_buffer(buffer(&src), src_offset, buffer(&dst), dst_offset, size)
+                }
+                Command::Dispatch(_) => {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-rnn.layer"), timestamp_writes: None });
+                    while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
+                        pass.set_pipeline(&self.ctx.pipelines.get(d.kernel).pipeline);
+                        let offsets: &[u32] = if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
+                        pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], offsets);
+                        pass.dispatch_workgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Allocates the buffers and bind groups of one `(T, B)` shape.
+    fn workspace_for(&self, t: usize, b: usize) -> Result<Workspace> {
+        let device = &self.ctx.device;
+        let limits = self.ctx.limits();
+        let shape = &self.shape;
+        let max_dim = limits.max_compute_workgroups_per_dimension as usize;
+        if b > max_dim {
+            return Err(Error::TooLarge(format!("batch {b} exceeds the adapter's {max_dim} workgroups per dimension")));
+        }
+        if (t * b).div_ceil(32) > max_dim {
+            return Err(Error::TooLarge(format!("T*B = {} rows exceeds the input projection's limit of {}", t * b, max_dim * 32)));
+        }
+        let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
+        scoped(device, || -> Result<Workspace> {
+            let mut buffers = HashMap::new();
+            let mut storage = |buf: Buf| -> Result<()> {
+                let size = shape.elements(buf, t, b).max(1) as u64 * 4;
+                check_size(&limits, buf, size)?;
+                let label = format!("wgpu-rnn.{buf:?}");
+                buffers.insert(buf, device.create_buffer(&wgpu::BufferDescriptor { label: Some(&label), size, usage: STORAGE, mapped_at_creation: false }));
+                Ok(())
+            };
+            for buf in [Buf::Input, Buf::Lens, Buf::Xp, Buf::Scratch, Buf::Hn, Buf::Cn] {
+                storage(buf)?;
+            }
+            for l in 0..shape.layers() {
+                storage(Buf::LayerOut(l))?;
+                storage(Buf::H(l))?;
+                storage(Buf::C(l))?;
+                if shape.merges() {
+                    storage(Buf::Merged(l))?;
+                }
+            }
+            let uniform = |label: String, bytes: &[u8]| {
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&label),
+                    contents: bytes,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                })
+            };
+            let mut steps = vec![0u8; t * step_stride as usize];
+            for s in 0..t {
+                let p = SmallParams([s as u32, 0, 0, 0]);
+                steps[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&p));
+            }
+            buffers.insert(Buf::Steps, uniform("wgpu-rnn.Steps".into(), &steps));
+            buffers.insert(Buf::MergeParams, uniform("wgpu-rnn.MergeParams".into(), bytemuck::bytes_of(&merge_params(shape, t, b))));
+            for (l, layer) in self.net.layers.iter().enumerate() {
+                let lp = LayerParams::new(&layer.spec, has_peepholes(layer.spec.cell, layer.weights.p.as_ref()), t, b);
+                buffers.insert(Buf::LayerParams(l), uniform(format!("wgpu-rnn.LayerParams({l})"), bytemuck::bytes_of(&lp)));
+                buffers.insert(Buf::MatmulParams(l), uniform(format!("wgpu-rnn.MatmulParams({l})"), bytemuck::bytes_of(&matmul_params(shape, l, t, b))));
+            }
+            // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
+            // step with a dynamic offset, so nothing is created per step
+            let mut bind_groups = HashMap::new();
+            let all_steps = Plan::forward(shape, t, b, t.min(2), true);
+            for (kernel, l) in all_steps.bind_sets() {
+                let entries: Vec<wgpu::BindGroupEntry> = shape
+                    .bindings(kernel, l)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, buf)| {
+                        let buffer = buffers.get(buf).or_else(|| self.weights.get(buf)).expect("every bound buffer exists");
+                        let size = if *buf == Buf::Steps { wgpu::BufferSize::new(SMALL_PARAMS_SIZE) } else { None };
+                        wgpu::BindGroupEntry { binding: i as u32, resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset: 0, size }) }
+                    })
+                    .collect();
+                let label = kernel.label();
+                let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&label),
+                    layout: &self.ctx.pipelines.get(kernel).layout,
+                    entries: &entries,
+                });
+                bind_groups.insert((kernel, l), group);
+            }
+            Ok(Workspace { steps: t, batch: b, buffers, bind_groups, step_stride })
+        })?
+    }
+}
+
+fn check_size(limits: &wgpu::Limits, buf: Buf, bytes: u64) -> Result<()> {
+    let max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    if bytes > max {
+        return Err(Error::TooLarge(format!("buffer {buf:?} needs {bytes} bytes; the adapter allows {max}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Rust mirrors of the WGSL uniform structs.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::kernels::{LAYER_PARAMS_SIZE, SMALL_PARAMS_SIZE};
+use crate::plan::NetShape;
+use crate::spec::{Cell, LayerSpec};
+
+/// Keep in sync with `Act` in `shaders/shared/activations.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct Act {
+    pub kind: u32,
+    pub alpha: f32,
+    pub beta: f32,
+    pub _pad: u32,
+}
+
+/// Keep in sync with `LayerParams` and the `FLAG_*` constants in `shaders/shared/layer_params.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct LayerParams {
+    pub steps: u32,
+    pub batch: u32,
+    pub hidden: u32,
+    pub hidden_in: u32,
+    pub dirs: u32,
+    pub reverse_mask: u32,
+    pub flags: u32,
+    pub clip: f32,
+    pub acts: [Act; 6],
+}
+
+pub const FLAG_CLIP: u32 = 1;
+pub const FLAG_PEEPHOLE: u32 = 2;
+pub const FLAG_INPUT_FORGET: u32 = 4;
+pub const FLAG_PROJ: u32 = 8;
+
+/// Four words: `StepParams {step}`, `MatmulParams {m, n, k}`, `MergeParams {rows, width, mode}`.
+/// Keep in sync with those structs in the shaders.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct SmallParams(pub [u32; 4]);
+
+const _: () = assert!(std::mem::size_of::<LayerParams>() as u64 == LAYER_PARAMS_SIZE);
+const _: () = assert!(std::mem::size_of::<SmallParams>() as u64 == SMALL_PARAMS_SIZE);
+
+impl LayerParams {
+    /// The uniforms of one layer for `t` steps and batch `b`.
+    pub fn new(spec: &LayerSpec, has_peepholes: bool, t: usize, b: usize) -> Self {
+        let mut acts = [Act::zeroed(); 6];
+        for (d, list) in spec.activations.iter().enumerate() {
+            for (slot, a) in list.iter().enumerate() {
+                acts[d * 3 + slot] = Act { kind: a.kind.code(), alpha: a.alpha, beta: a.beta, _pad: 0 };
+            }
+        }
+        let mut flags = 0;
+        if spec.clip.is_some() {
+            flags |= FLAG_CLIP;
+        }
+        if has_peepholes {
+            flags |= FLAG_PEEPHOLE;
+        }
+        if spec.input_forget {
+            flags |= FLAG_INPUT_FORGET;
+        }
+        if spec.proj_size > 0 {
+            flags |= FLAG_PROJ;
+        }
+        let reverse_mask = (0..spec.directions()).filter(|&d| spec.direction.is_reverse(d)).fold(0, |m, d| m | (1 << d));
+        LayerParams {
+            steps: t as u32,
+            batch: b as u32,
+            hidden: spec.hidden_size as u32,
+            hidden_in: spec.output_size() as u32,
+            dirs: spec.directions() as u32,
+            reverse_mask,
+            flags,
+            clip: spec.clip.unwrap_or(0.0),
+            acts,
+        }
+    }
+}
+
+/// `MatmulParams` of layer `l`'s input projection.
+pub fn matmul_params(shape: &NetShape, l: usize, t: usize, b: usize) -> SmallParams {
+    SmallParams([(t * b) as u32, (shape.hidden * shape.cell.gates()) as u32, shape.inputs[l] as u32, 0])
+}
+
+/// `MergeParams` shared by every layer.
+pub fn merge_params(shape: &NetShape, t: usize, b: usize) -> SmallParams {
+    SmallParams([(t * b) as u32, shape.out as u32, shape.merge.code(), 0])
+}
+
+/// Whether layer weights carry peepholes (only LSTM).
+pub fn has_peepholes(cell: Cell, p: Option<&Vec<f32>>) -> bool {
+    cell == Cell::Lstm && p.is_some()
+}

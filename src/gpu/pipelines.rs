@@ -1,0 +1,74 @@
+//! Bind group layouts and compute pipelines, created once per device for every kernel.
+
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+
+use crate::kernels::{BindingKind, Kernel};
+
+/// One kernel's layout and pipeline.
+pub struct KernelPipeline {
+    pub layout: wgpu::BindGroupLayout,
+    pub pipeline: wgpu::ComputePipeline,
+}
+
+/// All pipelines of a device.
+pub struct Pipelines {
+    by_kernel: HashMap<Kernel, KernelPipeline>,
+}
+
+impl Pipelines {
+    /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
+    pub fn new(device: &wgpu::Device) -> Pipelines {
+        let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
+        let mut by_kernel = HashMap::new();
+        for kernel in Kernel::ALL {
+            let module = modules.entry(kernel.file()).or_insert_with(|| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&format!("wgpu-rnn.{}", kernel.file())),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+                })
+            });
+            let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
+                .binding_kinds()
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| {
+                    let ty = match *kind {
+                        BindingKind::Uniform(size) | BindingKind::DynamicUniform(size) => wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: matches!(kind, BindingKind::DynamicUniform(_)),
+                            min_binding_size: NonZeroU64::new(size),
+                        },
+                        BindingKind::StorageRead | BindingKind::StorageReadWrite => wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Storage { read_only: *kind == BindingKind::StorageRead },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                    };
+                    wgpu::BindGroupLayoutEntry { binding: i as u32, visibility: wgpu::ShaderStages::COMPUTE, ty, count: None }
+                })
+                .collect();
+            let label = kernel.label();
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&pipeline_layout),
+                module,
+                entry_point: Some(kernel.entry_point()),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            by_kernel.insert(kernel, KernelPipeline { layout, pipeline });
+        }
+        Pipelines { by_kernel }
+    }
+
+    pub fn get(&self, kernel: Kernel) -> &KernelPipeline {
+        &self.by_kernel[&kernel]
+    }
+}

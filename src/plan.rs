@@ -1,0 +1,284 @@
+//! The plan of GPU work for one forward call: which kernels run, in which order, on which
+//! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
+//! `gpu::executor` runs it.
+
+use crate::kernels::Kernel;
+use crate::network::Network;
+use crate::spec::{Cell, MergeMode};
+
+/// A buffer the plan refers to. Weights belong to the model; the rest to a workspace of one
+/// `(T, B)` shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Buf {
+    /// `x [T, B, I]`
+    Input,
+    /// `[B]` sequence lengths (u32)
+    Lens,
+    /// `[T]` step indices, one per `step_stride` bytes (dynamic uniform offsets)
+    Steps,
+    /// `[D, T, B, H*G]` input projection, shared by the layers in turn
+    Xp,
+    /// GRU (reset before): `[D, B, H, 2]`; LSTM with projection: `[D, B, H]`
+    Scratch,
+    /// `[L*D, B, H_out]` final hidden states
+    Hn,
+    /// `[L*D, B, H]` final cell states (LSTM)
+    Cn,
+    /// Layer `l`'s output `y [T, B, D, H_out]`
+    LayerOut(usize),
+    /// Layer `l`'s merged output `[T, B, H_out]` (sum, average, mul)
+    Merged(usize),
+    /// Layer `l`'s hidden state, two ping-pong halves `[2, D, B, H_out]`
+    H(usize),
+    /// Layer `l`'s cell state `[D, B, H]`
+    C(usize),
+    /// Layer `l`'s uniforms: `LayerParams`, `MatmulParams`, and the shared `MergeParams`
+    LayerParams(usize),
+    MatmulParams(usize),
+    MergeParams,
+    /// Layer `l`'s packed weights (see `pack::PackedLayer`)
+    Wx(usize),
+    Bx(usize),
+    Wh(usize),
+    Aux(usize),
+    Wr(usize),
+}
+
+impl Buf {
+    /// Whether the buffer holds model weights (uploaded once per model).
+    pub fn is_weight(self) -> bool {
+        matches!(self, Buf::Wx(_) | Buf::Bx(_) | Buf::Wh(_) | Buf::Aux(_) | Buf::Wr(_))
+    }
+}
+
+/// The sizes that shape a plan, read off a [`Network`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetShape {
+    pub cell: Cell,
+    pub dirs: usize,
+    pub hidden: usize,
+    /// H_out: projection size or H
+    pub out: usize,
+    pub proj: bool,
+    pub linear_before_reset: bool,
+    pub merge: MergeMode,
+    /// Input width of each layer.
+    pub inputs: Vec<usize>,
+}
+
+impl NetShape {
+    /// The shape of a (validated) network.
+    pub fn of(net: &Network) -> NetShape {
+        let s = &net.layers[0].spec;
+        NetShape {
+            cell: s.cell,
+            dirs: s.directions(),
+            hidden: s.hidden_size,
+            out: s.output_size(),
+            proj: s.proj_size > 0,
+            linear_before_reset: s.linear_before_reset,
+            merge: net.merge,
+            inputs: net.layers.iter().map(|l| l.spec.input_size).collect(),
+        }
+    }
+    pub fn layers(&self) -> usize {
+        self.inputs.len()
+    }
+    fn gates(&self) -> usize {
+        self.cell.gates()
+    }
+    /// Whether layer outputs go through `merge_directions`.
+    pub fn merges(&self) -> bool {
+        self.dirs == 2 && self.merge != MergeMode::Concat
+    }
+    /// Width of the merged output.
+    pub fn merged_width(&self) -> usize {
+        if self.merge == MergeMode::Concat { self.dirs * self.out } else { self.out }
+    }
+    /// The buffer layer `l` reads.
+    pub fn layer_input(&self, l: usize) -> Buf {
+        match l {
+            0 => Buf::Input,
+            _ => self.layer_output(l - 1),
+        }
+    }
+    /// The buffer holding layer `l`'s merged output.
+    pub fn layer_output(&self, l: usize) -> Buf {
+        if self.merges() { Buf::Merged(l) } else { Buf::LayerOut(l) }
+    }
+    /// The buffer holding the network's output `y`.
+    pub fn output(&self) -> Buf {
+        self.layer_output(self.layers() - 1)
+    }
+
+    /// Size in f32 elements of a workspace or weight buffer for `t` steps and batch `b`
+    /// (`Steps` and the uniforms are sized by the executor).
+    pub fn elements(&self, buf: Buf, t: usize, b: usize) -> usize {
+        let (d, h, o, g, l) = (self.dirs, self.hidden, self.out, self.gates(), self.layers());
+        match buf {
+            Buf::Input => t * b * self.inputs[0],
+            Buf::Lens => b,
+            Buf::Xp => d * t * b * h * g,
+            Buf::Scratch => match (self.cell, self.proj, self.linear_before_reset) {
+                (Cell::Gru, _, false) => d * b * h * 2,
+                (Cell::Lstm, true, _) => d * b * h,
+                _ => 1,
+            },
+            Buf::Hn => l * d * b * o,
+            Buf::Cn => l * d * b * h,
+            Buf::LayerOut(_) => t * b * d * o,
+            Buf::Merged(_) => t * b * o,
+            Buf::H(_) => 2 * d * b * o,
+            Buf::C(_) => d * b * h,
+            Buf::Wx(k) => d * self.inputs[k] * h * g,
+            Buf::Bx(_) => d * h * g,
+            Buf::Wh(_) => d * o * h * g,
+            Buf::Aux(_) => match self.cell {
+                Cell::Lstm => d * h * 3,
+                Cell::Gru => d * h,
+                Cell::Rnn => 1,
+            },
+            Buf::Wr(_) => if self.proj { d * h * o } else { 1 },
+            Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams => 0,
+        }
+    }
+
+    /// The buffers bound by `kernel` for layer `l`, in binding order (see `Kernel::binding_kinds`).
+    pub fn bindings(&self, kernel: Kernel, l: usize) -> Vec<Buf> {
+        use Buf::*;
+        match kernel {
+            Kernel::InputProjection => vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp],
+            Kernel::RnnStep => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
+            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
+                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
+            }
+            Kernel::LstmStep => {
+                let out = if self.proj { Scratch } else { LayerOut(l) };
+                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), C(l), out]
+            }
+            Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), LayerOut(l)],
+            Kernel::MergeDirections => vec![MergeParams, LayerOut(l), Merged(l)],
+        }
+    }
+
+    /// The kernels of one time step, in order.
+    pub fn step_kernels(&self) -> &'static [Kernel] {
+        match (self.cell, self.linear_before_reset, self.proj) {
+            (Cell::Rnn, _, _) => &[Kernel::RnnStep],
+            (Cell::Gru, true, _) => &[Kernel::GruStep],
+            (Cell::Gru, false, _) => &[Kernel::GruGates, Kernel::GruCandidate],
+            (Cell::Lstm, _, false) => &[Kernel::LstmStep],
+            (Cell::Lstm, _, true) => &[Kernel::LstmStep, Kernel::LstmProject],
+        }
+    }
+}
+
+/// One compute dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispatch {
+    pub kernel: Kernel,
+    pub layer: usize,
+    pub workgroups: [u32; 3],
+    /// Time step (selects the dynamic offset of `Buf::Steps`) for step kernels.
+    pub step: Option<u32>,
+}
+
+/// One command of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Zero a buffer.
+    Clear(Buf),
+    Dispatch(Dispatch),
+    /// Copy `size` bytes.
+    Copy { src: Buf, src_offset: u64, dst: Buf, dst_offset: u64, size: u64 },
+}
+
+/// The commands of one forward call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub commands: Vec<Command>,
+}
+
+fn groups(n: usize, per: u32) -> u32 {
+    n.div_ceil(per as usize) as u32
+}
+
+/// Workgroups for a one-dimensional kernel of `n` invocations spread over x and y.
+pub fn linear_workgroups(n: usize, per: u32, max_dim: u32) -> [u32; 3] {
+    let total = groups(n, per).max(1);
+    [total.min(max_dim), total.div_ceil(max_dim), 1]
+}
+
+impl Plan {
+    /// The plan of a forward call over `t` steps and batch `b` whose longest sequence has
+    /// `max_len` steps. `ragged`: some sequence is shorter than `t`, so outputs are zeroed first.
+    pub fn forward(shape: &NetShape, t: usize, b: usize, max_len: usize, ragged: bool) -> Plan {
+        let mut commands = Vec::new();
+        let (d, h, o) = (shape.dirs, shape.hidden, shape.out);
+        let f32s = |n: usize| (n * 4) as u64;
+        for l in 0..shape.layers() {
+            if ragged {
+                commands.push(Command::Clear(Buf::LayerOut(l)));
+            }
+            commands.push(Command::Dispatch(Dispatch {
+                kernel: Kernel::InputProjection,
+                layer: l,
+                // each invocation computes a 4x4 block; workgroups are 8x8
+                workgroups: [groups(h * shape.gates(), 32), groups(t * b, 32), d as u32],
+                step: None,
+            }));
+            for s in 0..max_len {
+                for &kernel in shape.step_kernels() {
+                    let width = if kernel == Kernel::LstmProject { o } else { h };
+                    commands.push(Command::Dispatch(Dispatch {
+                        kernel,
+                        layer: l,
+                        workgroups: [groups(width, 64), b as u32, d as u32],
+                        step: Some(s as u32),
+                    }));
+                }
+            }
+            if shape.merges() {
+                commands.push(Command::Dispatch(Dispatch {
+                    kernel: Kernel::MergeDirections,
+                    layer: l,
+                    workgroups: linear_workgroups(t * b * o, 64, 65535),
+                    step: None,
+                }));
+            }
+            let state = f32s(d * b * o);
+            commands.push(Command::Copy {
+                src: Buf::H(l),
+                src_offset: (max_len % 2) as u64 * state,
+                dst: Buf::Hn,
+                dst_offset: l as u64 * state,
+                size: state,
+            });
+            if shape.cell == Cell::Lstm {
+                let cell = f32s(d * b * h);
+                commands.push(Command::Copy { src: Buf::C(l), src_offset: 0, dst: Buf::Cn, dst_offset: l as u64 * cell, size: cell });
+            }
+        }
+        Plan { commands }
+    }
+
+    /// Number of compute dispatches.
+    pub fn dispatches(&self) -> usize {
+        self.commands.iter().filter(|c| matches!(c, Command::Dispatch(_))).count()
+    }
+
+    /// Every `(kernel, layer)` pair the plan dispatches (each needs one bind group).
+    pub fn bind_sets(&self) -> Vec<(Kernel, usize)> {
+        let mut v: Vec<_> = self
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Dispatch(d) => Some((d.kernel, d.layer)),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
