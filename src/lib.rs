@@ -24,6 +24,7 @@ pub mod kernels;
 pub mod network;
 pub mod pack;
 pub mod plan;
+pub mod random;
 pub mod spec;
 pub mod tensor;
 

@@ -145,3 +145,31 @@ impl TensorFile {
         }
     }
 }
+
+impl TensorFile {
+    /// Serializes the file: floats as F32, integers as I32 (I64 when a value needs it).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut raw: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, t) in &self.floats {
+            raw.push((name.clone(), Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec()));
+        }
+        for (name, (shape, v)) in &self.ints {
+            if v.iter().all(|&x| i32::try_from(x).is_ok()) {
+                let w: Vec<i32> = v.iter().map(|&x| x as i32).collect();
+                raw.push((name.clone(), Dtype::I32, shape.clone(), bytemuck::cast_slice(&w).to_vec()));
+            } else {
+                raw.push((name.clone(), Dtype::I64, shape.clone(), bytemuck::cast_slice(v).to_vec()));
+            }
+        }
+        let views = raw
+            .iter()
+            .map(|(n, dt, shape, bytes)| {
+                safetensors::tensor::TensorView::new(*dt, shape.clone(), bytes)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| Error::invalid(n.clone(), e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let meta = if self.metadata.is_empty() { None } else { Some(self.metadata.clone()) };
+        safetensors::tensor::serialize(views, meta).map_err(|e| Error::invalid("safetensors", e.to_string()))
+    }
+}

@@ -1,1 +1,222 @@
-fn main(){}
+//! The `wgpu-rnn` command line: `info`, `check`, `quickstart`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use wgpu_rnn::case::{Case, Comparison};
+use wgpu_rnn::gpu::GpuOptions;
+use wgpu_rnn::random::{self, RandomConfig};
+use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
+
+#[derive(Parser)]
+#[command(name = "wgpu-rnn", version, about = "GPU RNN, GRU and LSTM kernels on wgpu, checked against ONNX Runtime and a CPU reference")]
+struct Cli {
+    /// Backend: vulkan, metal, dx12 or gl (default: best available; env WGPU_RNN_BACKEND).
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// Use the first adapter whose name contains this text (env WGPU_RNN_ADAPTER).
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    /// Fail instead of falling back to the CPU reference when no GPU adapter exists
+    /// (env WGPU_RNN_REQUIRE_GPU=1).
+    #[arg(long, global = true)]
+    require_gpu: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the adapter, backend, driver, and the limits and features the engine uses.
+    Info,
+    /// Run conformance cases (files or directories of .safetensors) on the GPU and the CPU
+    /// reference and compare both with the expected outputs.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run a random LSTM and GRU on the GPU and check them against the CPU reference.
+    Quickstart {
+        #[arg(long, default_value_t = 128)]
+        hidden: usize,
+        #[arg(long, default_value_t = 64)]
+        input: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        #[arg(long, default_value_t = 2)]
+        layers: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut opts = EngineOptions::from_env();
+    if cli.backend.is_some() || cli.adapter.is_some() {
+        opts.gpu = GpuOptions { backend: cli.backend.clone().or(opts.gpu.backend), adapter: cli.adapter.clone().or(opts.gpu.adapter) };
+    }
+    opts.require_gpu |= cli.require_gpu;
+    let engine = match Engine::with_options(&opts) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("wgpu-rnn: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Info => info(&engine),
+        Command::Check { paths } => check(&engine, &paths),
+        Command::Quickstart { hidden, input, batch, steps, layers, seed } => quickstart(&engine, hidden, input, batch, steps, layers, seed),
+    }
+}
+
+fn info(engine: &Engine) -> ExitCode {
+    let Some(ctx) = engine.context() else {
+        println!("adapter: none (CPU reference)");
+        return ExitCode::SUCCESS;
+    };
+    let a = &ctx.adapter;
+    let l = ctx.limits();
+    println!("adapter: {}", a.name);
+    println!("backend: {}", a.backend);
+    println!("device type: {}", a.device_type);
+    println!("driver: {} {}", a.driver, a.driver_info);
+    println!("limits:");
+    println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
+    println!("  max_buffer_size: {}", l.max_buffer_size);
+    println!("  max_storage_buffers_per_shader_stage: {}", l.max_storage_buffers_per_shader_stage);
+    println!("  max_compute_workgroups_per_dimension: {}", l.max_compute_workgroups_per_dimension);
+    println!("  max_compute_invocations_per_workgroup: {}", l.max_compute_invocations_per_workgroup);
+    println!("  max_compute_workgroup_storage_size: {}", l.max_compute_workgroup_storage_size);
+    println!("  min_uniform_buffer_offset_alignment: {}", l.min_uniform_buffer_offset_alignment);
+    let f = ctx.adapter_features;
+    println!("features:");
+    for (name, feat) in [
+        ("SHADER_F16", wgpu::Features::SHADER_F16),
+        ("SUBGROUP", wgpu::Features::SUBGROUP),
+        ("TIMESTAMP_QUERY", wgpu::Features::TIMESTAMP_QUERY),
+        ("IMMEDIATES", wgpu::Features::IMMEDIATES),
+    ] {
+        println!("  {name}: {}", if f.contains(feat) { "yes" } else { "no" });
+    }
+    ExitCode::SUCCESS
+}
+
+/// Case files under `paths` (directories are searched recursively), sorted; unreadable paths
+/// are kept so that they fail with a message.
+fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+        match std::fs::read_dir(p) {
+            Ok(entries) => {
+                let mut v: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                v.sort();
+                for e in v {
+                    if e.is_dir() {
+                        walk(&e, out);
+                    } else if e.extension().is_some_and(|x| x == "safetensors") {
+                        out.push(e);
+                    }
+                }
+            }
+            Err(_) => out.push(p.to_path_buf()),
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() { walk(p, &mut out) } else { out.push(p.clone()) }
+    }
+    out
+}
+
+/// Runs one case on `model` and the CPU reference; Ok((rel, max)) when everything passes.
+fn check_case(engine: &Engine, case: &Case) -> Result<(f64, f64, &'static str), String> {
+    let model: Model = engine.load(case.network.clone()).map_err(|e| e.to_string())?;
+    let mut all: Vec<(&str, Comparison)> = Vec::new();
+    let on = if model.is_gpu() { "gpu" } else { "cpu-fallback" };
+    let out = model.forward(&case.inputs).map_err(|e| format!("{on}: {e}"))?;
+    all.extend(case.compare(&out).into_iter().map(|c| (on, c)));
+    let reference = wgpu_rnn::cpu::forward(&case.network, &case.inputs).map_err(|e| format!("cpu: {e}"))?;
+    all.extend(case.compare(&reference).into_iter().map(|c| ("cpu", c)));
+    if let Some((path, c)) = all.iter().find(|(_, c)| !c.passed()) {
+        return Err(format!("{path} {} rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")));
+    }
+    let rel = all.iter().map(|(_, c)| c.rel).fold(0.0, f64::max);
+    let max = all.iter().map(|(_, c)| c.max).fold(0.0, f64::max);
+    Ok((rel, max, if model.is_gpu() { "gpu+cpu" } else { "cpu only: no GPU" }))
+}
+
+fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed) = (0, 0);
+    for path in case_files(paths) {
+        let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+        let result = Case::load(&path).map_err(|e| e.to_string()).and_then(|case| check_case(engine, &case));
+        match result {
+            Ok((rel, max, paths)) => {
+                passed += 1;
+                println!("PASS {name} rel={rel:.2e} max={max:.2e} ({paths})");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("FAIL {name}: {why}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn quickstart(engine: &Engine, hidden: usize, input: usize, batch: usize, steps: usize, layers: usize, seed: u64) -> ExitCode {
+    match engine.adapter() {
+        Some(a) => println!("adapter: {} ({}, {})", a.name, a.backend, a.driver_info),
+        None => println!("adapter: none, running the CPU reference only"),
+    }
+    let mut ok = true;
+    for (cell, direction) in [(Cell::Lstm, Direction::Bidirectional), (Cell::Gru, Direction::Forward)] {
+        let cfg = RandomConfig { direction, layers, merge: MergeMode::Concat, ..RandomConfig::simple(cell, input, hidden) };
+        let net = random::network(&cfg, seed, |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
+            s
+        });
+        let inputs = random::inputs(&net, steps, batch, seed, true, true);
+        let title = format!("{} {layers} layer(s) {direction:?} I={input} H={hidden} B={batch} T={steps}", cell.name().to_uppercase());
+        let mut run = || -> wgpu_rnn::Result<()> {
+            let model = engine.load(net.clone())?;
+            model.forward(&inputs)?; // warm-up: workspace and first submission
+            let t0 = Instant::now();
+            let out = model.forward(&inputs)?;
+            let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let t1 = Instant::now();
+            let reference = wgpu_rnn::cpu::forward(&net, &inputs)?;
+            let cpu_ms = t1.elapsed().as_secs_f64() * 1e3;
+            let shape = [steps, batch, net.merged_width()];
+            let cmp = [
+                Comparison::of("y", &shape, &out.y, &reference.y),
+                Comparison::of("h_n", &[out.h_n.len()], &out.h_n, &reference.h_n),
+            ];
+            let pass = cmp.iter().all(Comparison::passed);
+            let worst = cmp.iter().map(|c| c.rel).fold(0.0, f64::max);
+            let max = cmp.iter().map(|c| c.max).fold(0.0, f64::max);
+            let on = if model.is_gpu() { "GPU" } else { "CPU fallback" };
+            println!(
+                "{} {title}: {on} {engine_ms:.1} ms ({} dispatches), CPU reference {cpu_ms:.1} ms, rel={worst:.1e} max={max:.1e}",
+                if pass { "PASS" } else { "FAIL" },
+                out.dispatches
+            );
+            for c in cmp.iter().filter(|c| !c.passed()) {
+                println!("  {}: {}", c.name, c.mismatches.join("; "));
+            }
+            ok &= pass;
+            Ok(())
+        };
+        if let Err(e) = run() {
+            println!("FAIL {title}: {e}");
+            ok = false;
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -61,6 +61,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
+    /// Features the adapter offers (the engine's device may enable fewer).
+    pub adapter_features: wgpu::Features,
     pub(crate) pipelines: Pipelines,
 }
 
@@ -114,18 +116,19 @@ impl GpuContext {
         .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", info.name)))?;
         // Every engine call runs inside error scopes; anything uncaptured is reported, not a panic.
         device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")));
-        Self::with_device(device, queue, &info)
+        Self::with_device(device, queue, &info, adapter.features())
     }
 
     /// Uses the host application's device and queue (its limits and features as they are).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         let info = device.adapter_info();
-        Self::with_device(device, queue, &info)
+        let features = device.features();
+        Self::with_device(device, queue, &info, features)
     }
 
-    fn with_device(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo) -> Result<GpuContext> {
+    fn with_device(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo, adapter_features: wgpu::Features) -> Result<GpuContext> {
         let pipelines = scoped(&device, || Pipelines::new(&device))?;
-        Ok(GpuContext { adapter: AdapterSummary::of(info), device, queue, pipelines })
+        Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, pipelines })
     }
 
     /// The device's limits.

@@ -1,0 +1,111 @@
+//! Deterministic random networks and inputs, for the quickstart, tests and benchmarks.
+//! Weights are scaled like PyTorch's default init (`U(-1/sqrt(H), 1/sqrt(H))`), so long
+//! sequences stay well conditioned.
+
+use crate::network::{Inputs, Layer, LayerWeights, Network};
+use crate::spec::{Cell, Direction, LayerSpec, MergeMode};
+
+/// A small, fast, seedable generator (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[-scale, scale)`.
+    pub fn uniform(&mut self, scale: f32) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+    }
+    /// Uniform integer in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(scale)).collect()
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomConfig {
+    pub cell: Cell,
+    pub direction: Direction,
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub layers: usize,
+    pub proj_size: usize,
+    pub merge: MergeMode,
+    pub peepholes: bool,
+}
+
+impl RandomConfig {
+    /// A single forward layer of `cell` with input and hidden size `h`.
+    pub fn simple(cell: Cell, input_size: usize, hidden_size: usize) -> Self {
+        RandomConfig {
+            cell,
+            direction: Direction::Forward,
+            input_size,
+            hidden_size,
+            layers: 1,
+            proj_size: 0,
+            merge: MergeMode::Concat,
+            peepholes: false,
+        }
+    }
+}
+
+/// A random network; `spec_of(layer_spec)` may adjust each layer's options (activations,
+/// clip, ...) before weights are drawn.
+pub fn network(cfg: &RandomConfig, seed: u64, spec_of: impl Fn(LayerSpec) -> LayerSpec) -> Network {
+    let mut rng = Rng::new(seed);
+    let d = cfg.direction.count();
+    let out = if cfg.proj_size > 0 { cfg.proj_size } else { cfg.hidden_size };
+    let merged = if cfg.merge == MergeMode::Concat { d * out } else { out };
+    let g = cfg.cell.gates();
+    let h = cfg.hidden_size;
+    let scale = 1.0 / (h as f32).sqrt();
+    let layers = (0..cfg.layers)
+        .map(|k| {
+            let input = if k == 0 { cfg.input_size } else { merged };
+            let mut spec = LayerSpec::new(cfg.cell, cfg.direction, input, h);
+            spec.proj_size = cfg.proj_size;
+            let spec = spec_of(spec);
+            let weights = LayerWeights {
+                w: rng.vec(d * g * h * input, scale),
+                r: rng.vec(d * g * h * out, scale),
+                b: rng.vec(d * 2 * g * h, scale),
+                p: cfg.peepholes.then(|| rng.vec(d * 3 * h, scale)),
+                proj: (cfg.proj_size > 0).then(|| rng.vec(d * cfg.proj_size * h, scale)),
+            };
+            Layer { spec, weights }
+        })
+        .collect();
+    Network { layers, merge: cfg.merge }
+}
+
+/// Random inputs for `net`: `x` in `[-1, 1)`, and when asked, random lengths and initial states.
+pub fn inputs(net: &Network, steps: usize, batch: usize, seed: u64, ragged: bool, initial_state: bool) -> Inputs {
+    let mut rng = Rng::new(seed ^ 0xA5A5);
+    let ld = net.layers.len() * net.directions();
+    let lengths = ragged.then(|| {
+        let mut l: Vec<usize> = (0..batch).map(|_| rng.range(1, steps)).collect();
+        l[0] = steps; // keep one full-length sequence, as packed batches have
+        l
+    });
+    Inputs {
+        x: rng.vec(steps * batch * net.input_size(), 1.0),
+        steps,
+        batch,
+        lengths,
+        h0: initial_state.then(|| rng.vec(ld * batch * net.output_size(), 0.5)),
+        c0: (initial_state && net.cell() == Cell::Lstm).then(|| rng.vec(ld * batch * net.layers[0].spec.hidden_size, 0.5)),
+    }
+}
