@@ -1,0 +1,35 @@
+//! Shared by the GPU test files: one engine per test binary, and a GPU that must exist.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use wgpu_rnn::Engine;
+
+/// The GPU engine. Panics (fails the test) when no adapter exists: GPU tests never skip and
+/// never fall back to the CPU.
+pub fn gpu() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let e = Engine::gpu().expect("GPU tests need an adapter (lavapipe: apt-get install mesa-vulkan-drivers)");
+        assert!(e.is_gpu(), "engine fell back to the CPU");
+        e
+    })
+}
+
+/// All conformance case files shipped with the repo.
+pub fn case_files() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut v = Vec::new();
+    for dir in ["conformance", "conformance-extra"] {
+        for e in std::fs::read_dir(root.join(dir)).expect("tests/data exists") {
+            let p = e.expect("readable").path();
+            if p.extension().is_some_and(|x| x == "safetensors") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}

@@ -1,0 +1,57 @@
+//! Every shipped conformance case (ONNX Runtime outputs) passes on the GPU and on the CPU
+//! reference within FORMAT.md's tolerance.
+
+mod common;
+
+use wgpu_rnn::case::Case;
+
+fn report(path: &str, name: &str, cmp: &[wgpu_rnn::case::Comparison]) -> Vec<String> {
+    cmp.iter()
+        .filter(|c| !c.passed())
+        .map(|c| format!("{path} {name} {}: rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")))
+        .collect()
+}
+
+#[test]
+fn every_case_passes_on_the_gpu() {
+    let engine = common::gpu();
+    let files = common::case_files();
+    assert!(files.len() >= 66 + 97, "expected the shipped cases, found {}", files.len());
+    let mut failures = Vec::new();
+    for path in files {
+        let case = Case::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let model = engine.load(case.network.clone()).expect("loads");
+        assert!(model.is_gpu());
+        let out = model.forward(&case.inputs).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let plan = model.plan(&case.inputs).expect("gpu model has a plan").expect("valid inputs");
+        assert!(out.dispatches > 0 && out.dispatches == plan.dispatches(), "{}: the GPU path did not run", case.name);
+        failures.extend(report("gpu", &case.name, &case.compare(&out)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_case_passes_on_the_cpu_reference() {
+    let mut failures = Vec::new();
+    for path in common::case_files() {
+        let case = Case::load(&path).expect("loads");
+        let out = wgpu_rnn::cpu::forward(&case.network, &case.inputs).expect("runs");
+        assert_eq!(out.dispatches, 0);
+        failures.extend(report("cpu", &case.name, &case.compare(&out)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_wrong_engine_fails_the_comparison() {
+    // The comparison itself must be able to fail: perturb one output element.
+    let case = Case::load(&common::case_files()[0]).expect("loads");
+    let mut out = wgpu_rnn::cpu::forward(&case.network, &case.inputs).expect("runs");
+    out.h_n[0] += 0.01;
+    let cmp = case.compare(&out);
+    let bad: Vec<_> = cmp.iter().filter(|c| !c.passed()).collect();
+    assert_eq!(bad.len(), 1, "{cmp:?}");
+    assert!(bad[0].mismatches[0].contains("[0, 0, 0]"), "{:?}", bad[0].mismatches);
+    out.h_n[0] = f32::NAN;
+    assert!(case.compare(&out).iter().any(|c| !c.passed()), "NaN must never pass");
+}

@@ -1,0 +1,166 @@
+//! Randomized GPU-versus-CPU-reference tests: every cell and option, every direction and merge
+//! mode, stacks of 1-3 layers, odd sizes (1, 3, 17, 33, 65, 130), ragged batches, initial
+//! states, and long sequences (T >= 300).
+
+mod common;
+
+use wgpu_rnn::case::Comparison;
+use wgpu_rnn::random::{self, RandomConfig, Rng};
+use wgpu_rnn::spec::{Activation, ActivationKind};
+use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network};
+
+const ODD: [usize; 6] = [1, 3, 17, 33, 65, 130];
+
+/// Runs both paths and returns a description of every output that differs.
+fn compare(label: &str, net: &Network, inputs: &Inputs) -> Vec<String> {
+    compare_with(label, net, inputs, false)
+}
+
+/// As `compare`; `unbounded`: the activations let values grow without bound, so the absolute
+/// bound scales with the largest expected magnitude (the relative bound is unchanged).
+fn compare_with(label: &str, net: &Network, inputs: &Inputs, unbounded: bool) -> Vec<String> {
+    let model = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+    assert!(model.is_gpu(), "{label}: not on the GPU");
+    let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label}: {e}"));
+    assert!(gpu.dispatches > 0, "{label}: no dispatches");
+    let cpu = wgpu_rnn::cpu::forward(net, inputs).expect("cpu runs");
+    let mut cmps = vec![
+        Comparison::of("y", &[inputs.steps, inputs.batch, net.merged_width()], &gpu.y, &cpu.y),
+        Comparison::of("h_n", &[gpu.h_n.len()], &gpu.h_n, &cpu.h_n),
+    ];
+    if let (Some(g), Some(c)) = (&gpu.c_n, &cpu.c_n) {
+        cmps.push(Comparison::of("c_n", &[g.len()], g, c));
+    }
+    let scale = |c: &Comparison| {
+        let want = match c.name.as_str() {
+            "y" => &cpu.y,
+            "h_n" => &cpu.h_n,
+            _ => cpu.c_n.as_ref().expect("lstm"),
+        };
+        if unbounded { want.iter().fold(1.0f64, |m, v| m.max(v.abs() as f64)) } else { 1.0 }
+    };
+    cmps.iter()
+        .filter(|c| !(c.rel <= wgpu_rnn::case::REL_TOL && c.max <= wgpu_rnn::case::ABS_TOL * scale(c)))
+        .map(|c| format!("{label}: {} rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")))
+        .collect()
+}
+
+fn pick<T: Copy>(rng: &mut Rng, v: &[T]) -> T {
+    v[rng.range(0, v.len() - 1)]
+}
+
+#[test]
+fn random_configurations_match_the_reference() {
+    let mut failures = Vec::new();
+    let mut rng = Rng::new(2026);
+    let cells = [Cell::Rnn, Cell::Gru, Cell::Lstm];
+    let dirs = [Direction::Forward, Direction::Reverse, Direction::Bidirectional];
+    let merges = [MergeMode::Concat, MergeMode::Sum, MergeMode::Average, MergeMode::Mul];
+    for i in 0..72 {
+        let cell = cells[i % 3];
+        let direction = dirs[(i / 3) % 3];
+        let hidden = pick(&mut rng, &ODD);
+        let proj = if cell == Cell::Lstm && hidden > 3 && rng.range(0, 3) == 0 { rng.range(1, hidden - 1) } else { 0 };
+        let cfg = RandomConfig {
+            cell,
+            direction,
+            input_size: pick(&mut rng, &ODD),
+            hidden_size: hidden,
+            layers: rng.range(1, 3),
+            proj_size: proj,
+            merge: if direction == Direction::Bidirectional { merges[(i / 9) % 4] } else { MergeMode::Concat },
+            peepholes: cell == Cell::Lstm && rng.range(0, 1) == 1,
+        };
+        let lbr = rng.range(0, 1) == 1;
+        let input_forget = rng.range(0, 3) == 0;
+        let clip = (rng.range(0, 3) == 0).then_some(0.5 + rng.uniform(0.4));
+        let relu = rng.range(0, 2) == 0;
+        let net = random::network(&cfg, i as u64, |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru && lbr;
+            s.input_forget = s.cell == Cell::Lstm && input_forget;
+            s.clip = clip;
+            if s.cell == Cell::Rnn && relu {
+                s.activations = vec![vec![Activation::with_defaults(ActivationKind::Relu)]; s.directions()];
+            }
+            s
+        });
+        let steps = pick(&mut rng, &[1, 2, 3, 17, 33]);
+        let batch = pick(&mut rng, &[1, 3, 17]);
+        let inputs = random::inputs(&net, steps, batch, i as u64, rng.range(0, 1) == 1, rng.range(0, 1) == 1);
+        let label = format!("#{i} {cfg:?} lbr={lbr} if={input_forget} clip={clip:?} T={steps} B={batch} lens={:?}", inputs.lengths);
+        failures.extend(compare(&label, &net, &inputs));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_activation_matches_the_reference() {
+    let mut failures = Vec::new();
+    for (i, kind) in ActivationKind::ALL.into_iter().enumerate() {
+        for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+            let cfg = RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(cell, 17, 33) };
+            let net = random::network(&cfg, i as u64, |mut s| {
+                let a = Activation { kind, alpha: 0.3, beta: 0.6 };
+                // the activation in every slot of the forward direction, the defaults backwards
+                s.activations[0] = vec![a; s.cell.activation_count()];
+                s
+            });
+            let inputs = random::inputs(&net, 9, 3, i as u64, true, true);
+            let unbounded = matches!(kind, ActivationKind::Relu | ActivationKind::Affine | ActivationKind::LeakyRelu | ActivationKind::ThresholdedRelu | ActivationKind::Elu | ActivationKind::Softplus);
+            failures.extend(compare_with(&format!("{kind:?} {cell:?}"), &net, &inputs, unbounded));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn long_sequences_match_the_reference() {
+    let mut failures = Vec::new();
+    for (i, (cell, steps, hidden, direction)) in [
+        (Cell::Lstm, 300, 65, Direction::Bidirectional),
+        (Cell::Gru, 333, 33, Direction::Reverse),
+        (Cell::Rnn, 400, 17, Direction::Forward),
+        (Cell::Lstm, 301, 130, Direction::Forward),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cfg = RandomConfig { direction, layers: 2, ..RandomConfig::simple(cell, 3, hidden) };
+        let net = random::network(&cfg, 77 + i as u64, |mut s| {
+            s.linear_before_reset = i == 1;
+            s
+        });
+        let inputs = random::inputs(&net, steps, 3, i as u64, true, true);
+        failures.extend(compare(&format!("{cell:?} T={steps} H={hidden} {direction:?}"), &net, &inputs));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn repeated_calls_reuse_the_workspace_and_agree() {
+    let cfg = RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(Cell::Lstm, 5, 17) };
+    let net = random::network(&cfg, 3, |s| s);
+    let model = common::gpu().load(net.clone()).expect("loads");
+    let a = random::inputs(&net, 12, 3, 1, true, true);
+    let b = random::inputs(&net, 12, 3, 2, false, false);
+    let c = random::inputs(&net, 5, 4, 3, true, false); // another shape in between
+    let first = model.forward(&a).expect("runs");
+    model.forward(&b).expect("runs");
+    model.forward(&c).expect("runs");
+    let again = model.forward(&a).expect("runs");
+    assert_eq!(first, again, "state from earlier calls leaked into a later one");
+    assert!(compare("reused workspace", &net, &a).is_empty());
+}
+
+#[test]
+fn resident_outputs_stay_on_the_gpu_and_hold_the_result() {
+    let cfg = RandomConfig::simple(Cell::Gru, 4, 9);
+    let net = random::network(&cfg, 5, |s| s);
+    let model = common::gpu().load(net.clone()).expect("loads");
+    let inputs = random::inputs(&net, 6, 2, 5, false, false);
+    let resident = model.forward_resident(&inputs).expect("runs");
+    assert_eq!(resident.y.size(), (6 * 2 * 9 * 4) as u64);
+    assert!(resident.y.usage().contains(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC));
+    let host = model.forward(&inputs).expect("runs");
+    assert_eq!(resident.dispatches, host.dispatches);
+}

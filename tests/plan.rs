@@ -1,0 +1,77 @@
+//! The plan of GPU work, checked without a GPU: dispatch counts, order, and state copies.
+
+use wgpu_rnn::kernels::Kernel;
+use wgpu_rnn::plan::{Buf, Command, NetShape, Plan};
+use wgpu_rnn::random::{self, RandomConfig};
+use wgpu_rnn::{Cell, Direction, MergeMode};
+
+fn shape(cell: Cell, direction: Direction, layers: usize, proj: usize, merge: MergeMode, lbr: bool) -> NetShape {
+    let cfg = RandomConfig { direction, layers, proj_size: proj, merge, ..RandomConfig::simple(cell, 5, 8) };
+    let net = random::network(&cfg, 1, |mut s| {
+        s.linear_before_reset = lbr && s.cell == Cell::Gru;
+        s
+    });
+    net.validate().expect("valid");
+    NetShape::of(&net)
+}
+
+#[test]
+fn one_projection_and_one_fused_step_per_time_step() {
+    for cell in [Cell::Rnn, Cell::Lstm] {
+        for dir in [Direction::Forward, Direction::Reverse, Direction::Bidirectional] {
+            let plan = Plan::forward(&shape(cell, dir, 1, 0, MergeMode::Concat, false), 10, 3, 10, false);
+            assert_eq!(plan.dispatches(), 1 + 10, "{cell:?} {dir:?}");
+            // both directions share each dispatch: z spans D
+            let d = dir.count() as u32;
+            assert!(plan.commands.iter().all(|c| !matches!(c, Command::Dispatch(x) if x.workgroups[2] != d)));
+        }
+    }
+    let gru_pytorch = Plan::forward(&shape(Cell::Gru, Direction::Bidirectional, 1, 0, MergeMode::Concat, true), 10, 3, 10, false);
+    assert_eq!(gru_pytorch.dispatches(), 11);
+}
+
+#[test]
+fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
+    let gru = Plan::forward(&shape(Cell::Gru, Direction::Forward, 1, 0, MergeMode::Concat, false), 7, 2, 7, false);
+    assert_eq!(gru.dispatches(), 1 + 2 * 7);
+    let lstm = Plan::forward(&shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false), 7, 2, 7, false);
+    assert_eq!(lstm.dispatches(), 1 + 2 * 7);
+    let kernels: Vec<Kernel> = lstm.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None }).collect();
+    assert_eq!(&kernels[..3], &[Kernel::InputProjection, Kernel::LstmStep, Kernel::LstmProject]);
+}
+
+#[test]
+fn stacks_merge_and_copy_final_states() {
+    let s = shape(Cell::Lstm, Direction::Bidirectional, 3, 0, MergeMode::Sum, false);
+    let plan = Plan::forward(&s, 5, 2, 4, true);
+    // per layer: projection + 4 steps (longest sequence) + merge
+    assert_eq!(plan.dispatches(), 3 * (1 + 4 + 1));
+    let clears = plan.commands.iter().filter(|c| matches!(c, Command::Clear(Buf::LayerOut(_)))).count();
+    assert_eq!(clears, 3, "ragged batches zero each layer's output first");
+    let copies: Vec<_> = plan.commands.iter().filter_map(|c| if let Command::Copy { src, src_offset, dst, dst_offset, .. } = c { Some((*src, *src_offset, *dst, *dst_offset)) } else { None }).collect();
+    let state = (2 * 2 * 8 * 4) as u64; // D*B*H floats
+    assert_eq!(copies[0], (Buf::H(0), 0, Buf::Hn, 0), "after 4 steps the state is in half 0");
+    assert_eq!(copies[1], (Buf::C(0), 0, Buf::Cn, 0));
+    assert_eq!(copies[2], (Buf::H(1), 0, Buf::Hn, state));
+    assert_eq!(s.layer_input(1), Buf::Merged(0));
+    assert_eq!(s.output(), Buf::Merged(2));
+}
+
+#[test]
+fn concat_stacks_read_the_previous_output_directly() {
+    let s = shape(Cell::Gru, Direction::Bidirectional, 2, 0, MergeMode::Concat, true);
+    let plan = Plan::forward(&s, 6, 1, 6, false);
+    assert_eq!(plan.dispatches(), 2 * (1 + 6));
+    assert_eq!(s.layer_input(1), Buf::LayerOut(0));
+    assert!(!plan.commands.iter().any(|c| matches!(c, Command::Clear(_))), "full-length batches need no clearing");
+    assert_eq!(s.bindings(Kernel::InputProjection, 1)[1], Buf::LayerOut(0));
+    assert_eq!(plan.bind_sets().len(), 4);
+}
+
+#[test]
+fn odd_final_step_reads_the_second_half() {
+    let s = shape(Cell::Rnn, Direction::Forward, 1, 0, MergeMode::Concat, false);
+    let plan = Plan::forward(&s, 3, 1, 3, false);
+    let off = plan.commands.iter().find_map(|c| if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None });
+    assert_eq!(off, Some(8 * 4));
+}
