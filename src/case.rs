@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::import::{onnx_layer, torch_network, OnnxAttributes, TorchConfig};
+use crate::import::{OnnxAttributes, TorchConfig, onnx_layer, torch_network};
 use crate::network::{Inputs, Network, Outputs};
 use crate::spec::Cell;
 use crate::tensor::{Tensor, TensorFile};
@@ -53,7 +53,13 @@ fn lengths(f: &TensorFile, name: &str, batch: usize, steps: usize) -> Result<Opt
         Some(v) => v
             .iter()
             .enumerate()
-            .map(|(i, &l)| if l >= 1 && l as usize <= steps { Ok(l as usize) } else { Err(Error::Length { index: i, len: l, steps }) })
+            .map(|(i, &l)| {
+                if l >= 1 && l as usize <= steps {
+                    Ok(l as usize)
+                } else {
+                    Err(Error::Length { index: i, len: l, steps })
+                }
+            })
             .collect::<Result<Vec<_>>>()
             .map(Some),
     }
@@ -183,13 +189,22 @@ impl Case {
                 } else {
                     let mut y = vec![0.0; out.y.len()];
                     for ti in 0..t {
-                        y[ti * b * d * o..(ti + 1) * b * d * o].copy_from_slice(&swap01(&out.y[ti * b * d * o..(ti + 1) * b * d * o], b, d, o));
+                        y[ti * b * d * o..(ti + 1) * b * d * o].copy_from_slice(&swap01(
+                            &out.y[ti * b * d * o..(ti + 1) * b * d * o],
+                            b,
+                            d,
+                            o,
+                        ));
                     }
                     Tensor { shape: vec![t, d, b, o], data: y }
                 };
                 v.push(("Y".to_string(), y));
                 let state = |s: &[f32], w: usize| {
-                    if batch_major { Tensor { shape: vec![b, d, w], data: swap01(s, d, b, w) } } else { Tensor { shape: vec![d, b, w], data: s.to_vec() } }
+                    if batch_major {
+                        Tensor { shape: vec![b, d, w], data: swap01(s, d, b, w) }
+                    } else {
+                        Tensor { shape: vec![d, b, w], data: s.to_vec() }
+                    }
                 };
                 v.push(("Y_h".to_string(), state(&out.h_n, o)));
                 if let Some(c) = &out.c_n {
@@ -221,7 +236,12 @@ impl Case {
             .iter()
             .map(|(name, want)| match got.iter().find(|(n, _)| n == name) {
                 Some((_, g)) => Comparison::of(name, &g.shape, &g.data, &want.data),
-                None => Comparison { name: name.clone(), rel: f64::INFINITY, max: f64::INFINITY, mismatches: vec!["output not produced".into()] },
+                None => Comparison {
+                    name: name.clone(),
+                    rel: f64::INFINITY,
+                    max: f64::INFINITY,
+                    mismatches: vec!["output not produced".into()],
+                },
             })
             .collect()
     }
@@ -243,7 +263,12 @@ impl Comparison {
     /// Compares `got` with `want` (same shape); NaN never passes.
     pub fn of(name: &str, shape: &[usize], got: &[f32], want: &[f32]) -> Comparison {
         if got.len() != want.len() {
-            return Comparison { name: name.into(), rel: f64::INFINITY, max: f64::INFINITY, mismatches: vec![format!("{} values, expected {}", got.len(), want.len())] };
+            return Comparison {
+                name: name.into(),
+                rel: f64::INFINITY,
+                max: f64::INFINITY,
+                mismatches: vec![format!("{} values, expected {}", got.len(), want.len())],
+            };
         }
         let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
         let mut mismatches = Vec::new();

@@ -23,7 +23,8 @@ impl EngineOptions {
     pub fn from_env() -> Self {
         EngineOptions {
             gpu: GpuOptions::from_env(),
-            require_gpu: std::env::var("WGPU_RNN_REQUIRE_GPU").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            require_gpu: std::env::var("WGPU_RNN_REQUIRE_GPU")
+                .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
         }
     }
 }
@@ -106,6 +107,7 @@ impl Engine {
 
 /// A network ready to run.
 #[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one Model per network; boxing buys nothing")]
 pub enum Model {
     Gpu(GpuModel),
     Cpu(Network),

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::network::{Layer, LayerWeights, Network};
-use crate::spec::{resolve_activations, ActivationKind, Activation, Cell, Direction, LayerSpec, MergeMode};
+use crate::spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode, resolve_activations};
 use crate::tensor::TensorFile;
 
 /// The attributes of one ONNX recurrent node, as strings (the conformance format's metadata).
@@ -39,10 +39,19 @@ impl OnnxAttributes {
             op: f.meta("op")?.to_string(),
             direction: get("direction"),
             hidden_size: f.meta_usize("hidden_size")?,
-            activations: get("activations").split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+            activations: get("activations")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             activation_alpha: float_list("activation_alpha", &get("activation_alpha"))?,
             activation_beta: float_list("activation_beta", &get("activation_beta"))?,
-            clip: if clip.is_empty() { None } else { Some(float_list("clip", &clip)?.first().copied().unwrap_or(f32::NAN)) },
+            clip: if clip.is_empty() {
+                None
+            } else {
+                Some(float_list("clip", &clip)?.first().copied().unwrap_or(f32::NAN))
+            },
             input_forget: f.meta_bool("input_forget", false)?,
             linear_before_reset: f.meta_bool("linear_before_reset", false)?,
         })
@@ -55,7 +64,13 @@ impl OnnxAttributes {
         if self.hidden_size == 0 {
             return Err(Error::invalid("hidden_size", "must be at least 1"));
         }
-        let activations = resolve_activations(cell, direction.count(), &self.activations, &self.activation_alpha, &self.activation_beta)?;
+        let activations = resolve_activations(
+            cell,
+            direction.count(),
+            &self.activations,
+            &self.activation_alpha,
+            &self.activation_beta,
+        )?;
         let spec = LayerSpec {
             activations,
             clip: self.clip,
@@ -127,7 +142,9 @@ impl TorchConfig {
         let relu = match nl {
             "tanh" | "" => false,
             "relu" => true,
-            other => return Err(Error::invalid("nonlinearity", format!("unknown nonlinearity `{other}` (tanh or relu)"))),
+            other => {
+                return Err(Error::invalid("nonlinearity", format!("unknown nonlinearity `{other}` (tanh or relu)")));
+            }
         };
         Ok(TorchConfig {
             cell: Cell::parse(f.meta("op")?)?,
@@ -222,11 +239,8 @@ pub fn torch_network(cfg: &TorchConfig, f: &TensorFile) -> Result<Network> {
         }
         layers.push(Layer { spec, weights: wts });
     }
-    if let Some(extra) = f
-        .floats
-        .keys()
-        .filter(|n| (n.starts_with("weight_") || n.starts_with("bias_")) && !used.contains(*n))
-        .min()
+    if let Some(extra) =
+        f.floats.keys().filter(|n| (n.starts_with("weight_") || n.starts_with("bias_")) && !used.contains(*n)).min()
     {
         return Err(Error::invalid("state_dict", format!("unexpected tensor `{extra}` for this configuration")));
     }

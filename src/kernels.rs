@@ -102,12 +102,32 @@ impl Kernel {
         const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
         match self {
-            Kernel::InputProjection => &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite],
-            Kernel::RnnStep => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
-            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
-                &[LP, SP, StorageRead, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite, StorageReadWrite]
+            Kernel::InputProjection => {
+                &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
-            Kernel::LstmStep => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite, StorageReadWrite],
+            Kernel::RnnStep => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
+            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => &[
+                LP,
+                SP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
+            Kernel::LstmStep => &[
+                LP,
+                SP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
             Kernel::LstmProject => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
             Kernel::MergeDirections => &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageReadWrite],
         }

@@ -104,7 +104,11 @@ impl Network {
             if k > 0 && s.input_size != self.merged_width() {
                 return Err(Error::invalid(
                     format!("layer {k}"),
-                    format!("input size {} but the previous layer's merged output has width {}", s.input_size, self.merged_width()),
+                    format!(
+                        "input size {} but the previous layer's merged output has width {}",
+                        s.input_size,
+                        self.merged_width()
+                    ),
                 ));
             }
             let (d, g, h, o) = (s.directions(), s.cell.gates(), s.hidden_size, s.output_size());
@@ -112,7 +116,11 @@ impl Network {
             let check = |name: &str, len: usize, dims: &[usize]| -> Result<()> {
                 let want: usize = dims.iter().product();
                 if len != want {
-                    return Err(Error::shape(format!("layer {k} {name}"), format!("{dims:?} ({want} values)"), format!("{len} values")));
+                    return Err(Error::shape(
+                        format!("layer {k} {name}"),
+                        format!("{dims:?} ({want} values)"),
+                        format!("{len} values"),
+                    ));
                 }
                 Ok(())
             };
@@ -147,7 +155,11 @@ impl Network {
         }
         let want = t.checked_mul(b).and_then(|n| n.checked_mul(self.input_size()));
         if want != Some(inp.x.len()) {
-            return Err(Error::shape("x", format!("[T={t}, B={b}, I={}]", self.input_size()), format!("{} values", inp.x.len())));
+            return Err(Error::shape(
+                "x",
+                format!("[T={t}, B={b}, I={}]", self.input_size()),
+                format!("{} values", inp.x.len()),
+            ));
         }
         if let Some(i) = inp.x.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("x", format!("non-finite value at index {i}")));
@@ -170,7 +182,11 @@ impl Network {
         let hs = l * d * b * self.output_size();
         if let Some(h0) = &inp.h0 {
             if h0.len() != hs {
-                return Err(Error::shape("h0", format!("[{}, {b}, {}]", l * d, self.output_size()), format!("{} values", h0.len())));
+                return Err(Error::shape(
+                    "h0",
+                    format!("[{}, {b}, {}]", l * d, self.output_size()),
+                    format!("{} values", h0.len()),
+                ));
             }
         }
         if let Some(c0) = &inp.c0 {
@@ -179,7 +195,11 @@ impl Network {
             }
             let cs = l * d * b * self.layers[0].spec.hidden_size;
             if c0.len() != cs {
-                return Err(Error::shape("c0", format!("[{}, {b}, {}]", l * d, self.layers[0].spec.hidden_size), format!("{} values", c0.len())));
+                return Err(Error::shape(
+                    "c0",
+                    format!("[{}, {b}, {}]", l * d, self.layers[0].spec.hidden_size),
+                    format!("{} values", c0.len()),
+                ));
             }
         }
         Ok(lengths)

@@ -26,7 +26,8 @@ pub struct PackedLayer {
 pub fn pack_layer(layer: &Layer) -> PackedLayer {
     let s = &layer.spec;
     let w = &layer.weights;
-    let (d_count, g_count, h, k_in, h_out) = (s.directions(), s.cell.gates(), s.hidden_size, s.input_size, s.output_size());
+    let (d_count, g_count, h, k_in, h_out) =
+        (s.directions(), s.cell.gates(), s.hidden_size, s.input_size, s.output_size());
     let gh = g_count * h;
     // [D, G*H, cols] (ONNX rows) -> [D, cols, H*G] interleaved
     let transpose_interleave = |src: &[f32], cols: usize| {

@@ -138,7 +138,13 @@ impl NetShape {
                 Cell::Gru => d * h,
                 Cell::Rnn => 1,
             },
-            Buf::Wr(_) => if self.proj { d * h * o } else { 1 },
+            Buf::Wr(_) => {
+                if self.proj {
+                    d * h * o
+                } else {
+                    1
+                }
+            }
             Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams => 0,
         }
     }
@@ -190,7 +196,13 @@ pub enum Command {
     Clear(Buf),
     Dispatch(Dispatch),
     /// Copy `size` bytes.
-    Copy { src: Buf, src_offset: u64, dst: Buf, dst_offset: u64, size: u64 },
+    Copy {
+        src: Buf,
+        src_offset: u64,
+        dst: Buf,
+        dst_offset: u64,
+        size: u64,
+    },
 }
 
 /// The commands of one forward call.
@@ -256,7 +268,13 @@ impl Plan {
             });
             if shape.cell == Cell::Lstm {
                 let cell = f32s(d * b * h);
-                commands.push(Command::Copy { src: Buf::C(l), src_offset: 0, dst: Buf::Cn, dst_offset: l as u64 * cell, size: cell });
+                commands.push(Command::Copy {
+                    src: Buf::C(l),
+                    src_offset: 0,
+                    dst: Buf::Cn,
+                    dst_offset: l as u64 * cell,
+                    size: cell,
+                });
             }
         }
         Plan { commands }

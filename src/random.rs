@@ -106,6 +106,7 @@ pub fn inputs(net: &Network, steps: usize, batch: usize, seed: u64, ragged: bool
         batch,
         lengths,
         h0: initial_state.then(|| rng.vec(ld * batch * net.output_size(), 0.5)),
-        c0: (initial_state && net.cell() == Cell::Lstm).then(|| rng.vec(ld * batch * net.layers[0].spec.hidden_size, 0.5)),
+        c0: (initial_state && net.cell() == Cell::Lstm)
+            .then(|| rng.vec(ld * batch * net.layers[0].spec.hidden_size, 0.5)),
     }
 }

@@ -216,11 +216,29 @@ impl Activation {
             ActivationKind::Tanh => x.tanh(),
             ActivationKind::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             ActivationKind::Affine => a * x + b,
-            ActivationKind::LeakyRelu => if x >= 0.0 { x } else { a * x },
-            ActivationKind::ThresholdedRelu => if x >= a { x } else { 0.0 },
+            ActivationKind::LeakyRelu => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    a * x
+                }
+            }
+            ActivationKind::ThresholdedRelu => {
+                if x >= a {
+                    x
+                } else {
+                    0.0
+                }
+            }
             ActivationKind::ScaledTanh => a * (b * x).tanh(),
             ActivationKind::HardSigmoid => (a * x + b).clamp(0.0, 1.0),
-            ActivationKind::Elu => if x >= 0.0 { x } else { a * (x.exp() - 1.0) },
+            ActivationKind::Elu => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    a * (x.exp() - 1.0)
+                }
+            }
             ActivationKind::Softsign => x / (1.0 + x.abs()),
             ActivationKind::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         }
@@ -248,7 +266,13 @@ pub fn resolve_activations(
     if names.len() != n && names.len() != n * directions {
         return Err(Error::invalid(
             "activations",
-            format!("{} needs {} activation(s) per direction ({} directions), got {}", cell.name(), n, directions, names.len()),
+            format!(
+                "{} needs {} activation(s) per direction ({} directions), got {}",
+                cell.name(),
+                n,
+                directions,
+                names.len()
+            ),
         ));
     }
     let (mut ai, mut bi) = (alphas.iter(), betas.iter());
@@ -326,7 +350,7 @@ impl LayerSpec {
             return Err(Error::invalid("activations", "one list per direction with one entry per function"));
         }
         if let Some(c) = self.clip {
-            if !(c > 0.0) || !c.is_finite() {
+            if c.is_nan() || c <= 0.0 || !c.is_finite() {
                 return Err(Error::invalid("clip", format!("must be a positive finite number, got {c}")));
             }
         }

@@ -43,8 +43,8 @@ impl TensorFile {
     /// Reads a safetensors file. Float tensors may be F32, F16 or BF16 (widened exactly);
     /// integer tensors I32 or I64. Anything else is an error naming the tensor.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::File { path: path.display().to_string(), why: e.to_string() })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::File { path: path.display().to_string(), why: e.to_string() })?;
         Self::parse(&bytes).map_err(|e| match e {
             Error::File { why, .. } => Error::File { path: path.display().to_string(), why },
             other => other,
@@ -83,7 +83,11 @@ impl TensorFile {
                     out.ints.insert(name, (shape, data));
                 }
                 other => {
-                    return Err(Error::DType { name, dtype: format!("{other:?}"), expected: "F32, F16, BF16, I32 or I64".into() });
+                    return Err(Error::DType {
+                        name,
+                        dtype: format!("{other:?}"),
+                        expected: "F32, F16, BF16, I32 or I64".into(),
+                    });
                 }
             }
         }

@@ -87,7 +87,10 @@ fn random_configurations_match_the_reference() {
         let steps = pick(&mut rng, &[1, 2, 3, 17, 33]);
         let batch = pick(&mut rng, &[1, 3, 17]);
         let inputs = random::inputs(&net, steps, batch, i as u64, rng.range(0, 1) == 1, rng.range(0, 1) == 1);
-        let label = format!("#{i} {cfg:?} lbr={lbr} if={input_forget} clip={clip:?} T={steps} B={batch} lens={:?}", inputs.lengths);
+        let label = format!(
+            "#{i} {cfg:?} lbr={lbr} if={input_forget} clip={clip:?} T={steps} B={batch} lens={:?}",
+            inputs.lengths
+        );
         failures.extend(compare(&label, &net, &inputs));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -106,7 +109,15 @@ fn every_activation_matches_the_reference() {
                 s
             });
             let inputs = random::inputs(&net, 9, 3, i as u64, true, true);
-            let unbounded = matches!(kind, ActivationKind::Relu | ActivationKind::Affine | ActivationKind::LeakyRelu | ActivationKind::ThresholdedRelu | ActivationKind::Elu | ActivationKind::Softplus);
+            let unbounded = matches!(
+                kind,
+                ActivationKind::Relu
+                    | ActivationKind::Affine
+                    | ActivationKind::LeakyRelu
+                    | ActivationKind::ThresholdedRelu
+                    | ActivationKind::Elu
+                    | ActivationKind::Softplus
+            );
             failures.extend(compare_with(&format!("{kind:?} {cell:?}"), &net, &inputs, unbounded));
         }
     }

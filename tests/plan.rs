@@ -26,7 +26,8 @@ fn one_projection_and_one_fused_step_per_time_step() {
             assert!(plan.commands.iter().all(|c| !matches!(c, Command::Dispatch(x) if x.workgroups[2] != d)));
         }
     }
-    let gru_pytorch = Plan::forward(&shape(Cell::Gru, Direction::Bidirectional, 1, 0, MergeMode::Concat, true), 10, 3, 10, false);
+    let gru_pytorch =
+        Plan::forward(&shape(Cell::Gru, Direction::Bidirectional, 1, 0, MergeMode::Concat, true), 10, 3, 10, false);
     assert_eq!(gru_pytorch.dispatches(), 11);
 }
 
@@ -36,7 +37,8 @@ fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
     assert_eq!(gru.dispatches(), 1 + 2 * 7);
     let lstm = Plan::forward(&shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false), 7, 2, 7, false);
     assert_eq!(lstm.dispatches(), 1 + 2 * 7);
-    let kernels: Vec<Kernel> = lstm.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None }).collect();
+    let kernels: Vec<Kernel> =
+        lstm.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None }).collect();
     assert_eq!(&kernels[..3], &[Kernel::InputProjection, Kernel::LstmStep, Kernel::LstmProject]);
 }
 
@@ -48,7 +50,17 @@ fn stacks_merge_and_copy_final_states() {
     assert_eq!(plan.dispatches(), 3 * (1 + 4 + 1));
     let clears = plan.commands.iter().filter(|c| matches!(c, Command::Clear(Buf::LayerOut(_)))).count();
     assert_eq!(clears, 3, "ragged batches zero each layer's output first");
-    let copies: Vec<_> = plan.commands.iter().filter_map(|c| if let Command::Copy { src, src_offset, dst, dst_offset, .. } = c { Some((*src, *src_offset, *dst, *dst_offset)) } else { None }).collect();
+    let copies: Vec<_> = plan
+        .commands
+        .iter()
+        .filter_map(|c| {
+            if let Command::Copy { src, src_offset, dst, dst_offset, .. } = c {
+                Some((*src, *src_offset, *dst, *dst_offset))
+            } else {
+                None
+            }
+        })
+        .collect();
     let state = (2 * 2 * 8 * 4) as u64; // D*B*H floats
     assert_eq!(copies[0], (Buf::H(0), 0, Buf::Hn, 0), "after 4 steps the state is in half 0");
     assert_eq!(copies[1], (Buf::C(0), 0, Buf::Cn, 0));
@@ -72,6 +84,9 @@ fn concat_stacks_read_the_previous_output_directly() {
 fn odd_final_step_reads_the_second_half() {
     let s = shape(Cell::Rnn, Direction::Forward, 1, 0, MergeMode::Concat, false);
     let plan = Plan::forward(&s, 3, 1, 3, false);
-    let off = plan.commands.iter().find_map(|c| if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None });
+    let off = plan
+        .commands
+        .iter()
+        .find_map(|c| if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None });
     assert_eq!(off, Some(8 * 4));
 }

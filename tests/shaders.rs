@@ -19,7 +19,12 @@ fn every_kernel_validates() {
         if let Err(e) = Validator::new(ValidationFlags::all(), Capabilities::empty()).validate(&m) {
             panic!("{} does not validate: {}", kernel.file(), e.emit_to_string(&kernel.source()));
         }
-        assert!(m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()), "{} lacks entry point {}", kernel.file(), kernel.entry_point());
+        assert!(
+            m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()),
+            "{} lacks entry point {}",
+            kernel.file(),
+            kernel.entry_point()
+        );
     }
 }
 
@@ -42,8 +47,12 @@ fn bindings_match_the_executor() {
         for ((binding, space), kind) in found.iter().zip(kinds) {
             let ok = match (space, kind) {
                 (naga::AddressSpace::Uniform, BindingKind::Uniform(_) | BindingKind::DynamicUniform(_)) => true,
-                (naga::AddressSpace::Storage { access }, BindingKind::StorageRead) => !access.contains(naga::StorageAccess::STORE),
-                (naga::AddressSpace::Storage { access }, BindingKind::StorageReadWrite) => access.contains(naga::StorageAccess::STORE),
+                (naga::AddressSpace::Storage { access }, BindingKind::StorageRead) => {
+                    !access.contains(naga::StorageAccess::STORE)
+                }
+                (naga::AddressSpace::Storage { access }, BindingKind::StorageReadWrite) => {
+                    access.contains(naga::StorageAccess::STORE)
+                }
                 _ => false,
             };
             assert!(ok, "{} binding {binding}: shader has {space:?}, executor binds {kind:?}", kernel.file());

@@ -11,7 +11,11 @@ use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
 
 #[derive(Parser)]
-#[command(name = "wgpu-rnn", version, about = "GPU RNN, GRU and LSTM kernels on wgpu, checked against ONNX Runtime and a CPU reference")]
+#[command(
+    name = "wgpu-rnn",
+    version,
+    about = "GPU RNN, GRU and LSTM kernels on wgpu, checked against ONNX Runtime and a CPU reference"
+)]
 struct Cli {
     /// Backend: vulkan, metal, dx12 or gl (default: best available; env WGPU_RNN_BACKEND).
     #[arg(long, global = true)]
@@ -58,7 +62,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut opts = EngineOptions::from_env();
     if cli.backend.is_some() || cli.adapter.is_some() {
-        opts.gpu = GpuOptions { backend: cli.backend.clone().or(opts.gpu.backend), adapter: cli.adapter.clone().or(opts.gpu.adapter) };
+        opts.gpu = GpuOptions {
+            backend: cli.backend.clone().or(opts.gpu.backend),
+            adapter: cli.adapter.clone().or(opts.gpu.adapter),
+        };
     }
     opts.require_gpu |= cli.require_gpu;
     let engine = match Engine::with_options(&opts) {
@@ -71,7 +78,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Info => info(&engine),
         Command::Check { paths } => check(&engine, &paths),
-        Command::Quickstart { hidden, input, batch, steps, layers, seed } => quickstart(&engine, hidden, input, batch, steps, layers, seed),
+        Command::Quickstart { hidden, input, batch, steps, layers, seed } => {
+            quickstart(&engine, hidden, input, batch, steps, layers, seed)
+        }
     }
 }
 
@@ -170,20 +179,32 @@ fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {
     if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-fn quickstart(engine: &Engine, hidden: usize, input: usize, batch: usize, steps: usize, layers: usize, seed: u64) -> ExitCode {
+fn quickstart(
+    engine: &Engine,
+    hidden: usize,
+    input: usize,
+    batch: usize,
+    steps: usize,
+    layers: usize,
+    seed: u64,
+) -> ExitCode {
     match engine.adapter() {
         Some(a) => println!("adapter: {} ({}, {})", a.name, a.backend, a.driver_info),
         None => println!("adapter: none, running the CPU reference only"),
     }
     let mut ok = true;
     for (cell, direction) in [(Cell::Lstm, Direction::Bidirectional), (Cell::Gru, Direction::Forward)] {
-        let cfg = RandomConfig { direction, layers, merge: MergeMode::Concat, ..RandomConfig::simple(cell, input, hidden) };
+        let cfg =
+            RandomConfig { direction, layers, merge: MergeMode::Concat, ..RandomConfig::simple(cell, input, hidden) };
         let net = random::network(&cfg, seed, |mut s| {
             s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
             s
         });
         let inputs = random::inputs(&net, steps, batch, seed, true, true);
-        let title = format!("{} {layers} layer(s) {direction:?} I={input} H={hidden} B={batch} T={steps}", cell.name().to_uppercase());
+        let title = format!(
+            "{} {layers} layer(s) {direction:?} I={input} H={hidden} B={batch} T={steps}",
+            cell.name().to_uppercase()
+        );
         let mut run = || -> wgpu_rnn::Result<()> {
             let model = engine.load(net.clone())?;
             model.forward(&inputs)?; // warm-up: workspace and first submission

@@ -7,7 +7,7 @@ mod cells;
 mod input_projection;
 mod merge_directions;
 
-pub use cells::{gru_step, lstm_project, lstm_step, rnn_step, GateInputs};
+pub use cells::{GateInputs, gru_step, lstm_project, lstm_step, rnn_step};
 pub use input_projection::input_projection;
 pub use merge_directions::merge_directions;
 
@@ -82,10 +82,5 @@ pub fn forward(net: &Network, inp: &Inputs) -> Result<Outputs> {
         }
         layer_in = merge_directions(&y, t_len * batch, d_count, out_w, net.merge);
     }
-    Ok(Outputs {
-        y: layer_in.iter().map(|&v| v as f32).collect(),
-        h_n,
-        c_n: lstm.then_some(c_n),
-        dispatches: 0,
-    })
+    Ok(Outputs { y: layer_in.iter().map(|&v| v as f32).collect(), h_n, c_n: lstm.then_some(c_n), dispatches: 0 })
 }

@@ -28,7 +28,12 @@ impl GpuOptions {
                 "dx12" | "d3d12" => wgpu::Backends::DX12,
                 "gl" | "opengl" | "gles" => wgpu::Backends::GL,
                 "all" => wgpu::Backends::all(),
-                other => return Err(Error::invalid("backend", format!("unknown backend `{other}` (vulkan, metal, dx12, gl)"))),
+                other => {
+                    return Err(Error::invalid(
+                        "backend",
+                        format!("unknown backend `{other}` (vulkan, metal, dx12, gl)"),
+                    ));
+                }
             },
         })
     }
@@ -89,9 +94,13 @@ impl GpuContext {
     /// adapter's own limits.
     pub fn new(opts: &GpuOptions) -> Result<GpuContext> {
         let backends = opts.backends()?;
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
         let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let all: Vec<String> = adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
+        let all: Vec<String> =
+            adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
         if let Some(want) = &opts.adapter {
             let want = want.to_ascii_lowercase();
             adapters.retain(|a| a.get_info().name.to_ascii_lowercase().contains(&want));
@@ -115,7 +124,9 @@ impl GpuContext {
         }))
         .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", info.name)))?;
         // Every engine call runs inside error scopes; anything uncaptured is reported, not a panic.
-        device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")));
+        device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
+            eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")
+        }));
         Self::with_device(device, queue, &info, adapter.features())
     }
 
@@ -126,7 +137,12 @@ impl GpuContext {
         Self::with_device(device, queue, &info, features)
     }
 
-    fn with_device(device: wgpu::Device, queue: wgpu::Queue, info: &wgpu::AdapterInfo, adapter_features: wgpu::Features) -> Result<GpuContext> {
+    fn with_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: &wgpu::AdapterInfo,
+        adapter_features: wgpu::Features,
+    ) -> Result<GpuContext> {
         let pipelines = scoped(&device, || Pipelines::new(&device))?;
         Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, pipelines })
     }

@@ -4,7 +4,13 @@ use crate::error::{Error, Result};
 
 /// Copies `size` bytes of `src` into a fresh staging buffer after the given encoder's work,
 /// submits, waits for the GPU, and returns the bytes as f32. Blocks the calling thread.
-pub fn read_back(device: &wgpu::Device, queue: &wgpu::Queue, mut encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, size: u64) -> Result<Vec<f32>> {
+pub fn read_back(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    mut encoder: wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    size: u64,
+) -> Result<Vec<f32>> {
     let staging = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("wgpu-rnn.read_back"),
         size,

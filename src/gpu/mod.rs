@@ -8,5 +8,5 @@ mod params;
 mod pipelines;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
-pub use model::{GpuModel, ResidentOutputs};
 pub(crate) use download::read_back;
+pub use model::{GpuModel, ResidentOutputs};

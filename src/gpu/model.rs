@@ -13,8 +13,8 @@ use crate::pack::pack_layer;
 use crate::plan::{Buf, Command, NetShape, Plan};
 use crate::spec::Cell;
 
-use super::context::{scoped, GpuContext};
-use super::params::{has_peepholes, matmul_params, merge_params, LayerParams, SmallParams};
+use super::context::{GpuContext, scoped};
+use super::params::{LayerParams, SmallParams, has_peepholes, matmul_params, merge_params};
 
 /// Buffers and bind groups for one `(T, B)` shape, reused by every call of that shape.
 struct Workspace {
@@ -54,9 +54,8 @@ impl std::fmt::Debug for GpuModel {
     }
 }
 
-const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
-    .union(wgpu::BufferUsages::COPY_DST)
-    .union(wgpu::BufferUsages::COPY_SRC);
+const STORAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
 
 impl GpuModel {
     /// Validates the network, packs its weights and uploads them.
@@ -71,7 +70,13 @@ impl GpuModel {
                 let packed = pack_layer(layer);
                 let wr = packed.wr.unwrap_or_else(|| vec![0.0]);
                 let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
-                for (buf, data) in [(Buf::Wx(l), packed.wx), (Buf::Bx(l), packed.bx), (Buf::Wh(l), packed.wh), (Buf::Aux(l), aux), (Buf::Wr(l), wr)] {
+                for (buf, data) in [
+                    (Buf::Wx(l), packed.wx),
+                    (Buf::Bx(l), packed.bx),
+                    (Buf::Wh(l), packed.wh),
+                    (Buf::Aux(l), aux),
+                    (Buf::Wr(l), wr),
+                ] {
                     check_size(&limits, buf, data.len() as u64 * 4)?;
                     let label = format!("wgpu-rnn.{buf:?}");
                     let b = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -151,11 +156,15 @@ impl GpuModel {
     }
 
     /// Uploads the inputs and records the plan into a new encoder.
-    fn record(&self, inp: &Inputs) -> Result<(wgpu::CommandEncoder, Plan, std::sync::MutexGuard<'_, Option<Workspace>>)> {
+    fn record(
+        &self,
+        inp: &Inputs,
+    ) -> Result<(wgpu::CommandEncoder, Plan, std::sync::MutexGuard<'_, Option<Workspace>>)> {
         let plan = self.plan(inp)?;
         let lengths = self.net.validate_inputs(inp)?;
         let (t, b) = (inp.steps, inp.batch);
-        let mut guard = self.workspace.lock().map_err(|_| Error::Gpu("workspace lock poisoned by an earlier panic".into()))?;
+        let mut guard =
+            self.workspace.lock().map_err(|_| Error::Gpu("workspace lock poisoned by an earlier panic".into()))?;
         if !matches!(&*guard, Some(ws) if ws.steps == t && ws.batch == b) {
             *guard = None; // free the old shape's buffers before allocating the new
             *guard = Some(self.workspace_for(t, b)?);
@@ -178,7 +187,8 @@ impl GpuModel {
                     queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
                 }
             }
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
+            let mut encoder =
+                device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
             self.encode(&mut encoder, &plan, ws);
             encoder
         })?;
@@ -196,10 +206,14 @@ impl GpuModel {
                     encoder.copy_buffer_to_buffer(buffer(&src), src_offset, buffer(&dst), dst_offset, size)
                 }
                 Command::Dispatch(_) => {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-rnn.layer"), timestamp_writes: None });
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("wgpu-rnn.layer"),
+                        timestamp_writes: None,
+                    });
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
                         pass.set_pipeline(&self.ctx.pipelines.get(d.kernel).pipeline);
-                        let offsets: &[u32] = if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
+                        let offsets: &[u32] =
+                            if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
                         pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], offsets);
                         pass.dispatch_workgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
                         i += 1;
@@ -221,7 +235,11 @@ impl GpuModel {
             return Err(Error::TooLarge(format!("batch {b} exceeds the adapter's {max_dim} workgroups per dimension")));
         }
         if (t * b).div_ceil(32) > max_dim {
-            return Err(Error::TooLarge(format!("T*B = {} rows exceeds the input projection's limit of {}", t * b, max_dim * 32)));
+            return Err(Error::TooLarge(format!(
+                "T*B = {} rows exceeds the input projection's limit of {}",
+                t * b,
+                max_dim * 32
+            )));
         }
         let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
         scoped(device, || -> Result<Workspace> {
@@ -230,7 +248,15 @@ impl GpuModel {
                 let size = shape.elements(buf, t, b).max(1) as u64 * 4;
                 check_size(&limits, buf, size)?;
                 let label = format!("wgpu-rnn.{buf:?}");
-                buffers.insert(buf, device.create_buffer(&wgpu::BufferDescriptor { label: Some(&label), size, usage: STORAGE, mapped_at_creation: false }));
+                buffers.insert(
+                    buf,
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(&label),
+                        size,
+                        usage: STORAGE,
+                        mapped_at_creation: false,
+                    }),
+                );
                 Ok(())
             };
             for buf in [Buf::Input, Buf::Lens, Buf::Xp, Buf::Scratch, Buf::Hn, Buf::Cn] {
@@ -257,11 +283,20 @@ impl GpuModel {
                 steps[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&p));
             }
             buffers.insert(Buf::Steps, uniform("wgpu-rnn.Steps".into(), &steps));
-            buffers.insert(Buf::MergeParams, uniform("wgpu-rnn.MergeParams".into(), bytemuck::bytes_of(&merge_params(shape, t, b))));
+            buffers.insert(
+                Buf::MergeParams,
+                uniform("wgpu-rnn.MergeParams".into(), bytemuck::bytes_of(&merge_params(shape, t, b))),
+            );
             for (l, layer) in self.net.layers.iter().enumerate() {
                 let lp = LayerParams::new(&layer.spec, has_peepholes(layer.spec.cell, layer.weights.p.as_ref()), t, b);
-                buffers.insert(Buf::LayerParams(l), uniform(format!("wgpu-rnn.LayerParams({l})"), bytemuck::bytes_of(&lp)));
-                buffers.insert(Buf::MatmulParams(l), uniform(format!("wgpu-rnn.MatmulParams({l})"), bytemuck::bytes_of(&matmul_params(shape, l, t, b))));
+                buffers.insert(
+                    Buf::LayerParams(l),
+                    uniform(format!("wgpu-rnn.LayerParams({l})"), bytemuck::bytes_of(&lp)),
+                );
+                buffers.insert(
+                    Buf::MatmulParams(l),
+                    uniform(format!("wgpu-rnn.MatmulParams({l})"), bytemuck::bytes_of(&matmul_params(shape, l, t, b))),
+                );
             }
             // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
             // step with a dynamic offset, so nothing is created per step
@@ -273,9 +308,13 @@ impl GpuModel {
                     .iter()
                     .enumerate()
                     .map(|(i, buf)| {
-                        let buffer = buffers.get(buf).or_else(|| self.weights.get(buf)).expect("every bound buffer exists");
+                        let buffer =
+                            buffers.get(buf).or_else(|| self.weights.get(buf)).expect("every bound buffer exists");
                         let size = if *buf == Buf::Steps { wgpu::BufferSize::new(SMALL_PARAMS_SIZE) } else { None };
-                        wgpu::BindGroupEntry { binding: i as u32, resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset: 0, size }) }
+                        wgpu::BindGroupEntry {
+                            binding: i as u32,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset: 0, size }),
+                        }
                     })
                     .collect();
                 let label = kernel.label();

@@ -67,7 +67,8 @@ impl LayerParams {
         if spec.proj_size > 0 {
             flags |= FLAG_PROJ;
         }
-        let reverse_mask = (0..spec.directions()).filter(|&d| spec.direction.is_reverse(d)).fold(0, |m, d| m | (1 << d));
+        let reverse_mask =
+            (0..spec.directions()).filter(|&d| spec.direction.is_reverse(d)).fold(0, |m, d| m | (1 << d));
         LayerParams {
             steps: t as u32,
             batch: b as u32,

@@ -1,0 +1,259 @@
+//! Bad input gets a typed error naming the problem, never a panic: empty, truncated and garbage
+//! files, wrong shapes and lengths, unknown names, absurd sizes.
+
+mod common;
+
+use std::path::PathBuf;
+
+use wgpu_rnn::case::Case;
+use wgpu_rnn::random::{self, RandomConfig};
+use wgpu_rnn::tensor::{Tensor, TensorFile};
+use wgpu_rnn::{Cell, Error};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance").join(format!("{name}.safetensors"))
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgpu-rnn-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    p
+}
+
+fn load_err(bytes: &[u8]) -> Error {
+    let f = match TensorFile::parse(bytes) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    Case::from_file("mutated".into(), &f).expect_err("must be rejected")
+}
+
+/// A real case with `edit` applied, reloaded from bytes.
+fn mutated(name: &str, edit: impl FnOnce(&mut TensorFile)) -> Error {
+    let mut f = TensorFile::read(&data(name)).expect("reads");
+    edit(&mut f);
+    load_err(&f.to_bytes().expect("serializes"))
+}
+
+fn assert_mentions(e: &Error, words: &[&str]) {
+    let msg = e.to_string();
+    for w in words {
+        assert!(msg.contains(w), "error `{msg}` should mention `{w}`");
+    }
+}
+
+#[test]
+fn empty_truncated_and_garbage_files_are_errors() {
+    let good = std::fs::read(data("lstm_forward_s1")).expect("reads");
+    for (what, bytes) in [
+        ("empty", vec![]),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("header only", good[..8].to_vec()),
+        ("garbage", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        ("huge header length", [u64::MAX.to_le_bytes().as_slice(), b"{}"].concat()),
+        ("json but not safetensors", b"\x02\x00\x00\x00\x00\x00\x00\x00{}".to_vec()),
+    ] {
+        let p = temp(&format!("{}.safetensors", what.replace(' ', "_")), &bytes);
+        match Case::load(&p) {
+            Err(Error::File { path, why }) => {
+                assert!(path.contains(".safetensors"), "{what}: {path}");
+                assert!(!why.is_empty());
+            }
+            Err(Error::Invalid { .. }) if what == "json but not safetensors" => {}
+            other => panic!("{what}: expected a file error, got {other:?}"),
+        }
+    }
+    assert!(matches!(Case::load(&PathBuf::from("/no/such/case.safetensors")), Err(Error::File { .. })));
+}
+
+#[test]
+fn missing_and_misshapen_tensors_are_named() {
+    assert!(matches!(mutated("lstm_forward_s1", |f| { f.floats.remove("R"); }), Error::MissingTensor(n) if n == "R"));
+    assert!(
+        matches!(mutated("lstm_forward_s1", |f| { f.floats.remove("Y_c"); }), Error::MissingTensor(n) if n == "Y_c")
+    );
+    let e = mutated("gru_forward_s1", |f| {
+        let w = f.floats.get_mut("W").expect("W");
+        w.shape[2] += 1;
+        w.data.extend(vec![0.0; w.shape[0] * w.shape[1]]);
+    });
+    assert_mentions(&e, &["X"]);
+    let e = mutated("rnn_forward_s1", |f| {
+        f.floats.insert("B".into(), Tensor::new(vec![1, 7], vec![0.0; 7]).expect("tensor"));
+    });
+    assert!(matches!(&e, Error::Shape { name, .. } if name == "B"), "{e}");
+    let e = mutated("lstm_peephole", |f| {
+        f.floats.insert("P".into(), Tensor::new(vec![1, 5], vec![0.0; 5]).expect("tensor"));
+    });
+    assert!(matches!(&e, Error::Shape { name, .. } if name == "P"), "{e}");
+    let e = mutated("lstm_forward_s1", |f| {
+        let y = f.floats.get_mut("Y").expect("Y");
+        y.shape = vec![y.data.len()];
+    });
+    assert!(matches!(&e, Error::Shape { name, .. } if name == "Y"), "{e}");
+    let e = mutated("torch_lstm_2layer", |f| {
+        let w = f.floats.remove("weight_hh_l1").expect("present");
+        f.floats.insert("weight_hh_l1".into(), Tensor::new(vec![w.shape[1], w.shape[0]], w.data).expect("tensor"));
+    });
+    assert_mentions(&e, &["weight_hh_l1"]);
+}
+
+#[test]
+fn lengths_out_of_range_are_errors() {
+    for bad in [0i64, 8, -1, i32::MAX as i64] {
+        let e = mutated("lstm_forward_seqlens", |f| {
+            f.ints.get_mut("sequence_lens").expect("present").1[1] = bad;
+        });
+        assert!(matches!(e, Error::Length { index: 1, len, steps: 7 } if len == bad), "{bad}: {e}");
+    }
+    let e = mutated("gru_forward_seqlens", |f| {
+        f.ints.insert("sequence_lens".into(), (vec![2], vec![1, 1]));
+    });
+    assert!(matches!(&e, Error::Shape { name, .. } if name == "sequence_lens"), "{e}");
+    let e = mutated("gru_forward_seqlens", |f| {
+        let lens = f.ints.remove("sequence_lens").expect("present");
+        f.floats.insert(
+            "sequence_lens".into(),
+            Tensor::new(lens.0, lens.1.iter().map(|&v| v as f32).collect()).expect("tensor"),
+        );
+    });
+    assert!(matches!(&e, Error::DType { name, .. } if name == "sequence_lens"), "{e}");
+}
+
+#[test]
+fn unknown_names_are_errors() {
+    let meta = |k: &'static str, v: &'static str| {
+        move |f: &mut TensorFile| {
+            f.metadata.insert(k.into(), v.into());
+        }
+    };
+    assert_mentions(&mutated("rnn_forward_s1", meta("op", "XYZ")), &["XYZ"]);
+    assert_mentions(&mutated("rnn_forward_s1", meta("format", "keras")), &["keras"]);
+    assert_mentions(&mutated("rnn_forward_s1", meta("direction", "sideways")), &["sideways"]);
+    assert_mentions(&mutated("rnn_forward_s1", meta("activations", "Foo")), &["Foo"]);
+    assert_mentions(&mutated("gru_forward_s1", meta("activations", "Sigmoid")), &["2 activation"]);
+    assert_mentions(&mutated("rnn_forward_s1", meta("layout", "2")), &["layout"]);
+    assert_mentions(&mutated("lstm_forward_s1", meta("clip", "-1")), &["clip"]);
+    assert_mentions(&mutated("lstm_forward_s1", meta("clip", "abc")), &["abc"]);
+    assert_mentions(&mutated("rnn_thresholdedrelu", meta("activation_alpha", "0.1,0.2")), &["more values"]);
+    assert_mentions(&mutated("rnn_forward_s1", meta("input_forget", "1")), &["input_forget"]);
+    assert_mentions(&mutated("torch_gru_bidi_sum", meta("merge_mode", "max")), &["max"]);
+    assert_mentions(&mutated("torch_rnn_relu_3layer", meta("nonlinearity", "gelu")), &["gelu"]);
+    assert_mentions(&mutated("torch_lstm_2layer", meta("bidirectional", "maybe")), &["maybe"]);
+    let e = mutated("torch_lstm_2layer", |f| {
+        let w = f.floats["weight_ih_l1"].clone();
+        f.floats.insert("weight_ih_l7".into(), w);
+    });
+    assert_mentions(&e, &["weight_ih_l7"]);
+    let e = mutated("torch_lstm_2layer", |f| {
+        f.floats.remove("bias_hh_l0");
+    });
+    assert_mentions(&e, &["bias_hh_l0"]);
+    let e = mutated("rnn_forward_s1", |f| {
+        f.metadata.remove("hidden_size");
+    });
+    assert_mentions(&e, &["hidden_size"]);
+}
+
+#[test]
+fn absurd_sizes_are_errors_without_allocating() {
+    let e = mutated("lstm_forward_s1", |f| {
+        f.metadata.insert("hidden_size".into(), "1000000000000".into());
+    });
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let e = mutated("torch_lstm_2layer", |f| {
+        f.metadata.insert("num_layers".into(), "99999999999".into());
+    });
+    assert!(matches!(e, Error::MissingTensor(_)), "{e}");
+    assert_mentions(
+        &mutated("rnn_forward_s1", |f| {
+            f.metadata.insert("hidden_size".into(), "-3".into());
+        }),
+        &["-3"],
+    );
+    // 70 000 sequences in one batch exceed the adapter's workgroups per dimension
+    let net = random::network(&RandomConfig::simple(Cell::Rnn, 1, 1), 1, |s| s);
+    let inputs = random::inputs(&net, 1, 70_000, 1, false, false);
+    let model = common::gpu().load(net).expect("loads");
+    assert!(matches!(model.forward(&inputs), Err(Error::TooLarge(_))));
+}
+
+#[test]
+fn bad_forward_inputs_are_errors() {
+    let net = random::network(&RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Lstm, 3, 4) }, 1, |s| s);
+    let good = random::inputs(&net, 5, 2, 1, true, true);
+    let model = common::gpu().load(net.clone()).expect("loads");
+    let cases: Vec<(&str, wgpu_rnn::Inputs)> = vec![
+        ("x", wgpu_rnn::Inputs { x: vec![0.0; 7], ..good.clone() }),
+        ("steps", wgpu_rnn::Inputs { steps: 0, x: vec![], ..good.clone() }),
+        (
+            "x",
+            wgpu_rnn::Inputs {
+                x: {
+                    let mut x = good.x.clone();
+                    x[3] = f32::NAN;
+                    x
+                },
+                ..good.clone()
+            },
+        ),
+        ("h0", wgpu_rnn::Inputs { h0: Some(vec![0.0; 3]), ..good.clone() }),
+        ("c0", wgpu_rnn::Inputs { c0: Some(vec![0.0; 3]), ..good.clone() }),
+        ("lengths", wgpu_rnn::Inputs { lengths: Some(vec![5]), ..good.clone() }),
+        ("outside", wgpu_rnn::Inputs { lengths: Some(vec![5, 6]), ..good.clone() }),
+    ];
+    for (word, inp) in cases {
+        let gpu = model.forward(&inp).expect_err("gpu rejects");
+        let cpu = wgpu_rnn::cpu::forward(&net, &inp).expect_err("cpu rejects");
+        assert_mentions(&gpu, &[word]);
+        assert_eq!(gpu.to_string(), cpu.to_string(), "both paths validate alike");
+    }
+    // the model still works after rejecting bad inputs
+    assert!(model.forward(&good).is_ok());
+}
+
+#[test]
+fn other_dtypes_are_named() {
+    let shape = vec![2usize];
+    let bytes = [0u8; 16];
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F64, shape, &bytes).expect("view");
+    let file = safetensors::tensor::serialize([("X".to_string(), view)], None).expect("serializes");
+    match TensorFile::parse(&file) {
+        Err(Error::DType { name, dtype, .. }) => assert!(name == "X" && dtype.contains("F64")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn check_reports_malformed_cases_as_failures() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let garbage = temp("garbage_case.safetensors", b"this is not a safetensors file");
+    let out = std::process::Command::new(exe)
+        .args(["check", "--require-gpu"])
+        .arg(data("gru_forward_s0"))
+        .arg(&garbage)
+        .arg("/no/such/dir/case.safetensors")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("PASS gru_forward_s0 rel="), "{stdout}");
+    assert!(lines[0].ends_with("(gpu+cpu)"), "{stdout}");
+    assert!(lines[1].starts_with("FAIL garbage_case: "), "{stdout}");
+    assert!(lines[2].starts_with("FAIL case: "), "{stdout}");
+    assert_eq!(lines.last(), Some(&"1 passed, 2 failed"));
+}
+
+#[test]
+fn check_passes_the_shipped_cases() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance");
+    let out = std::process::Command::new(exe).args(["check", "--require-gpu"]).arg(&dir).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("PASS ") && l.ends_with("(gpu+cpu)")).count(), 66);
+    assert_eq!(stdout.lines().last(), Some("66 passed, 0 failed"));
+}
