@@ -32,3 +32,8 @@ pub use engine::{Engine, EngineOptions, Model};
 pub use error::{Error, Result};
 pub use network::{Inputs, Layer, LayerWeights, Network, Outputs};
 pub use spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode};
+
+/// The README's example compiles (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
