@@ -9,7 +9,10 @@
 //   gru_step:      linear_before_reset = 1, fully fused: n = g(xh + r ⊙ (h·Rhᵀ + Rbh)).
 //   gru_gates:     linear_before_reset = 0, phase 1: z and r ⊙ h for every unit.
 //   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'.
-//   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step.)
+//   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step unless
+//   layer_persistent.wgsl runs the layer.)
+//   Each with pipeline constant ROWS = 1 (one batch row per invocation) or 4 (each weight load
+//   feeds four rows).
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -21,38 +24,30 @@
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
 
-struct Unit {
-    j: u32,
-    b: u32,
-    d: u32,
-    s: u32,
-    len: u32,
-    h_cur: u32,
-    h_nxt: u32,
-}
-
-fn unit_of(gid: vec3<u32>) -> Unit {
-    let s = sp.step;
-    let b = gid.y;
-    let d = gid.z;
-    let base = d * lp.batch + b;
-    return Unit(gid.x, b, d, s, lens[b],
-                ((s & 1u) * lp.dirs * lp.batch + base) * lp.hidden,
-                (((s + 1u) & 1u) * lp.dirs * lp.batch + base) * lp.hidden);
-}
-
 fn in_range(gid: vec3<u32>) -> bool {
-    return gid.x < lp.hidden && gid.y < lp.batch && gid.z < lp.dirs;
+    return gid.x < lp.hidden && gid.y * ROWS < lp.batch && gid.z < lp.dirs;
 }
 
-fn xp_base(u: Unit, t: u32) -> u32 {
-    return (((u.d * lp.steps + t) * lp.batch + u.b) * lp.hidden + u.j) * 3u;
+// Offset of row b's state in half `half` (0 or 1) of h.
+fn h_row(half: u32, d: u32, b: u32) -> u32 {
+    return ((half * lp.dirs + d) * lp.batch + b) * lp.hidden;
 }
 
-fn finish(u: Unit, t: u32, z: f32, n: f32) {
-    let hv = (1.0 - z) * n + z * h[u.h_cur + u.j];
-    h[u.h_nxt + u.j] = hv;
-    y[((t * lp.batch + u.b) * lp.dirs + u.d) * lp.hidden + u.j] = hv;
+fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
+    return (((d * lp.steps + t) * lp.batch + b) * lp.hidden + j) * 3u;
+}
+
+// Writes h' = (1 - z) n + z h for row b and copies the state of finished rows.
+fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
+    let s = sp.step;
+    let hv = (1.0 - z) * n + z * h[h_row(s & 1u, d, b) + j];
+    h[h_row((s + 1u) & 1u, d, b) + j] = hv;
+    y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden + j] = hv;
+}
+
+fn hold(d: u32, b: u32, j: u32) {
+    let s = sp.step;
+    h[h_row((s + 1u) & 1u, d, b) + j] = h[h_row(s & 1u, d, b) + j];
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -60,24 +55,37 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!in_range(gid)) {
         return;
     }
-    let u = unit_of(gid);
-    if (u.s >= u.len) {
-        h[u.h_nxt + u.j] = h[u.h_cur + u.j];
-        return;
-    }
+    let j = gid.x;
+    let b0 = gid.y * ROWS;
+    let d = gid.z;
     let H = lp.hidden;
-    let t = time_index(lp, u.d, u.s, u.len);
-    var acc = vec3<f32>(0.0);
+    let cur = sp.step & 1u;
+    var acc: array<vec3<f32>, MAX_ROWS>;
     for (var k = 0u; k < H; k++) {
-        let wb = ((u.d * H + k) * H + u.j) * 3u;
-        acc += h[u.h_cur + k] * vec3<f32>(wh[wb], wh[wb + 1u], wh[wb + 2u]);
+        let wb = ((d * H + k) * H + j) * 3u;
+        let w = vec3<f32>(wh[wb], wh[wb + 1u], wh[wb + 2u]);
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[h_row(cur, d, tile_row(b0, r)) + k] * w;
+        }
     }
-    let xb = xp_base(u, t);
-    let f = lp.acts[u.d * 3u];
-    let z = activate(f, clip_gate(lp, xp[xb] + acc.x));
-    let r = activate(f, clip_gate(lp, xp[xb + 1u] + acc.y));
-    let n = activate(lp.acts[u.d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + r * (acc.z + bh[u.d * H + u.j])));
-    finish(u, t, z, n);
+    let f = lp.acts[d * 3u];
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let len = lens[b];
+        if (sp.step >= len) {
+            hold(d, b, j);
+            continue;
+        }
+        let t = time_index(lp, d, sp.step, len);
+        let xb = xp_at(d, t, b, j);
+        let z = activate(f, clip_gate(lp, xp[xb] + acc[r].x));
+        let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + rg * (acc[r].z + bh[d * H + j])));
+        finish(d, b, j, t, z, n);
+    }
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -85,24 +93,37 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!in_range(gid)) {
         return;
     }
-    let u = unit_of(gid);
-    if (u.s >= u.len) {
-        return;
-    }
+    let j = gid.x;
+    let b0 = gid.y * ROWS;
+    let d = gid.z;
     let H = lp.hidden;
-    let t = time_index(lp, u.d, u.s, u.len);
-    var acc = vec2<f32>(0.0);
+    let cur = sp.step & 1u;
+    var acc: array<vec2<f32>, MAX_ROWS>;
     for (var k = 0u; k < H; k++) {
-        let wb = ((u.d * H + k) * H + u.j) * 3u;
-        acc += h[u.h_cur + k] * vec2<f32>(wh[wb], wh[wb + 1u]);
+        let wb = ((d * H + k) * H + j) * 3u;
+        let w = vec2<f32>(wh[wb], wh[wb + 1u]);
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[h_row(cur, d, tile_row(b0, r)) + k] * w;
+        }
     }
-    let xb = xp_base(u, t);
-    let f = lp.acts[u.d * 3u];
-    let z = activate(f, clip_gate(lp, xp[xb] + acc.x));
-    let r = activate(f, clip_gate(lp, xp[xb + 1u] + acc.y));
-    let sb = ((u.d * lp.batch + u.b) * H + u.j) * 2u;
-    scratch[sb] = z;
-    scratch[sb + 1u] = r * h[u.h_cur + u.j];
+    let f = lp.acts[d * 3u];
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let len = lens[b];
+        if (sp.step >= len) {
+            continue;
+        }
+        let t = time_index(lp, d, sp.step, len);
+        let xb = xp_at(d, t, b, j);
+        let z = activate(f, clip_gate(lp, xp[xb] + acc[r].x));
+        let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
+        let sb = ((d * lp.batch + b) * H + j) * 2u;
+        scratch[sb] = z;
+        scratch[sb + 1u] = rg * h[h_row(cur, d, b) + j];
+    }
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -110,18 +131,29 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!in_range(gid)) {
         return;
     }
-    let u = unit_of(gid);
-    if (u.s >= u.len) {
-        h[u.h_nxt + u.j] = h[u.h_cur + u.j];
-        return;
-    }
+    let j = gid.x;
+    let b0 = gid.y * ROWS;
+    let d = gid.z;
     let H = lp.hidden;
-    let t = time_index(lp, u.d, u.s, u.len);
-    let row = (u.d * lp.batch + u.b) * H;
-    var acc = 0.0;
+    var acc: array<f32, MAX_ROWS>;
     for (var k = 0u; k < H; k++) {
-        acc += scratch[(row + k) * 2u + 1u] * wh[((u.d * H + k) * H + u.j) * 3u + 2u];
+        let w = wh[((d * H + k) * H + j) * 3u + 2u];
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += scratch[((d * lp.batch + tile_row(b0, r)) * H + k) * 2u + 1u] * w;
+        }
     }
-    let n = activate(lp.acts[u.d * 3u + 1u], clip_gate(lp, xp[xp_base(u, t) + 2u] + acc));
-    finish(u, t, scratch[(row + u.j) * 2u], n);
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let len = lens[b];
+        if (sp.step >= len) {
+            hold(d, b, j);
+            continue;
+        }
+        let t = time_index(lp, d, sp.step, len);
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, t, b, j) + 2u] + acc[r]));
+        finish(d, b, j, t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
+    }
 }

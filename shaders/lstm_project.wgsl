@@ -1,8 +1,9 @@
 // lstm_project: the projection that finishes an LSTM step with proj_size P (PyTorch):
 //   h = W_hr · m,  m = o ⊙ tanh(c) from lstm_step
 //   m: [D, B, H]   wr: [D, H, P] (W_hr pre-transposed)   h: [2, D, B, P]   y: [T, B, D, P]
-// Versions:
-//   lstm_project: one invocation per output element, dot product over H.
+// Versions (pipeline constant ROWS):
+//   ROWS = 1: one invocation per output element, dot product over H.
+//   ROWS = 4: each weight load feeds four batch rows.
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -15,28 +16,38 @@
 @compute @workgroup_size(64, 1, 1)
 fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     let p = gid.x;
-    let b = gid.y;
+    let b0 = gid.y * ROWS;
     let d = gid.z;
     let P = lp.hidden_in;
-    if (p >= P || b >= lp.batch || d >= lp.dirs) {
+    if (p >= P || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
     let H = lp.hidden;
     let B = lp.batch;
     let s = sp.step;
-    let len = lens[b];
-    let h_cur = (((s & 1u) * lp.dirs + d) * B + b) * P;
-    let h_nxt = ((((s + 1u) & 1u) * lp.dirs + d) * B + b) * P;
-    if (s >= len) {
-        h[h_nxt + p] = h[h_cur + p];
-        return;
-    }
-    let t = time_index(lp, d, s, len);
-    let mb = (d * B + b) * H;
-    var acc = 0.0;
+    let cur = (s & 1u) * lp.dirs;
+    let nxt = ((s + 1u) & 1u) * lp.dirs;
+    var acc: array<f32, MAX_ROWS>;
     for (var k = 0u; k < H; k++) {
-        acc += m[mb + k] * wr[(d * H + k) * P + p];
+        let w = wr[(d * H + k) * P + p];
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += m[(d * B + tile_row(b0, r)) * H + k] * w;
+        }
     }
-    h[h_nxt + p] = acc;
-    y[((t * B + b) * lp.dirs + d) * P + p] = acc;
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= B) {
+            break;
+        }
+        let len = lens[b];
+        let h_cur = ((cur + d) * B + b) * P;
+        let h_nxt = ((nxt + d) * B + b) * P;
+        if (s >= len) {
+            h[h_nxt + p] = h[h_cur + p];
+            continue;
+        }
+        let t = time_index(lp, d, s, len);
+        h[h_nxt + p] = acc[r];
+        y[((t * B + b) * lp.dirs + d) * P + p] = acc[r];
+    }
 }

@@ -3,11 +3,14 @@
 //   xp:   [D, T, B, H] of vec4 (i, o, f, c)   x·Wᵀ + Wb + Rb
 //   wh:   [D, H_in, H] of vec4 (i, o, f, c)   R pre-transposed, gate-interleaved
 //   peep: [D, H, 3]    (i, o, f)
-//   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its element)
+//   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its elements)
 //   out:  y [T, B, D, H] or, with a projection (FLAG_PROJ), m = o ⊙ h(c) [D, B, H]
-// Versions:
-//   lstm_step: one invocation per hidden unit computes all four gates with one vec4 weight load
-//              per input; with a projection, lstm_project.wgsl finishes the step.
+// Versions (pipeline constant ROWS):
+//   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
+//             vec4 weight load per input.
+//   ROWS = 4: each vec4 weight load feeds four batch rows.
+//   (With a projection, lstm_project.wgsl finishes the step; layer_persistent.wgsl runs whole
+//   layers of small H in one dispatch.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -22,53 +25,65 @@
 @compute @workgroup_size(64, 1, 1)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
-    let b = gid.y;
+    let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    if (j >= H || b >= lp.batch || d >= lp.dirs) {
+    if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
     let B = lp.batch;
     let HI = lp.hidden_in;
     let s = sp.step;
-    let len = lens[b];
-    let h_cur = (((s & 1u) * lp.dirs + d) * B + b) * HI;
-    let h_nxt = ((((s + 1u) & 1u) * lp.dirs + d) * B + b) * HI;
+    let cur = (s & 1u) * lp.dirs;
+    let nxt = ((s + 1u) & 1u) * lp.dirs;
     let proj = (lp.flags & FLAG_PROJ) != 0u;
-    if (s >= len) {
-        if (!proj) {
-            h[h_nxt + j] = h[h_cur + j];
-        }
-        return;
-    }
-    let t = time_index(lp, d, s, len);
-    var acc = xp[((d * lp.steps + t) * B + b) * H + j];
+    var acc: array<vec4<f32>, MAX_ROWS>;
     let wbase = d * HI * H + j;
     for (var k = 0u; k < HI; k++) {
-        acc += h[h_cur + k] * wh[wbase + k * H];
+        let w = wh[wbase + k * H];
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[((cur + d) * B + tile_row(b0, r)) * HI + k] * w;
+        }
     }
-    let ci = (d * B + b) * H + j;
-    let c_prev = c[ci];
     var pv = vec3<f32>(0.0);
     if ((lp.flags & FLAG_PEEPHOLE) != 0u) {
         let pb = (d * H + j) * 3u;
         pv = vec3<f32>(peep[pb], peep[pb + 1u], peep[pb + 2u]);
     }
     let f_act = lp.acts[d * 3u];
-    let i = activate(f_act, clip_gate(lp, acc.x + pv.x * c_prev));
-    var f = 1.0 - i;
-    if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
-        f = activate(f_act, clip_gate(lp, acc.z + pv.z * c_prev));
-    }
-    let g = activate(lp.acts[d * 3u + 1u], clip_gate(lp, acc.w));
-    let c_new = f * c_prev + i * g;
-    let o = activate(f_act, clip_gate(lp, acc.y + pv.y * c_new));
-    let hv = o * activate(lp.acts[d * 3u + 2u], c_new);
-    c[ci] = c_new;
-    if (proj) {
-        out[ci] = hv;
-    } else {
-        h[h_nxt + j] = hv;
-        out[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= B) {
+            break;
+        }
+        let len = lens[b];
+        let h_cur = ((cur + d) * B + b) * HI;
+        let h_nxt = ((nxt + d) * B + b) * HI;
+        if (s >= len) {
+            if (!proj) {
+                h[h_nxt + j] = h[h_cur + j];
+            }
+            continue;
+        }
+        let t = time_index(lp, d, s, len);
+        let a = acc[r] + xp[((d * lp.steps + t) * B + b) * H + j];
+        let ci = (d * B + b) * H + j;
+        let c_prev = c[ci];
+        let i = activate(f_act, clip_gate(lp, a.x + pv.x * c_prev));
+        var f = 1.0 - i;
+        if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
+            f = activate(f_act, clip_gate(lp, a.z + pv.z * c_prev));
+        }
+        let g = activate(lp.acts[d * 3u + 1u], clip_gate(lp, a.w));
+        let c_new = f * c_prev + i * g;
+        let o = activate(f_act, clip_gate(lp, a.y + pv.y * c_new));
+        let hv = o * activate(lp.acts[d * 3u + 2u], c_new);
+        c[ci] = c_new;
+        if (proj) {
+            out[ci] = hv;
+        } else {
+            h[h_nxt + j] = hv;
+            out[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+        }
     }
 }

@@ -2,9 +2,10 @@
 //   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
 //   xp: [D, T, B, H]   wh: [D, H_in, H] (pre-transposed)   h: [2, D, B, H_in] ping-pong halves
 //   y:  [T, B, D, H_in]
-// Invocation (j, b, d): hidden unit j of batch row b, direction d.
-// Versions:
-//   rnn_step: one invocation per output, a dot product over H_in reading coalesced rows of wh.
+// Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
+// Versions (pipeline constant ROWS):
+//   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
+//   ROWS = 4: each weight load feeds four batch rows.
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -17,29 +18,40 @@
 @compute @workgroup_size(64, 1, 1)
 fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
-    let b = gid.y;
+    let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    if (j >= H || b >= lp.batch || d >= lp.dirs) {
+    if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
     let B = lp.batch;
     let HI = lp.hidden_in;
     let s = sp.step;
-    let len = lens[b];
-    let h_cur = (((s & 1u) * lp.dirs + d) * B + b) * HI;
-    let h_nxt = ((((s + 1u) & 1u) * lp.dirs + d) * B + b) * HI;
-    if (s >= len) {
-        h[h_nxt + j] = h[h_cur + j];
-        return;
-    }
-    let t = time_index(lp, d, s, len);
-    var acc = xp[((d * lp.steps + t) * B + b) * H + j];
+    let cur = (s & 1u) * lp.dirs;
+    let nxt = ((s + 1u) & 1u) * lp.dirs;
+    var acc: array<f32, MAX_ROWS>;
     let wbase = d * HI * H + j;
     for (var k = 0u; k < HI; k++) {
-        acc += h[h_cur + k] * wh[wbase + k * H];
+        let w = wh[wbase + k * H];
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[((cur + d) * B + tile_row(b0, r)) * HI + k] * w;
+        }
     }
-    let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc));
-    h[h_nxt + j] = hv;
-    y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= B) {
+            break;
+        }
+        let len = lens[b];
+        let h_cur = ((cur + d) * B + b) * HI;
+        let h_nxt = ((nxt + d) * B + b) * HI;
+        if (s >= len) {
+            h[h_nxt + j] = h[h_cur + j];
+            continue;
+        }
+        let t = time_index(lp, d, s, len);
+        let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * H + j]));
+        h[h_nxt + j] = hv;
+        y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+    }
 }

@@ -146,6 +146,15 @@ impl Model {
         }
     }
 
+    /// Forces a step variant on a GPU model (`None`: automatic); an error where it cannot run
+    /// this network. CPU models ignore it.
+    pub fn set_variant(&mut self, variant: Option<crate::plan::StepVariant>) -> Result<()> {
+        match self {
+            Model::Gpu(m) => m.set_variant(variant),
+            Model::Cpu(_) => Ok(()),
+        }
+    }
+
     /// Whether this model runs on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self, Model::Gpu(_))

@@ -24,10 +24,15 @@ pub enum Kernel {
     LstmStep,
     LstmProject,
     MergeDirections,
+    LayerPersistent,
 }
 
 const ACTIVATIONS: &str = include_str!("../shaders/shared/activations.wgsl");
 const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
+const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
+
+/// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
+pub const TILE_ROWS: u32 = 4;
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
@@ -36,7 +41,7 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::InputProjection,
         Kernel::RnnStep,
         Kernel::GruStep,
@@ -45,6 +50,7 @@ impl Kernel {
         Kernel::LstmStep,
         Kernel::LstmProject,
         Kernel::MergeDirections,
+        Kernel::LayerPersistent,
     ];
 
     /// Entry point name (also the CPU twin's name).
@@ -58,6 +64,7 @@ impl Kernel {
             Kernel::LstmStep => "lstm_step",
             Kernel::LstmProject => "lstm_project",
             Kernel::MergeDirections => "merge_directions",
+            Kernel::LayerPersistent => "layer_persistent",
         }
     }
 
@@ -70,6 +77,7 @@ impl Kernel {
             Kernel::LstmStep => "lstm_step.wgsl",
             Kernel::LstmProject => "lstm_project.wgsl",
             Kernel::MergeDirections => "merge_directions.wgsl",
+            Kernel::LayerPersistent => "layer_persistent.wgsl",
         }
     }
 
@@ -86,14 +94,25 @@ impl Kernel {
             "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
             "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
             "lstm_project.wgsl" => include_str!("../shaders/lstm_project.wgsl"),
+            "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
             _ => include_str!("../shaders/merge_directions.wgsl"),
         };
-        if self.is_step() { format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{body}") } else { body.to_string() }
+        match (self.is_step(), self == Kernel::LayerPersistent) {
+            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{body}"),
+            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{body}"),
+            (false, false) => body.to_string(),
+        }
     }
 
-    /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform).
+    /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform, and
+    /// the pipeline constant `ROWS` picks its batch tiling).
     pub fn is_step(self) -> bool {
-        !matches!(self, Kernel::InputProjection | Kernel::MergeDirections)
+        !matches!(self, Kernel::InputProjection | Kernel::MergeDirections | Kernel::LayerPersistent)
+    }
+
+    /// The `ROWS` values the kernel is built for.
+    pub fn row_variants(self) -> &'static [u32] {
+        if self.is_step() { &[1, TILE_ROWS] } else { &[1] }
     }
 
     /// The kernel's bindings in order; `plan::bindings` names the buffers in the same order.
@@ -130,11 +149,30 @@ impl Kernel {
             ],
             Kernel::LstmProject => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
             Kernel::MergeDirections => &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageReadWrite],
+            Kernel::LayerPersistent => &[
+                LP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageRead,
+            ],
         }
     }
 
-    /// Invocations per workgroup along x (the step kernels and merge use 64; the matmul 8x8).
+    /// Invocations per workgroup along x (the step kernels and merge use 64; the matmul 8x8;
+    /// the persistent kernel one workgroup of `PERSISTENT_UNITS` per sequence and direction).
     pub fn workgroup_x(self) -> u32 {
-        if self == Kernel::InputProjection { 8 } else { 64 }
+        match self {
+            Kernel::InputProjection => 8,
+            Kernel::LayerPersistent => PERSISTENT_UNITS as u32,
+            _ => 64,
+        }
     }
 }
+
+/// Largest H and H_out `layer_persistent.wgsl` holds (its `UNITS`).
+pub const PERSISTENT_UNITS: usize = 128;

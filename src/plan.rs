@@ -2,7 +2,7 @@
 //! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
 //! `gpu::executor` runs it.
 
-use crate::kernels::Kernel;
+use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS};
 use crate::network::Network;
 use crate::spec::{Cell, MergeMode};
 
@@ -164,6 +164,25 @@ impl NetShape {
             }
             Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), LayerOut(l)],
             Kernel::MergeDirections => vec![MergeParams, LayerOut(l), Merged(l)],
+            Kernel::LayerPersistent => vec![LayerParams(l), Xp, Wh(l), Aux(l), Lens, H(l), C(l), LayerOut(l), Wr(l)],
+        }
+    }
+
+    /// Whether `variant` can run this network.
+    pub fn supports(&self, variant: StepVariant) -> bool {
+        match variant {
+            StepVariant::PerStep { rows } => rows == 1 || rows == TILE_ROWS,
+            StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
+        }
+    }
+
+    /// The variant chosen for batch `b`: the persistent kernel where the layer fits it, else
+    /// per-step kernels, batch-tiled when there is more than one row.
+    pub fn default_variant(&self, b: usize) -> StepVariant {
+        if self.supports(StepVariant::Persistent) {
+            StepVariant::Persistent
+        } else {
+            StepVariant::PerStep { rows: if b > 1 { TILE_ROWS } else { 1 } }
         }
     }
 
@@ -179,6 +198,22 @@ impl NetShape {
     }
 }
 
+/// How a layer's time steps run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepVariant {
+    /// One dispatch (two for reset-before GRU and projected LSTM) per step; each invocation
+    /// computes its hidden unit for this many batch rows (1 or `TILE_ROWS`).
+    PerStep { rows: u32 },
+    /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
+    Persistent,
+}
+
+impl StepVariant {
+    /// Every variant, for tests that check each against the CPU reference.
+    pub const ALL: [StepVariant; 3] =
+        [StepVariant::PerStep { rows: 1 }, StepVariant::PerStep { rows: TILE_ROWS }, StepVariant::Persistent];
+}
+
 /// One compute dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dispatch {
@@ -187,6 +222,8 @@ pub struct Dispatch {
     pub workgroups: [u32; 3],
     /// Time step (selects the dynamic offset of `Buf::Steps`) for step kernels.
     pub step: Option<u32>,
+    /// Pipeline constant `ROWS` (batch rows per invocation); 1 for other kernels.
+    pub rows: u32,
 }
 
 /// One command of a plan.
@@ -224,7 +261,8 @@ pub fn linear_workgroups(n: usize, per: u32, max_dim: u32) -> [u32; 3] {
 impl Plan {
     /// The plan of a forward call over `t` steps and batch `b` whose longest sequence has
     /// `max_len` steps. `ragged`: some sequence is shorter than `t`, so outputs are zeroed first.
-    pub fn forward(shape: &NetShape, t: usize, b: usize, max_len: usize, ragged: bool) -> Plan {
+    /// `variant` must be one `shape.supports`.
+    pub fn forward(shape: &NetShape, t: usize, b: usize, max_len: usize, ragged: bool, variant: StepVariant) -> Plan {
         let mut commands = Vec::new();
         let (d, h, o) = (shape.dirs, shape.hidden, shape.out);
         let f32s = |n: usize| (n * 4) as u64;
@@ -238,30 +276,48 @@ impl Plan {
                 // each invocation computes a 4x4 block; workgroups are 8x8
                 workgroups: [groups(h * shape.gates(), 32), groups(t * b, 32), d as u32],
                 step: None,
+                rows: 1,
             }));
-            for s in 0..max_len {
-                for &kernel in shape.step_kernels() {
-                    let width = if kernel == Kernel::LstmProject { o } else { h };
+            let final_half = match variant {
+                StepVariant::Persistent => {
                     commands.push(Command::Dispatch(Dispatch {
-                        kernel,
+                        kernel: Kernel::LayerPersistent,
                         layer: l,
-                        workgroups: [groups(width, 64), b as u32, d as u32],
-                        step: Some(s as u32),
+                        workgroups: [1, b as u32, d as u32],
+                        step: None,
+                        rows: 1,
                     }));
+                    0 // the persistent kernel leaves the final state in half 0
                 }
-            }
+                StepVariant::PerStep { rows } => {
+                    for s in 0..max_len {
+                        for &kernel in shape.step_kernels() {
+                            let width = if kernel == Kernel::LstmProject { o } else { h };
+                            commands.push(Command::Dispatch(Dispatch {
+                                kernel,
+                                layer: l,
+                                workgroups: [groups(width, 64), groups(b, rows), d as u32],
+                                step: Some(s as u32),
+                                rows,
+                            }));
+                        }
+                    }
+                    max_len % 2
+                }
+            };
             if shape.merges() {
                 commands.push(Command::Dispatch(Dispatch {
                     kernel: Kernel::MergeDirections,
                     layer: l,
                     workgroups: linear_workgroups(t * b * o, 64, 65535),
                     step: None,
+                    rows: 1,
                 }));
             }
             let state = f32s(d * b * o);
             commands.push(Command::Copy {
                 src: Buf::H(l),
-                src_offset: (max_len % 2) as u64 * state,
+                src_offset: final_half as u64 * state,
                 dst: Buf::Hn,
                 dst_offset: l as u64 * state,
                 size: state,

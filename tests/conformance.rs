@@ -4,6 +4,7 @@
 mod common;
 
 use wgpu_rnn::case::Case;
+use wgpu_rnn::plan::{NetShape, StepVariant};
 
 fn report(path: &str, name: &str, cmp: &[wgpu_rnn::case::Comparison]) -> Vec<String> {
     cmp.iter()
@@ -20,12 +21,20 @@ fn every_case_passes_on_the_gpu() {
     let mut failures = Vec::new();
     for path in files {
         let case = Case::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let model = engine.load(case.network.clone()).expect("loads");
-        assert!(model.is_gpu());
-        let out = model.forward(&case.inputs).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        let plan = model.plan(&case.inputs).expect("gpu model has a plan").expect("valid inputs");
-        assert!(out.dispatches > 0 && out.dispatches == plan.dispatches(), "{}: the GPU path did not run", case.name);
-        failures.extend(report("gpu", &case.name, &case.compare(&out)));
+        let shape = NetShape::of(&case.network);
+        for variant in StepVariant::ALL.into_iter().filter(|&v| shape.supports(v)) {
+            let mut model = engine.load(case.network.clone()).expect("loads");
+            model.set_variant(Some(variant)).expect("supported");
+            assert!(model.is_gpu());
+            let out = model.forward(&case.inputs).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let plan = model.plan(&case.inputs).expect("gpu model has a plan").expect("valid inputs");
+            assert!(
+                out.dispatches > 0 && out.dispatches == plan.dispatches(),
+                "{}: the GPU path did not run",
+                case.name
+            );
+            failures.extend(report(&format!("gpu {variant:?}"), &case.name, &case.compare(&out)));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -5,9 +5,10 @@
 mod common;
 
 use wgpu_rnn::case::Comparison;
+use wgpu_rnn::plan::{NetShape, StepVariant};
 use wgpu_rnn::random::{self, RandomConfig, Rng};
 use wgpu_rnn::spec::{Activation, ActivationKind};
-use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network};
+use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network, Outputs};
 
 const ODD: [usize; 6] = [1, 3, 17, 33, 65, 130];
 
@@ -19,11 +20,29 @@ fn compare(label: &str, net: &Network, inputs: &Inputs) -> Vec<String> {
 /// As `compare`; `unbounded`: the activations let values grow without bound, so the absolute
 /// bound scales with the largest expected magnitude (the relative bound is unchanged).
 fn compare_with(label: &str, net: &Network, inputs: &Inputs, unbounded: bool) -> Vec<String> {
-    let model = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
-    assert!(model.is_gpu(), "{label}: not on the GPU");
-    let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label}: {e}"));
-    assert!(gpu.dispatches > 0, "{label}: no dispatches");
     let cpu = wgpu_rnn::cpu::forward(net, inputs).expect("cpu runs");
+    let shape = NetShape::of(net);
+    let mut failures = Vec::new();
+    // every kernel version that can run this network is checked
+    for variant in StepVariant::ALL.into_iter().filter(|&v| shape.supports(v)) {
+        let mut model = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+        model.set_variant(Some(variant)).expect("supported");
+        assert!(model.is_gpu(), "{label}: not on the GPU");
+        let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label} {variant:?}: {e}"));
+        assert!(gpu.dispatches > 0, "{label}: no dispatches");
+        failures.extend(differences(&format!("{label} {variant:?}"), net, inputs, &gpu, &cpu, unbounded));
+    }
+    failures
+}
+
+fn differences(
+    label: &str,
+    net: &Network,
+    inputs: &Inputs,
+    gpu: &Outputs,
+    cpu: &Outputs,
+    unbounded: bool,
+) -> Vec<String> {
     let mut cmps = vec![
         Comparison::of("y", &[inputs.steps, inputs.batch, net.merged_width()], &gpu.y, &cpu.y),
         Comparison::of("h_n", &[gpu.h_n.len()], &gpu.h_n, &cpu.h_n),

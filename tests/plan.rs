@@ -1,7 +1,9 @@
 //! The plan of GPU work, checked without a GPU: dispatch counts, order, and state copies.
 
 use wgpu_rnn::kernels::Kernel;
-use wgpu_rnn::plan::{Buf, Command, NetShape, Plan};
+use wgpu_rnn::plan::{Buf, Command, NetShape, Plan, StepVariant};
+
+const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -19,23 +21,31 @@ fn shape(cell: Cell, direction: Direction, layers: usize, proj: usize, merge: Me
 fn one_projection_and_one_fused_step_per_time_step() {
     for cell in [Cell::Rnn, Cell::Lstm] {
         for dir in [Direction::Forward, Direction::Reverse, Direction::Bidirectional] {
-            let plan = Plan::forward(&shape(cell, dir, 1, 0, MergeMode::Concat, false), 10, 3, 10, false);
+            let plan = Plan::forward(&shape(cell, dir, 1, 0, MergeMode::Concat, false), 10, 3, 10, false, ONE_ROW);
             assert_eq!(plan.dispatches(), 1 + 10, "{cell:?} {dir:?}");
             // both directions share each dispatch: z spans D
             let d = dir.count() as u32;
             assert!(plan.commands.iter().all(|c| !matches!(c, Command::Dispatch(x) if x.workgroups[2] != d)));
         }
     }
-    let gru_pytorch =
-        Plan::forward(&shape(Cell::Gru, Direction::Bidirectional, 1, 0, MergeMode::Concat, true), 10, 3, 10, false);
+    let gru_pytorch = Plan::forward(
+        &shape(Cell::Gru, Direction::Bidirectional, 1, 0, MergeMode::Concat, true),
+        10,
+        3,
+        10,
+        false,
+        ONE_ROW,
+    );
     assert_eq!(gru_pytorch.dispatches(), 11);
 }
 
 #[test]
 fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
-    let gru = Plan::forward(&shape(Cell::Gru, Direction::Forward, 1, 0, MergeMode::Concat, false), 7, 2, 7, false);
+    let gru =
+        Plan::forward(&shape(Cell::Gru, Direction::Forward, 1, 0, MergeMode::Concat, false), 7, 2, 7, false, ONE_ROW);
     assert_eq!(gru.dispatches(), 1 + 2 * 7);
-    let lstm = Plan::forward(&shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false), 7, 2, 7, false);
+    let lstm =
+        Plan::forward(&shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false), 7, 2, 7, false, ONE_ROW);
     assert_eq!(lstm.dispatches(), 1 + 2 * 7);
     let kernels: Vec<Kernel> =
         lstm.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None }).collect();
@@ -45,7 +55,7 @@ fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
 #[test]
 fn stacks_merge_and_copy_final_states() {
     let s = shape(Cell::Lstm, Direction::Bidirectional, 3, 0, MergeMode::Sum, false);
-    let plan = Plan::forward(&s, 5, 2, 4, true);
+    let plan = Plan::forward(&s, 5, 2, 4, true, ONE_ROW);
     // per layer: projection + 4 steps (longest sequence) + merge
     assert_eq!(plan.dispatches(), 3 * (1 + 4 + 1));
     let clears = plan.commands.iter().filter(|c| matches!(c, Command::Clear(Buf::LayerOut(_)))).count();
@@ -72,7 +82,7 @@ fn stacks_merge_and_copy_final_states() {
 #[test]
 fn concat_stacks_read_the_previous_output_directly() {
     let s = shape(Cell::Gru, Direction::Bidirectional, 2, 0, MergeMode::Concat, true);
-    let plan = Plan::forward(&s, 6, 1, 6, false);
+    let plan = Plan::forward(&s, 6, 1, 6, false, ONE_ROW);
     assert_eq!(plan.dispatches(), 2 * (1 + 6));
     assert_eq!(s.layer_input(1), Buf::LayerOut(0));
     assert!(!plan.commands.iter().any(|c| matches!(c, Command::Clear(_))), "full-length batches need no clearing");
@@ -83,10 +93,51 @@ fn concat_stacks_read_the_previous_output_directly() {
 #[test]
 fn odd_final_step_reads_the_second_half() {
     let s = shape(Cell::Rnn, Direction::Forward, 1, 0, MergeMode::Concat, false);
-    let plan = Plan::forward(&s, 3, 1, 3, false);
+    let plan = Plan::forward(&s, 3, 1, 3, false, ONE_ROW);
     let off = plan
         .commands
         .iter()
         .find_map(|c| if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None });
     assert_eq!(off, Some(8 * 4));
+}
+
+#[test]
+fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
+    for (cell, lbr, proj) in
+        [(Cell::Gru, false, 0), (Cell::Lstm, false, 4), (Cell::Rnn, false, 0), (Cell::Gru, true, 0)]
+    {
+        let s = shape(cell, Direction::Bidirectional, 2, proj, MergeMode::Concat, lbr);
+        assert!(s.supports(StepVariant::Persistent));
+        assert_eq!(s.default_variant(1), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
+        let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent);
+        assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
+        let copy = plan.commands.iter().find_map(|c| {
+            if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None }
+        });
+        assert_eq!(copy, Some(0), "the persistent kernel leaves the final state in half 0");
+    }
+}
+
+#[test]
+fn large_layers_use_batch_tiled_step_kernels() {
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 129), 1, |s| s);
+    let s = NetShape::of(&net);
+    assert!(!s.supports(StepVariant::Persistent));
+    assert_eq!(s.default_variant(1), StepVariant::PerStep { rows: 1 });
+    assert_eq!(s.default_variant(16), StepVariant::PerStep { rows: 4 });
+    let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
+    assert_eq!(plan.dispatches(), 11);
+    let d = plan
+        .commands
+        .iter()
+        .find_map(|c| {
+            if let Command::Dispatch(d) = c {
+                (d.kernel == wgpu_rnn::kernels::Kernel::LstmStep).then_some(*d)
+            } else {
+                None
+            }
+        })
+        .expect("a step");
+    assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
+    assert_eq!(d.rows, 4);
 }

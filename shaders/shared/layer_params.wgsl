@@ -37,3 +37,8 @@ fn time_index(lp: LayerParams, d: u32, s: u32, len: u32) -> u32 {
     let rev = ((lp.reverse_mask >> d) & 1u) == 1u;
     return select(s, len - 1u - s, rev);
 }
+
+// Cell selection for kernels that serve every cell (layer_persistent.wgsl).
+const FLAG_GRU: u32 = 16u;
+const FLAG_LSTM: u32 = 32u;
+const FLAG_LINEAR_BEFORE_RESET: u32 = 64u;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{Kernel, SMALL_PARAMS_SIZE};
 use crate::network::{Inputs, Network, Outputs};
 use crate::pack::pack_layer;
-use crate::plan::{Buf, Command, NetShape, Plan};
+use crate::plan::{Buf, Command, NetShape, Plan, StepVariant};
 use crate::spec::Cell;
 
 use super::context::{GpuContext, scoped};
@@ -46,6 +46,7 @@ pub struct GpuModel {
     shape: NetShape,
     weights: HashMap<Buf, wgpu::Buffer>,
     workspace: Mutex<Option<Workspace>>,
+    variant: Option<StepVariant>,
 }
 
 impl std::fmt::Debug for GpuModel {
@@ -89,7 +90,23 @@ impl GpuModel {
             }
             Ok(weights)
         })??;
-        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None) })
+        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None })
+    }
+
+    /// Forces a step variant (for tests and benchmarks); `None` restores the automatic choice.
+    pub fn set_variant(&mut self, variant: Option<StepVariant>) -> Result<()> {
+        if let Some(v) = variant {
+            if !self.shape.supports(v) {
+                return Err(Error::invalid("variant", format!("{v:?} cannot run this network ({:?})", self.shape)));
+            }
+        }
+        self.variant = variant;
+        Ok(())
+    }
+
+    /// The step variant a call with batch `b` uses.
+    pub fn variant(&self, b: usize) -> StepVariant {
+        self.variant.unwrap_or_else(|| self.shape.default_variant(b))
     }
 
     /// The network this model runs.
@@ -101,7 +118,8 @@ impl GpuModel {
     pub fn plan(&self, inp: &Inputs) -> Result<Plan> {
         let lengths = self.net.validate_inputs(inp)?;
         let max_len = lengths.iter().copied().max().unwrap_or(0);
-        Ok(Plan::forward(&self.shape, inp.steps, inp.batch, max_len, lengths.iter().any(|&l| l < inp.steps)))
+        let ragged = lengths.iter().any(|&l| l < inp.steps);
+        Ok(Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch)))
     }
 
     /// Runs the network and reads the outputs back (one submit, one readback).
@@ -211,7 +229,7 @@ impl GpuModel {
                         timestamp_writes: None,
                     });
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
-                        pass.set_pipeline(&self.ctx.pipelines.get(d.kernel).pipeline);
+                        pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows).pipeline);
                         let offsets: &[u32] =
                             if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
                         pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], offsets);
@@ -301,8 +319,14 @@ impl GpuModel {
             // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
             // step with a dynamic offset, so nothing is created per step
             let mut bind_groups = HashMap::new();
-            let all_steps = Plan::forward(shape, t, b, t.min(2), true);
-            for (kernel, l) in all_steps.bind_sets() {
+            let mut sets: Vec<(Kernel, usize)> = StepVariant::ALL
+                .into_iter()
+                .filter(|&v| shape.supports(v))
+                .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v).bind_sets())
+                .collect();
+            sets.sort();
+            sets.dedup();
+            for (kernel, l) in sets {
                 let entries: Vec<wgpu::BindGroupEntry> = shape
                     .bindings(kernel, l)
                     .iter()
@@ -320,7 +344,7 @@ impl GpuModel {
                 let label = kernel.label();
                 let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some(&label),
-                    layout: &self.ctx.pipelines.get(kernel).layout,
+                    layout: &self.ctx.pipelines.get(kernel, 1).layout,
                     entries: &entries,
                 });
                 bind_groups.insert((kernel, l), group);

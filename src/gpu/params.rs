@@ -35,6 +35,9 @@ pub const FLAG_CLIP: u32 = 1;
 pub const FLAG_PEEPHOLE: u32 = 2;
 pub const FLAG_INPUT_FORGET: u32 = 4;
 pub const FLAG_PROJ: u32 = 8;
+pub const FLAG_GRU: u32 = 16;
+pub const FLAG_LSTM: u32 = 32;
+pub const FLAG_LINEAR_BEFORE_RESET: u32 = 64;
 
 /// Four words: `StepParams {step}`, `MatmulParams {m, n, k}`, `MergeParams {rows, width, mode}`.
 /// Keep in sync with those structs in the shaders.
@@ -66,6 +69,14 @@ impl LayerParams {
         }
         if spec.proj_size > 0 {
             flags |= FLAG_PROJ;
+        }
+        flags |= match spec.cell {
+            Cell::Rnn => 0,
+            Cell::Gru => FLAG_GRU,
+            Cell::Lstm => FLAG_LSTM,
+        };
+        if spec.linear_before_reset {
+            flags |= FLAG_LINEAR_BEFORE_RESET;
         }
         let reverse_mask =
             (0..spec.directions()).filter(|&d| spec.direction.is_reverse(d)).fold(0, |m, d| m | (1 << d));

@@ -13,7 +13,7 @@ pub struct KernelPipeline {
 
 /// All pipelines of a device.
 pub struct Pipelines {
-    by_kernel: HashMap<Kernel, KernelPipeline>,
+    by_kernel: HashMap<(Kernel, u32), KernelPipeline>,
 }
 
 impl Pipelines {
@@ -61,20 +61,27 @@ impl Pipelines {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: Some(&pipeline_layout),
-                module,
-                entry_point: Some(kernel.entry_point()),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-            by_kernel.insert(kernel, KernelPipeline { layout, pipeline });
+            for &rows in kernel.row_variants() {
+                let constants = [("ROWS", rows as f64)];
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(&pipeline_layout),
+                    module,
+                    entry_point: Some(kernel.entry_point()),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: if kernel.is_step() { &constants } else { &[] },
+                        ..Default::default()
+                    },
+                    cache: None,
+                });
+                by_kernel.insert((kernel, rows), KernelPipeline { layout: layout.clone(), pipeline });
+            }
         }
         Pipelines { by_kernel }
     }
 
-    pub fn get(&self, kernel: Kernel) -> &KernelPipeline {
-        &self.by_kernel[&kernel]
+    /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without rows).
+    pub fn get(&self, kernel: Kernel, rows: u32) -> &KernelPipeline {
+        &self.by_kernel[&(kernel, rows)]
     }
 }

@@ -1,0 +1,135 @@
+// layer_persistent: a whole recurrent layer (every time step) in one dispatch, for H and H_out
+// up to 128. Workgroup (b, d) owns batch row b of direction d and loops over its sequence; the
+// state lives in workgroup memory and steps are separated by workgroupBarrier only.
+// Serves every cell (flags select RNN, GRU with either reset placement, LSTM with peepholes,
+// input_forget and projection), with the semantics of rnn_step, gru_step/gru_gates/
+// gru_candidate, lstm_step and lstm_project.
+//   xp:  [D, T, B, H*G]  gate-interleaved (see input_projection.wgsl)
+//   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved
+//   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
+//   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
+//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection)
+// Versions:
+//   layer_persistent: weights read from global memory (they are small and stay in cache).
+
+const UNITS: u32 = 128u;
+
+@group(0) @binding(0) var<uniform> lp: LayerParams;
+@group(0) @binding(1) var<storage, read> xp: array<f32>;
+@group(0) @binding(2) var<storage, read> wh: array<f32>;
+@group(0) @binding(3) var<storage, read> aux: array<f32>;
+@group(0) @binding(4) var<storage, read> lens: array<u32>;
+@group(0) @binding(5) var<storage, read_write> h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> c: array<f32>;
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
+@group(0) @binding(8) var<storage, read> wr: array<f32>;
+
+var<workgroup> h_wg: array<f32, UNITS>;   // h_{t-1}
+var<workgroup> mid_wg: array<f32, UNITS>; // GRU r ⊙ h, or LSTM m = o ⊙ h(c) before projection
+var<workgroup> len_wg: u32;
+
+@compute @workgroup_size(128, 1, 1)
+fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let j = lid.x;
+    let b = wid.y;
+    let d = wid.z;
+    let H = lp.hidden;
+    let HI = lp.hidden_in;
+    let B = lp.batch;
+    let lstm = (lp.flags & FLAG_LSTM) != 0u;
+    let gru = (lp.flags & FLAG_GRU) != 0u;
+    let reset_before = gru && (lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u;
+    let proj = (lp.flags & FLAG_PROJ) != 0u;
+    let G = select(select(1u, 3u, gru), 4u, lstm);
+    let row = (d * B + b) * HI;
+    if (j < HI) {
+        h_wg[j] = h[row + j];
+    }
+    if (j == 0u) {
+        len_wg = lens[b];
+    }
+    let len = workgroupUniformLoad(&len_wg);
+    let ci = (d * B + b) * H + j;
+    var c_reg = 0.0;
+    var pv = vec3<f32>(0.0);
+    if (lstm && j < H) {
+        c_reg = c[ci];
+        if ((lp.flags & FLAG_PEEPHOLE) != 0u) {
+            pv = vec3<f32>(aux[(d * H + j) * 3u], aux[(d * H + j) * 3u + 1u], aux[(d * H + j) * 3u + 2u]);
+        }
+    }
+    let f_act = lp.acts[d * 3u];
+    let g_act = lp.acts[d * 3u + 1u];
+    for (var s = 0u; s < len; s++) {
+        let t = time_index(lp, d, s, len);
+        let xb = ((d * lp.steps + t) * B + b) * H * G + j * G;
+        var new_h = 0.0;
+        var z = 0.0;
+        if (j < H) {
+            var acc = vec4<f32>(0.0);
+            for (var k = 0u; k < HI; k++) {
+                let wb = (d * HI + k) * H * G + j * G;
+                let hk = h_wg[k];
+                acc.x += hk * wh[wb];
+                if (G > 1u) {
+                    acc.y += hk * wh[wb + 1u];
+                    acc.z += hk * wh[wb + 2u];
+                }
+                if (G > 3u) {
+                    acc.w += hk * wh[wb + 3u];
+                }
+            }
+            if (lstm) {
+                let i = activate(f_act, clip_gate(lp, xp[xb] + acc.x + pv.x * c_reg));
+                var f = 1.0 - i;
+                if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
+                    f = activate(f_act, clip_gate(lp, xp[xb + 2u] + acc.z + pv.z * c_reg));
+                }
+                let g = activate(g_act, clip_gate(lp, xp[xb + 3u] + acc.w));
+                c_reg = f * c_reg + i * g;
+                let o = activate(f_act, clip_gate(lp, xp[xb + 1u] + acc.y + pv.y * c_reg));
+                new_h = o * activate(lp.acts[d * 3u + 2u], c_reg);
+                mid_wg[j] = new_h;
+            } else if (gru) {
+                z = activate(f_act, clip_gate(lp, xp[xb] + acc.x));
+                let r = activate(f_act, clip_gate(lp, xp[xb + 1u] + acc.y));
+                if (reset_before) {
+                    mid_wg[j] = r * h_wg[j];
+                } else {
+                    let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + r * (acc.z + aux[d * H + j])));
+                    new_h = (1.0 - z) * n + z * h_wg[j];
+                }
+            } else {
+                new_h = activate(f_act, clip_gate(lp, xp[xb] + acc.x));
+            }
+        }
+        workgroupBarrier();
+        if (reset_before && j < H) {
+            var acc = 0.0;
+            for (var k = 0u; k < H; k++) {
+                acc += mid_wg[k] * wh[(d * H + k) * H * 3u + j * 3u + 2u];
+            }
+            let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
+            new_h = (1.0 - z) * n + z * h_wg[j];
+        }
+        if (proj && j < HI) {
+            var acc = 0.0;
+            for (var k = 0u; k < H; k++) {
+                acc += mid_wg[k] * wr[(d * H + k) * HI + j];
+            }
+            new_h = acc;
+        }
+        workgroupBarrier();
+        if (j < HI) {
+            h_wg[j] = new_h;
+            y[((t * B + b) * lp.dirs + d) * HI + j] = new_h;
+        }
+        workgroupBarrier();
+    }
+    if (j < HI) {
+        h[row + j] = h_wg[j];
+    }
+    if (lstm && j < H) {
+        c[ci] = c_reg;
+    }
+}
