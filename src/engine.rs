@@ -155,6 +155,14 @@ impl Model {
         }
     }
 
+    /// A stream of `slots` sequences whose state stays on the GPU (GPU models, one direction).
+    pub fn stream(&self, slots: usize) -> Result<crate::gpu::Stream> {
+        match self {
+            Model::Gpu(m) => m.stream(slots),
+            Model::Cpu(_) => Err(Error::NoAdapter("streams keep their state on a GPU".into())),
+        }
+    }
+
     /// Whether this model runs on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self, Model::Gpu(_))

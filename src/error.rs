@@ -38,7 +38,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn invalid(what: impl Into<String>, why: impl Into<String>) -> Self {
+    /// An [`Error::Invalid`] naming what is wrong and why.
+    pub fn invalid(what: impl Into<String>, why: impl Into<String>) -> Self {
         Error::Invalid { what: what.into(), why: why.into() }
     }
     pub(crate) fn shape(name: impl Into<String>, expected: impl ToString, got: impl ToString) -> Self {

@@ -14,6 +14,7 @@
 //! Layers (see `ARCHITECTURE.md`): [`spec`] and [`import`] describe networks, [`cpu`] is the
 //! reference, [`plan`] says what the GPU runs, [`gpu`] runs it, [`engine`] is the front door.
 
+pub mod bench;
 pub mod case;
 pub mod cpu;
 pub mod engine;

@@ -336,6 +336,27 @@ impl Plan {
         Plan { commands }
     }
 
+    /// The plan of one stream chunk of `k` steps for `n` slots: the forward plan, then, where
+    /// the last step left a layer's state in the second half of `H(l)`, a copy back to the first
+    /// half (through `Hn`, which the forward plan fills), where the next chunk starts.
+    /// `ragged`: some slots sit this chunk out.
+    pub fn chunk(shape: &NetShape, k: usize, n: usize, ragged: bool, variant: StepVariant) -> Plan {
+        let mut plan = Plan::forward(shape, k, n, k, ragged, variant);
+        if matches!(variant, StepVariant::PerStep { .. }) && k % 2 == 1 {
+            let state = (shape.dirs * n * shape.out * 4) as u64;
+            for l in 0..shape.layers() {
+                plan.commands.push(Command::Copy {
+                    src: Buf::Hn,
+                    src_offset: l as u64 * state,
+                    dst: Buf::H(l),
+                    dst_offset: 0,
+                    size: state,
+                });
+            }
+        }
+        plan
+    }
+
     /// Number of compute dispatches.
     pub fn dispatches(&self) -> usize {
         self.commands.iter().filter(|c| matches!(c, Command::Dispatch(_))).count()

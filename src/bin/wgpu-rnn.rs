@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use wgpu_rnn::bench::{self, BenchConfig, BenchRecord};
 use wgpu_rnn::case::{Case, Comparison};
 use wgpu_rnn::gpu::GpuOptions;
+use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
 
@@ -41,6 +43,8 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Time forward calls on the GPU (warm-up, median of repeats; progress on stderr).
+    Bench(BenchArgs),
     /// Run a random LSTM and GRU on the GPU and check them against the CPU reference.
     Quickstart {
         #[arg(long, default_value_t = 128)]
@@ -56,6 +60,44 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// lstm, gru, rnn or all (LSTM and GRU side by side)
+    #[arg(long, default_value = "all")]
+    cell: String,
+    /// Hidden sizes, comma-separated
+    #[arg(long, default_value = "256", value_delimiter = ',')]
+    hidden: Vec<usize>,
+    /// Input size (default: the hidden size)
+    #[arg(long)]
+    input: Option<usize>,
+    /// Batch sizes, comma-separated
+    #[arg(long, default_value = "1,4,16", value_delimiter = ',')]
+    batch: Vec<usize>,
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long)]
+    bidirectional: bool,
+    /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
+    #[arg(long)]
+    suite: Option<String>,
+    /// Kernel version: auto, rows1, rows4 or persistent
+    #[arg(long, default_value = "auto")]
+    variant: String,
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Write the records as a JSON array (read by cudnn_bench.py)
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw throughput against batch and hidden size as SVG
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -81,7 +123,146 @@ fn main() -> ExitCode {
         Command::Quickstart { hidden, input, batch, steps, layers, seed } => {
             quickstart(&engine, hidden, input, batch, steps, layers, seed)
         }
+        Command::Bench(args) => match bench(&engine, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wgpu-rnn bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn bench_configs(a: &BenchArgs) -> wgpu_rnn::Result<Vec<BenchConfig>> {
+    let cells: Vec<Cell> = match a.cell.as_str() {
+        "all" => vec![Cell::Lstm, Cell::Gru],
+        c => vec![Cell::parse(c)?],
+    };
+    if let Some(name) = &a.suite {
+        let all = a.cell == "all";
+        return Ok(bench::suite(name)?.into_iter().filter(|c| all || cells.contains(&c.cell)).collect());
+    }
+    let mut v = Vec::new();
+    for &hidden in &a.hidden {
+        for &batch in &a.batch {
+            for &cell in &cells {
+                v.push(BenchConfig {
+                    input: a.input.unwrap_or(hidden),
+                    layers: a.layers,
+                    bidirectional: a.bidirectional,
+                    ..BenchConfig::new(cell, hidden, batch, a.steps)
+                });
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
+    let Some(adapter) = engine.adapter() else {
+        return Err(wgpu_rnn::Error::NoAdapter("bench times the GPU; no adapter is available".into()));
+    };
+    let variant = match a.variant.as_str() {
+        "auto" => None,
+        "rows1" => Some(StepVariant::PerStep { rows: 1 }),
+        "rows4" => Some(StepVariant::PerStep { rows: 4 }),
+        "persistent" => Some(StepVariant::Persistent),
+        other => {
+            return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` (auto, rows1, rows4, persistent)")));
+        }
+    };
+    let configs = bench_configs(a)?;
+    eprintln!("adapter: {} ({}, {})", adapter.name, adapter.backend, adapter.driver_info);
+    let mut records = Vec::new();
+    for (n, c) in configs.iter().enumerate() {
+        eprint!(
+            "[{}/{}] {} H={} I={} B={} T={} L={}{} ... ",
+            n + 1,
+            configs.len(),
+            c.cell.name(),
+            c.hidden,
+            c.input,
+            c.batch,
+            c.steps,
+            c.layers,
+            if c.bidirectional { " bidi" } else { "" }
+        );
+        let net = c.network(n as u64);
+        let inputs = c.inputs(&net, n as u64);
+        let mut model = engine.load(net)?;
+        if variant.is_some() {
+            model.set_variant(variant)?;
+        }
+        let r = bench::measure(&model, c, &inputs, a.warmup, a.repeats)?;
+        eprintln!("{:.3} ms", r.ms);
+        records.push(r);
+    }
+    println!(
+        "{:5} {:>5} {:>5} {:>4} {:>5} {:>2} {:>2} {:>10} {:>10} {:>10} {:>9} {:>10}  variant",
+        "cell", "H", "I", "B", "T", "L", "D", "median ms", "gpu ms", "steps/s", "GFLOP/s", "dispatches"
+    );
+    for r in &records {
+        let c = &r.config;
+        println!(
+            "{:5} {:>5} {:>5} {:>4} {:>5} {:>2} {:>2} {:>10.3} {:>10} {:>10.0} {:>9.2} {:>10}  {}",
+            c.cell.name(),
+            c.hidden,
+            c.input,
+            c.batch,
+            c.steps,
+            c.layers,
+            if c.bidirectional { 2 } else { 1 },
+            r.ms,
+            r.gpu_ms.map_or("-".to_string(), |g| format!("{g:.3}")),
+            r.steps_per_second(),
+            r.gflops(),
+            r.dispatches,
+            r.variant
+        );
+    }
+    let same = |x: &BenchConfig, y: &BenchConfig| {
+        (x.hidden, x.input, x.batch, x.steps, x.layers, x.bidirectional)
+            == (y.hidden, y.input, y.batch, y.steps, y.layers, y.bidirectional)
+    };
+    let pairs: Vec<_> = records
+        .iter()
+        .filter(|r| r.config.cell == Cell::Lstm)
+        .filter_map(|l| {
+            records.iter().find(|g| g.config.cell == Cell::Gru && same(&g.config, &l.config)).map(|g| (l, g))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        println!("\nLSTM vs GRU, same sizes");
+        println!(
+            "{:>5} {:>5} {:>4} {:>5} {:>10} {:>10} {:>14}",
+            "H", "I", "B", "T", "LSTM ms", "GRU ms", "LSTM/GRU time"
+        );
+        for (l, g) in pairs {
+            let c = &l.config;
+            println!(
+                "{:>5} {:>5} {:>4} {:>5} {:>10.3} {:>10.3} {:>14.2}",
+                c.hidden,
+                c.input,
+                c.batch,
+                c.steps,
+                l.ms,
+                g.ms,
+                l.ms / g.ms
+            );
+        }
+    }
+    if let Some(path) = &a.json {
+        let v: Vec<_> = records.iter().map(BenchRecord::to_json).collect();
+        let text = serde_json::to_string_pretty(&v).map_err(|e| wgpu_rnn::Error::invalid("json", e.to_string()))?;
+        std::fs::write(path, text)
+            .map_err(|e| wgpu_rnn::Error::File { path: path.display().to_string(), why: e.to_string() })?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &a.plot {
+        bench::plot(&records, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn info(engine: &Engine) -> ExitCode {

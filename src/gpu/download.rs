@@ -35,3 +35,111 @@ pub fn read_back(
     staging.unmap();
     Ok(data)
 }
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+#[derive(Default)]
+struct MapState {
+    result: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+    waker: Option<Waker>,
+}
+
+/// A readback in flight: the copy is submitted and the staging buffer is being mapped. Nothing
+/// blocks: the mapping completes during a later `Device::poll` or `Queue::submit` of the host's
+/// loop. Take the data with [`PendingRead::try_take`] (frame loops), `.await` it (async code),
+/// or [`PendingRead::wait`] (tools).
+pub struct PendingRead {
+    staging: wgpu::Buffer,
+    device: wgpu::Device,
+    state: Arc<Mutex<MapState>>,
+}
+
+impl std::fmt::Debug for PendingRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRead").field("bytes", &self.staging.size()).finish_non_exhaustive()
+    }
+}
+
+impl PendingRead {
+    /// Copies `size` bytes of `src` after the encoder's work, submits, and starts mapping.
+    pub fn start(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        mut encoder: wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        size: u64,
+    ) -> PendingRead {
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu-rnn.pending_read"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(src, 0, &staging, 0, size);
+        queue.submit([encoder.finish()]);
+        let state = Arc::new(Mutex::new(MapState::default()));
+        let shared = state.clone();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            if let Ok(mut s) = shared.lock() {
+                s.result = Some(r);
+                if let Some(w) = s.waker.take() {
+                    w.wake();
+                }
+            }
+        });
+        PendingRead { staging, device: device.clone(), state }
+    }
+
+    fn take_mapped(&self) -> Option<Result<Vec<f32>>> {
+        let result = self.state.lock().ok()?.result.take()?;
+        Some(result.map_err(|e| Error::Gpu(format!("buffer mapping failed: {e}"))).and_then(|()| {
+            let data = {
+                let view = self.staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("mapped range: {e}")))?;
+                bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            };
+            self.staging.unmap();
+            Ok(data)
+        }))
+    }
+
+    /// The data if the GPU is done; never blocks (it polls the device without waiting).
+    pub fn try_take(&self) -> Option<Result<Vec<f32>>> {
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.take_mapped()
+    }
+
+    /// Blocks until the data is there. Another thread polling the same device may be the one
+    /// that runs the mapping callback, so this waits for the callback itself, not for the poll.
+    pub fn wait(self) -> Result<Vec<f32>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+            if let Some(r) = self.take_mapped() {
+                return r;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Gpu("buffer mapping did not complete".into()));
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Future for PendingRead {
+    type Output = Result<Vec<f32>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Ok(mut s) = self.state.lock() {
+            if s.result.is_none() {
+                s.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        match self.take_mapped() {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Ready(Err(Error::Gpu("buffer mapping state was lost".into()))),
+        }
+    }
+}

@@ -6,7 +6,10 @@ mod download;
 mod model;
 mod params;
 mod pipelines;
+mod stream;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
+pub use download::PendingRead;
 pub(crate) use download::read_back;
-pub use model::{GpuModel, ResidentOutputs};
+pub use model::{GpuModel, ResidentOutputs, Timing};
+pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};

@@ -17,12 +17,22 @@ use super::context::{GpuContext, scoped};
 use super::params::{LayerParams, SmallParams, has_peepholes, matmul_params, merge_params};
 
 /// Buffers and bind groups for one `(T, B)` shape, reused by every call of that shape.
-struct Workspace {
-    steps: usize,
-    batch: usize,
-    buffers: HashMap<Buf, wgpu::Buffer>,
+pub(super) struct Workspace {
+    pub(super) steps: usize,
+    pub(super) batch: usize,
+    pub(super) buffers: HashMap<Buf, wgpu::Buffer>,
     bind_groups: HashMap<(Kernel, usize), wgpu::BindGroup>,
     step_stride: u64,
+}
+
+/// What [`GpuModel::time_forward`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Recording, submission and GPU execution, until the GPU is done.
+    pub wall_ms: f64,
+    /// GPU time between timestamps at the start and end of the command encoder.
+    pub gpu_ms: Option<f64>,
+    pub dispatches: usize,
 }
 
 /// Output buffers left on the GPU by [`GpuModel::forward_resident`]. Layouts as in [`Outputs`].
@@ -41,12 +51,12 @@ pub struct ResidentOutputs {
 
 /// A network prepared for one GPU.
 pub struct GpuModel {
-    ctx: Arc<GpuContext>,
-    net: Network,
-    shape: NetShape,
-    weights: HashMap<Buf, wgpu::Buffer>,
-    workspace: Mutex<Option<Workspace>>,
-    variant: Option<StepVariant>,
+    pub(super) ctx: Arc<GpuContext>,
+    pub(super) net: Network,
+    pub(super) shape: NetShape,
+    pub(super) weights: HashMap<Buf, wgpu::Buffer>,
+    pub(super) workspace: Mutex<Option<Workspace>>,
+    pub(super) variant: Option<StepVariant>,
 }
 
 impl std::fmt::Debug for GpuModel {
@@ -55,7 +65,7 @@ impl std::fmt::Debug for GpuModel {
     }
 }
 
-const STORAGE: wgpu::BufferUsages =
+pub(super) const STORAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
 
 impl GpuModel {
@@ -109,6 +119,11 @@ impl GpuModel {
         self.variant.unwrap_or_else(|| self.shape.default_variant(b))
     }
 
+    /// The device context.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
     /// The network this model runs.
     pub fn network(&self) -> &Network {
         &self.net
@@ -117,16 +132,18 @@ impl GpuModel {
     /// The plan a call with these inputs would run (no GPU work).
     pub fn plan(&self, inp: &Inputs) -> Result<Plan> {
         let lengths = self.net.validate_inputs(inp)?;
+        Ok(self.plan_for(inp, &lengths))
+    }
+
+    fn plan_for(&self, inp: &Inputs, lengths: &[usize]) -> Plan {
         let max_len = lengths.iter().copied().max().unwrap_or(0);
         let ragged = lengths.iter().any(|&l| l < inp.steps);
-        Ok(Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch)))
+        Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch))
     }
 
     /// Runs the network and reads the outputs back (one submit, one readback).
     pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
         let (t, b) = (inp.steps, inp.batch);
-        let (encoder, plan, mut ws) = self.record(inp)?;
-        let ws = ws.as_mut().expect("record leaves a workspace");
         let device = &self.ctx.device;
         let lstm = self.shape.cell == Cell::Lstm;
         let sizes = [
@@ -135,6 +152,11 @@ impl GpuModel {
             if lstm { self.shape.elements(Buf::Cn, t, b) } else { 0 },
         ];
         let total: usize = sizes.iter().sum();
+        let ws = self.workspace(t, b)?;
+        let ws = ws.as_ref().expect("workspace made");
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
+        let plan = self.encode_with(&mut encoder, inp, ws)?;
         let data = scoped(device, || -> Result<Vec<f32>> {
             // gather the outputs into one buffer so a single mapping reads them all
             let gather = device.create_buffer(&wgpu::BufferDescriptor {
@@ -143,7 +165,6 @@ impl GpuModel {
                 usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             });
-            let mut encoder = encoder;
             let mut offset = 0u64;
             for (buf, n) in [(self.shape.output(), sizes[0]), (Buf::Hn, sizes[1]), (Buf::Cn, sizes[2])] {
                 if n > 0 {
@@ -160,37 +181,126 @@ impl GpuModel {
 
     /// Runs the network and leaves the outputs on the GPU (no readback, no wait).
     pub fn forward_resident(&self, inp: &Inputs) -> Result<ResidentOutputs> {
-        let (encoder, plan, ws) = self.record(inp)?;
-        let ws = ws.as_ref().expect("record leaves a workspace");
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
+        let (plan, out) = self.encode_resident(&mut encoder, inp)?;
         scoped(&self.ctx.device, || {
             self.ctx.queue.submit([encoder.finish()]);
         })?;
-        Ok(ResidentOutputs {
+        Ok(ResidentOutputs { dispatches: plan.dispatches(), ..out })
+    }
+
+    /// Uploads the inputs (with `Queue::write_buffer`) and records the forward call into the
+    /// caller's encoder; nothing is submitted. The outputs are in the returned buffers once the
+    /// caller submits the encoder.
+    pub fn encode_resident(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs) -> Result<(Plan, ResidentOutputs)> {
+        let ws = self.workspace(inp.steps, inp.batch)?;
+        let ws = ws.as_ref().expect("workspace made");
+        let plan = self.encode_with(encoder, inp, ws)?;
+        let out = ResidentOutputs {
             y: ws.buffers[&self.shape.output()].clone(),
             h_n: ws.buffers[&Buf::Hn].clone(),
             c_n: (self.shape.cell == Cell::Lstm).then(|| ws.buffers[&Buf::Cn].clone()),
             dispatches: plan.dispatches(),
-        })
+        };
+        Ok((plan, out))
     }
 
-    /// Uploads the inputs and records the plan into a new encoder.
-    fn record(
-        &self,
-        inp: &Inputs,
-    ) -> Result<(wgpu::CommandEncoder, Plan, std::sync::MutexGuard<'_, Option<Workspace>>)> {
-        let plan = self.plan(inp)?;
+    /// Times one forward call without reading outputs back: wall time from recording to the
+    /// GPU finishing, and GPU time from timestamps when the device has
+    /// `TIMESTAMP_QUERY_INSIDE_ENCODERS`.
+    pub fn time_forward(&self, inp: &Inputs) -> Result<Timing> {
+        let device = &self.ctx.device;
+        let start = std::time::Instant::now();
+        let ws = self.workspace(inp.steps, inp.batch)?;
+        let ws = ws.as_ref().expect("workspace made");
+        let stamps = device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.timed") });
+        let queries = stamps.then(|| {
+            let set = device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("wgpu-rnn.timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            encoder.write_timestamp(&set, 0);
+            set
+        });
+        let plan = self.encode_with(&mut encoder, inp, ws)?;
+        let gpu_ms = match queries {
+            Some(set) => {
+                let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgpu-rnn.timestamps"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                encoder.write_timestamp(&set, 1);
+                encoder.resolve_query_set(&set, 0..2, &resolve, 0);
+                let raw = scoped(device, || super::read_back(device, &self.ctx.queue, encoder, &resolve, 16))??;
+                let ticks: &[u64] = bytemuck::cast_slice(&raw);
+                let period = self.ctx.queue.get_timestamp_period() as f64;
+                Some(ticks[1].saturating_sub(ticks[0]) as f64 * period / 1e6)
+            }
+            None => {
+                scoped(device, || self.ctx.queue.submit([encoder.finish()]))?;
+                device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+                None
+            }
+        };
+        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches: plan.dispatches() })
+    }
+
+    /// Times only the dispatches of the plan that `keep` selects (one kernel in isolation), on
+    /// the buffers of a real forward call with these inputs. Wall time until the GPU is done.
+    pub fn time_kernels(&self, inp: &Inputs, keep: impl Fn(crate::kernels::Kernel) -> bool) -> Result<Timing> {
         let lengths = self.net.validate_inputs(inp)?;
-        let (t, b) = (inp.steps, inp.batch);
+        let mut plan = self.plan_for(inp, &lengths);
+        plan.commands.retain(|c| matches!(c, Command::Dispatch(d) if keep(d.kernel)));
+        let ws = self.workspace(inp.steps, inp.batch)?;
+        let ws = ws.as_ref().expect("workspace made");
+        let device = &self.ctx.device;
+        let start = std::time::Instant::now();
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.kernels") });
+        scoped(device, || {
+            self.encode(&mut encoder, &plan, ws);
+            self.ctx.queue.submit([encoder.finish()]);
+        })?;
+        device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms: None, dispatches: plan.dispatches() })
+    }
+
+    /// Records a forward call into `encoder` without uploading inputs or submitting: the CPU
+    /// cost of recording alone (the inputs must have the workspace's shape). Returns the plan.
+    pub fn record_only(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs) -> Result<Plan> {
+        let lengths = self.net.validate_inputs(inp)?;
+        let plan = self.plan_for(inp, &lengths);
+        let ws = self.workspace(inp.steps, inp.batch)?;
+        self.encode(encoder, &plan, ws.as_ref().expect("workspace made"));
+        Ok(plan)
+    }
+
+    /// The workspace for `(t, b)`, made (and the previous one freed) when the shape changes.
+    fn workspace(&self, t: usize, b: usize) -> Result<std::sync::MutexGuard<'_, Option<Workspace>>> {
         let mut guard =
             self.workspace.lock().map_err(|_| Error::Gpu("workspace lock poisoned by an earlier panic".into()))?;
         if !matches!(&*guard, Some(ws) if ws.steps == t && ws.batch == b) {
             *guard = None; // free the old shape's buffers before allocating the new
-            *guard = Some(self.workspace_for(t, b)?);
+            *guard = Some(self.workspace_for(t, b, None)?);
         }
-        let ws = guard.as_ref().expect("just made");
-        let device = &self.ctx.device;
+        Ok(guard)
+    }
+
+    /// Validates and uploads the inputs and records the plan into `encoder`.
+    fn encode_with(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs, ws: &Workspace) -> Result<Plan> {
+        let lengths = self.net.validate_inputs(inp)?;
+        let plan = self.plan_for(inp, &lengths);
+        let b = inp.batch;
         let queue = &self.ctx.queue;
-        let encoder = scoped(device, || {
+        scoped(&self.ctx.device, || {
             queue.write_buffer(&ws.buffers[&Buf::Input], 0, bytemuck::cast_slice(&inp.x));
             let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
             queue.write_buffer(&ws.buffers[&Buf::Lens], 0, bytemuck::cast_slice(&lens));
@@ -205,16 +315,13 @@ impl GpuModel {
                     queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
                 }
             }
-            let mut encoder =
-                device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
-            self.encode(&mut encoder, &plan, ws);
-            encoder
+            self.encode(encoder, &plan, ws);
         })?;
-        Ok((encoder, plan, guard))
+        Ok(plan)
     }
 
     /// Records every command; consecutive dispatches share one compute pass.
-    fn encode(&self, encoder: &mut wgpu::CommandEncoder, plan: &Plan, ws: &Workspace) {
+    pub(super) fn encode(&self, encoder: &mut wgpu::CommandEncoder, plan: &Plan, ws: &Workspace) {
         let buffer = |buf: &Buf| ws.buffers.get(buf).or_else(|| self.weights.get(buf)).expect("plan buffers exist");
         let mut i = 0;
         while i < plan.commands.len() {
@@ -228,8 +335,12 @@ impl GpuModel {
                         label: Some("wgpu-rnn.layer"),
                         timestamp_writes: None,
                     });
+                    let mut current = None;
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
-                        pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows).pipeline);
+                        if current != Some((d.kernel, d.rows)) {
+                            pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows).pipeline);
+                            current = Some((d.kernel, d.rows));
+                        }
                         let offsets: &[u32] =
                             if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
                         pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], offsets);
@@ -244,7 +355,12 @@ impl GpuModel {
     }
 
     /// Allocates the buffers and bind groups of one `(T, B)` shape.
-    fn workspace_for(&self, t: usize, b: usize) -> Result<Workspace> {
+    pub(super) fn workspace_for(
+        &self,
+        t: usize,
+        b: usize,
+        state: Option<&HashMap<Buf, wgpu::Buffer>>,
+    ) -> Result<Workspace> {
         let device = &self.ctx.device;
         let limits = self.ctx.limits();
         let shape = &self.shape;
@@ -262,31 +378,31 @@ impl GpuModel {
         let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
         scoped(device, || -> Result<Workspace> {
             let mut buffers = HashMap::new();
-            let mut storage = |buf: Buf| -> Result<()> {
+            let storage = |buf: Buf| -> Result<wgpu::Buffer> {
                 let size = shape.elements(buf, t, b).max(1) as u64 * 4;
                 check_size(&limits, buf, size)?;
                 let label = format!("wgpu-rnn.{buf:?}");
-                buffers.insert(
-                    buf,
-                    device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some(&label),
-                        size,
-                        usage: STORAGE,
-                        mapped_at_creation: false,
-                    }),
-                );
-                Ok(())
+                Ok(device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&label),
+                    size,
+                    usage: STORAGE,
+                    mapped_at_creation: false,
+                }))
             };
-            for buf in [Buf::Input, Buf::Lens, Buf::Xp, Buf::Scratch, Buf::Hn, Buf::Cn] {
-                storage(buf)?;
-            }
+            let mut wanted = vec![Buf::Input, Buf::Lens, Buf::Xp, Buf::Scratch, Buf::Hn, Buf::Cn];
             for l in 0..shape.layers() {
-                storage(Buf::LayerOut(l))?;
-                storage(Buf::H(l))?;
-                storage(Buf::C(l))?;
+                wanted.extend([Buf::LayerOut(l), Buf::H(l), Buf::C(l)]);
                 if shape.merges() {
-                    storage(Buf::Merged(l))?;
+                    wanted.push(Buf::Merged(l));
                 }
+            }
+            for buf in wanted {
+                // a stream keeps its state buffers across chunk shapes
+                let made = match state.and_then(|s| s.get(&buf)) {
+                    Some(kept) => kept.clone(),
+                    None => storage(buf)?,
+                };
+                buffers.insert(buf, made);
             }
             let uniform = |label: String, bytes: &[u8]| {
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -1,0 +1,109 @@
+//! Criterion benches: each kernel in isolation (on the buffers of a real forward call), the end
+//! to end forward call, and the CPU cost of recording one time step.
+//!
+//!     cargo bench --bench kernels
+//!
+//! Throughput is reported in FLOPs (`2·G·H·(I+H)·B·T` for a layer, `2·M·N·K` for the matmul).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wgpu_rnn::bench::BenchConfig;
+use wgpu_rnn::kernels::Kernel;
+use wgpu_rnn::plan::StepVariant;
+use wgpu_rnn::{Cell, Engine, Model};
+
+fn engine() -> Engine {
+    Engine::gpu().expect("benches need a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers)")
+}
+
+fn model(engine: &Engine, c: &BenchConfig, variant: Option<StepVariant>) -> (Model, wgpu_rnn::Inputs) {
+    let net = c.network(1);
+    let inputs = c.inputs(&net, 1);
+    let mut m = engine.load(net).expect("loads");
+    m.set_variant(variant).expect("supported");
+    (m, inputs)
+}
+
+fn gpu(m: &Model) -> &wgpu_rnn::gpu::GpuModel {
+    match m {
+        Model::Gpu(g) => g,
+        Model::Cpu(_) => panic!("the bench engine must be a GPU"),
+    }
+}
+
+fn kernels(c: &mut Criterion) {
+    let engine = engine();
+    let mut g = c.benchmark_group("kernel");
+    g.sample_size(10);
+    // the input projection: M = T*B rows, N = 4H, K = I
+    let cfg = BenchConfig { input: 256, ..BenchConfig::new(Cell::Lstm, 256, 16, 64) };
+    let (m, inputs) = model(&engine, &cfg, None);
+    let flops = 2.0 * (64 * 16) as f64 * (4 * 256) as f64 * 256.0;
+    g.throughput(Throughput::Elements(flops as u64));
+    g.bench_function("input_projection M1024 N1024 K256", |b| {
+        b.iter(|| gpu(&m).time_kernels(&inputs, |k| k == Kernel::InputProjection).expect("runs"))
+    });
+    // step kernels alone: the recurrent half of the FLOPs
+    for (cell, kernel) in [(Cell::Lstm, Kernel::LstmStep), (Cell::Gru, Kernel::GruStep), (Cell::Rnn, Kernel::RnnStep)] {
+        for rows in [1, 4] {
+            let cfg = BenchConfig::new(cell, 256, 4, 32);
+            let (m, inputs) = model(&engine, &cfg, Some(StepVariant::PerStep { rows }));
+            let flops = 2.0 * cell.gates() as f64 * 256.0 * 256.0 * 4.0 * 32.0;
+            g.throughput(Throughput::Elements(flops as u64));
+            g.bench_function(format!("{} rows{rows} H256 B4 T32", kernel.entry_point()), |b| {
+                b.iter(|| gpu(&m).time_kernels(&inputs, |k| k == kernel).expect("runs"))
+            });
+        }
+    }
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let cfg = BenchConfig::new(cell, 128, 4, 64);
+        let (m, inputs) = model(&engine, &cfg, Some(StepVariant::Persistent));
+        let flops = 2.0 * cell.gates() as f64 * 128.0 * 128.0 * 4.0 * 64.0;
+        g.throughput(Throughput::Elements(flops as u64));
+        g.bench_function(format!("layer_persistent {} H128 B4 T64", cell.name()), |b| {
+            b.iter(|| gpu(&m).time_kernels(&inputs, |k| k == Kernel::LayerPersistent).expect("runs"))
+        });
+    }
+    g.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let engine = engine();
+    let mut g = c.benchmark_group("forward");
+    g.sample_size(10);
+    for cell in [Cell::Lstm, Cell::Gru] {
+        for (h, b) in [(128, 4), (256, 4)] {
+            let cfg = BenchConfig::new(cell, h, b, 50);
+            let (m, inputs) = model(&engine, &cfg, None);
+            g.throughput(Throughput::Elements(cfg.flops() as u64));
+            g.bench_function(format!("{} H{h} B{b} T50", cell.name()), |bch| {
+                bch.iter(|| gpu(&m).time_forward(&inputs).expect("runs"))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// CPU time to record one time step (per-step kernels): a 1000-step plan recorded into an
+/// encoder and finished, never submitted, divided by 1000 in the report (Throughput = steps).
+fn record_step(c: &mut Criterion) {
+    let engine = engine();
+    let ctx = engine.context().expect("gpu").clone();
+    let mut g = c.benchmark_group("record");
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let cfg = BenchConfig { input: 8, ..BenchConfig::new(cell, 256, 1, 1000) };
+        let (m, inputs) = model(&engine, &cfg, Some(StepVariant::PerStep { rows: 1 }));
+        gpu(&m).time_forward(&inputs).expect("warm workspace");
+        g.throughput(Throughput::Elements(1000));
+        g.bench_function(format!("{} 1000 steps", cell.name()), |b| {
+            b.iter(|| {
+                let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                gpu(&m).record_only(&mut enc, &inputs).expect("records");
+                enc.finish()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, end_to_end, record_step);
+criterion_main!(benches);

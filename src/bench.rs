@@ -1,0 +1,236 @@
+//! The benchmark behind `wgpu-rnn bench`: configurations, the DeepBench suite, FLOP counts,
+//! timing with warm-up and medians, JSON records and the throughput plot.
+
+use crate::engine::Model;
+use crate::error::{Error, Result};
+use crate::network::{Inputs, Network};
+use crate::random::{self, RandomConfig};
+use crate::spec::{Cell, Direction, MergeMode};
+
+/// One benchmarked configuration. Input size defaults to the hidden size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchConfig {
+    pub cell: Cell,
+    pub hidden: usize,
+    pub input: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
+}
+
+impl BenchConfig {
+    pub fn new(cell: Cell, hidden: usize, batch: usize, steps: usize) -> Self {
+        BenchConfig { cell, hidden, input: hidden, batch, steps, layers: 1, bidirectional: false }
+    }
+
+    /// Floating-point operations of one forward call: `2·G·H·(I+H)·B·T` per layer and direction
+    /// (I is the layer's own input width).
+    pub fn flops(&self) -> f64 {
+        let (g, h, b, t) = (self.cell.gates() as f64, self.hidden as f64, self.batch as f64, self.steps as f64);
+        let d = if self.bidirectional { 2.0 } else { 1.0 };
+        (0..self.layers)
+            .map(|l| {
+                let i = if l == 0 { self.input as f64 } else { d * h };
+                2.0 * g * h * (i + h) * b * t * d
+            })
+            .sum()
+    }
+
+    /// A random network of this shape (GRU as PyTorch and cuDNN build it: linear_before_reset).
+    pub fn network(&self, seed: u64) -> Network {
+        let direction = if self.bidirectional { Direction::Bidirectional } else { Direction::Forward };
+        let cfg = RandomConfig {
+            direction,
+            layers: self.layers,
+            merge: MergeMode::Concat,
+            ..RandomConfig::simple(self.cell, self.input, self.hidden)
+        };
+        random::network(&cfg, seed, |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru;
+            s
+        })
+    }
+
+    /// Random full-length inputs for this shape.
+    pub fn inputs(&self, net: &Network, seed: u64) -> Inputs {
+        random::inputs(net, self.steps, self.batch, seed, false, false)
+    }
+}
+
+/// A named suite of configurations.
+pub fn suite(name: &str) -> Result<Vec<BenchConfig>> {
+    let mut v = Vec::new();
+    let batches = [1, 2, 4];
+    match name {
+        "quick" => {
+            for cell in [Cell::Lstm, Cell::Gru] {
+                for &(h, b, t) in
+                    &[(64, 1, 100), (128, 4, 100), (256, 1, 50), (256, 4, 50), (256, 16, 50), (512, 4, 25)]
+                {
+                    v.push(BenchConfig::new(cell, h, b, t));
+                }
+            }
+            v.push(BenchConfig::new(Cell::Rnn, 64, 1, 96));
+        }
+        "deepbench" => {
+            // DeepBench's RNN inference set (input size = hidden size).
+            for h in [512, 1024, 2048] {
+                v.extend(batches.map(|b| BenchConfig::new(Cell::Lstm, h, b, 25)));
+            }
+            v.extend(batches.map(|b| BenchConfig::new(Cell::Lstm, 1536, b, 50)));
+            v.extend(batches.map(|b| BenchConfig::new(Cell::Lstm, 256, b, 150)));
+            for (h, t) in [(2816, 1500), (2048, 750), (1536, 375), (2560, 187)] {
+                v.extend(batches.map(|b| BenchConfig::new(Cell::Gru, h, b, t)));
+            }
+            v.extend(batches.map(|b| BenchConfig::new(Cell::Gru, 512, b, 1)));
+            v.extend(batches.map(|b| BenchConfig::new(Cell::Gru, 1024, b, 1500)));
+            v.push(BenchConfig::new(Cell::Rnn, 32, 1, 672));
+            v.push(BenchConfig::new(Cell::Rnn, 64, 1, 96));
+        }
+        other => return Err(Error::invalid("suite", format!("unknown suite `{other}` (quick or deepbench)"))),
+    }
+    Ok(v)
+}
+
+/// One measured configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRecord {
+    pub config: BenchConfig,
+    /// Median wall milliseconds of a forward call (record, submit, GPU done; no readback).
+    pub ms: f64,
+    /// Median GPU milliseconds from timestamps, where the adapter has them.
+    pub gpu_ms: Option<f64>,
+    pub dispatches: usize,
+    pub variant: String,
+    pub adapter: String,
+    pub backend: String,
+    pub driver: String,
+}
+
+impl BenchRecord {
+    pub fn gflops(&self) -> f64 {
+        self.config.flops() / (self.ms * 1e6)
+    }
+    pub fn steps_per_second(&self) -> f64 {
+        self.config.steps as f64 / (self.ms / 1e3)
+    }
+    /// The JSON record `cudnn_bench.py` reads.
+    pub fn to_json(&self) -> serde_json::Value {
+        let c = &self.config;
+        serde_json::json!({
+            "cell": c.cell.name(), "hidden": c.hidden, "input": c.input, "batch": c.batch,
+            "steps": c.steps, "layers": c.layers, "bidirectional": c.bidirectional,
+            "ms": self.ms, "gpu_ms": self.gpu_ms, "gflops": self.gflops(),
+            "steps_per_s": self.steps_per_second(), "dispatches": self.dispatches,
+            "variant": self.variant, "adapter": self.adapter, "backend": self.backend, "driver": self.driver,
+        })
+    }
+}
+
+/// Median of a non-empty list.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// Times `config` on a GPU model: `warmup` untimed calls, then the median of `repeats`.
+pub fn measure(
+    model: &Model,
+    config: &BenchConfig,
+    inputs: &Inputs,
+    warmup: usize,
+    repeats: usize,
+) -> Result<BenchRecord> {
+    let Model::Gpu(gpu) = model else {
+        return Err(Error::NoAdapter("bench times the GPU; no adapter is available".into()));
+    };
+    for _ in 0..warmup {
+        gpu.time_forward(inputs)?;
+    }
+    let (mut wall, mut kernel) = (Vec::new(), Vec::new());
+    let mut dispatches = 0;
+    for _ in 0..repeats.max(1) {
+        let t = gpu.time_forward(inputs)?;
+        wall.push(t.wall_ms);
+        kernel.extend(t.gpu_ms);
+        dispatches = t.dispatches;
+    }
+    let adapter = gpu.context().adapter.clone();
+    Ok(BenchRecord {
+        config: *config,
+        ms: median(&mut wall),
+        gpu_ms: (!kernel.is_empty()).then(|| median(&mut kernel)),
+        dispatches,
+        variant: format!("{:?}", gpu.variant(config.batch)),
+        adapter: adapter.name,
+        backend: adapter.backend,
+        driver: adapter.driver_info,
+    })
+}
+
+/// Draws LSTM and GRU throughput (GFLOP/s) against batch size (left) and hidden size (right).
+pub fn plot(records: &[BenchRecord], path: &std::path::Path) -> Result<()> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| Error::File { path: path.display().to_string(), why: e.to_string() };
+    let root = SVGBackend::new(path, (1100, 450)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (left, right) = root.split_horizontally(550);
+    let max_g = records.iter().map(BenchRecord::gflops).fold(1e-3, f64::max) * 1.15;
+    let adapter = records.first().map(|r| r.adapter.clone()).unwrap_or_default();
+    for (area, by_batch) in [(left, true), (right, false)] {
+        let xs: Vec<f64> =
+            records.iter().map(|r| if by_batch { r.config.batch } else { r.config.hidden } as f64).collect();
+        let max_x = xs.iter().copied().fold(1.0, f64::max) * 1.1;
+        let title = if by_batch { "throughput vs batch size" } else { "throughput vs hidden size" };
+        let mut chart = ChartBuilder::on(&area)
+            .caption(format!("{title} ({adapter})"), ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0.0..max_x, 0.0..max_g)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(if by_batch { "batch" } else { "hidden" })
+            .y_desc("GFLOP/s")
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (cell, color) in [(Cell::Lstm, BLUE), (Cell::Gru, RED), (Cell::Rnn, GREEN)] {
+            // one line per value of the other axis, so points on a line differ in one size only
+            let mut keys: Vec<usize> = records
+                .iter()
+                .filter(|r| r.config.cell == cell)
+                .map(|r| if by_batch { r.config.hidden } else { r.config.batch })
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for (n, key) in keys.iter().enumerate() {
+                let mut pts: Vec<(f64, f64)> = records
+                    .iter()
+                    .filter(|r| {
+                        r.config.cell == cell && (if by_batch { r.config.hidden } else { r.config.batch }) == *key
+                    })
+                    .map(|r| ((if by_batch { r.config.batch } else { r.config.hidden }) as f64, r.gflops()))
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let series =
+                    chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(|e| err(&e))?;
+                if n == 0 {
+                    series
+                        .label(format!(
+                            "{} ({} = {key}..)",
+                            cell.name().to_uppercase(),
+                            if by_batch { "H" } else { "B" }
+                        ))
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+                }
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| err(&e))?;
+            }
+        }
+        chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
