@@ -17,6 +17,7 @@ pub enum BindingKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kernel {
     InputProjection,
+    InputProjectionVec4,
     RnnStep,
     GruStep,
     GruGates,
@@ -41,8 +42,9 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::InputProjection,
+        Kernel::InputProjectionVec4,
         Kernel::RnnStep,
         Kernel::GruStep,
         Kernel::GruGates,
@@ -57,6 +59,7 @@ impl Kernel {
     pub fn entry_point(self) -> &'static str {
         match self {
             Kernel::InputProjection => "input_projection",
+            Kernel::InputProjectionVec4 => "input_projection_vec4",
             Kernel::RnnStep => "rnn_step",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
@@ -72,6 +75,7 @@ impl Kernel {
     pub fn file(self) -> &'static str {
         match self {
             Kernel::InputProjection => "input_projection.wgsl",
+            Kernel::InputProjectionVec4 => "input_projection_vec4.wgsl",
             Kernel::RnnStep => "rnn_step.wgsl",
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => "gru_step.wgsl",
             Kernel::LstmStep => "lstm_step.wgsl",
@@ -90,6 +94,7 @@ impl Kernel {
     pub fn source(self) -> String {
         let body = match self.file() {
             "input_projection.wgsl" => include_str!("../shaders/input_projection.wgsl"),
+            "input_projection_vec4.wgsl" => include_str!("../shaders/input_projection_vec4.wgsl"),
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
             "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
             "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
@@ -107,7 +112,10 @@ impl Kernel {
     /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform, and
     /// the pipeline constant `ROWS` picks its batch tiling).
     pub fn is_step(self) -> bool {
-        !matches!(self, Kernel::InputProjection | Kernel::MergeDirections | Kernel::LayerPersistent)
+        !matches!(
+            self,
+            Kernel::InputProjection | Kernel::InputProjectionVec4 | Kernel::MergeDirections | Kernel::LayerPersistent
+        )
     }
 
     /// The `ROWS` values the kernel is built for.
@@ -121,7 +129,7 @@ impl Kernel {
         const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
         match self {
-            Kernel::InputProjection => {
+            Kernel::InputProjection | Kernel::InputProjectionVec4 => {
                 &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
             Kernel::RnnStep => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
@@ -167,7 +175,7 @@ impl Kernel {
     /// the persistent kernel one workgroup of `PERSISTENT_UNITS` per sequence and direction).
     pub fn workgroup_x(self) -> u32 {
         match self {
-            Kernel::InputProjection => 8,
+            Kernel::InputProjection | Kernel::InputProjectionVec4 => 8,
             Kernel::LayerPersistent => PERSISTENT_UNITS as u32,
             _ => 64,
         }

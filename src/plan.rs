@@ -153,7 +153,9 @@ impl NetShape {
     pub fn bindings(&self, kernel: Kernel, l: usize) -> Vec<Buf> {
         use Buf::*;
         match kernel {
-            Kernel::InputProjection => vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp],
+            Kernel::InputProjection | Kernel::InputProjectionVec4 => {
+                vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp]
+            }
             Kernel::RnnStep => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
@@ -165,6 +167,15 @@ impl NetShape {
             Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), LayerOut(l)],
             Kernel::MergeDirections => vec![MergeParams, LayerOut(l), Merged(l)],
             Kernel::LayerPersistent => vec![LayerParams(l), Xp, Wh(l), Aux(l), Lens, H(l), C(l), LayerOut(l), Wr(l)],
+        }
+    }
+
+    /// The input projection of layer `l`: the vec4 kernel where K and N are multiples of 4.
+    pub fn projection_kernel(&self, l: usize) -> Kernel {
+        if self.inputs[l] % 4 == 0 && (self.hidden * self.gates()) % 4 == 0 {
+            Kernel::InputProjectionVec4
+        } else {
+            Kernel::InputProjection
         }
     }
 
@@ -271,7 +282,7 @@ impl Plan {
                 commands.push(Command::Clear(Buf::LayerOut(l)));
             }
             commands.push(Command::Dispatch(Dispatch {
-                kernel: Kernel::InputProjection,
+                kernel: shape.projection_kernel(l),
                 layer: l,
                 // each invocation computes a 4x4 block; workgroups are 8x8
                 workgroups: [groups(h * shape.gates(), 32), groups(t * b, 32), d as u32],

@@ -63,7 +63,7 @@ fn bindings_match_the_executor() {
 #[test]
 fn a_broken_shader_is_caught() {
     // The check above can fail: a type error must not validate.
-    let src = Kernel::RnnStep.source().replace("var acc = xp[", "var acc: u32 = xp[");
+    let src = Kernel::RnnStep.source().replace("let hv = activate(", "let hv: u32 = activate(");
     let m = naga::front::wgsl::parse_str(&src);
     let invalid = match m {
         Err(_) => true,
