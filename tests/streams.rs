@@ -202,3 +202,31 @@ fn bidirectional_layers_cannot_stream() {
     let net = random::network(&RandomConfig::simple(Cell::Gru, 3, 4), 1, |s| s);
     assert!(common::gpu().load(net).expect("loads").stream(0).is_err());
 }
+
+#[test]
+fn several_models_and_streams_share_one_device() {
+    let lstm = random::network(&RandomConfig::simple(Cell::Lstm, 3, 20), 1, |s| s);
+    let gru = random::network(&RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Gru, 3, 140) }, 2, |s| s);
+    let (ml, mg) = (common::gpu().load(lstm.clone()).expect("loads"), common::gpu().load(gru.clone()).expect("loads"));
+    let streams =
+        [ml.stream(2).expect("s"), ml.stream(3).expect("s"), mg.stream(2).expect("s"), mg.stream(1).expect("s")];
+    let nets = [&lstm, &lstm, &gru, &gru];
+    let inputs: Vec<_> = streams
+        .iter()
+        .zip(nets)
+        .enumerate()
+        .map(|(i, (s, n))| random::inputs(n, 6, s.slots(), i as u64, false, false))
+        .collect();
+    let mut outs: Vec<Vec<f32>> = vec![Vec::new(); 4];
+    // interleave chunks of all four streams on the one device
+    for t in 0..6 {
+        for (i, s) in streams.iter().enumerate() {
+            let row = s.slots() * 3;
+            outs[i].extend(s.push(&inputs[i].x[t * row..(t + 1) * row], 1, None).expect("chunk"));
+        }
+    }
+    for i in 0..4 {
+        let whole = wgpu_rnn::cpu::forward(nets[i], &inputs[i]).expect("cpu");
+        assert!(max_diff(&outs[i], &whole.y) < 1e-4, "stream {i} was disturbed by the others");
+    }
+}

@@ -254,7 +254,8 @@ impl GpuModel {
     }
 
     /// Times only the dispatches of the plan that `keep` selects (one kernel in isolation), on
-    /// the buffers of a real forward call with these inputs. Wall time until the GPU is done.
+    /// the buffers of a real forward call with these inputs (uploaded first, outside the timed
+    /// region). Wall time until the GPU is done.
     pub fn time_kernels(&self, inp: &Inputs, keep: impl Fn(crate::kernels::Kernel) -> bool) -> Result<Timing> {
         let lengths = self.net.validate_inputs(inp)?;
         let mut plan = self.plan_for(inp, &lengths);
@@ -298,26 +299,32 @@ impl GpuModel {
     fn encode_with(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs, ws: &Workspace) -> Result<Plan> {
         let lengths = self.net.validate_inputs(inp)?;
         let plan = self.plan_for(inp, &lengths);
-        let b = inp.batch;
-        let queue = &self.ctx.queue;
         scoped(&self.ctx.device, || {
-            queue.write_buffer(&ws.buffers[&Buf::Input], 0, bytemuck::cast_slice(&inp.x));
-            let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
-            queue.write_buffer(&ws.buffers[&Buf::Lens], 0, bytemuck::cast_slice(&lens));
-            let (d, o, h) = (self.shape.dirs, self.shape.out, self.shape.hidden);
-            for l in 0..self.shape.layers() {
-                let hs = d * b * o;
-                let h0 = inp.h0.as_ref().map_or_else(|| vec![0.0; hs], |v| v[l * hs..(l + 1) * hs].to_vec());
-                queue.write_buffer(&ws.buffers[&Buf::H(l)], 0, bytemuck::cast_slice(&h0));
-                if self.shape.cell == Cell::Lstm {
-                    let cs = d * b * h;
-                    let c0 = inp.c0.as_ref().map_or_else(|| vec![0.0; cs], |v| v[l * cs..(l + 1) * cs].to_vec());
-                    queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
-                }
-            }
+            self.upload(inp, &lengths, ws);
             self.encode(encoder, &plan, ws);
         })?;
         Ok(plan)
+    }
+
+    /// Writes `x`, the lengths and the initial states into the workspace (`Queue::write_buffer`:
+    /// they land before the next submission).
+    fn upload(&self, inp: &Inputs, lengths: &[usize], ws: &Workspace) {
+        let queue = &self.ctx.queue;
+        let b = inp.batch;
+        queue.write_buffer(&ws.buffers[&Buf::Input], 0, bytemuck::cast_slice(&inp.x));
+        let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
+        queue.write_buffer(&ws.buffers[&Buf::Lens], 0, bytemuck::cast_slice(&lens));
+        let (d, o, h) = (self.shape.dirs, self.shape.out, self.shape.hidden);
+        for l in 0..self.shape.layers() {
+            let hs = d * b * o;
+            let h0 = inp.h0.as_ref().map_or_else(|| vec![0.0; hs], |v| v[l * hs..(l + 1) * hs].to_vec());
+            queue.write_buffer(&ws.buffers[&Buf::H(l)], 0, bytemuck::cast_slice(&h0));
+            if self.shape.cell == Cell::Lstm {
+                let cs = d * b * h;
+                let c0 = inp.c0.as_ref().map_or_else(|| vec![0.0; cs], |v| v[l * cs..(l + 1) * cs].to_vec());
+                queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
+            }
+        }
     }
 
     /// Records every command; consecutive dispatches share one compute pass.

@@ -4,7 +4,12 @@
 //!
 //!     cargo run --release -- --cell lstm --hidden 256 --batch 4 --steps 100
 //!
-//! Not part of wgpu-rnn: an opt-in comparison on the same adapter (see BENCHMARKS.md).
+//! Not part of wgpu-rnn: an opt-in comparison on the same adapter (see BENCHMARKS.md). The grid
+//! in BENCHMARKS.md:
+//!
+//!     for h in 256 512 1024; do for b in 1 4 16; do for c in lstm gru; do
+//!       ./target/release/burn-peer --cell $c --hidden $h --batch $b --steps 100 --warmup 1 --repeats 3
+//!     done; done; done
 
 use std::time::Instant;
 
