@@ -19,16 +19,7 @@ fn agents_follow_the_cpu_reference_without_readback() {
     let model = engine.load(sim::controller(&cfg)).expect("loads");
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let mut agents = GpuAgents::new(&device, &model, cfg, format).expect("sets up");
-    let target = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("target"),
-        size: wgpu::Extent3d { width: 64, height: 64, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
+    let target = GpuAgents::target(&device, 64, format);
     let view = target.create_view(&Default::default());
     let start = agents.read_positions(&device, &queue).expect("reads");
     let frames = 25;

@@ -108,16 +108,7 @@ fn headless(args: &Args) -> Result<(), String> {
     let format = wgpu::TextureFormat::Rgba8UnormSrgb;
     let mut agents = GpuAgents::new(&device, &model, args.cfg, format).map_err(|e| e.to_string())?;
     let size = args.size;
-    let target = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("agents.target"),
-        size: wgpu::Extent3d { width: size, height: size, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
+    let target = GpuAgents::target(&device, size, format);
     let view = target.create_view(&Default::default());
     let frames = args.frames.unwrap_or(120);
     println!(

@@ -320,6 +320,20 @@ impl GpuAgents {
         pass.draw(0..6, 0..self.cfg.agents as u32);
     }
 
+    /// An offscreen render target for `encode_draw` that can be copied out.
+    pub fn target(device: &wgpu::Device, size: u32, format: wgpu::TextureFormat) -> wgpu::Texture {
+        device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("agents.target"),
+            size: wgpu::Extent3d { width: size, height: size, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        })
+    }
+
     /// Frames simulated so far.
     pub fn frame(&self) -> u32 {
         self.frame
