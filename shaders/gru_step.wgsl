@@ -61,11 +61,29 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let H = lp.hidden;
     let cur = sp.step & 1u;
     var acc: array<vec3<f32>, MAX_ROWS>;
-    for (var k = 0u; k < H; k++) {
-        let wb = ((d * H + k) * H + j) * 3u;
-        let w = vec3<f32>(wh[wb], wh[wb + 1u], wh[wb + 2u]);
+    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = h_row(cur, d, tile_row(b0, r));
+    }
+    var wi = (d * H * H + j) * 3u;
+    let k4 = H & ~3u;
+    let stride = 3u * H;
+    for (var k = 0u; k < k4; k += 4u) {
+        let w0 = vec3<f32>(wh[wi], wh[wi + 1u], wh[wi + 2u]);
+        let w1 = vec3<f32>(wh[wi + stride], wh[wi + stride + 1u], wh[wi + stride + 2u]);
+        let w2 = vec3<f32>(wh[wi + 2u * stride], wh[wi + 2u * stride + 1u], wh[wi + 2u * stride + 2u]);
+        let w3 = vec3<f32>(wh[wi + 3u * stride], wh[wi + 3u * stride + 1u], wh[wi + 3u * stride + 2u]);
+        wi += 4u * stride;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[h_row(cur, d, tile_row(b0, r)) + k] * w;
+            let hk = hrow[r] + k;
+            acc[r] += h[hk] * w0 + h[hk + 1u] * w1 + h[hk + 2u] * w2 + h[hk + 3u] * w3;
+        }
+    }
+    for (var k = k4; k < H; k++) {
+        let w = vec3<f32>(wh[wi], wh[wi + 1u], wh[wi + 2u]);
+        wi += stride;
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[hrow[r] + k] * w;
         }
     }
     let f = lp.acts[d * 3u];
@@ -99,11 +117,16 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let H = lp.hidden;
     let cur = sp.step & 1u;
     var acc: array<vec2<f32>, MAX_ROWS>;
+    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = h_row(cur, d, tile_row(b0, r));
+    }
+    var wi = (d * H * H + j) * 3u;
     for (var k = 0u; k < H; k++) {
-        let wb = ((d * H + k) * H + j) * 3u;
-        let w = vec2<f32>(wh[wb], wh[wb + 1u]);
+        let w = vec2<f32>(wh[wi], wh[wi + 1u]);
+        wi += 3u * H;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[h_row(cur, d, tile_row(b0, r)) + k] * w;
+            acc[r] += h[hrow[r] + k] * w;
         }
     }
     let f = lp.acts[d * 3u];
@@ -136,10 +159,16 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     let H = lp.hidden;
     var acc: array<f32, MAX_ROWS>;
+    var srow: array<u32, MAX_ROWS>; // each row's scratch offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
+    }
+    var wi = (d * H * H + j) * 3u + 2u;
     for (var k = 0u; k < H; k++) {
-        let w = wh[((d * H + k) * H + j) * 3u + 2u];
+        let w = wh[wi];
+        wi += 3u * H;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += scratch[((d * lp.batch + tile_row(b0, r)) * H + k) * 2u + 1u] * w;
+            acc[r] += scratch[srow[r] + 2u * k] * w;
         }
     }
     for (var r = 0u; r < ROWS; r++) {

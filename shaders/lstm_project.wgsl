@@ -4,6 +4,7 @@
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output element, dot product over H.
 //   ROWS = 4: each weight load feeds four batch rows.
+//   (Both: row offsets computed once per invocation, k unrolled by 4.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -28,10 +29,25 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     let cur = (s & 1u) * lp.dirs;
     let nxt = ((s + 1u) & 1u) * lp.dirs;
     var acc: array<f32, MAX_ROWS>;
-    for (var k = 0u; k < H; k++) {
-        let w = wr[(d * H + k) * P + p];
+    var mrow: array<u32, MAX_ROWS>; // each row's m offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        mrow[r] = (d * B + tile_row(b0, r)) * H;
+    }
+    var wi = d * H * P + p;
+    let k4 = H & ~3u;
+    for (var k = 0u; k < k4; k += 4u) {
+        let w = vec4<f32>(wr[wi], wr[wi + P], wr[wi + 2u * P], wr[wi + 3u * P]);
+        wi += 4u * P;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += m[(d * B + tile_row(b0, r)) * H + k] * w;
+            let mk = mrow[r] + k;
+            acc[r] += dot(vec4<f32>(m[mk], m[mk + 1u], m[mk + 2u], m[mk + 3u]), w);
+        }
+    }
+    for (var k = k4; k < H; k++) {
+        let w = wr[wi];
+        wi += P;
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += m[mrow[r] + k] * w;
         }
     }
     for (var r = 0u; r < ROWS; r++) {

@@ -9,6 +9,7 @@
 //   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
 //             vec4 weight load per input.
 //   ROWS = 4: each vec4 weight load feeds four batch rows.
+//   (Both: row offsets computed once per invocation, k unrolled by 4.)
 //   (With a projection, lstm_project.wgsl finishes the step; layer_persistent.wgsl runs whole
 //   layers of small H in one dispatch.)
 
@@ -38,11 +39,28 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nxt = ((s + 1u) & 1u) * lp.dirs;
     let proj = (lp.flags & FLAG_PROJ) != 0u;
     var acc: array<vec4<f32>, MAX_ROWS>;
-    let wbase = d * HI * H + j;
-    for (var k = 0u; k < HI; k++) {
-        let w = wh[wbase + k * H];
+    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
+    }
+    var wi = d * HI * H + j;
+    let k4 = HI & ~3u;
+    for (var k = 0u; k < k4; k += 4u) {
+        let w0 = wh[wi];
+        let w1 = wh[wi + H];
+        let w2 = wh[wi + 2u * H];
+        let w3 = wh[wi + 3u * H];
+        wi += 4u * H;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[((cur + d) * B + tile_row(b0, r)) * HI + k] * w;
+            let hk = hrow[r] + k;
+            acc[r] += h[hk] * w0 + h[hk + 1u] * w1 + h[hk + 2u] * w2 + h[hk + 3u] * w3;
+        }
+    }
+    for (var k = k4; k < HI; k++) {
+        let w = wh[wi];
+        wi += H;
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[hrow[r] + k] * w;
         }
     }
     var pv = vec3<f32>(0.0);

@@ -6,6 +6,7 @@
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
 //   ROWS = 4: each weight load feeds four batch rows.
+//   (Both: row offsets computed once per invocation, k unrolled by 4.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -30,11 +31,25 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let cur = (s & 1u) * lp.dirs;
     let nxt = ((s + 1u) & 1u) * lp.dirs;
     var acc: array<f32, MAX_ROWS>;
-    let wbase = d * HI * H + j;
-    for (var k = 0u; k < HI; k++) {
-        let w = wh[wbase + k * H];
+    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
+    }
+    var wi = d * HI * H + j;
+    let k4 = HI & ~3u;
+    for (var k = 0u; k < k4; k += 4u) {
+        let w = vec4<f32>(wh[wi], wh[wi + H], wh[wi + 2u * H], wh[wi + 3u * H]);
+        wi += 4u * H;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[((cur + d) * B + tile_row(b0, r)) * HI + k] * w;
+            let hk = hrow[r] + k;
+            acc[r] += dot(vec4<f32>(h[hk], h[hk + 1u], h[hk + 2u], h[hk + 3u]), w);
+        }
+    }
+    for (var k = k4; k < HI; k++) {
+        let w = wh[wi];
+        wi += H;
+        for (var r = 0u; r < ROWS; r++) {
+            acc[r] += h[hrow[r] + k] * w;
         }
     }
     for (var r = 0u; r < ROWS; r++) {
