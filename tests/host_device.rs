@@ -35,3 +35,20 @@ fn runs_on_the_hosts_device_with_default_limits() {
         assert!(case.compare(&out).iter().all(|c| c.passed()), "{name}: {:?}", case.compare(&out));
     }
 }
+
+#[test]
+fn wgpu_validation_errors_come_back_as_errors() {
+    // A host device with downlevel limits (4 storage buffers per stage) cannot hold the engine's
+    // pipelines (up to 8): wgpu's validation error must come back as a value, not a panic.
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default())).expect("adapter");
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        required_limits: wgpu::Limits::downlevel_defaults(),
+        ..Default::default()
+    }))
+    .expect("device");
+    match Engine::from_wgpu(device, queue) {
+        Err(wgpu_rnn::Error::Gpu(msg)) => assert!(msg.contains("wgpu-rnn."), "the error names the object: {msg}"),
+        other => panic!("expected a GPU validation error, got {other:?}"),
+    }
+}
