@@ -163,6 +163,14 @@ impl Model {
         }
     }
 
+    /// Whether a step variant can run this model (always false on the CPU reference).
+    pub fn supports_variant(&self, variant: crate::plan::StepVariant) -> bool {
+        match self {
+            Model::Gpu(m) => m.supports(variant),
+            Model::Cpu(_) => false,
+        }
+    }
+
     /// Whether this model runs on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self, Model::Gpu(_))

@@ -23,6 +23,7 @@ pub enum Kernel {
     GruGates,
     GruCandidate,
     LstmStep,
+    LstmStepSplit,
     LstmProject,
     MergeDirections,
     LayerPersistent,
@@ -42,7 +43,7 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::InputProjection,
         Kernel::InputProjectionVec4,
         Kernel::RnnStep,
@@ -50,6 +51,7 @@ impl Kernel {
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::LstmStep,
+        Kernel::LstmStepSplit,
         Kernel::LstmProject,
         Kernel::MergeDirections,
         Kernel::LayerPersistent,
@@ -65,6 +67,7 @@ impl Kernel {
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
             Kernel::LstmStep => "lstm_step",
+            Kernel::LstmStepSplit => "lstm_step_split",
             Kernel::LstmProject => "lstm_project",
             Kernel::MergeDirections => "merge_directions",
             Kernel::LayerPersistent => "layer_persistent",
@@ -79,6 +82,7 @@ impl Kernel {
             Kernel::RnnStep => "rnn_step.wgsl",
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => "gru_step.wgsl",
             Kernel::LstmStep => "lstm_step.wgsl",
+            Kernel::LstmStepSplit => "lstm_step_split.wgsl",
             Kernel::LstmProject => "lstm_project.wgsl",
             Kernel::MergeDirections => "merge_directions.wgsl",
             Kernel::LayerPersistent => "layer_persistent.wgsl",
@@ -98,6 +102,7 @@ impl Kernel {
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
             "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
             "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
+            "lstm_step_split.wgsl" => include_str!("../shaders/lstm_step_split.wgsl"),
             "lstm_project.wgsl" => include_str!("../shaders/lstm_project.wgsl"),
             "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
             _ => include_str!("../shaders/merge_directions.wgsl"),
@@ -116,6 +121,11 @@ impl Kernel {
             self,
             Kernel::InputProjection | Kernel::InputProjectionVec4 | Kernel::MergeDirections | Kernel::LayerPersistent
         )
+    }
+
+    /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
+    pub fn needs_subgroups(self) -> bool {
+        self == Kernel::LstmStepSplit
     }
 
     /// The `ROWS` values the kernel is built for.
@@ -144,7 +154,7 @@ impl Kernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            Kernel::LstmStep => &[
+            Kernel::LstmStep | Kernel::LstmStepSplit => &[
                 LP,
                 SP,
                 StorageRead,

@@ -160,7 +160,7 @@ impl NetShape {
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
             }
-            Kernel::LstmStep => {
+            Kernel::LstmStep | Kernel::LstmStepSplit => {
                 let out = if self.proj { Scratch } else { LayerOut(l) };
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), C(l), out]
             }
@@ -184,16 +184,21 @@ impl NetShape {
         match variant {
             StepVariant::PerStep { rows } => rows == 1 || rows == TILE_ROWS,
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
+            StepVariant::Split { rows } => self.cell == Cell::Lstm && !self.proj && (rows == 1 || rows == TILE_ROWS),
         }
     }
 
-    /// The variant chosen for batch `b`: the persistent kernel where the layer fits it, else
-    /// per-step kernels, batch-tiled when there is more than one row.
-    pub fn default_variant(&self, b: usize) -> StepVariant {
+    /// The variant chosen for batch `b`: the persistent kernel where the layer fits it; else,
+    /// with `split` (a GPU with subgroups) and at most 8 rows, the split-K kernel; else per-step
+    /// kernels, batch-tiled when there is more than one row.
+    pub fn default_variant(&self, b: usize, split: bool) -> StepVariant {
+        let rows = if b > 1 { TILE_ROWS } else { 1 };
         if self.supports(StepVariant::Persistent) {
             StepVariant::Persistent
+        } else if split && b <= 8 && self.supports(StepVariant::Split { rows }) {
+            StepVariant::Split { rows }
         } else {
-            StepVariant::PerStep { rows: if b > 1 { TILE_ROWS } else { 1 } }
+            StepVariant::PerStep { rows }
         }
     }
 
@@ -217,12 +222,20 @@ pub enum StepVariant {
     PerStep { rows: u32 },
     /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
     Persistent,
+    /// `lstm_step_split`: one workgroup per hidden unit splits the recurrent product over k
+    /// (LSTM without projection; needs subgroups). For small batches on GPUs.
+    Split { rows: u32 },
 }
 
 impl StepVariant {
     /// Every variant, for tests that check each against the CPU reference.
-    pub const ALL: [StepVariant; 3] =
-        [StepVariant::PerStep { rows: 1 }, StepVariant::PerStep { rows: TILE_ROWS }, StepVariant::Persistent];
+    pub const ALL: [StepVariant; 5] = [
+        StepVariant::PerStep { rows: 1 },
+        StepVariant::PerStep { rows: TILE_ROWS },
+        StepVariant::Persistent,
+        StepVariant::Split { rows: 1 },
+        StepVariant::Split { rows: TILE_ROWS },
+    ];
 }
 
 /// One compute dispatch.
@@ -315,6 +328,18 @@ impl Plan {
                     }
                     max_len % 2
                 }
+                StepVariant::Split { rows } => {
+                    for s in 0..max_len {
+                        commands.push(Command::Dispatch(Dispatch {
+                            kernel: Kernel::LstmStepSplit,
+                            layer: l,
+                            workgroups: [h as u32, groups(b, rows), d as u32],
+                            step: Some(s as u32),
+                            rows,
+                        }));
+                    }
+                    max_len % 2
+                }
             };
             if shape.merges() {
                 commands.push(Command::Dispatch(Dispatch {
@@ -353,7 +378,7 @@ impl Plan {
     /// `ragged`: some slots sit this chunk out.
     pub fn chunk(shape: &NetShape, k: usize, n: usize, ragged: bool, variant: StepVariant) -> Plan {
         let mut plan = Plan::forward(shape, k, n, k, ragged, variant);
-        if matches!(variant, StepVariant::PerStep { .. }) && k % 2 == 1 {
+        if !matches!(variant, StepVariant::Persistent) && k % 2 == 1 {
             let state = (shape.dirs * n * shape.out * 4) as u64;
             for l in 0..shape.layers() {
                 plan.commands.push(Command::Copy {

@@ -4,7 +4,7 @@
 mod common;
 
 use wgpu_rnn::case::Case;
-use wgpu_rnn::plan::{NetShape, StepVariant};
+use wgpu_rnn::plan::StepVariant;
 
 fn report(path: &str, name: &str, cmp: &[wgpu_rnn::case::Comparison]) -> Vec<String> {
     cmp.iter()
@@ -21,8 +21,8 @@ fn every_case_passes_on_the_gpu() {
     let mut failures = Vec::new();
     for path in files {
         let case = Case::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let shape = NetShape::of(&case.network);
-        for variant in StepVariant::ALL.into_iter().filter(|&v| shape.supports(v)) {
+        let probe = engine.load(case.network.clone()).expect("loads");
+        for variant in StepVariant::ALL.into_iter().filter(|&v| probe.supports_variant(v)) {
             let mut model = engine.load(case.network.clone()).expect("loads");
             model.set_variant(Some(variant)).expect("supported");
             assert!(model.is_gpu());

@@ -5,7 +5,7 @@
 mod common;
 
 use wgpu_rnn::case::Comparison;
-use wgpu_rnn::plan::{NetShape, StepVariant};
+use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig, Rng};
 use wgpu_rnn::spec::{Activation, ActivationKind};
 use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network, Outputs};
@@ -21,10 +21,10 @@ fn compare(label: &str, net: &Network, inputs: &Inputs) -> Vec<String> {
 /// bound scales with the largest expected magnitude (the relative bound is unchanged).
 fn compare_with(label: &str, net: &Network, inputs: &Inputs, unbounded: bool) -> Vec<String> {
     let cpu = wgpu_rnn::cpu::forward(net, inputs).expect("cpu runs");
-    let shape = NetShape::of(net);
     let mut failures = Vec::new();
-    // every kernel version that can run this network is checked
-    for variant in StepVariant::ALL.into_iter().filter(|&v| shape.supports(v)) {
+    let probe = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+    // every kernel version that can run this network on this device is checked
+    for variant in StepVariant::ALL.into_iter().filter(|&v| probe.supports_variant(v)) {
         let mut model = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
         model.set_variant(Some(variant)).expect("supported");
         assert!(model.is_gpu(), "{label}: not on the GPU");

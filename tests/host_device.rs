@@ -41,7 +41,8 @@ fn wgpu_validation_errors_come_back_as_errors() {
     // A host device with downlevel limits (4 storage buffers per stage) cannot hold the engine's
     // pipelines (up to 8): wgpu's validation error must come back as a value, not a panic.
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default())).expect("adapter");
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default())).expect("adapter");
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         required_limits: wgpu::Limits::downlevel_defaults(),
         ..Default::default()

@@ -108,7 +108,7 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
     {
         let s = shape(cell, Direction::Bidirectional, 2, proj, MergeMode::Concat, lbr);
         assert!(s.supports(StepVariant::Persistent));
-        assert_eq!(s.default_variant(1), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
+        assert_eq!(s.default_variant(1, false), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
         let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent);
         assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
         let copy = plan.commands.iter().find_map(|c| {
@@ -123,8 +123,8 @@ fn large_layers_use_batch_tiled_step_kernels() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 129), 1, |s| s);
     let s = NetShape::of(&net);
     assert!(!s.supports(StepVariant::Persistent));
-    assert_eq!(s.default_variant(1), StepVariant::PerStep { rows: 1 });
-    assert_eq!(s.default_variant(16), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(1, false), StepVariant::PerStep { rows: 1 });
+    assert_eq!(s.default_variant(16, false), StepVariant::PerStep { rows: 4 });
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
     let d = plan
@@ -140,4 +140,29 @@ fn large_layers_use_batch_tiled_step_kernels() {
         .expect("a step");
     assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
     assert_eq!(d.rows, 4);
+}
+
+#[test]
+fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 300), 1, |s| s);
+    let s = NetShape::of(&net);
+    assert_eq!(s.default_variant(4, true), StepVariant::Split { rows: 4 });
+    assert_eq!(s.default_variant(9, true), StepVariant::PerStep { rows: 4 }, "more than 8 rows: batch tiling");
+    assert_eq!(s.default_variant(4, false), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
+    let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 });
+    assert_eq!(plan.dispatches(), 11);
+    let d = plan
+        .commands
+        .iter()
+        .find_map(|c| {
+            if let Command::Dispatch(d) = c {
+                (d.kernel == wgpu_rnn::kernels::Kernel::LstmStepSplit).then_some(*d)
+            } else {
+                None
+            }
+        })
+        .expect("a step");
+    assert_eq!(d.workgroups, [300, 1, 1], "one workgroup per hidden unit");
+    let gru = NetShape::of(&random::network(&RandomConfig::simple(Cell::Gru, 8, 300), 1, |s| s));
+    assert!(!gru.supports(StepVariant::Split { rows: 1 }));
 }

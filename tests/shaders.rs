@@ -16,7 +16,8 @@ fn module(kernel: Kernel) -> naga::Module {
 fn every_kernel_validates() {
     for kernel in Kernel::ALL {
         let m = module(kernel);
-        if let Err(e) = Validator::new(ValidationFlags::all(), Capabilities::empty()).validate(&m) {
+        let caps = if kernel.needs_subgroups() { Capabilities::SUBGROUP } else { Capabilities::empty() };
+        if let Err(e) = Validator::new(ValidationFlags::all(), caps).validate(&m) {
             panic!("{} does not validate: {}", kernel.file(), e.emit_to_string(&kernel.source()));
         }
         assert!(

@@ -47,8 +47,8 @@ fn chunks_equal_the_whole_sequence_for_every_cell_and_stack() {
     for (label, net) in nets() {
         let whole_inputs = random::inputs(&net, t, n, 9, false, false);
         let reference = wgpu_rnn::cpu::forward(&net, &whole_inputs).expect("cpu");
-        let shape = wgpu_rnn::plan::NetShape::of(&net);
-        for variant in StepVariant::ALL.into_iter().filter(|&v| shape.supports(v)) {
+        let probe = common::gpu().load(net.clone()).expect("loads");
+        for variant in StepVariant::ALL.into_iter().filter(|&v| probe.supports_variant(v)) {
             let mut model = common::gpu().load(net.clone()).expect("loads");
             model.set_variant(Some(variant)).expect("supported");
             let whole = model.forward(&whole_inputs).expect("runs");

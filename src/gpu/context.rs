@@ -117,8 +117,11 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-rnn.device"),
             // timestamps let `bench` report GPU time beside wall time
+            // subgroups for the split-K step kernel
             required_features: adapter.features()
-                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS),
+                & (wgpu::Features::TIMESTAMP_QUERY
+                    | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+                    | wgpu::Features::SUBGROUP),
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -147,6 +150,17 @@ impl GpuContext {
     ) -> Result<GpuContext> {
         let pipelines = scoped(&device, || Pipelines::new(&device))?;
         Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, pipelines })
+    }
+
+    /// Whether the split-K kernels are built (the device has subgroups).
+    pub fn has_split_kernels(&self) -> bool {
+        self.pipelines.has(crate::kernels::Kernel::LstmStepSplit)
+    }
+
+    /// Whether small batches should use the split-K kernels: a real GPU (on a CPU adapter a
+    /// workgroup runs on one thread, so splitting k adds no parallelism) with subgroups.
+    pub fn prefers_split(&self) -> bool {
+        self.has_split_kernels() && self.adapter.device_type != "Cpu"
     }
 
     /// The device's limits.

@@ -106,17 +106,27 @@ impl GpuModel {
     /// Forces a step variant (for tests and benchmarks); `None` restores the automatic choice.
     pub fn set_variant(&mut self, variant: Option<StepVariant>) -> Result<()> {
         if let Some(v) = variant {
-            if !self.shape.supports(v) {
-                return Err(Error::invalid("variant", format!("{v:?} cannot run this network ({:?})", self.shape)));
+            if !self.supports(v) {
+                return Err(Error::invalid(
+                    "variant",
+                    format!(
+                        "{v:?} cannot run this network on this device (split-K needs an LSTM without projection and subgroups)"
+                    ),
+                ));
             }
         }
         self.variant = variant;
         Ok(())
     }
 
+    /// Whether `variant` can run this network on this device.
+    pub fn supports(&self, variant: StepVariant) -> bool {
+        self.shape.supports(variant) && (self.ctx.has_split_kernels() || !matches!(variant, StepVariant::Split { .. }))
+    }
+
     /// The step variant a call with batch `b` uses.
     pub fn variant(&self, b: usize) -> StepVariant {
-        self.variant.unwrap_or_else(|| self.shape.default_variant(b))
+        self.variant.unwrap_or_else(|| self.shape.default_variant(b, self.ctx.prefers_split()))
     }
 
     /// The device context.
@@ -442,9 +452,10 @@ impl GpuModel {
             // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
             // step with a dynamic offset, so nothing is created per step
             let mut bind_groups = HashMap::new();
+            let split = self.ctx.has_split_kernels();
             let mut sets: Vec<(Kernel, usize)> = StepVariant::ALL
                 .into_iter()
-                .filter(|&v| shape.supports(v))
+                .filter(|&v| shape.supports(v) && (split || !matches!(v, StepVariant::Split { .. })))
                 .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v).bind_sets())
                 .collect();
             sets.sort();

@@ -21,7 +21,8 @@ impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Pipelines {
         let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
-        for kernel in Kernel::ALL {
+        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
+        for kernel in Kernel::ALL.into_iter().filter(|k| subgroups || !k.needs_subgroups()) {
             let module = modules.entry(kernel.file()).or_insert_with(|| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(&format!("wgpu-rnn.{}", kernel.file())),
@@ -78,6 +79,11 @@ impl Pipelines {
             }
         }
         Pipelines { by_kernel }
+    }
+
+    /// Whether `kernel` was built for this device.
+    pub fn has(&self, kernel: Kernel) -> bool {
+        self.by_kernel.contains_key(&(kernel, 1))
     }
 
     /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without rows).

@@ -1,0 +1,101 @@
+// lstm_step_split: lstm_step (same bindings and semantics) for small batches on adapters with
+// subgroups. A workgroup of 64 owns one hidden unit j and ROWS batch rows: its invocations split
+// the recurrent dot products over k, reduce them with subgroupAdd, combine the subgroups' sums
+// through workgroup memory, and invocation 0 applies the gates. A GPU then runs H*64 invocations
+// per step instead of H, which is what small batches need.
+// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup.
+
+@group(0) @binding(0) var<uniform> lp: LayerParams;
+@group(0) @binding(1) var<uniform> sp: StepParams;
+@group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> peep: array<f32>;
+@group(0) @binding(5) var<storage, read> lens: array<u32>;
+@group(0) @binding(6) var<storage, read_write> h: array<f32>;
+@group(0) @binding(7) var<storage, read_write> c: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+
+const SPLIT: u32 = 64u;
+// [invocation][row]: each subgroup's sum, written by its first lane (zeros elsewhere)
+var<workgroup> partial: array<array<vec4<f32>, MAX_ROWS>, SPLIT>;
+
+@compute @workgroup_size(64, 1, 1)
+fn lstm_step_split(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let j = wid.x;
+    let b0 = wid.y * ROWS;
+    let d = wid.z;
+    let H = lp.hidden;
+    if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
+        return; // the whole workgroup leaves together
+    }
+    let B = lp.batch;
+    let HI = lp.hidden_in;
+    let s = sp.step;
+    let cur = (s & 1u) * lp.dirs;
+    let nxt = ((s + 1u) & 1u) * lp.dirs;
+    var hrow: array<u32, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
+    }
+    var acc: array<vec4<f32>, MAX_ROWS>;
+    for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
+        let k = k0 + li;
+        if (k < HI) {
+            let w = wh[(d * HI + k) * H + j];
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] += h[hrow[r] + k] * w;
+            }
+        }
+    }
+    for (var r = 0u; r < ROWS; r++) {
+        let sum = subgroupAdd(acc[r]);
+        partial[li][r] = select(vec4<f32>(0.0), sum, lane == 0u);
+    }
+    workgroupBarrier();
+    if (li != 0u) {
+        return;
+    }
+    var pv = vec3<f32>(0.0);
+    if ((lp.flags & FLAG_PEEPHOLE) != 0u) {
+        let pb = (d * H + j) * 3u;
+        pv = vec3<f32>(peep[pb], peep[pb + 1u], peep[pb + 2u]);
+    }
+    let f_act = lp.acts[d * 3u];
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= B) {
+            break;
+        }
+        let len = lens[b];
+        let h_cur = ((cur + d) * B + b) * HI;
+        let h_nxt = ((nxt + d) * B + b) * HI;
+        if (s >= len) {
+            h[h_nxt + j] = h[h_cur + j];
+            continue;
+        }
+        var g4 = vec4<f32>(0.0);
+        for (var i = 0u; i < SPLIT; i++) {
+            g4 += partial[i][r];
+        }
+        let t = time_index(lp, d, s, len);
+        let a = g4 + xp[((d * lp.steps + t) * B + b) * H + j];
+        let ci = (d * B + b) * H + j;
+        let c_prev = c[ci];
+        let i = activate(f_act, clip_gate(lp, a.x + pv.x * c_prev));
+        var f = 1.0 - i;
+        if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
+            f = activate(f_act, clip_gate(lp, a.z + pv.z * c_prev));
+        }
+        let g = activate(lp.acts[d * 3u + 1u], clip_gate(lp, a.w));
+        let c_new = f * c_prev + i * g;
+        let o = activate(f_act, clip_gate(lp, a.y + pv.y * c_new));
+        let hv = o * activate(lp.acts[d * 3u + 2u], c_new);
+        c[ci] = c_new;
+        h[h_nxt + j] = hv;
+        out[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+    }
+}
