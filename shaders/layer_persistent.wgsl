@@ -80,15 +80,10 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                 }
             }
             if (lstm) {
-                let i = activate(f_act, clip_gate(lp, xp[xb] + acc.x + pv.x * c_reg));
-                var f = 1.0 - i;
-                if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
-                    f = activate(f_act, clip_gate(lp, xp[xb + 2u] + acc.z + pv.z * c_reg));
-                }
-                let g = activate(g_act, clip_gate(lp, xp[xb + 3u] + acc.w));
-                c_reg = f * c_reg + i * g;
-                let o = activate(f_act, clip_gate(lp, xp[xb + 1u] + acc.y + pv.y * c_reg));
-                new_h = o * activate(lp.acts[d * 3u + 2u], c_reg);
+                let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);
+                let cell = lstm_cell(d, a, pv, c_reg);
+                c_reg = cell.c;
+                new_h = cell.h;
                 mid_wg[j] = new_h;
             } else if (gru) {
                 z = activate(f_act, clip_gate(lp, xp[xb] + acc.x));

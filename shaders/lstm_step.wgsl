@@ -68,7 +68,6 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let pb = (d * H + j) * 3u;
         pv = vec3<f32>(peep[pb], peep[pb + 1u], peep[pb + 2u]);
     }
-    let f_act = lp.acts[d * 3u];
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= B) {
@@ -86,17 +85,9 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let t = time_index(lp, d, s, len);
         let a = acc[r] + xp[((d * lp.steps + t) * B + b) * H + j];
         let ci = (d * B + b) * H + j;
-        let c_prev = c[ci];
-        let i = activate(f_act, clip_gate(lp, a.x + pv.x * c_prev));
-        var f = 1.0 - i;
-        if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
-            f = activate(f_act, clip_gate(lp, a.z + pv.z * c_prev));
-        }
-        let g = activate(lp.acts[d * 3u + 1u], clip_gate(lp, a.w));
-        let c_new = f * c_prev + i * g;
-        let o = activate(f_act, clip_gate(lp, a.y + pv.y * c_new));
-        let hv = o * activate(lp.acts[d * 3u + 2u], c_new);
-        c[ci] = c_new;
+        let cell = lstm_cell(d, a, pv, c[ci]);
+        let hv = cell.h;
+        c[ci] = cell.c;
         if (proj) {
             out[ci] = hv;
         } else {

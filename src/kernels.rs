@@ -32,6 +32,7 @@ pub enum Kernel {
 const ACTIVATIONS: &str = include_str!("../shaders/shared/activations.wgsl");
 const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
 const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
+const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
@@ -107,9 +108,14 @@ impl Kernel {
             "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
             _ => include_str!("../shaders/merge_directions.wgsl"),
         };
+        let lstm_cell = if matches!(self, Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LayerPersistent) {
+            LSTM_CELL
+        } else {
+            ""
+        };
         match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{body}"),
-            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{body}"),
+            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{lstm_cell}\n{body}"),
+            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{lstm_cell}\n{body}"),
             (false, false) => body.to_string(),
         }
     }
