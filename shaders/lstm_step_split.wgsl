@@ -15,10 +15,6 @@
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
-const SPLIT: u32 = 64u;
-// [invocation][row]: each subgroup's sum, written by its first lane (zeros elsewhere)
-var<workgroup> partial: array<array<vec4<f32>, MAX_ROWS>, SPLIT>;
-
 @compute @workgroup_size(64, 1, 1)
 fn lstm_step_split(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -51,11 +47,7 @@ fn lstm_step_split(
             }
         }
     }
-    for (var r = 0u; r < ROWS; r++) {
-        let sum = subgroupAdd(acc[r]);
-        partial[li][r] = select(vec4<f32>(0.0), sum, lane == 0u);
-    }
-    workgroupBarrier();
+    let total = split_reduce(acc, li, lane);
     if (li != 0u) {
         return;
     }
@@ -76,12 +68,8 @@ fn lstm_step_split(
             h[h_nxt + j] = h[h_cur + j];
             continue;
         }
-        var g4 = vec4<f32>(0.0);
-        for (var i = 0u; i < SPLIT; i++) {
-            g4 += partial[i][r];
-        }
         let t = time_index(lp, d, s, len);
-        let a = g4 + xp[((d * lp.steps + t) * B + b) * H + j];
+        let a = total[r] + xp[((d * lp.steps + t) * B + b) * H + j];
         let ci = (d * B + b) * H + j;
         let cell = lstm_cell(d, a, pv, c[ci]);
         let hv = cell.h;

@@ -19,7 +19,9 @@ pub enum Kernel {
     InputProjection,
     InputProjectionVec4,
     RnnStep,
+    RnnStepSplit,
     GruStep,
+    GruStepSplit,
     GruGates,
     GruCandidate,
     LstmStep,
@@ -33,6 +35,7 @@ const ACTIVATIONS: &str = include_str!("../shaders/shared/activations.wgsl");
 const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
 const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
 const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
+const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
@@ -44,11 +47,13 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 13] = [
         Kernel::InputProjection,
         Kernel::InputProjectionVec4,
         Kernel::RnnStep,
+        Kernel::RnnStepSplit,
         Kernel::GruStep,
+        Kernel::GruStepSplit,
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::LstmStep,
@@ -64,7 +69,9 @@ impl Kernel {
             Kernel::InputProjection => "input_projection",
             Kernel::InputProjectionVec4 => "input_projection_vec4",
             Kernel::RnnStep => "rnn_step",
+            Kernel::RnnStepSplit => "rnn_step_split",
             Kernel::GruStep => "gru_step",
+            Kernel::GruStepSplit => "gru_step_split",
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
             Kernel::LstmStep => "lstm_step",
@@ -81,6 +88,8 @@ impl Kernel {
             Kernel::InputProjection => "input_projection.wgsl",
             Kernel::InputProjectionVec4 => "input_projection_vec4.wgsl",
             Kernel::RnnStep => "rnn_step.wgsl",
+            Kernel::RnnStepSplit => "rnn_step_split.wgsl",
+            Kernel::GruStepSplit => "gru_step_split.wgsl",
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => "gru_step.wgsl",
             Kernel::LstmStep => "lstm_step.wgsl",
             Kernel::LstmStepSplit => "lstm_step_split.wgsl",
@@ -101,6 +110,8 @@ impl Kernel {
             "input_projection.wgsl" => include_str!("../shaders/input_projection.wgsl"),
             "input_projection_vec4.wgsl" => include_str!("../shaders/input_projection_vec4.wgsl"),
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
+            "rnn_step_split.wgsl" => include_str!("../shaders/rnn_step_split.wgsl"),
+            "gru_step_split.wgsl" => include_str!("../shaders/gru_step_split.wgsl"),
             "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
             "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
             "lstm_step_split.wgsl" => include_str!("../shaders/lstm_step_split.wgsl"),
@@ -113,8 +124,9 @@ impl Kernel {
         } else {
             ""
         };
+        let split = if self.needs_subgroups() { SPLIT } else { "" };
         match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{lstm_cell}\n{body}"),
+            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{lstm_cell}\n{split}\n{body}"),
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{lstm_cell}\n{body}"),
             (false, false) => body.to_string(),
         }
@@ -131,7 +143,7 @@ impl Kernel {
 
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
     pub fn needs_subgroups(self) -> bool {
-        self == Kernel::LstmStepSplit
+        matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)
     }
 
     /// The `ROWS` values the kernel is built for.
@@ -148,8 +160,10 @@ impl Kernel {
             Kernel::InputProjection | Kernel::InputProjectionVec4 => {
                 &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
-            Kernel::RnnStep => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
-            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => &[
+            Kernel::RnnStep | Kernel::RnnStepSplit => {
+                &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite]
+            }
+            Kernel::GruStep | Kernel::GruStepSplit | Kernel::GruGates | Kernel::GruCandidate => &[
                 LP,
                 SP,
                 StorageRead,

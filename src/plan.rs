@@ -156,8 +156,8 @@ impl NetShape {
             Kernel::InputProjection | Kernel::InputProjectionVec4 => {
                 vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp]
             }
-            Kernel::RnnStep => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
-            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
+            Kernel::RnnStep | Kernel::RnnStepSplit => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
+            Kernel::GruStep | Kernel::GruStepSplit | Kernel::GruGates | Kernel::GruCandidate => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
             }
             Kernel::LstmStep | Kernel::LstmStepSplit => {
@@ -184,7 +184,17 @@ impl NetShape {
         match variant {
             StepVariant::PerStep { rows } => rows == 1 || rows == TILE_ROWS,
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
-            StepVariant::Split { rows } => self.cell == Cell::Lstm && !self.proj && (rows == 1 || rows == TILE_ROWS),
+            StepVariant::Split { rows } => self.split_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
+        }
+    }
+
+    /// The split-K step kernel of this cell, if it has one.
+    pub fn split_kernel(&self) -> Option<Kernel> {
+        match (self.cell, self.linear_before_reset, self.proj) {
+            (Cell::Rnn, _, _) => Some(Kernel::RnnStepSplit),
+            (Cell::Gru, true, _) => Some(Kernel::GruStepSplit),
+            (Cell::Lstm, _, false) => Some(Kernel::LstmStepSplit),
+            _ => None,
         }
     }
 
@@ -222,8 +232,9 @@ pub enum StepVariant {
     PerStep { rows: u32 },
     /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
     Persistent,
-    /// `lstm_step_split`: one workgroup per hidden unit splits the recurrent product over k
-    /// (LSTM without projection; needs subgroups). For small batches on GPUs.
+    /// `*_step_split`: one workgroup per hidden unit splits the recurrent product over k (RNN,
+    /// GRU with linear_before_reset, LSTM without projection; needs subgroups). For small
+    /// batches on GPUs.
     Split { rows: u32 },
 }
 
@@ -331,7 +342,7 @@ impl Plan {
                 StepVariant::Split { rows } => {
                     for s in 0..max_len {
                         commands.push(Command::Dispatch(Dispatch {
-                            kernel: Kernel::LstmStepSplit,
+                            kernel: shape.split_kernel().expect("a supported variant"),
                             layer: l,
                             workgroups: [h as u32, groups(b, rows), d as u32],
                             step: Some(s as u32),

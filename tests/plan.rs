@@ -164,5 +164,16 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
         .expect("a step");
     assert_eq!(d.workgroups, [300, 1, 1], "one workgroup per hidden unit");
     let gru = NetShape::of(&random::network(&RandomConfig::simple(Cell::Gru, 8, 300), 1, |s| s));
-    assert!(!gru.supports(StepVariant::Split { rows: 1 }));
+    assert!(!gru.supports(StepVariant::Split { rows: 1 }), "reset-before GRU needs r of every unit first");
+    let pytorch_gru = NetShape::of(&random::network(&RandomConfig::simple(Cell::Gru, 8, 300), 1, |mut s| {
+        s.linear_before_reset = true;
+        s
+    }));
+    assert_eq!(pytorch_gru.split_kernel(), Some(wgpu_rnn::kernels::Kernel::GruStepSplit));
+    let projected = NetShape::of(&random::network(
+        &RandomConfig { proj_size: 7, ..RandomConfig::simple(Cell::Lstm, 8, 300) },
+        1,
+        |s| s,
+    ));
+    assert!(!projected.supports(StepVariant::Split { rows: 4 }));
 }

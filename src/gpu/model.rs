@@ -110,7 +110,7 @@ impl GpuModel {
                 return Err(Error::invalid(
                     "variant",
                     format!(
-                        "{v:?} cannot run this network on this device (split-K needs an LSTM without projection and subgroups)"
+                        "{v:?} cannot run this network on this device (split-K: RNN, GRU with linear_before_reset or LSTM without projection, on a device with subgroups)"
                     ),
                 ));
             }

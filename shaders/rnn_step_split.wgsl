@@ -1,0 +1,67 @@
+// rnn_step_split: rnn_step (same bindings and semantics) for small batches on adapters with
+// subgroups: a workgroup of 64 owns hidden unit j and ROWS batch rows, splits the recurrent dot
+// product over k (split_reduce), and invocation 0 finishes.
+// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup.
+
+@group(0) @binding(0) var<uniform> lp: LayerParams;
+@group(0) @binding(1) var<uniform> sp: StepParams;
+@group(0) @binding(2) var<storage, read> xp: array<f32>;
+@group(0) @binding(3) var<storage, read> wh: array<f32>;
+@group(0) @binding(4) var<storage, read> lens: array<u32>;
+@group(0) @binding(5) var<storage, read_write> h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn rnn_step_split(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let j = wid.x;
+    let b0 = wid.y * ROWS;
+    let d = wid.z;
+    let H = lp.hidden;
+    let B = lp.batch;
+    let HI = lp.hidden_in;
+    if (j >= H || b0 >= B || d >= lp.dirs) {
+        return; // the whole workgroup leaves together
+    }
+    let s = sp.step;
+    let cur = (s & 1u) * lp.dirs;
+    let nxt = ((s + 1u) & 1u) * lp.dirs;
+    var hrow: array<u32, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
+    }
+    var acc: array<vec4<f32>, MAX_ROWS>;
+    for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
+        let k = k0 + li;
+        if (k < HI) {
+            let w = wh[(d * HI + k) * H + j];
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r].x += h[hrow[r] + k] * w;
+            }
+        }
+    }
+    let total = split_reduce(acc, li, lane);
+    if (li != 0u) {
+        return;
+    }
+    for (var r = 0u; r < ROWS; r++) {
+        let b = b0 + r;
+        if (b >= B) {
+            break;
+        }
+        let len = lens[b];
+        let h_cur = ((cur + d) * B + b) * HI;
+        let h_nxt = ((nxt + d) * B + b) * HI;
+        if (s >= len) {
+            h[h_nxt + j] = h[h_cur + j];
+            continue;
+        }
+        let t = time_index(lp, d, s, len);
+        let hv = activate(lp.acts[d * 3u], clip_gate(lp, total[r].x + xp[((d * lp.steps + t) * B + b) * H + j]));
+        h[h_nxt + j] = hv;
+        y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+    }
+}
