@@ -28,11 +28,6 @@ fn in_range(gid: vec3<u32>) -> bool {
     return gid.x < lp.hidden && gid.y * ROWS < lp.batch && gid.z < lp.dirs;
 }
 
-// Offset of row b's state in half `half` (0 or 1) of h.
-fn h_row(half: u32, d: u32, b: u32) -> u32 {
-    return ((half * lp.dirs + d) * lp.batch + b) * lp.hidden;
-}
-
 fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
     return (((d * lp.steps + t) * lp.batch + b) * lp.hidden + j) * 3u;
 }
@@ -40,14 +35,14 @@ fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
 // Writes h' = (1 - z) n + z h for row b and copies the state of finished rows.
 fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
     let s = sp.step;
-    let hv = (1.0 - z) * n + z * h[h_row(s & 1u, d, b) + j];
-    h[h_row((s + 1u) & 1u, d, b) + j] = hv;
+    let hv = (1.0 - z) * n + z * h[state_row(s & 1u, d, b) + j];
+    h[state_row((s + 1u) & 1u, d, b) + j] = hv;
     y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden + j] = hv;
 }
 
 fn hold(d: u32, b: u32, j: u32) {
     let s = sp.step;
-    h[h_row((s + 1u) & 1u, d, b) + j] = h[h_row(s & 1u, d, b) + j];
+    h[state_row((s + 1u) & 1u, d, b) + j] = h[state_row(s & 1u, d, b) + j];
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -59,12 +54,8 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    let cur = sp.step & 1u;
     var acc: array<vec3<f32>, MAX_ROWS>;
-    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = h_row(cur, d, tile_row(b0, r));
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = (d * H * H + j) * 3u;
     let k4 = H & ~3u;
     let stride = 3u * H;
@@ -117,10 +108,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let H = lp.hidden;
     let cur = sp.step & 1u;
     var acc: array<vec2<f32>, MAX_ROWS>;
-    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = h_row(cur, d, tile_row(b0, r));
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = (d * H * H + j) * 3u;
     for (var k = 0u; k < H; k++) {
         let w = vec2<f32>(wh[wi], wh[wi + 1u]);
@@ -145,7 +133,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
         let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
         let sb = ((d * lp.batch + b) * H + j) * 2u;
         scratch[sb] = z;
-        scratch[sb + 1u] = rg * h[h_row(cur, d, b) + j];
+        scratch[sb + 1u] = rg * h[state_row(cur, d, b) + j];
     }
 }
 

@@ -28,12 +28,7 @@ fn gru_step_split(
         return; // the whole workgroup leaves together
     }
     let s = sp.step;
-    let cur = (s & 1u) * lp.dirs;
-    let nxt = ((s + 1u) & 1u) * lp.dirs;
-    var hrow: array<u32, MAX_ROWS>;
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * H;
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var acc: array<vec4<f32>, MAX_ROWS>;
     for (var k0 = 0u; k0 < H; k0 += SPLIT) {
         let k = k0 + li;
@@ -55,14 +50,14 @@ fn gru_step_split(
         if (b >= B) {
             break;
         }
-        let len = lens[b];
-        let h_cur = ((cur + d) * B + b) * H;
-        let h_nxt = ((nxt + d) * B + b) * H;
-        if (s >= len) {
+        let rs = row_step(d, b);
+        let h_cur = rs.cur;
+        let h_nxt = rs.nxt;
+        if (!rs.running) {
             h[h_nxt + j] = h[h_cur + j];
             continue;
         }
-        let t = time_index(lp, d, s, len);
+        let t = rs.t;
         let xb = (((d * lp.steps + t) * B + b) * H + j) * 3u;
         let a = total[r];
         let z = activate(f, clip_gate(lp, xp[xb] + a.x));

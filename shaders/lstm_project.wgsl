@@ -26,8 +26,6 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     let H = lp.hidden;
     let B = lp.batch;
     let s = sp.step;
-    let cur = (s & 1u) * lp.dirs;
-    let nxt = ((s + 1u) & 1u) * lp.dirs;
     var acc: array<f32, MAX_ROWS>;
     var mrow: array<u32, MAX_ROWS>; // each row's m offset, computed once
     for (var r = 0u; r < ROWS; r++) {
@@ -55,14 +53,14 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (b >= B) {
             break;
         }
-        let len = lens[b];
-        let h_cur = ((cur + d) * B + b) * P;
-        let h_nxt = ((nxt + d) * B + b) * P;
-        if (s >= len) {
+        let rs = row_step(d, b);
+        let h_cur = rs.cur;
+        let h_nxt = rs.nxt;
+        if (!rs.running) {
             h[h_nxt + p] = h[h_cur + p];
             continue;
         }
-        let t = time_index(lp, d, s, len);
+        let t = rs.t;
         h[h_nxt + p] = acc[r];
         y[((t * B + b) * lp.dirs + d) * P + p] = acc[r];
     }

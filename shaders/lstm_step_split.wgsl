@@ -31,12 +31,7 @@ fn lstm_step_split(
     let B = lp.batch;
     let HI = lp.hidden_in;
     let s = sp.step;
-    let cur = (s & 1u) * lp.dirs;
-    let nxt = ((s + 1u) & 1u) * lp.dirs;
-    var hrow: array<u32, MAX_ROWS>;
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var acc: array<vec4<f32>, MAX_ROWS>;
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
@@ -61,14 +56,14 @@ fn lstm_step_split(
         if (b >= B) {
             break;
         }
-        let len = lens[b];
-        let h_cur = ((cur + d) * B + b) * HI;
-        let h_nxt = ((nxt + d) * B + b) * HI;
-        if (s >= len) {
+        let rs = row_step(d, b);
+        let h_cur = rs.cur;
+        let h_nxt = rs.nxt;
+        if (!rs.running) {
             h[h_nxt + j] = h[h_cur + j];
             continue;
         }
-        let t = time_index(lp, d, s, len);
+        let t = rs.t;
         let a = total[r] + xp[((d * lp.steps + t) * B + b) * H + j];
         let ci = (d * B + b) * H + j;
         let cell = lstm_cell(d, a, pv, c[ci]);

@@ -28,13 +28,8 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let B = lp.batch;
     let HI = lp.hidden_in;
     let s = sp.step;
-    let cur = (s & 1u) * lp.dirs;
-    let nxt = ((s + 1u) & 1u) * lp.dirs;
     var acc: array<f32, MAX_ROWS>;
-    var hrow: array<u32, MAX_ROWS>; // each row's h offset, computed once
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = d * HI * H + j;
     let k4 = HI & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
@@ -57,14 +52,14 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (b >= B) {
             break;
         }
-        let len = lens[b];
-        let h_cur = ((cur + d) * B + b) * HI;
-        let h_nxt = ((nxt + d) * B + b) * HI;
-        if (s >= len) {
+        let rs = row_step(d, b);
+        let h_cur = rs.cur;
+        let h_nxt = rs.nxt;
+        if (!rs.running) {
             h[h_nxt + j] = h[h_cur + j];
             continue;
         }
-        let t = time_index(lp, d, s, len);
+        let t = rs.t;
         let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * H + j]));
         h[h_nxt + j] = hv;
         y[((t * B + b) * lp.dirs + d) * HI + j] = hv;

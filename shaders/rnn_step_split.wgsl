@@ -27,12 +27,7 @@ fn rnn_step_split(
         return; // the whole workgroup leaves together
     }
     let s = sp.step;
-    let cur = (s & 1u) * lp.dirs;
-    let nxt = ((s + 1u) & 1u) * lp.dirs;
-    var hrow: array<u32, MAX_ROWS>;
-    for (var r = 0u; r < ROWS; r++) {
-        hrow[r] = ((cur + d) * B + tile_row(b0, r)) * HI;
-    }
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var acc: array<vec4<f32>, MAX_ROWS>;
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
@@ -52,14 +47,14 @@ fn rnn_step_split(
         if (b >= B) {
             break;
         }
-        let len = lens[b];
-        let h_cur = ((cur + d) * B + b) * HI;
-        let h_nxt = ((nxt + d) * B + b) * HI;
-        if (s >= len) {
+        let rs = row_step(d, b);
+        let h_cur = rs.cur;
+        let h_nxt = rs.nxt;
+        if (!rs.running) {
             h[h_nxt + j] = h[h_cur + j];
             continue;
         }
-        let t = time_index(lp, d, s, len);
+        let t = rs.t;
         let hv = activate(lp.acts[d * 3u], clip_gate(lp, total[r].x + xp[((d * lp.steps + t) * B + b) * H + j]));
         h[h_nxt + j] = hv;
         y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
