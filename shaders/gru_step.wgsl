@@ -1,6 +1,6 @@
 // gru_step: one time step of a GRU layer (ONNX gates z, r, h), both directions in one dispatch.
 //   xp:      [D, T, B, H, 3]  x·Wᵀ + Wb (+ Rb of z, r; + Rbh when linear_before_reset = 0)
-//   wh:      [D, H, H, 3]     R pre-transposed, gates interleaved per hidden unit
+//   wh:      [D, H, H] vec4   R pre-transposed, gates (z, r, h, 0) interleaved per unit, blocked
 //   bh:      [D, H]           Rbh, used by linear_before_reset = 1 only
 //   h:       [2, D, B, H]     ping-pong halves: step s reads half s&1, writes the other
 //   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate
@@ -17,7 +17,7 @@
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
-@group(0) @binding(3) var<storage, read> wh: array<f32>;
+@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bh: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
 @group(0) @binding(6) var<storage, read_write> h: array<f32>;
@@ -56,14 +56,14 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let H = lp.hidden;
     var acc: array<vec3<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = (d * H * H + j) * 3u;
+    var wi = blocked_unit(d, H, H, j);
     let k4 = H & ~3u;
-    let stride = 3u * H;
+    let stride = UNIT_BLOCK;
     for (var k = 0u; k < k4; k += 4u) {
-        let w0 = vec3<f32>(wh[wi], wh[wi + 1u], wh[wi + 2u]);
-        let w1 = vec3<f32>(wh[wi + stride], wh[wi + stride + 1u], wh[wi + stride + 2u]);
-        let w2 = vec3<f32>(wh[wi + 2u * stride], wh[wi + 2u * stride + 1u], wh[wi + 2u * stride + 2u]);
-        let w3 = vec3<f32>(wh[wi + 3u * stride], wh[wi + 3u * stride + 1u], wh[wi + 3u * stride + 2u]);
+        let w0 = wh[wi].xyz;
+        let w1 = wh[wi + stride].xyz;
+        let w2 = wh[wi + 2u * stride].xyz;
+        let w3 = wh[wi + 3u * stride].xyz;
         wi += 4u * stride;
         for (var r = 0u; r < ROWS; r++) {
             let hk = hrow[r] + k;
@@ -71,7 +71,7 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     for (var k = k4; k < H; k++) {
-        let w = vec3<f32>(wh[wi], wh[wi + 1u], wh[wi + 2u]);
+        let w = wh[wi].xyz;
         wi += stride;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h[hrow[r] + k] * w;
@@ -109,10 +109,10 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let cur = sp.step & 1u;
     var acc: array<vec2<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = (d * H * H + j) * 3u;
+    var wi = blocked_unit(d, H, H, j);
     for (var k = 0u; k < H; k++) {
-        let w = vec2<f32>(wh[wi], wh[wi + 1u]);
-        wi += 3u * H;
+        let w = wh[wi].xy;
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h[hrow[r] + k] * w;
         }
@@ -151,10 +151,10 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
-    var wi = (d * H * H + j) * 3u + 2u;
+    var wi = blocked_unit(d, H, H, j);
     for (var k = 0u; k < H; k++) {
-        let w = wh[wi];
-        wi += 3u * H;
+        let w = wh[wi].z;
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += scratch[srow[r] + 2u * k] * w;
         }

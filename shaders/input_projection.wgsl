@@ -1,7 +1,8 @@
 // input_projection: the input half of every gate, for all time steps and directions at once.
 //   out[d][m][n] = sum_k a[m][k] * w[d][k][n] + bias[d][n]
 //   a:    [M, K]     M = T*B rows of the layer input (time-major)
-//   w:    [D, K, N]  N = H*G, gate-interleaved columns n = j*G + g, pre-transposed
+//   w:    [D, K, N]  N = H*G, gate-interleaved columns n = j*G + g, pre-transposed, blocked by
+//                    4 columns (shared/blocked.wgsl; padding columns hold zeros)
 //   bias: [D, N]     input biases (and the recurrent biases that commute: see pack.rs)
 //   out:  [D, M, N]
 // Versions:
@@ -31,13 +32,10 @@ fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ncols = min(4u, p.n - col0);
     let nrows = min(4u, p.m - row0);
     var acc: array<vec4<f32>, 4>;
-    let wbase = d * p.k * p.n + col0;
+    var wi = blocked_unit(d, p.k, (p.n + 3u) / 4u, gid.x) * 4u;
     for (var k = 0u; k < p.k; k++) {
-        var wv = vec4<f32>(0.0);
-        let wr = wbase + k * p.n;
-        for (var c = 0u; c < ncols; c++) {
-            wv[c] = w[wr + c];
-        }
+        let wv = vec4<f32>(w[wi], w[wi + 1u], w[wi + 2u], w[wi + 3u]);
+        wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < nrows; r++) {
             acc[r] += a[(row0 + r) * p.k + k] * wv;
         }

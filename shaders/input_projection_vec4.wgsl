@@ -1,7 +1,8 @@
 // input_projection_vec4: input_projection.wgsl for K % 4 == 0 and N % 4 == 0, the common case
 // (its own file because its buffers are read as vec4 arrays).
 //   out[d][m][n] = sum_k a[m][k] * w[d][k][n] + bias[d][n]
-//   a: [M, K/4] vec4   w: [D, K, N/4] vec4   bias: [D, N/4] vec4   out: [D, M, N/4] vec4
+//   a: [M, K/4] vec4   w: [D, K, N/4] vec4, blocked (shared/blocked.wgsl)   bias: [D, N/4] vec4
+//   out: [D, M, N/4] vec4
 // Versions:
 //   input_projection_vec4: each invocation a 4x4 register block; per 4 k, 4 vec4 loads of a and
 //   4 of w feed 64 multiply-adds.
@@ -38,13 +39,13 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    var wi = d * p.k * n4 + c4;
+    var wi = blocked_unit(d, p.k, n4, c4);
     for (var kk = 0u; kk < k4; kk++) {
         let w0 = w[wi];
-        let w1 = w[wi + n4];
-        let w2 = w[wi + 2u * n4];
-        let w3 = w[wi + 3u * n4];
-        wi += 4u * n4;
+        let w1 = w[wi + UNIT_BLOCK];
+        let w2 = w[wi + 2u * UNIT_BLOCK];
+        let w3 = w[wi + 3u * UNIT_BLOCK];
+        wi += 4u * UNIT_BLOCK;
         let a0 = a[r0 + kk];
         let a1 = a[r1 + kk];
         let a2 = a[r2 + kk];

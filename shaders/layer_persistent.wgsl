@@ -5,10 +5,10 @@
 // input_forget and projection), with the semantics of rnn_step, gru_step/gru_gates/
 // gru_candidate, lstm_step and lstm_project.
 //   xp:  [D, T, B, H*G]  gate-interleaved (see input_projection.wgsl)
-//   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved
+//   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved, blocked
 //   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
 //   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
-//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection)
+//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, blocked)
 // Versions:
 //   layer_persistent: weights read from global memory (they are small and stay in cache).
 
@@ -41,6 +41,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
     let reset_before = gru && (lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u;
     let proj = (lp.flags & FLAG_PROJ) != 0u;
     let G = select(select(1u, 3u, gru), 4u, lstm);
+    let GW = select(1u, 4u, gru || lstm); // floats per unit in wh (pack::recurrent_width)
     let row = (d * B + b) * HI;
     if (j < HI) {
         h_wg[j] = h[row + j];
@@ -67,8 +68,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         var z = 0.0;
         if (j < H) {
             var acc = vec4<f32>(0.0);
+            var wb = blocked_unit(d, HI, H, j) * GW;
             for (var k = 0u; k < HI; k++) {
-                let wb = (d * HI + k) * H * G + j * G;
                 let hk = h_wg[k];
                 acc.x += hk * wh[wb];
                 if (G > 1u) {
@@ -78,6 +79,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                 if (G > 3u) {
                     acc.w += hk * wh[wb + 3u];
                 }
+                wb += GW * UNIT_BLOCK;
             }
             if (lstm) {
                 let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);
@@ -101,16 +103,18 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         workgroupBarrier();
         if (reset_before && j < H) {
             var acc = 0.0;
+            let wb = blocked_unit(d, H, H, j);
             for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wh[(d * H + k) * H * 3u + j * 3u + 2u];
+                acc += mid_wg[k] * wh[(wb + k * UNIT_BLOCK) * 4u + 2u];
             }
             let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
             new_h = (1.0 - z) * n + z * h_wg[j];
         }
         if (proj && j < HI) {
             var acc = 0.0;
+            let wb = blocked_unit(d, H, HI, j);
             for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wr[(d * H + k) * HI + j];
+                acc += mid_wg[k] * wr[wb + k * UNIT_BLOCK];
             }
             new_h = acc;
         }

@@ -1,6 +1,6 @@
 // lstm_project: the projection that finishes an LSTM step with proj_size P (PyTorch):
 //   h = W_hr · m,  m = o ⊙ tanh(c) from lstm_step
-//   m: [D, B, H]   wr: [D, H, P] (W_hr pre-transposed)   h: [2, D, B, P]   y: [T, B, D, P]
+//   m: [D, B, H]   wr: [D, H, P] (W_hr pre-transposed, blocked)   h: [2, D, B, P]   y: [T, B, D, P]
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output element, dot product over H.
 //   ROWS = 4: each weight load feeds four batch rows.
@@ -31,11 +31,11 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < ROWS; r++) {
         mrow[r] = (d * B + tile_row(b0, r)) * H;
     }
-    var wi = d * H * P + p;
+    var wi = blocked_unit(d, H, P, p);
     let k4 = H & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
-        let w = vec4<f32>(wr[wi], wr[wi + P], wr[wi + 2u * P], wr[wi + 3u * P]);
-        wi += 4u * P;
+        let w = vec4<f32>(wr[wi], wr[wi + UNIT_BLOCK], wr[wi + 2u * UNIT_BLOCK], wr[wi + 3u * UNIT_BLOCK]);
+        wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             let mk = mrow[r] + k;
             acc[r] += dot(vec4<f32>(m[mk], m[mk + 1u], m[mk + 2u], m[mk + 3u]), w);
@@ -43,7 +43,7 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     for (var k = k4; k < H; k++) {
         let w = wr[wi];
-        wi += P;
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += m[mrow[r] + k] * w;
         }

@@ -1,7 +1,7 @@
 // lstm_step: one time step of an LSTM layer (ONNX gates i, o, f, c), both directions in one
 // dispatch: recurrent product, gate inputs, peepholes, clip, activations, c and h updates.
 //   xp:   [D, T, B, H] of vec4 (i, o, f, c)   x·Wᵀ + Wb + Rb
-//   wh:   [D, H_in, H] of vec4 (i, o, f, c)   R pre-transposed, gate-interleaved
+//   wh:   [D, H_in, H] of vec4 (i, o, f, c)   R pre-transposed, gate-interleaved, blocked
 //   peep: [D, H, 3]    (i, o, f)
 //   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its elements)
 //   out:  y [T, B, D, H] or, with a projection (FLAG_PROJ), m = o ⊙ h(c) [D, B, H]
@@ -38,14 +38,14 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let proj = (lp.flags & FLAG_PROJ) != 0u;
     var acc: array<vec4<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = d * HI * H + j;
+    var wi = blocked_unit(d, HI, H, j);
     let k4 = HI & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
         let w0 = wh[wi];
-        let w1 = wh[wi + H];
-        let w2 = wh[wi + 2u * H];
-        let w3 = wh[wi + 3u * H];
-        wi += 4u * H;
+        let w1 = wh[wi + UNIT_BLOCK];
+        let w2 = wh[wi + 2u * UNIT_BLOCK];
+        let w3 = wh[wi + 3u * UNIT_BLOCK];
+        wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             let hk = hrow[r] + k;
             acc[r] += h[hk] * w0 + h[hk + 1u] * w1 + h[hk + 2u] * w2 + h[hk + 3u] * w3;
@@ -53,7 +53,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     for (var k = k4; k < HI; k++) {
         let w = wh[wi];
-        wi += H;
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h[hrow[r] + k] * w;
         }

@@ -36,7 +36,7 @@ fn lstm_step_split(
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
         if (k < HI) {
-            let w = wh[(d * HI + k) * H + j];
+            let w = wh[blocked_unit(d, HI, H, j) + k * UNIT_BLOCK];
             for (var r = 0u; r < ROWS; r++) {
                 acc[r] += h[hrow[r] + k] * w;
             }

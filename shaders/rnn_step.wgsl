@@ -30,11 +30,11 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = sp.step;
     var acc: array<f32, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = d * HI * H + j;
+    var wi = blocked_unit(d, HI, H, j);
     let k4 = HI & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
-        let w = vec4<f32>(wh[wi], wh[wi + H], wh[wi + 2u * H], wh[wi + 3u * H]);
-        wi += 4u * H;
+        let w = vec4<f32>(wh[wi], wh[wi + UNIT_BLOCK], wh[wi + 2u * UNIT_BLOCK], wh[wi + 3u * UNIT_BLOCK]);
+        wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             let hk = hrow[r] + k;
             acc[r] += dot(vec4<f32>(h[hk], h[hk + 1u], h[hk + 2u], h[hk + 3u]), w);
@@ -42,7 +42,7 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     for (var k = k4; k < HI; k++) {
         let w = wh[wi];
-        wi += H;
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h[hrow[r] + k] * w;
         }

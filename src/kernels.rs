@@ -36,6 +36,7 @@ const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
 const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
 const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
 const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
+const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
@@ -126,9 +127,10 @@ impl Kernel {
         };
         let split = if self.needs_subgroups() { SPLIT } else { "" };
         match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{ROWS}\n{lstm_cell}\n{split}\n{body}"),
-            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{lstm_cell}\n{body}"),
-            (false, false) => body.to_string(),
+            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{body}"),
+            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
+            (false, false) if self == Kernel::MergeDirections => body.to_string(),
+            (false, false) => format!("{BLOCKED}\n{body}"),
         }
     }
 

@@ -1,25 +1,63 @@
 //! The engine's weight layout, converted once from ONNX layout (see `network::LayerWeights`).
 //! Gates are interleaved per hidden unit (column `j*G + g`) and matrices pre-transposed, so one
 //! invocation reads all gates of its unit with one (vec4 for LSTM) load per input.
+//!
+//! Weight matrices are then *blocked*: the columns of `[K, N]` are cut into blocks of
+//! `UNIT_BLOCK` units (a unit is a hidden unit's gates, or a vec4 of the matmul's columns), and
+//! each block stores its `K` rows one after the other: `[ceil(units/UNIT_BLOCK), K, UNIT_BLOCK,
+//! unit width]`. Neighbouring invocations still read neighbouring addresses (coalesced on a GPU),
+//! and the run of invocations a SIMD CPU driver such as lavapipe executes together walks memory
+//! sequentially instead of jumping one full row (often a page) per input.
 
 use crate::network::Layer;
 use crate::spec::Cell;
 
+/// Units per block of the blocked weight layout: keep in sync with `UNIT_BLOCK` in
+/// `shaders/shared/blocked.wgsl`.
+pub const UNIT_BLOCK: usize = 8;
+
+/// Blocks the matrices `[D, K, cols]` of `src` by units of `width` columns (the last unit and
+/// block padded with zeros): `[D, ceil(units/UNIT_BLOCK), K, UNIT_BLOCK, width]`.
+pub fn block_units(src: &[f32], d_count: usize, k_count: usize, cols: usize, width: usize) -> Vec<f32> {
+    let blocks = cols.div_ceil(width).div_ceil(UNIT_BLOCK);
+    let block_len = UNIT_BLOCK * width;
+    let mut dst = vec![0.0; d_count * blocks * k_count * block_len];
+    for d in 0..d_count {
+        for k in 0..k_count {
+            for (n, &v) in src[(d * k_count + k) * cols..][..cols].iter().enumerate() {
+                dst[((d * blocks + n / block_len) * k_count + k) * block_len + n % block_len] = v;
+            }
+        }
+    }
+    dst
+}
+
 /// One layer's weights in kernel layout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedLayer {
-    /// `[D, K, H*G]`: `W` transposed, gate-interleaved.
+    /// `W` transposed, gate-interleaved, blocked by vec4 columns: `[D, K, H*G]` blocked with
+    /// unit width 4.
     pub wx: Vec<f32>,
     /// `[D, H*G]`: biases folded into the input projection: `Wb + Rb`, except the GRU
     /// candidate's `Rbh` under linear_before_reset (it sits inside `r ⊙ (...)`).
     pub bx: Vec<f32>,
-    /// `[D, H_out, H*G]`: `R` transposed, gate-interleaved.
+    /// `R` transposed, gate-interleaved, blocked by hidden unit: `[D, H_out, H*W]` blocked with
+    /// unit width `W = recurrent_width(cell)` (GRU's three gates padded to a vec4).
     pub wh: Vec<f32>,
     /// LSTM: peepholes `[D, H, 3]` (i, o, f; zeros when absent). GRU: `Rbh [D, H]` (zeros unless
     /// linear_before_reset). RNN: empty.
     pub aux: Vec<f32>,
-    /// `[D, H, P]`: `W_hr` transposed, for a projection.
+    /// `W_hr` transposed for a projection: `[D, H, P]` blocked with unit width 1.
     pub wr: Option<Vec<f32>>,
+}
+
+/// Floats per hidden unit in the packed `wh`: the gates, with GRU's three padded to four so
+/// that every unit of a GRU or LSTM is one vec4 load (keep in sync with the step kernels).
+pub fn recurrent_width(cell: Cell) -> usize {
+    match cell {
+        Cell::Gru => 4,
+        c => c.gates(),
+    }
 }
 
 /// Converts one layer to kernel layout.
@@ -29,15 +67,15 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
     let (d_count, g_count, h, k_in, h_out) =
         (s.directions(), s.cell.gates(), s.hidden_size, s.input_size, s.output_size());
     let gh = g_count * h;
-    // [D, G*H, cols] (ONNX rows) -> [D, cols, H*G] interleaved
-    let transpose_interleave = |src: &[f32], cols: usize| {
-        let mut dst = vec![0.0; d_count * cols * gh];
+    // [D, G*H, cols] (ONNX rows) -> [D, cols, H*width] interleaved, gates past G zero
+    let transpose_interleave = |src: &[f32], cols: usize, width: usize| {
+        let mut dst = vec![0.0; d_count * cols * h * width];
         for d in 0..d_count {
             for g in 0..g_count {
                 for j in 0..h {
                     let row = &src[(d * gh + g * h + j) * cols..][..cols];
                     for (k, &v) in row.iter().enumerate() {
-                        dst[(d * cols + k) * gh + j * g_count + g] = v;
+                        dst[((d * cols + k) * h + j) * width + g] = v;
                     }
                 }
             }
@@ -77,7 +115,16 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
                 }
             }
         }
-        dst
+        block_units(&dst, d_count, h, h_out, 1)
     });
-    PackedLayer { wx: transpose_interleave(&w.w, k_in), bx, wh: transpose_interleave(&w.r, h_out), aux, wr }
+    PackedLayer {
+        wx: block_units(&transpose_interleave(&w.w, k_in, g_count), d_count, k_in, gh, 4),
+        bx,
+        wh: {
+            let width = recurrent_width(s.cell);
+            block_units(&transpose_interleave(&w.r, h_out, width), d_count, h_out, h * width, width)
+        },
+        aux,
+        wr,
+    }
 }
