@@ -20,7 +20,7 @@
 @group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bh: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
 
@@ -35,14 +35,14 @@ fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
 // Writes h' = (1 - z) n + z h for row b and copies the state of finished rows.
 fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
     let s = sp.step;
-    let hv = (1.0 - z) * n + z * h[state_row(s & 1u, d, b) + j];
-    h[state_row((s + 1u) & 1u, d, b) + j] = hv;
+    let hv = (1.0 - z) * n + z * h_load(state_row(s & 1u, d, b) + j);
+    h_store(state_row((s + 1u) & 1u, d, b) + j, hv);
     y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden + j] = hv;
 }
 
 fn hold(d: u32, b: u32, j: u32) {
     let s = sp.step;
-    h[state_row((s + 1u) & 1u, d, b) + j] = h[state_row(s & 1u, d, b) + j];
+    h_store(state_row((s + 1u) & 1u, d, b) + j, h_load(state_row(s & 1u, d, b) + j));
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -66,15 +66,15 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let w3 = wh[wi + 3u * stride].xyz;
         wi += 4u * stride;
         for (var r = 0u; r < ROWS; r++) {
-            let hk = hrow[r] + k;
-            acc[r] += h[hk] * w0 + h[hk + 1u] * w1 + h[hk + 2u] * w2 + h[hk + 3u] * w3;
+            let hv = h_vec4(hrow[r] + k);
+            acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
         }
     }
     for (var k = k4; k < H; k++) {
         let w = wh[wi].xyz;
         wi += stride;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[hrow[r] + k] * w;
+            acc[r] += h_load(hrow[r] + k) * w;
         }
     }
     let f = lp.acts[d * 3u];
@@ -114,7 +114,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
         let w = wh[wi].xy;
         wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[hrow[r] + k] * w;
+            acc[r] += h_load(hrow[r] + k) * w;
         }
     }
     let f = lp.acts[d * 3u];
@@ -133,7 +133,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
         let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
         let sb = ((d * lp.batch + b) * H + j) * 2u;
         scratch[sb] = z;
-        scratch[sb + 1u] = rg * h[state_row(cur, d, b) + j];
+        scratch[sb + 1u] = rg * h_load(state_row(cur, d, b) + j);
     }
 }
 

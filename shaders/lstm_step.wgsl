@@ -19,7 +19,7 @@
 @group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> peep: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
@@ -47,15 +47,15 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let w3 = wh[wi + 3u * UNIT_BLOCK];
         wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
-            let hk = hrow[r] + k;
-            acc[r] += h[hk] * w0 + h[hk + 1u] * w1 + h[hk + 2u] * w2 + h[hk + 3u] * w3;
+            let hv = h_vec4(hrow[r] + k);
+            acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
         }
     }
     for (var k = k4; k < HI; k++) {
         let w = wh[wi];
         wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[hrow[r] + k] * w;
+            acc[r] += h_load(hrow[r] + k) * w;
         }
     }
     var pv = vec3<f32>(0.0);
@@ -73,7 +73,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let h_nxt = rs.nxt;
         if (!rs.running) {
             if (!proj) {
-                h[h_nxt + j] = h[h_cur + j];
+                h_store(h_nxt + j, h_load(h_cur + j));
             }
             continue;
         }
@@ -86,7 +86,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (proj) {
             out[ci] = hv;
         } else {
-            h[h_nxt + j] = hv;
+            h_store(h_nxt + j, hv);
             out[((t * B + b) * lp.dirs + d) * HI + j] = hv;
         }
     }

@@ -13,7 +13,7 @@
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
 @group(0) @binding(3) var<storage, read> wh: array<f32>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
-@group(0) @binding(5) var<storage, read_write> h: array<f32>;
+@group(0) @binding(5) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
@@ -36,15 +36,14 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let w = vec4<f32>(wh[wi], wh[wi + UNIT_BLOCK], wh[wi + 2u * UNIT_BLOCK], wh[wi + 3u * UNIT_BLOCK]);
         wi += 4u * UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
-            let hk = hrow[r] + k;
-            acc[r] += dot(vec4<f32>(h[hk], h[hk + 1u], h[hk + 2u], h[hk + 3u]), w);
+            acc[r] += dot(h_vec4(hrow[r] + k), w);
         }
     }
     for (var k = k4; k < HI; k++) {
         let w = wh[wi];
         wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h[hrow[r] + k] * w;
+            acc[r] += h_load(hrow[r] + k) * w;
         }
     }
     for (var r = 0u; r < ROWS; r++) {
@@ -56,12 +55,12 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let h_cur = rs.cur;
         let h_nxt = rs.nxt;
         if (!rs.running) {
-            h[h_nxt + j] = h[h_cur + j];
+            h_store(h_nxt + j, h_load(h_cur + j));
             continue;
         }
         let t = rs.t;
         let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * H + j]));
-        h[h_nxt + j] = hv;
+        h_store(h_nxt + j, hv);
         y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
     }
 }

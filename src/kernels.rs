@@ -37,6 +37,7 @@ const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
 const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
 const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
 const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
+const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
@@ -126,8 +127,11 @@ impl Kernel {
             ""
         };
         let split = if self.needs_subgroups() { SPLIT } else { "" };
+        let state_vec4 = if self.reads_state_as_vec4() { STATE_VEC4 } else { "" };
         match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{body}"),
+            (true, _) => {
+                format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{state_vec4}\n{body}")
+            }
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
             (false, false) if self == Kernel::MergeDirections => body.to_string(),
             (false, false) => format!("{BLOCKED}\n{body}"),
@@ -146,6 +150,17 @@ impl Kernel {
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
     pub fn needs_subgroups(self) -> bool {
         matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)
+    }
+
+    /// Whether the kernel reads h as vec4s (`shaders/shared/state_vec4.wgsl`), with the
+    /// pipeline constant `STATE_ALIGNED`.
+    pub fn reads_state_as_vec4(self) -> bool {
+        matches!(self, Kernel::LstmStep | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate)
+    }
+
+    /// The `STATE_ALIGNED` values the kernel is built for (`false` only where it has none).
+    pub fn aligned_variants(self) -> &'static [bool] {
+        if self.reads_state_as_vec4() { &[false, true] } else { &[false] }
     }
 
     /// The `ROWS` values the kernel is built for.

@@ -4,6 +4,7 @@
 
 use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS};
 use crate::network::Network;
+use crate::pack::{UNIT_BLOCK, recurrent_width};
 use crate::spec::{Cell, MergeMode};
 
 /// A buffer the plan refers to. Weights belong to the model; the rest to a workspace of one
@@ -67,6 +68,12 @@ pub struct NetShape {
 }
 
 impl NetShape {
+    /// Whether every row of the recurrent state starts on a vec4 (H_out % 4 == 0): step kernels
+    /// then read h with vec4 loads (`shaders/shared/state_vec4.wgsl`).
+    pub fn state_aligned(&self) -> bool {
+        self.out % 4 == 0
+    }
+
     /// The shape of a (validated) network.
     pub fn of(net: &Network) -> NetShape {
         let s = &net.layers[0].spec;
@@ -128,11 +135,13 @@ impl NetShape {
             Buf::Cn => l * d * b * h,
             Buf::LayerOut(_) => t * b * d * o,
             Buf::Merged(_) => t * b * o,
-            Buf::H(_) => 2 * d * b * o,
+            // padded to whole vec4s (shared/state_vec4.wgsl)
+            Buf::H(_) => (2 * d * b * o).next_multiple_of(4),
             Buf::C(_) => d * b * h,
-            Buf::Wx(k) => d * self.inputs[k] * h * g,
+            // weights in the blocked layout of pack.rs, padded to whole blocks
+            Buf::Wx(k) => d * self.inputs[k] * (h * g).next_multiple_of(4 * UNIT_BLOCK),
             Buf::Bx(_) => d * h * g,
-            Buf::Wh(_) => d * o * h * g,
+            Buf::Wh(_) => d * o * h.next_multiple_of(UNIT_BLOCK) * recurrent_width(self.cell),
             Buf::Aux(_) => match self.cell {
                 Cell::Lstm => d * h * 3,
                 Cell::Gru => d * h,
@@ -140,7 +149,7 @@ impl NetShape {
             },
             Buf::Wr(_) => {
                 if self.proj {
-                    d * h * o
+                    d * h * o.next_multiple_of(UNIT_BLOCK)
                 } else {
                     1
                 }

@@ -1,6 +1,6 @@
 //! Randomized GPU-versus-CPU-reference tests: every cell and option, every direction and merge
-//! mode, stacks of 1-3 layers, odd sizes (1, 3, 17, 33, 65, 130), ragged batches, initial
-//! states, and long sequences (T >= 300).
+//! mode, stacks of 1-3 layers, odd sizes (1, 3, 17, 33, 65, 130) and multiples of 4 (state
+//! rows on vec4s: 4, 8, 36, 64), ragged batches, initial states, and long sequences (T >= 300).
 
 mod common;
 
@@ -11,6 +11,7 @@ use wgpu_rnn::spec::{Activation, ActivationKind};
 use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network, Outputs};
 
 const ODD: [usize; 6] = [1, 3, 17, 33, 65, 130];
+const ALIGNED: [usize; 4] = [4, 8, 36, 64];
 
 /// Runs both paths and returns a description of every output that differs.
 fn compare(label: &str, net: &Network, inputs: &Inputs) -> Vec<String> {
@@ -75,10 +76,11 @@ fn random_configurations_match_the_reference() {
     let cells = [Cell::Rnn, Cell::Gru, Cell::Lstm];
     let dirs = [Direction::Forward, Direction::Reverse, Direction::Bidirectional];
     let merges = [MergeMode::Concat, MergeMode::Sum, MergeMode::Average, MergeMode::Mul];
+    let mut aligned_states = [0; 2]; // configurations whose state rows are (not) vec4-aligned
     for i in 0..72 {
         let cell = cells[i % 3];
         let direction = dirs[(i / 3) % 3];
-        let hidden = pick(&mut rng, &ODD);
+        let hidden = pick(&mut rng, if i % 2 == 0 { &ODD[..] } else { &ALIGNED[..] });
         let proj = if cell == Cell::Lstm && hidden > 3 && rng.range(0, 3) == 0 { rng.range(1, hidden - 1) } else { 0 };
         let cfg = RandomConfig {
             cell,
@@ -103,6 +105,7 @@ fn random_configurations_match_the_reference() {
             }
             s
         });
+        aligned_states[usize::from(wgpu_rnn::plan::NetShape::of(&net).state_aligned())] += 1;
         let steps = pick(&mut rng, &[1, 2, 3, 17, 33]);
         let batch = pick(&mut rng, &[1, 3, 17]);
         let inputs = random::inputs(&net, steps, batch, i as u64, rng.range(0, 1) == 1, rng.range(0, 1) == 1);
@@ -112,6 +115,7 @@ fn random_configurations_match_the_reference() {
         );
         failures.extend(compare(&label, &net, &inputs));
     }
+    assert!(aligned_states.iter().all(|&n| n >= 12), "aligned/unaligned state rows: {aligned_states:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

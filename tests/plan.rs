@@ -177,3 +177,53 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
     ));
     assert!(!projected.supports(StepVariant::Split { rows: 4 }));
 }
+
+#[test]
+fn packed_weights_fill_the_buffers_the_plan_sizes() {
+    use wgpu_rnn::pack::pack_layer;
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        for (input, hidden, proj) in [(5, 7, 0), (8, 16, 0), (3, 9, 5), (13, 33, 0)] {
+            let proj = if cell == Cell::Lstm { proj } else { 0 };
+            let cfg = RandomConfig {
+                direction: Direction::Bidirectional,
+                proj_size: proj,
+                ..RandomConfig::simple(cell, input, hidden)
+            };
+            let net = random::network(&cfg, 3, |s| s);
+            let shape = NetShape::of(&net);
+            let packed = pack_layer(&net.layers[0]);
+            let what = format!("{cell:?} I{input} H{hidden} P{proj}");
+            assert_eq!(packed.wx.len(), shape.elements(Buf::Wx(0), 1, 1), "wx of {what}");
+            assert_eq!(packed.wh.len(), shape.elements(Buf::Wh(0), 1, 1), "wh of {what}");
+            assert_eq!(packed.bx.len(), shape.elements(Buf::Bx(0), 1, 1), "bx of {what}");
+            if let Some(wr) = &packed.wr {
+                assert_eq!(wr.len(), shape.elements(Buf::Wr(0), 1, 1), "wr of {what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn blocked_layout_keeps_each_unit_block_contiguous_over_k() {
+    use wgpu_rnn::pack::{UNIT_BLOCK, block_units};
+    // [D=2, K=3, cols=10], unit width 2 -> 5 units, one block of 8 (3 padded)
+    let (d_count, k_count, cols, width) = (2, 3, 10, 2);
+    let src: Vec<f32> = (0..d_count * k_count * cols).map(|i| i as f32 + 1.0).collect();
+    let dst = block_units(&src, d_count, k_count, cols, width);
+    let block = UNIT_BLOCK * width;
+    assert_eq!(dst.len(), d_count * k_count * block);
+    for d in 0..d_count {
+        for k in 0..k_count {
+            for n in 0..block {
+                let want = if n < cols { src[(d * k_count + k) * cols + n] } else { 0.0 };
+                assert_eq!(dst[(d * k_count + k) * block + n], want, "d {d} k {k} column {n}");
+            }
+        }
+    }
+    // two blocks: units 8.. start after all K rows of the first block
+    let cols = UNIT_BLOCK + 1;
+    let src: Vec<f32> = (0..k_count * cols).map(|i| i as f32 + 1.0).collect();
+    let dst = block_units(&src, 1, k_count, cols, 1);
+    assert_eq!(dst[k_count * UNIT_BLOCK], src[UNIT_BLOCK], "unit 8 at k 0");
+    assert_eq!(dst[(k_count + 1) * UNIT_BLOCK], src[cols + UNIT_BLOCK], "unit 8 at k 1");
+}

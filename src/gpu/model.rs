@@ -355,7 +355,8 @@ impl GpuModel {
                     let mut current = None;
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
                         if current != Some((d.kernel, d.rows)) {
-                            pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows).pipeline);
+                            let aligned = self.shape.state_aligned();
+                            pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows, aligned).pipeline);
                             current = Some((d.kernel, d.rows));
                         }
                         let offsets: &[u32] =
@@ -478,7 +479,7 @@ impl GpuModel {
                 let label = kernel.label();
                 let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some(&label),
-                    layout: &self.ctx.pipelines.get(kernel, 1).layout,
+                    layout: &self.ctx.pipelines.get(kernel, 1, false).layout,
                     entries: &entries,
                 });
                 bind_groups.insert((kernel, l), group);

@@ -13,7 +13,8 @@ pub struct KernelPipeline {
 
 /// All pipelines of a device.
 pub struct Pipelines {
-    by_kernel: HashMap<(Kernel, u32), KernelPipeline>,
+    /// By kernel, `ROWS` and `STATE_ALIGNED`.
+    by_kernel: HashMap<(Kernel, u32, bool), KernelPipeline>,
 }
 
 impl Pipelines {
@@ -63,19 +64,27 @@ impl Pipelines {
                 immediate_size: 0,
             });
             for &rows in kernel.row_variants() {
-                let constants = [("ROWS", rows as f64)];
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: Some(&pipeline_layout),
-                    module,
-                    entry_point: Some(kernel.entry_point()),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: if kernel.is_step() { &constants } else { &[] },
-                        ..Default::default()
-                    },
-                    cache: None,
-                });
-                by_kernel.insert((kernel, rows), KernelPipeline { layout: layout.clone(), pipeline });
+                for &aligned in kernel.aligned_variants() {
+                    let mut constants = Vec::new();
+                    if kernel.is_step() {
+                        constants.push(("ROWS", rows as f64));
+                    }
+                    if kernel.reads_state_as_vec4() {
+                        constants.push(("STATE_ALIGNED", if aligned { 1.0 } else { 0.0 }));
+                    }
+                    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(&label),
+                        layout: Some(&pipeline_layout),
+                        module,
+                        entry_point: Some(kernel.entry_point()),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants: &constants,
+                            ..Default::default()
+                        },
+                        cache: None,
+                    });
+                    by_kernel.insert((kernel, rows, aligned), KernelPipeline { layout: layout.clone(), pipeline });
+                }
             }
         }
         Pipelines { by_kernel }
@@ -83,11 +92,12 @@ impl Pipelines {
 
     /// Whether `kernel` was built for this device.
     pub fn has(&self, kernel: Kernel) -> bool {
-        self.by_kernel.contains_key(&(kernel, 1))
+        self.by_kernel.contains_key(&(kernel, 1, false))
     }
 
-    /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without rows).
-    pub fn get(&self, kernel: Kernel, rows: u32) -> &KernelPipeline {
-        &self.by_kernel[&(kernel, rows)]
+    /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without rows) and
+    /// `STATE_ALIGNED = state_aligned` (ignored by kernels without it).
+    pub fn get(&self, kernel: Kernel, rows: u32, state_aligned: bool) -> &KernelPipeline {
+        &self.by_kernel[&(kernel, rows, state_aligned && kernel.reads_state_as_vec4())]
     }
 }
