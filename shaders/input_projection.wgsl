@@ -6,7 +6,8 @@
 //   bias: [D, N]     input biases (and the recurrent biases that commute: see pack.rs)
 //   out:  [D, M, N]
 // Versions:
-//   input_projection: each invocation computes a 4x4 register block, scalar loads, bounds checked.
+//   input_projection: each invocation computes an 8x4 register block (8 rows, 4 columns), scalar
+//   loads, bounds checked.
 
 struct MatmulParams {
     m: u32,
@@ -24,14 +25,14 @@ struct MatmulParams {
 @compute @workgroup_size(8, 8, 1)
 fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
     let col0 = gid.x * 4u;
-    let row0 = gid.y * 4u;
+    let row0 = gid.y * 8u;
     let d = gid.z;
     if (col0 >= p.n || row0 >= p.m) {
         return;
     }
     let ncols = min(4u, p.n - col0);
-    let nrows = min(4u, p.m - row0);
-    var acc: array<vec4<f32>, 4>;
+    let nrows = min(8u, p.m - row0);
+    var acc: array<vec4<f32>, 8>;
     var wi = blocked_unit(d, p.k, (p.n + 3u) / 4u, gid.x) * 4u;
     for (var k = 0u; k < p.k; k++) {
         let wv = vec4<f32>(w[wi], w[wi + 1u], w[wi + 2u], w[wi + 3u]);

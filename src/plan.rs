@@ -317,8 +317,8 @@ impl Plan {
             commands.push(Command::Dispatch(Dispatch {
                 kernel: shape.projection_kernel(l),
                 layer: l,
-                // each invocation computes a 4x4 block; workgroups are 8x8
-                workgroups: [groups(h * shape.gates(), 32), groups(t * b, 32), d as u32],
+                // each invocation computes an 8x4 block (rows x columns); workgroups are 8x8
+                workgroups: [groups(h * shape.gates(), 32), groups(t * b, 64), d as u32],
                 step: None,
                 rows: 1,
             }));
