@@ -42,6 +42,10 @@ const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
 
+/// Batch rows per invocation of the per-step kernels' widest tiling, for batches over
+/// `TILE_ROWS` (keep `MAX_ROWS` in `shaders/shared/rows.wgsl` at least this).
+pub const WIDE_ROWS: u32 = 8;
+
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
 /// Size of the small 4-word uniform structs (`StepParams`, `MatmulParams`, `MergeParams`).
@@ -165,7 +169,11 @@ impl Kernel {
 
     /// The `ROWS` values the kernel is built for.
     pub fn row_variants(self) -> &'static [u32] {
-        if self.is_step() { &[1, TILE_ROWS] } else { &[1] }
+        match (self.is_step(), self.needs_subgroups()) {
+            (true, false) => &[1, TILE_ROWS, WIDE_ROWS],
+            (true, true) => &[1, TILE_ROWS],
+            (false, _) => &[1],
+        }
     }
 
     /// The kernel's bindings in order; `plan::bindings` names the buffers in the same order.

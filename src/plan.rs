@@ -2,7 +2,7 @@
 //! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
 //! `gpu::executor` runs it.
 
-use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS};
+use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS, WIDE_ROWS};
 use crate::network::Network;
 use crate::pack::{UNIT_BLOCK, recurrent_width};
 use crate::spec::{Cell, MergeMode};
@@ -191,7 +191,7 @@ impl NetShape {
     /// Whether `variant` can run this network.
     pub fn supports(&self, variant: StepVariant) -> bool {
         match variant {
-            StepVariant::PerStep { rows } => rows == 1 || rows == TILE_ROWS,
+            StepVariant::PerStep { rows } => [1, TILE_ROWS, WIDE_ROWS].contains(&rows),
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
             StepVariant::Split { rows } => self.split_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
         }
@@ -209,13 +209,16 @@ impl NetShape {
 
     /// The variant chosen for batch `b`: the persistent kernel where the layer fits it; else,
     /// with `split` (a GPU with subgroups) and at most 8 rows, the split-K kernel; else per-step
-    /// kernels, batch-tiled when there is more than one row.
+    /// kernels, batch-tiled when there is more than one row (`TILE_ROWS` rows per invocation
+    /// up to 4, `WIDE_ROWS` above).
     pub fn default_variant(&self, b: usize, split: bool) -> StepVariant {
         let rows = if b > 1 { TILE_ROWS } else { 1 };
         if self.supports(StepVariant::Persistent) {
             StepVariant::Persistent
         } else if split && b <= 8 && self.supports(StepVariant::Split { rows }) {
             StepVariant::Split { rows }
+        } else if b > TILE_ROWS as usize {
+            StepVariant::PerStep { rows: WIDE_ROWS }
         } else {
             StepVariant::PerStep { rows }
         }
@@ -237,7 +240,7 @@ impl NetShape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepVariant {
     /// One dispatch (two for reset-before GRU and projected LSTM) per step; each invocation
-    /// computes its hidden unit for this many batch rows (1 or `TILE_ROWS`).
+    /// computes its hidden unit for this many batch rows (1, `TILE_ROWS` or `WIDE_ROWS`).
     PerStep { rows: u32 },
     /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
     Persistent,
@@ -249,9 +252,10 @@ pub enum StepVariant {
 
 impl StepVariant {
     /// Every variant, for tests that check each against the CPU reference.
-    pub const ALL: [StepVariant; 5] = [
+    pub const ALL: [StepVariant; 6] = [
         StepVariant::PerStep { rows: 1 },
         StepVariant::PerStep { rows: TILE_ROWS },
+        StepVariant::PerStep { rows: WIDE_ROWS },
         StepVariant::Persistent,
         StepVariant::Split { rows: 1 },
         StepVariant::Split { rows: TILE_ROWS },

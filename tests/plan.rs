@@ -124,7 +124,10 @@ fn large_layers_use_batch_tiled_step_kernels() {
     let s = NetShape::of(&net);
     assert!(!s.supports(StepVariant::Persistent));
     assert_eq!(s.default_variant(1, false), StepVariant::PerStep { rows: 1 });
-    assert_eq!(s.default_variant(16, false), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(3, false), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(4, false), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(5, false), StepVariant::PerStep { rows: 8 });
+    assert_eq!(s.default_variant(16, false), StepVariant::PerStep { rows: 8 });
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
     let d = plan

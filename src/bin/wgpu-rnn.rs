@@ -85,7 +85,7 @@ struct BenchArgs {
     /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
     #[arg(long)]
     suite: Option<String>,
-    /// Kernel version: auto, rows1, rows4, persistent, split1 or split4 (LSTM, subgroups)
+    /// Kernel version: auto, rows1, rows4, rows8, persistent, split1 or split4 (subgroups)
     #[arg(long, default_value = "auto")]
     variant: String,
     #[arg(long, default_value_t = 2)]
@@ -166,11 +166,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         "auto" => None,
         "rows1" => Some(StepVariant::PerStep { rows: 1 }),
         "rows4" => Some(StepVariant::PerStep { rows: 4 }),
+        "rows8" => Some(StepVariant::PerStep { rows: 8 }),
         "persistent" => Some(StepVariant::Persistent),
         "split1" => Some(StepVariant::Split { rows: 1 }),
         "split4" => Some(StepVariant::Split { rows: 4 }),
         other => {
-            let all = "auto, rows1, rows4, persistent, split1, split4";
+            let all = "auto, rows1, rows4, rows8, persistent, split1, split4";
             return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` ({all})")));
         }
     };
