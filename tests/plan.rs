@@ -150,7 +150,7 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 300), 1, |s| s);
     let s = NetShape::of(&net);
     assert_eq!(s.default_variant(4, true), StepVariant::Split { rows: 4 });
-    assert_eq!(s.default_variant(9, true), StepVariant::PerStep { rows: 4 }, "more than 8 rows: batch tiling");
+    assert_eq!(s.default_variant(9, true), StepVariant::PerStep { rows: 8 }, "more than 8 rows: batch tiling");
     assert_eq!(s.default_variant(4, false), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
     let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
