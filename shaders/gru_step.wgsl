@@ -1,6 +1,7 @@
 // gru_step: one time step of a GRU layer (ONNX gates z, r, h), both directions in one dispatch.
 //   xp:      [D, T, B, H, 3]  x·Wᵀ + Wb (+ Rb of z, r; + Rbh when linear_before_reset = 0)
-//   wh:      [D, H, H] vec4   R pre-transposed, gates (z, r, h, 0) interleaved per unit, blocked
+//   wh:      vec4s            R pre-transposed, four inputs' (z, r, h) per unit in three vec4s,
+//                             blocked (shared/blocked.wgsl, gru_quad)
 //   bh:      [D, H]           Rbh, used by linear_before_reset = 1 only
 //   h:       [2, D, B, H]     ping-pong halves: step s reads half s&1, writes the other
 //   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate
@@ -45,6 +46,42 @@ fn hold(d: u32, b: u32, j: u32) {
     h_store(state_row((s + 1u) & 1u, d, b) + j, h_load(state_row(s & 1u, d, b) + j));
 }
 
+// The recurrent products h·R of the three gates for unit j and the tile's rows: per four
+// inputs, three vec4 loads of weights (shared/blocked.wgsl, gru_quad) and one of h per row.
+fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
+    let H = lp.hidden;
+    var acc: array<vec3<f32>, MAX_ROWS>;
+    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
+    var wi = gru_quad(d, H, H, j) * 3u;
+    let k4 = H & ~3u;
+    for (var k = 0u; k < k4; k += 4u) {
+        let qa = wh[wi];
+        let qb = wh[wi + 1u];
+        let qc = wh[wi + 2u];
+        wi += 3u * UNIT_BLOCK;
+        let w0 = qa.xyz;
+        let w1 = vec3<f32>(qa.w, qb.xy);
+        let w2 = vec3<f32>(qb.zw, qc.x);
+        let w3 = qc.yzw;
+        for (var r = 0u; r < ROWS; r++) {
+            let hv = h_vec4(hrow[r] + k);
+            acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
+        }
+    }
+    if (k4 < H) { // the last, partial quad
+        let qa = wh[wi];
+        let qb = wh[wi + 1u];
+        let qc = wh[wi + 2u];
+        for (var k = k4; k < H; k++) {
+            let w = quad_triple(qa, qb, qc, k - k4);
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] += h_load(hrow[r] + k) * w;
+            }
+        }
+    }
+    return acc;
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!in_range(gid)) {
@@ -54,29 +91,7 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    var acc: array<vec3<f32>, MAX_ROWS>;
-    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = blocked_unit(d, H, H, j);
-    let k4 = H & ~3u;
-    let stride = UNIT_BLOCK;
-    for (var k = 0u; k < k4; k += 4u) {
-        let w0 = wh[wi].xyz;
-        let w1 = wh[wi + stride].xyz;
-        let w2 = wh[wi + 2u * stride].xyz;
-        let w3 = wh[wi + 3u * stride].xyz;
-        wi += 4u * stride;
-        for (var r = 0u; r < ROWS; r++) {
-            let hv = h_vec4(hrow[r] + k);
-            acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
-        }
-    }
-    for (var k = k4; k < H; k++) {
-        let w = wh[wi].xyz;
-        wi += stride;
-        for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h_load(hrow[r] + k) * w;
-        }
-    }
+    let acc = recurrent_triples(d, j, b0);
     let f = lp.acts[d * 3u];
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -107,16 +122,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     let H = lp.hidden;
     let cur = sp.step & 1u;
-    var acc: array<vec2<f32>, MAX_ROWS>;
-    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = blocked_unit(d, H, H, j);
-    for (var k = 0u; k < H; k++) {
-        let w = wh[wi].xy;
-        wi += UNIT_BLOCK;
-        for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h_load(hrow[r] + k) * w;
-        }
-    }
+    let acc = recurrent_triples(d, j, b0); // (the h gate's product is not used here)
     let f = lp.acts[d * 3u];
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -151,12 +157,17 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
-    var wi = blocked_unit(d, H, H, j);
-    for (var k = 0u; k < H; k++) {
-        let w = wh[wi].z;
-        wi += UNIT_BLOCK;
-        for (var r = 0u; r < ROWS; r++) {
-            acc[r] += scratch[srow[r] + 2u * k] * w;
+    var wi = gru_quad(d, H, H, j) * 3u;
+    for (var k = 0u; k < H; k += 4u) {
+        let qa = wh[wi];
+        let qb = wh[wi + 1u];
+        let qc = wh[wi + 2u];
+        wi += 3u * UNIT_BLOCK;
+        let n = vec4<f32>(qa.z, qb.y, qc.x, qc.w); // the h gate of inputs k .. k+4
+        for (var i = 0u; i < min(4u, H - k); i++) {
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] += scratch[srow[r] + 2u * (k + i)] * n[i];
+            }
         }
     }
     for (var r = 0u; r < ROWS; r++) {

@@ -41,7 +41,6 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
     let reset_before = gru && (lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u;
     let proj = (lp.flags & FLAG_PROJ) != 0u;
     let G = select(select(1u, 3u, gru), 4u, lstm);
-    let GW = select(1u, 4u, gru || lstm); // floats per unit in wh (pack::recurrent_width)
     let row = (d * B + b) * HI;
     if (j < HI) {
         h_wg[j] = h[row + j];
@@ -68,8 +67,11 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         var z = 0.0;
         if (j < H) {
             var acc = vec4<f32>(0.0);
-            var wb = blocked_unit(d, HI, H, j) * GW;
+            var wb = blocked_unit(d, HI, H, j) * G;
             for (var k = 0u; k < HI; k++) {
+                if (gru) {
+                    wb = gru_weight(d, HI, H, j, k);
+                }
                 let hk = h_wg[k];
                 acc.x += hk * wh[wb];
                 if (G > 1u) {
@@ -79,7 +81,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                 if (G > 3u) {
                     acc.w += hk * wh[wb + 3u];
                 }
-                wb += GW * UNIT_BLOCK;
+                wb += G * UNIT_BLOCK;
             }
             if (lstm) {
                 let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);
@@ -103,9 +105,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         workgroupBarrier();
         if (reset_before && j < H) {
             var acc = 0.0;
-            let wb = blocked_unit(d, H, H, j);
             for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wh[(wb + k * UNIT_BLOCK) * 4u + 2u];
+                acc += mid_wg[k] * wh[gru_weight(d, H, H, j, k) + 2u];
             }
             let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
             new_h = (1.0 - z) * n + z * h_wg[j];

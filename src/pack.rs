@@ -41,8 +41,10 @@ pub struct PackedLayer {
     /// `[D, H*G]`: biases folded into the input projection: `Wb + Rb`, except the GRU
     /// candidate's `Rbh` under linear_before_reset (it sits inside `r ⊙ (...)`).
     pub bx: Vec<f32>,
-    /// `R` transposed, gate-interleaved, blocked by hidden unit: `[D, H_out, H*W]` blocked with
-    /// unit width `W = recurrent_width(cell)` (GRU's three gates padded to a vec4).
+    /// `R` transposed, gate-interleaved, blocked by hidden unit. RNN and LSTM: `[D, H_out, H*G]`
+    /// blocked with unit width G (an LSTM unit is one vec4 per input). GRU: inputs taken four at
+    /// a time, a unit's four (z, r, h) triples (12 floats, three vec4s) in a row:
+    /// `[D, ceil(H_out/4), H*12]` blocked with unit width 12. See `recurrent_len`.
     pub wh: Vec<f32>,
     /// LSTM: peepholes `[D, H, 3]` (i, o, f; zeros when absent). GRU: `Rbh [D, H]` (zeros unless
     /// linear_before_reset). RNN: empty.
@@ -51,13 +53,32 @@ pub struct PackedLayer {
     pub wr: Option<Vec<f32>>,
 }
 
-/// Floats per hidden unit in the packed `wh`: the gates, with GRU's three padded to four so
-/// that every unit of a GRU or LSTM is one vec4 load (keep in sync with the step kernels).
-pub fn recurrent_width(cell: Cell) -> usize {
+/// Length of the packed `wh` for `d_count` directions, `k_count` inputs (H_out) and `h` units
+/// (keep in sync with `blocked_unit`/`gru_weight` in `shaders/shared/blocked.wgsl`).
+pub fn recurrent_len(cell: Cell, d_count: usize, k_count: usize, h: usize) -> usize {
+    let units = h.next_multiple_of(UNIT_BLOCK);
     match cell {
-        Cell::Gru => 4,
-        c => c.gates(),
+        Cell::Gru => d_count * k_count.div_ceil(4) * units * 12,
+        c => d_count * k_count * units * c.gates(),
     }
+}
+
+/// GRU's `[D, K, H*3]` as input quads: `[D, ceil(K/4), H*12]`, row q holding, per unit, the
+/// (z, r, h) weights of inputs 4q..4q+4 (zeros past K).
+fn gru_quads(src: &[f32], d_count: usize, k_count: usize, h: usize) -> Vec<f32> {
+    let quads = k_count.div_ceil(4);
+    let mut dst = vec![0.0; d_count * quads * h * 12];
+    for d in 0..d_count {
+        for k in 0..k_count {
+            for j in 0..h {
+                for g in 0..3 {
+                    dst[((d * quads + k / 4) * h + j) * 12 + (k % 4) * 3 + g] =
+                        src[((d * k_count + k) * h + j) * 3 + g];
+                }
+            }
+        }
+    }
+    dst
 }
 
 /// Converts one layer to kernel layout.
@@ -67,15 +88,15 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
     let (d_count, g_count, h, k_in, h_out) =
         (s.directions(), s.cell.gates(), s.hidden_size, s.input_size, s.output_size());
     let gh = g_count * h;
-    // [D, G*H, cols] (ONNX rows) -> [D, cols, H*width] interleaved, gates past G zero
-    let transpose_interleave = |src: &[f32], cols: usize, width: usize| {
-        let mut dst = vec![0.0; d_count * cols * h * width];
+    // [D, G*H, cols] (ONNX rows) -> [D, cols, H*G] interleaved
+    let transpose_interleave = |src: &[f32], cols: usize| {
+        let mut dst = vec![0.0; d_count * cols * gh];
         for d in 0..d_count {
             for g in 0..g_count {
                 for j in 0..h {
                     let row = &src[(d * gh + g * h + j) * cols..][..cols];
                     for (k, &v) in row.iter().enumerate() {
-                        dst[((d * cols + k) * h + j) * width + g] = v;
+                        dst[(d * cols + k) * gh + j * g_count + g] = v;
                     }
                 }
             }
@@ -118,11 +139,14 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
         block_units(&dst, d_count, h, h_out, 1)
     });
     PackedLayer {
-        wx: block_units(&transpose_interleave(&w.w, k_in, g_count), d_count, k_in, gh, 4),
+        wx: block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4),
         bx,
-        wh: {
-            let width = recurrent_width(s.cell);
-            block_units(&transpose_interleave(&w.r, h_out, width), d_count, h_out, h * width, width)
+        wh: match s.cell {
+            Cell::Gru => {
+                let quads = gru_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h);
+                block_units(&quads, d_count, h_out.div_ceil(4), h * 12, 12)
+            }
+            _ => block_units(&transpose_interleave(&w.r, h_out), d_count, h_out, gh, g_count),
         },
         aux,
         wr,

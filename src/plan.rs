@@ -4,7 +4,7 @@
 
 use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS, WIDE_ROWS};
 use crate::network::Network;
-use crate::pack::{UNIT_BLOCK, recurrent_width};
+use crate::pack::{UNIT_BLOCK, recurrent_len};
 use crate::spec::{Cell, MergeMode};
 
 /// A buffer the plan refers to. Weights belong to the model; the rest to a workspace of one
@@ -141,7 +141,7 @@ impl NetShape {
             // weights in the blocked layout of pack.rs, padded to whole blocks
             Buf::Wx(k) => d * self.inputs[k] * (h * g).next_multiple_of(4 * UNIT_BLOCK),
             Buf::Bx(_) => d * h * g,
-            Buf::Wh(_) => d * o * h.next_multiple_of(UNIT_BLOCK) * recurrent_width(self.cell),
+            Buf::Wh(_) => recurrent_len(self.cell, d, o, h),
             Buf::Aux(_) => match self.cell {
                 Cell::Lstm => d * h * 3,
                 Cell::Gru => d * h,
