@@ -59,7 +59,9 @@ impl Engine {
     pub fn with_options(opts: &EngineOptions) -> Result<Engine> {
         match GpuContext::new(&opts.gpu) {
             Ok(ctx) => Ok(Engine { backend: Backend::Gpu(Arc::new(ctx)) }),
-            Err(Error::NoAdapter(why)) if !opts.require_gpu && opts.gpu == GpuOptions::default() => {
+            Err(Error::NoAdapter(why))
+                if !opts.require_gpu && opts.gpu.backend.is_none() && opts.gpu.adapter.is_none() =>
+            {
                 eprintln!("wgpu-rnn: warning: no GPU adapter ({why}); using the CPU reference");
                 Ok(Engine { backend: Backend::Cpu })
             }

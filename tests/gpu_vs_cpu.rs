@@ -8,7 +8,7 @@ use wgpu_rnn::case::Comparison;
 use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig, Rng};
 use wgpu_rnn::spec::{Activation, ActivationKind};
-use wgpu_rnn::{Cell, Direction, Inputs, MergeMode, Network, Outputs};
+use wgpu_rnn::{Cell, Direction, Engine, Inputs, MergeMode, Network, Outputs};
 
 const ODD: [usize; 6] = [1, 3, 17, 33, 65, 130];
 const ALIGNED: [usize; 4] = [4, 8, 36, 64];
@@ -21,12 +21,17 @@ fn compare(label: &str, net: &Network, inputs: &Inputs) -> Vec<String> {
 /// As `compare`; `unbounded`: the activations let values grow without bound, so the absolute
 /// bound scales with the largest expected magnitude (the relative bound is unchanged).
 fn compare_with(label: &str, net: &Network, inputs: &Inputs, unbounded: bool) -> Vec<String> {
+    compare_on(common::gpu(), label, net, inputs, unbounded)
+}
+
+/// As `compare_with`, on `engine`.
+fn compare_on(engine: &Engine, label: &str, net: &Network, inputs: &Inputs, unbounded: bool) -> Vec<String> {
     let cpu = wgpu_rnn::cpu::forward(net, inputs).expect("cpu runs");
     let mut failures = Vec::new();
-    let probe = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let probe = engine.load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
     // every kernel version that can run this network on this device is checked
     for variant in StepVariant::ALL.into_iter().filter(|&v| probe.supports_variant(v)) {
-        let mut model = common::gpu().load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let mut model = engine.load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
         model.set_variant(Some(variant)).expect("supported");
         assert!(model.is_gpu(), "{label}: not on the GPU");
         let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label} {variant:?}: {e}"));
@@ -116,6 +121,24 @@ fn random_configurations_match_the_reference() {
         failures.extend(compare(&label, &net, &inputs));
     }
     assert!(aligned_states.iter().all(|&n| n >= 12), "aligned/unaligned state rows: {aligned_states:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn kernels_with_all_runtime_checks_match_the_reference() {
+    // the default engine on Vulkan drops wgpu's bounds checks and loop bounding; these are the
+    // kernels other backends run
+    assert!(!common::gpu().context().expect("GPU").shader_checks.force_loop_bounding, "default drops loop bounding");
+    let mut failures = Vec::new();
+    for (i, cell) in [Cell::Rnn, Cell::Gru, Cell::Lstm].into_iter().enumerate() {
+        for (input, hidden, batch) in [(17, 33, 3), (8, 132, 9)] {
+            let cfg = RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(cell, input, hidden) };
+            let net = random::network(&cfg, i as u64, |s| s);
+            let inputs = random::inputs(&net, 7, batch, i as u64, true, true);
+            let label = format!("checked {cell:?} I{input} H{hidden} B{batch}");
+            failures.extend(compare_on(common::checked_gpu(), &label, &net, &inputs, false));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

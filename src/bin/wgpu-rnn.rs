@@ -29,6 +29,9 @@ struct Cli {
     /// (env WGPU_RNN_REQUIRE_GPU=1).
     #[arg(long, global = true)]
     require_gpu: bool,
+    /// Keep all of wgpu's runtime checks in the kernels, slower (env WGPU_RNN_CHECKED_SHADERS=1)
+    #[arg(long, global = true)]
+    checked_shaders: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -107,8 +110,10 @@ fn main() -> ExitCode {
         opts.gpu = GpuOptions {
             backend: cli.backend.clone().or(opts.gpu.backend),
             adapter: cli.adapter.clone().or(opts.gpu.adapter),
+            ..opts.gpu
         };
     }
+    opts.gpu.checked_shaders |= cli.checked_shaders;
     opts.require_gpu |= cli.require_gpu;
     let engine = match Engine::with_options(&opts) {
         Ok(e) => e,
@@ -280,6 +285,8 @@ fn info(engine: &Engine) -> ExitCode {
     println!("backend: {}", a.backend);
     println!("device type: {}", a.device_type);
     println!("driver: {} {}", a.driver, a.driver_info);
+    let c = ctx.shader_checks;
+    println!("shader runtime checks: bounds {}, loop bounding {}", c.bounds_checks, c.force_loop_bounding);
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-use super::pipelines::Pipelines;
+use super::pipelines::{Pipelines, shader_checks};
 
 /// Which adapter to use. Defaults come from the environment: `WGPU_RNN_BACKEND`
 /// (`vulkan`, `metal`, `dx12`, `gl`) and `WGPU_RNN_ADAPTER` (a substring of the adapter name).
@@ -10,13 +10,21 @@ use super::pipelines::Pipelines;
 pub struct GpuOptions {
     pub backend: Option<String>,
     pub adapter: Option<String>,
+    /// Keep all of wgpu's runtime checks in the kernels (slower; see
+    /// `pipelines::shader_checks` for what is dropped otherwise). Env `WGPU_RNN_CHECKED_SHADERS=1`.
+    pub checked_shaders: bool,
 }
 
 impl GpuOptions {
     /// Options read from `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
-        GpuOptions { backend: var("WGPU_RNN_BACKEND"), adapter: var("WGPU_RNN_ADAPTER") }
+        GpuOptions {
+            backend: var("WGPU_RNN_BACKEND"),
+            adapter: var("WGPU_RNN_ADAPTER"),
+            checked_shaders: var("WGPU_RNN_CHECKED_SHADERS")
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+        }
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
@@ -68,6 +76,8 @@ pub struct GpuContext {
     pub adapter: AdapterSummary,
     /// Features the adapter offers (the engine's device may enable fewer).
     pub adapter_features: wgpu::Features,
+    /// The runtime checks compiled into the kernels (`pipelines::shader_checks`).
+    pub shader_checks: wgpu::ShaderRuntimeChecks,
     pub(crate) pipelines: Pipelines,
 }
 
@@ -132,14 +142,15 @@ impl GpuContext {
         device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
             eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")
         }));
-        Self::with_device(device, queue, &info, adapter.features())
+        Self::with_device(device, queue, &info, adapter.features(), opts.checked_shaders)
     }
 
-    /// Uses the host application's device and queue (its limits and features as they are).
+    /// Uses the host application's device and queue (its limits and features as they are;
+    /// `WGPU_RNN_CHECKED_SHADERS` applies).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         let info = device.adapter_info();
         let features = device.features();
-        Self::with_device(device, queue, &info, features)
+        Self::with_device(device, queue, &info, features, GpuOptions::from_env().checked_shaders)
     }
 
     fn with_device(
@@ -147,9 +158,11 @@ impl GpuContext {
         queue: wgpu::Queue,
         info: &wgpu::AdapterInfo,
         adapter_features: wgpu::Features,
+        checked_shaders: bool,
     ) -> Result<GpuContext> {
-        let pipelines = scoped(&device, || Pipelines::new(&device))?;
-        Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, pipelines })
+        let shader_checks = shader_checks(info.backend, checked_shaders);
+        let pipelines = scoped(&device, || Pipelines::new(&device, shader_checks))?;
+        Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, shader_checks, pipelines })
     }
 
     /// Whether the split-K kernels are built (the device has subgroups).

@@ -5,6 +5,25 @@ use std::num::NonZeroU64;
 
 use crate::kernels::{BindingKind, Kernel};
 
+/// The runtime checks wgpu adds to the kernels. By default two are dropped, because they cost
+/// lavapipe a third of its speed in the step kernels (LSTM H1024 B16: 282 -> 180 ms for 20
+/// steps) and the engine does not need them:
+/// - loop bounding: every loop in `shaders/` ends; its bounds are layer sizes and sequence
+///   lengths that the host validates;
+/// - bounds checks, on Vulkan only: there the driver bounds every buffer access itself
+///   (`robustBufferAccess`, which Vulkan requires and wgpu enables), and the kernels' private
+///   arrays are indexed below their constant sizes (`r < ROWS <= MAX_ROWS`).
+///
+/// `checked` (`GpuOptions::checked_shaders`, `WGPU_RNN_CHECKED_SHADERS=1`) keeps every check.
+pub fn shader_checks(backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
+    let mut checks = wgpu::ShaderRuntimeChecks::checked();
+    if !checked {
+        checks.force_loop_bounding = false;
+        checks.bounds_checks = backend != wgpu::Backend::Vulkan;
+    }
+    checks
+}
+
 /// One kernel's layout and pipeline.
 pub struct KernelPipeline {
     pub layout: wgpu::BindGroupLayout,
@@ -19,16 +38,19 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
-    pub fn new(device: &wgpu::Device) -> Pipelines {
+    pub fn new(device: &wgpu::Device, checks: wgpu::ShaderRuntimeChecks) -> Pipelines {
         let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         for kernel in Kernel::ALL.into_iter().filter(|k| subgroups || !k.needs_subgroups()) {
             let module = modules.entry(kernel.file()).or_insert_with(|| {
-                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(&format!("wgpu-rnn.{}", kernel.file())),
                     source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
-                })
+                };
+                // SAFETY: `shader_checks` drops only the checks that these kernels and the
+                // backend make unnecessary (see there).
+                unsafe { device.create_shader_module_trusted(desc, checks) }
             });
             let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
                 .binding_kinds()

@@ -18,6 +18,21 @@ pub fn gpu() -> &'static Engine {
     })
 }
 
+/// A GPU engine that keeps all of wgpu's runtime checks in the kernels (what other backends
+/// than Vulkan run, and `WGPU_RNN_CHECKED_SHADERS=1`).
+pub fn checked_gpu() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut opts = wgpu_rnn::EngineOptions::from_env();
+        opts.require_gpu = true;
+        opts.gpu.checked_shaders = true;
+        let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
+        let checks = e.context().expect("a GPU engine").shader_checks;
+        assert!(checks.bounds_checks && checks.force_loop_bounding, "checks kept: {checks:?}");
+        e
+    })
+}
+
 /// All conformance case files shipped with the repo.
 pub fn case_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
