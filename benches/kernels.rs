@@ -54,12 +54,12 @@ fn kernels(c: &mut Criterion) {
     });
     // step kernels alone: the recurrent half of the FLOPs
     for (cell, kernel) in [(Cell::Lstm, Kernel::LstmStep), (Cell::Gru, Kernel::GruStep), (Cell::Rnn, Kernel::RnnStep)] {
-        for rows in [1, 4] {
-            let cfg = BenchConfig::new(cell, 256, 4, 32);
+        for (rows, batch) in [(1, 4), (4, 4), (8, 16)] {
+            let cfg = BenchConfig::new(cell, 256, batch, 32);
             let (m, inputs) = model(&engine, &cfg, Some(StepVariant::PerStep { rows }));
-            let flops = 2.0 * cell.gates() as f64 * 256.0 * 256.0 * 4.0 * 32.0;
+            let flops = 2.0 * cell.gates() as f64 * 256.0 * 256.0 * batch as f64 * 32.0;
             g.throughput(Throughput::Elements(flops as u64));
-            g.bench_function(format!("{} rows{rows} H256 B4 T32", kernel.entry_point()), |b| {
+            g.bench_function(format!("{} rows{rows} H256 B{batch} T32", kernel.entry_point()), |b| {
                 b.iter(|| time_only(&m, &inputs, &[kernel]))
             });
         }

@@ -3,7 +3,7 @@
 //   m: [D, B, H]   wr: [D, H, P] (W_hr pre-transposed, blocked)   h: [2, D, B, P]   y: [T, B, D, P]
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output element, dot product over H.
-//   ROWS = 4: each weight load feeds four batch rows.
+//   ROWS = 4, 8: each weight load feeds four or eight batch rows.
 //   (Both: row offsets computed once per invocation, k unrolled by 4.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;

@@ -8,8 +8,10 @@
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
 //             vec4 weight load per input.
-//   ROWS = 4: each vec4 weight load feeds four batch rows.
-//   (Both: row offsets computed once per invocation, k unrolled by 4.)
+//   ROWS = 4, 8: each vec4 weight load feeds four or eight batch rows.
+//   (All: row offsets computed once per invocation, k unrolled by 4; weights blocked so that
+//   eight neighbouring units read one contiguous run; h read as vec4s where H_in % 4 == 0,
+//   pipeline constant STATE_ALIGNED.)
 //   (With a projection, lstm_project.wgsl finishes the step; layer_persistent.wgsl runs whole
 //   layers of small H in one dispatch.)
 

@@ -1,12 +1,13 @@
 // rnn_step: one time step of a vanilla RNN layer, both directions in one dispatch.
 //   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
-//   xp: [D, T, B, H]   wh: [D, H_in, H] (pre-transposed)   h: [2, D, B, H_in] ping-pong halves
+//   xp: [D, T, B, H]   wh: [D, H_in, H] (pre-transposed, blocked)   h: [2, D, B, H_in] ping-pong halves
 //   y:  [T, B, D, H_in]
 // Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
-//   ROWS = 4: each weight load feeds four batch rows.
-//   (Both: row offsets computed once per invocation, k unrolled by 4.)
+//   ROWS = 4, 8: each weight load feeds four or eight batch rows.
+//   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
+//   H_in % 4 == 0, pipeline constant STATE_ALIGNED.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;

@@ -114,8 +114,8 @@ impl Stream {
         self.model.variant(self.slots)
     }
 
-    /// State buffers of layer `l`: `h [2, N, H_out]` (current state in the first half) and,
-    /// for LSTM, `c [N, H]`.
+    /// State buffers of layer `l`: `h [2, N, H_out]` (current state in the first half; the
+    /// buffer may end with up to 3 floats of padding, to a whole vec4) and, for LSTM, `c [N, H]`.
     pub fn state_buffers(&self, l: usize) -> Option<(&wgpu::Buffer, Option<&wgpu::Buffer>)> {
         let h = self.state.get(&Buf::H(l))?;
         Some((h, (self.model.shape.cell == Cell::Lstm).then(|| &self.state[&Buf::C(l)])))
