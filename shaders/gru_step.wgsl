@@ -1,7 +1,7 @@
 // gru_step: one time step of a GRU layer (ONNX gates z, r, h), both directions in one dispatch.
 //   xp:      [D, T, B, H, 3]  x·Wᵀ + Wb (+ Rb of z, r; + Rbh when linear_before_reset = 0)
 //   wh:      vec4s            R pre-transposed, four inputs' (z, r, h) per unit in three vec4s,
-//                             blocked (shared/blocked.wgsl, gru_quad)
+//                             blocked (shared/blocked.wgsl, input_quad)
 //   bh:      [D, H]           Rbh, used by linear_before_reset = 1 only
 //   h:       [2, D, B, H]     ping-pong halves: step s reads half s&1, writes the other
 //   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate
@@ -50,12 +50,12 @@ fn hold(d: u32, b: u32, j: u32) {
 }
 
 // The recurrent products h·R of the three gates for unit j and the tile's rows: per four
-// inputs, three vec4 loads of weights (shared/blocked.wgsl, gru_quad) and one of h per row.
+// inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) and one of h per row.
 fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
     let H = lp.hidden;
     var acc: array<vec3<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = gru_quad(d, H, H, j) * 3u;
+    var wi = input_quad(d, H, H, j) * 3u;
     let k4 = H & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
         let qa = wh[wi];
@@ -160,7 +160,7 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
-    var wi = gru_quad(d, H, H, j) * 3u;
+    var wi = input_quad(d, H, H, j) * 3u;
     for (var k = 0u; k < H; k += 4u) {
         let qa = wh[wi];
         let qb = wh[wi + 1u];

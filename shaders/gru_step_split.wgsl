@@ -33,7 +33,7 @@ fn gru_step_split(
     for (var k0 = 0u; k0 < H; k0 += SPLIT) {
         let k = k0 + li;
         if (k < H) {
-            let wb = gru_weight(d, H, H, j, k);
+            let wb = quad_weight(d, H, H, j, k, 3u);
             let w = vec4<f32>(wh[wb], wh[wb + 1u], wh[wb + 2u], 0.0);
             for (var r = 0u; r < ROWS; r++) {
                 acc[r] += h[hrow[r] + k] * w;

@@ -5,7 +5,7 @@
 // input_forget and projection), with the semantics of rnn_step, gru_step/gru_gates/
 // gru_candidate, lstm_step and lstm_project.
 //   xp:  [D, T, B, H*G]  gate-interleaved (see input_projection.wgsl)
-//   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved, blocked
+//   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved, blocked (RNN, GRU: input quads)
 //   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
 //   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
 //   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, blocked)
@@ -69,8 +69,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
             var acc = vec4<f32>(0.0);
             var wb = blocked_unit(d, HI, H, j) * G;
             for (var k = 0u; k < HI; k++) {
-                if (gru) {
-                    wb = gru_weight(d, HI, H, j, k);
+                if (!lstm) {
+                    wb = quad_weight(d, HI, H, j, k, G); // input quads
                 }
                 let hk = h_wg[k];
                 acc.x += hk * wh[wb];
@@ -106,7 +106,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         if (reset_before && j < H) {
             var acc = 0.0;
             for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wh[gru_weight(d, H, H, j, k) + 2u];
+                acc += mid_wg[k] * wh[quad_weight(d, H, H, j, k, 3u) + 2u];
             }
             let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
             new_h = (1.0 - z) * n + z * h_wg[j];

@@ -1,6 +1,7 @@
 // rnn_step: one time step of a vanilla RNN layer, both directions in one dispatch.
 //   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
-//   xp: [D, T, B, H]   wh: [D, H_in, H] (pre-transposed, blocked)   h: [2, D, B, H_in] ping-pong halves
+//   xp: [D, T, B, H]   wh: vec4s, R pre-transposed in input quads (four inputs of a unit per
+//   vec4), blocked (shared/blocked.wgsl)   h: [2, D, B, H_in] ping-pong halves
 //   y:  [T, B, D, H_in]
 // Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
 // Versions (pipeline constant ROWS):
@@ -12,7 +13,7 @@
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
-@group(0) @binding(3) var<storage, read> wh: array<f32>;
+@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
@@ -31,18 +32,17 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = sp.step;
     var acc: array<f32, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = blocked_unit(d, HI, H, j);
+    var wi = input_quad(d, HI, H, j);
     let k4 = HI & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
-        let w = vec4<f32>(wh[wi], wh[wi + UNIT_BLOCK], wh[wi + 2u * UNIT_BLOCK], wh[wi + 3u * UNIT_BLOCK]);
-        wi += 4u * UNIT_BLOCK;
+        let w = wh[wi]; // inputs k .. k+4
+        wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += dot(h_vec4(hrow[r] + k), w);
         }
     }
     for (var k = k4; k < HI; k++) {
-        let w = wh[wi];
-        wi += UNIT_BLOCK;
+        let w = wh[wi][k - k4];
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h_load(hrow[r] + k) * w;
         }

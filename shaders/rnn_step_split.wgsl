@@ -32,7 +32,7 @@ fn rnn_step_split(
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
         if (k < HI) {
-            let w = wh[blocked_unit(d, HI, H, j) + k * UNIT_BLOCK];
+            let w = wh[quad_weight(d, HI, H, j, k, 1u)];
             for (var r = 0u; r < ROWS; r++) {
                 acc[r].x += h[hrow[r] + k] * w;
             }

@@ -41,10 +41,10 @@ pub struct PackedLayer {
     /// `[D, H*G]`: biases folded into the input projection: `Wb + Rb`, except the GRU
     /// candidate's `Rbh` under linear_before_reset (it sits inside `r ⊙ (...)`).
     pub bx: Vec<f32>,
-    /// `R` transposed, gate-interleaved, blocked by hidden unit. RNN and LSTM: `[D, H_out, H*G]`
-    /// blocked with unit width G (an LSTM unit is one vec4 per input). GRU: inputs taken four at
-    /// a time, a unit's four (z, r, h) triples (12 floats, three vec4s) in a row:
-    /// `[D, ceil(H_out/4), H*12]` blocked with unit width 12. See `recurrent_len`.
+    /// `R` transposed, gate-interleaved, blocked by hidden unit. LSTM: `[D, H_out, H*4]` blocked
+    /// with unit width 4 (one vec4 per unit and input). RNN and GRU: inputs taken four at a time
+    /// ("input quads"), a unit's G weights for four inputs in a row (one vec4 for RNN, three for
+    /// GRU): `[D, ceil(H_out/4), H*4G]` blocked with unit width 4G. See `recurrent_len`.
     pub wh: Vec<f32>,
     /// LSTM: peepholes `[D, H, 3]` (i, o, f; zeros when absent). GRU: `Rbh [D, H]` (zeros unless
     /// linear_before_reset). RNN: empty.
@@ -54,26 +54,27 @@ pub struct PackedLayer {
 }
 
 /// Length of the packed `wh` for `d_count` directions, `k_count` inputs (H_out) and `h` units
-/// (keep in sync with `blocked_unit`/`gru_weight` in `shaders/shared/blocked.wgsl`).
+/// (keep in sync with `blocked_unit`/`quad_weight` in `shaders/shared/blocked.wgsl`).
 pub fn recurrent_len(cell: Cell, d_count: usize, k_count: usize, h: usize) -> usize {
     let units = h.next_multiple_of(UNIT_BLOCK);
     match cell {
-        Cell::Gru => d_count * k_count.div_ceil(4) * units * 12,
-        c => d_count * k_count * units * c.gates(),
+        Cell::Lstm => d_count * k_count * units * 4,
+        c => d_count * k_count.div_ceil(4) * units * 4 * c.gates(),
     }
 }
 
-/// GRU's `[D, K, H*3]` as input quads: `[D, ceil(K/4), H*12]`, row q holding, per unit, the
-/// (z, r, h) weights of inputs 4q..4q+4 (zeros past K).
-fn gru_quads(src: &[f32], d_count: usize, k_count: usize, h: usize) -> Vec<f32> {
+/// `[D, K, H*G]` as input quads: `[D, ceil(K/4), H*4G]`, row q holding, per unit, the G gate
+/// weights of inputs 4q..4q+4, one input after the other (zeros past K).
+fn input_quads(src: &[f32], d_count: usize, k_count: usize, h: usize, g_count: usize) -> Vec<f32> {
     let quads = k_count.div_ceil(4);
-    let mut dst = vec![0.0; d_count * quads * h * 12];
+    let quad = 4 * g_count;
+    let mut dst = vec![0.0; d_count * quads * h * quad];
     for d in 0..d_count {
         for k in 0..k_count {
             for j in 0..h {
-                for g in 0..3 {
-                    dst[((d * quads + k / 4) * h + j) * 12 + (k % 4) * 3 + g] =
-                        src[((d * k_count + k) * h + j) * 3 + g];
+                for g in 0..g_count {
+                    dst[((d * quads + k / 4) * h + j) * quad + (k % 4) * g_count + g] =
+                        src[((d * k_count + k) * h + j) * g_count + g];
                 }
             }
         }
@@ -142,11 +143,11 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
         wx: block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4),
         bx,
         wh: match s.cell {
-            Cell::Gru => {
-                let quads = gru_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h);
-                block_units(&quads, d_count, h_out.div_ceil(4), h * 12, 12)
+            Cell::Lstm => block_units(&transpose_interleave(&w.r, h_out), d_count, h_out, gh, g_count),
+            _ => {
+                let quads = input_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h, g_count);
+                block_units(&quads, d_count, h_out.div_ceil(4), h * 4 * g_count, 4 * g_count)
             }
-            _ => block_units(&transpose_interleave(&w.r, h_out), d_count, h_out, gh, g_count),
         },
         aux,
         wr,

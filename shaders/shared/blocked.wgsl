@@ -12,16 +12,17 @@ fn blocked_unit(d: u32, k_count: u32, units: u32, u: u32) -> u32 {
     return ((d * blocks + u / UNIT_BLOCK) * k_count) * UNIT_BLOCK + u % UNIT_BLOCK;
 }
 
-// GRU's recurrent weights take inputs four at a time: a unit's (z, r, h) weights for inputs
-// 4q .. 4q+4 are 12 floats (three vec4s) in a row, and a block holds ceil(K/4) such rows.
-// gru_quad: where unit u's row for q = 0 starts, in units of 12 floats (q adds q * UNIT_BLOCK).
-fn gru_quad(d: u32, k_count: u32, units: u32, u: u32) -> u32 {
+// Input quads (RNN and GRU recurrent weights): inputs taken four at a time, a unit's G gate
+// weights for inputs 4q .. 4q+4 are 4G floats (G vec4s) in a row, and a block holds ceil(K/4)
+// such rows. input_quad: where unit u's row for q = 0 starts, in units of 4G floats (q adds
+// q * UNIT_BLOCK).
+fn input_quad(d: u32, k_count: u32, units: u32, u: u32) -> u32 {
     return blocked_unit(d, (k_count + 3u) / 4u, units, u);
 }
 
-// Float index of the z weight of input k for unit u (r and h follow).
-fn gru_weight(d: u32, k_count: u32, units: u32, u: u32, k: u32) -> u32 {
-    return (gru_quad(d, k_count, units, u) + (k / 4u) * UNIT_BLOCK) * 12u + (k % 4u) * 3u;
+// Float index of the first gate's weight of input k for unit u (the other gates follow).
+fn quad_weight(d: u32, k_count: u32, units: u32, u: u32, k: u32, gates: u32) -> u32 {
+    return (input_quad(d, k_count, units, u) + (k / 4u) * UNIT_BLOCK) * 4u * gates + (k % 4u) * gates;
 }
 
 // The (z, r, h) weights of input 4q + i (i < 4) out of the quad's three vec4s.
