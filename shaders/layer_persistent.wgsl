@@ -10,13 +10,15 @@
 //   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
 //   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, blocked)
 // Versions:
-//   layer_persistent: weights read from global memory (they are small and stay in cache).
+//   scalar weight loads from global memory, one per gate and input.
+//   layer_persistent: vec4 weight loads (one per input for LSTM, G per four inputs for RNN and
+//   GRU's input quads) from global memory (they are small and stay in cache).
 
 const UNITS: u32 = 128u;
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
-@group(0) @binding(2) var<storage, read> wh: array<f32>;
+@group(0) @binding(2) var<storage, read> wh: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> h: array<f32>;
@@ -67,21 +69,29 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         var z = 0.0;
         if (j < H) {
             var acc = vec4<f32>(0.0);
-            var wb = blocked_unit(d, HI, H, j) * G;
-            for (var k = 0u; k < HI; k++) {
-                if (!lstm) {
-                    wb = quad_weight(d, HI, H, j, k, G); // input quads
+            if (lstm) {
+                // one vec4 (i, o, f, c) per input
+                var wi = blocked_unit(d, HI, H, j);
+                for (var k = 0u; k < HI; k++) {
+                    acc += h_wg[k] * wh[wi];
+                    wi += UNIT_BLOCK;
                 }
-                let hk = h_wg[k];
-                acc.x += hk * wh[wb];
-                if (G > 1u) {
-                    acc.y += hk * wh[wb + 1u];
-                    acc.z += hk * wh[wb + 2u];
+            } else {
+                // input quads: G vec4s per four inputs (h_wg and the weights are zero past HI)
+                var wi = input_quad(d, HI, H, j) * G;
+                for (var k = 0u; k < HI; k += 4u) {
+                    let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
+                    if (gru) {
+                        let qa = wh[wi];
+                        let qb = wh[wi + 1u];
+                        let qc = wh[wi + 2u];
+                        let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
+                        acc += vec4<f32>(w, 0.0);
+                    } else {
+                        acc.x += dot(hv, wh[wi]);
+                    }
+                    wi += G * UNIT_BLOCK;
                 }
-                if (G > 3u) {
-                    acc.w += hk * wh[wb + 3u];
-                }
-                wb += G * UNIT_BLOCK;
             }
             if (lstm) {
                 let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);
@@ -105,8 +115,14 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         workgroupBarrier();
         if (reset_before && j < H) {
             var acc = 0.0;
-            for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wh[quad_weight(d, H, H, j, k, 3u) + 2u];
+            var wi = input_quad(d, H, H, j) * 3u;
+            for (var k = 0u; k < H; k += 4u) {
+                let qa = wh[wi];
+                let qb = wh[wi + 1u];
+                let qc = wh[wi + 2u];
+                wi += 3u * UNIT_BLOCK;
+                let mv = vec4<f32>(mid_wg[k], mid_wg[k + 1u], mid_wg[k + 2u], mid_wg[k + 3u]);
+                acc += dot(mv, vec4<f32>(qa.z, qb.y, qc.x, qc.w)); // the h gate of inputs k .. k+4
             }
             let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
             new_h = (1.0 - z) * n + z * h_wg[j];
