@@ -207,15 +207,15 @@ impl NetShape {
         }
     }
 
-    /// The variant chosen for batch `b`: the persistent kernel where the layer fits it; else,
-    /// with `split` (a GPU with subgroups) and at most 8 rows, the split-K kernel; else per-step
+    /// The variant chosen for batch `b` on a device that runs `fit` well: the persistent kernel
+    /// where the layer fits it; else the split-K kernel for at most 8 rows; else per-step
     /// kernels, batch-tiled when there is more than one row (`TILE_ROWS` rows per invocation
     /// up to 4, `WIDE_ROWS` above).
-    pub fn default_variant(&self, b: usize, split: bool) -> StepVariant {
+    pub fn default_variant(&self, b: usize, fit: DeviceFit) -> StepVariant {
         let rows = if b > 1 { TILE_ROWS } else { 1 };
-        if self.supports(StepVariant::Persistent) {
+        if fit.persistent && self.supports(StepVariant::Persistent) {
             StepVariant::Persistent
-        } else if split && b <= 8 && self.supports(StepVariant::Split { rows }) {
+        } else if fit.split && b <= 8 && self.supports(StepVariant::Split { rows }) {
             StepVariant::Split { rows }
         } else if b > TILE_ROWS as usize {
             StepVariant::PerStep { rows: WIDE_ROWS }
@@ -234,6 +234,16 @@ impl NetShape {
             (Cell::Lstm, _, true) => &[Kernel::LstmStep, Kernel::LstmProject],
         }
     }
+}
+
+/// Which kernel versions a device runs well, for [`NetShape::default_variant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeviceFit {
+    /// The persistent kernel: a GPU. On a CPU driver a workgroup is one thread and barriers
+    /// are coroutine switches; on lavapipe the per-step kernels ran 2-9x faster.
+    pub persistent: bool,
+    /// The split-K kernels for small batches: a GPU with subgroups.
+    pub split: bool,
 }
 
 /// How a layer's time steps run.

@@ -1,9 +1,11 @@
 //! The plan of GPU work, checked without a GPU: dispatch counts, order, and state copies.
 
 use wgpu_rnn::kernels::Kernel;
-use wgpu_rnn::plan::{Buf, Command, NetShape, Plan, StepVariant};
+use wgpu_rnn::plan::{Buf, Command, DeviceFit, NetShape, Plan, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
+const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true };
+const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -108,7 +110,9 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
     {
         let s = shape(cell, Direction::Bidirectional, 2, proj, MergeMode::Concat, lbr);
         assert!(s.supports(StepVariant::Persistent));
-        assert_eq!(s.default_variant(1, false), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
+        assert_eq!(s.default_variant(1, ON_GPU), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
+        assert_eq!(s.default_variant(1, ON_CPU), StepVariant::PerStep { rows: 1 }, "not on a CPU driver");
+        assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 8 }, "not on a CPU driver");
         let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent);
         assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
         let copy = plan.commands.iter().find_map(|c| {
@@ -123,11 +127,11 @@ fn large_layers_use_batch_tiled_step_kernels() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 129), 1, |s| s);
     let s = NetShape::of(&net);
     assert!(!s.supports(StepVariant::Persistent));
-    assert_eq!(s.default_variant(1, false), StepVariant::PerStep { rows: 1 });
-    assert_eq!(s.default_variant(3, false), StepVariant::PerStep { rows: 4 });
-    assert_eq!(s.default_variant(4, false), StepVariant::PerStep { rows: 4 });
-    assert_eq!(s.default_variant(5, false), StepVariant::PerStep { rows: 8 });
-    assert_eq!(s.default_variant(16, false), StepVariant::PerStep { rows: 8 });
+    assert_eq!(s.default_variant(1, ON_CPU), StepVariant::PerStep { rows: 1 });
+    assert_eq!(s.default_variant(3, ON_CPU), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 });
+    assert_eq!(s.default_variant(5, ON_CPU), StepVariant::PerStep { rows: 8 });
+    assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 8 });
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
     let d = plan
@@ -149,9 +153,9 @@ fn large_layers_use_batch_tiled_step_kernels() {
 fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 300), 1, |s| s);
     let s = NetShape::of(&net);
-    assert_eq!(s.default_variant(4, true), StepVariant::Split { rows: 4 });
-    assert_eq!(s.default_variant(9, true), StepVariant::PerStep { rows: 8 }, "more than 8 rows: batch tiling");
-    assert_eq!(s.default_variant(4, false), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
+    assert_eq!(s.default_variant(4, ON_GPU), StepVariant::Split { rows: 4 });
+    assert_eq!(s.default_variant(9, ON_GPU), StepVariant::PerStep { rows: 8 }, "more than 8 rows: batch tiling");
+    assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
     let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
     let d = plan

@@ -285,8 +285,14 @@ fn info(engine: &Engine) -> ExitCode {
     println!("backend: {}", a.backend);
     println!("device type: {}", a.device_type);
     println!("driver: {} {}", a.driver, a.driver_info);
-    let c = ctx.shader_checks;
-    println!("shader runtime checks: bounds {}, loop bounding {}", c.bounds_checks, c.force_loop_bounding);
+    let (step, persistent) = (
+        ctx.shader_checks(wgpu_rnn::kernels::Kernel::LstmStep),
+        ctx.shader_checks(wgpu_rnn::kernels::Kernel::LayerPersistent),
+    );
+    println!(
+        "shader runtime checks: bounds checks {}, loop bounding {} (layer_persistent: {})",
+        step.bounds_checks, step.force_loop_bounding, persistent.force_loop_bounding
+    );
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);

@@ -76,8 +76,9 @@ pub struct GpuContext {
     pub adapter: AdapterSummary,
     /// Features the adapter offers (the engine's device may enable fewer).
     pub adapter_features: wgpu::Features,
-    /// The runtime checks compiled into the kernels (`pipelines::shader_checks`).
-    pub shader_checks: wgpu::ShaderRuntimeChecks,
+    /// Whether the kernels keep all of wgpu's runtime checks (`GpuOptions::checked_shaders`).
+    pub checked_shaders: bool,
+    backend: wgpu::Backend,
     pub(crate) pipelines: Pipelines,
 }
 
@@ -145,6 +146,11 @@ impl GpuContext {
         Self::with_device(device, queue, &info, adapter.features(), opts.checked_shaders)
     }
 
+    /// The runtime checks compiled into `kernel` (`pipelines::shader_checks`).
+    pub fn shader_checks(&self, kernel: crate::kernels::Kernel) -> wgpu::ShaderRuntimeChecks {
+        shader_checks(kernel, self.backend, self.checked_shaders)
+    }
+
     /// Uses the host application's device and queue (its limits and features as they are;
     /// `WGPU_RNN_CHECKED_SHADERS` applies).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
@@ -160,9 +166,17 @@ impl GpuContext {
         adapter_features: wgpu::Features,
         checked_shaders: bool,
     ) -> Result<GpuContext> {
-        let shader_checks = shader_checks(info.backend, checked_shaders);
-        let pipelines = scoped(&device, || Pipelines::new(&device, shader_checks))?;
-        Ok(GpuContext { adapter: AdapterSummary::of(info), adapter_features, device, queue, shader_checks, pipelines })
+        let backend = info.backend;
+        let pipelines = scoped(&device, || Pipelines::new(&device, |k| shader_checks(k, backend, checked_shaders)))?;
+        Ok(GpuContext {
+            adapter: AdapterSummary::of(info),
+            adapter_features,
+            device,
+            queue,
+            checked_shaders,
+            backend,
+            pipelines,
+        })
     }
 
     /// Whether the split-K kernels are built (the device has subgroups).
@@ -173,7 +187,18 @@ impl GpuContext {
     /// Whether small batches should use the split-K kernels: a real GPU (on a CPU adapter a
     /// workgroup runs on one thread, so splitting k adds no parallelism) with subgroups.
     pub fn prefers_split(&self) -> bool {
-        self.has_split_kernels() && self.adapter.device_type != "Cpu"
+        self.has_split_kernels() && !self.is_cpu_adapter()
+    }
+
+    /// Whether the adapter is a CPU driver (lavapipe, SwiftShader): a workgroup runs on one
+    /// thread there, which favours other kernel versions (`plan::DeviceFit`).
+    pub fn is_cpu_adapter(&self) -> bool {
+        self.adapter.device_type == "Cpu"
+    }
+
+    /// The kernel versions this device runs well.
+    pub fn fit(&self) -> crate::plan::DeviceFit {
+        crate::plan::DeviceFit { persistent: !self.is_cpu_adapter(), split: self.prefers_split() }
     }
 
     /// The device's limits.

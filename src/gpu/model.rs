@@ -126,7 +126,7 @@ impl GpuModel {
 
     /// The step variant a call with batch `b` uses.
     pub fn variant(&self, b: usize) -> StepVariant {
-        self.variant.unwrap_or_else(|| self.shape.default_variant(b, self.ctx.prefers_split()))
+        self.variant.unwrap_or_else(|| self.shape.default_variant(b, self.ctx.fit()))
     }
 
     /// The device context.

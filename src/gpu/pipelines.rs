@@ -5,20 +5,22 @@ use std::num::NonZeroU64;
 
 use crate::kernels::{BindingKind, Kernel};
 
-/// The runtime checks wgpu adds to the kernels. By default two are dropped, because they cost
-/// lavapipe a third of its speed in the step kernels (LSTM H1024 B16: 282 -> 180 ms for 20
-/// steps) and the engine does not need them:
-/// - loop bounding: every loop in `shaders/` ends; its bounds are layer sizes and sequence
-///   lengths that the host validates;
+/// The runtime checks wgpu compiles into `kernel`. By default some are dropped where the engine
+/// does not need them and they cost speed (measured on lavapipe):
+/// - loop bounding, except in `layer_persistent`: every loop in `shaders/` ends (its bounds are
+///   layer sizes and sequence lengths that the host validates). Dropping it and the bounds
+///   checks makes the step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms for 20
+///   steps); `layer_persistent`, whose time loop holds barriers, runs 1.4-2.5x *slower*
+///   without it, so it keeps it.
 /// - bounds checks, on Vulkan only: there the driver bounds every buffer access itself
 ///   (`robustBufferAccess`, which Vulkan requires and wgpu enables), and the kernels' private
 ///   arrays are indexed below their constant sizes (`r < ROWS <= MAX_ROWS`).
 ///
 /// `checked` (`GpuOptions::checked_shaders`, `WGPU_RNN_CHECKED_SHADERS=1`) keeps every check.
-pub fn shader_checks(backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
+pub fn shader_checks(kernel: Kernel, backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
     let mut checks = wgpu::ShaderRuntimeChecks::checked();
     if !checked {
-        checks.force_loop_bounding = false;
+        checks.force_loop_bounding = kernel == Kernel::LayerPersistent;
         checks.bounds_checks = backend != wgpu::Backend::Vulkan;
     }
     checks
@@ -38,7 +40,8 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
-    pub fn new(device: &wgpu::Device, checks: wgpu::ShaderRuntimeChecks) -> Pipelines {
+    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives.
+    pub fn new(device: &wgpu::Device, checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks) -> Pipelines {
         let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
@@ -50,7 +53,7 @@ impl Pipelines {
                 };
                 // SAFETY: `shader_checks` drops only the checks that these kernels and the
                 // backend make unnecessary (see there).
-                unsafe { device.create_shader_module_trusted(desc, checks) }
+                unsafe { device.create_shader_module_trusted(desc, checks(kernel)) }
             });
             let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
                 .binding_kinds()

@@ -27,7 +27,7 @@ pub fn checked_gpu() -> &'static Engine {
         opts.require_gpu = true;
         opts.gpu.checked_shaders = true;
         let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
-        let checks = e.context().expect("a GPU engine").shader_checks;
+        let checks = e.context().expect("a GPU engine").shader_checks(wgpu_rnn::kernels::Kernel::LstmStep);
         assert!(checks.bounds_checks && checks.force_loop_bounding, "checks kept: {checks:?}");
         e
     })
