@@ -32,7 +32,7 @@ fn lstm_step_split(
     let HI = lp.hidden_in;
     let s = sp.step;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var acc: array<vec4<f32>, MAX_ROWS>;
+    var acc: array<vec4<f32>, SPLIT_ROWS>;
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
         if (k < HI) {

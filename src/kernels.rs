@@ -151,6 +151,11 @@ impl Kernel {
         )
     }
 
+    /// Whether the kernel synchronizes its workgroup with `workgroupBarrier`.
+    pub fn has_barriers(self) -> bool {
+        self == Kernel::LayerPersistent || self.needs_subgroups()
+    }
+
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
     pub fn needs_subgroups(self) -> bool {
         matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)

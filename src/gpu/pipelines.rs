@@ -7,21 +7,22 @@ use crate::kernels::{BindingKind, Kernel};
 
 /// The runtime checks wgpu compiles into `kernel`. By default some are dropped where the engine
 /// does not need them and they cost speed (measured on lavapipe):
-/// - loop bounding, except in `layer_persistent`: every loop in `shaders/` ends (its bounds are
-///   layer sizes and sequence lengths that the host validates). Dropping it and the bounds
-///   checks makes the step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms for 20
-///   steps); `layer_persistent`, whose time loop holds barriers, runs 1.4-2.5x *slower*
-///   without it, so it keeps it.
+/// - loop bounding: every loop in `shaders/` ends (its bounds are layer sizes and sequence
+///   lengths that the host validates);
 /// - bounds checks, on Vulkan only: there the driver bounds every buffer access itself
 ///   (`robustBufferAccess`, which Vulkan requires and wgpu enables), and the kernels' private
 ///   arrays are indexed below their constant sizes (`r < ROWS <= MAX_ROWS`).
+///
+/// Dropping both makes the per-step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms
+/// for 20 steps). Kernels with workgroup barriers (`layer_persistent`, the split-K kernels)
+/// keep both: without them lavapipe ran them 1.4-6x *slower*.
 ///
 /// `checked` (`GpuOptions::checked_shaders`, `WGPU_RNN_CHECKED_SHADERS=1`) keeps every check.
 pub fn shader_checks(kernel: Kernel, backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
     let mut checks = wgpu::ShaderRuntimeChecks::checked();
     if !checked {
-        checks.force_loop_bounding = kernel == Kernel::LayerPersistent;
-        checks.bounds_checks = backend != wgpu::Backend::Vulkan;
+        checks.force_loop_bounding = kernel.has_barriers();
+        checks.bounds_checks = kernel.has_barriers() || backend != wgpu::Backend::Vulkan;
     }
     checks
 }
