@@ -240,7 +240,7 @@ impl NetShape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeviceFit {
     /// The persistent kernel: a GPU. On a CPU driver a workgroup is one thread and barriers
-    /// are coroutine switches; on lavapipe the per-step kernels ran 2-9x faster.
+    /// are coroutine switches; on lavapipe the per-step kernels ran 1.2-7x faster.
     pub persistent: bool,
     /// The split-K kernels for small batches: a GPU with subgroups.
     pub split: bool,
