@@ -36,6 +36,13 @@ fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
     return (((d * lp.steps + t) * lp.batch + b) * lp.hidden + j) * 3u;
 }
 
+// The update and reset gates (z, r) of the row whose gate inputs start at xb, from the
+// recurrent products `a` (x: z, y: r).
+fn update_reset(d: u32, xb: u32, a: vec3<f32>) -> vec2<f32> {
+    let f = lp.acts[d * 3u];
+    return vec2<f32>(activate(f, clip_gate(lp, xp[xb] + a.x)), activate(f, clip_gate(lp, xp[xb + 1u] + a.y)));
+}
+
 // Writes h' = (1 - z) n + z h for row b and copies the state of finished rows.
 fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
     let s = sp.step;
@@ -95,23 +102,21 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     let H = lp.hidden;
     let acc = recurrent_triples(d, j, b0);
-    let f = lp.acts[d * 3u];
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
             break;
         }
-        let len = lens[b];
-        if (sp.step >= len) {
+        let rs = row_step(d, b);
+        if (!rs.running) {
             hold(d, b, j);
             continue;
         }
-        let t = time_index(lp, d, sp.step, len);
-        let xb = xp_at(d, t, b, j);
-        let z = activate(f, clip_gate(lp, xp[xb] + acc[r].x));
-        let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + rg * (acc[r].z + bh[d * H + j])));
-        finish(d, b, j, t, z, n);
+        let a = acc[r];
+        let xb = xp_at(d, rs.t, b, j);
+        let zr = update_reset(d, xb, a);
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + bh[d * H + j])));
+        finish(d, b, j, rs.t, zr.x, n);
     }
 }
 
@@ -124,25 +129,20 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    let cur = sp.step & 1u;
     let acc = recurrent_triples(d, j, b0); // (the h gate's product is not used here)
-    let f = lp.acts[d * 3u];
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
             break;
         }
-        let len = lens[b];
-        if (sp.step >= len) {
+        let rs = row_step(d, b);
+        if (!rs.running) {
             continue;
         }
-        let t = time_index(lp, d, sp.step, len);
-        let xb = xp_at(d, t, b, j);
-        let z = activate(f, clip_gate(lp, xp[xb] + acc[r].x));
-        let rg = activate(f, clip_gate(lp, xp[xb + 1u] + acc[r].y));
+        let zr = update_reset(d, xp_at(d, rs.t, b, j), acc[r]);
         let sb = ((d * lp.batch + b) * H + j) * 2u;
-        scratch[sb] = z;
-        scratch[sb + 1u] = rg * h_load(state_row(cur, d, b) + j);
+        scratch[sb] = zr.x;
+        scratch[sb + 1u] = zr.y * h_load(rs.cur + j);
     }
 }
 
@@ -166,7 +166,7 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
         let qb = wh[wi + 1u];
         let qc = wh[wi + 2u];
         wi += 3u * UNIT_BLOCK;
-        let n = vec4<f32>(qa.z, qb.y, qc.x, qc.w); // the h gate of inputs k .. k+4
+        let n = quad_h_gate(qa, qb, qc);
         for (var i = 0u; i < min(4u, H - k); i++) {
             for (var r = 0u; r < ROWS; r++) {
                 acc[r] += scratch[srow[r] + 2u * (k + i)] * n[i];
@@ -178,13 +178,12 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (b >= lp.batch) {
             break;
         }
-        let len = lens[b];
-        if (sp.step >= len) {
+        let rs = row_step(d, b);
+        if (!rs.running) {
             hold(d, b, j);
             continue;
         }
-        let t = time_index(lp, d, sp.step, len);
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, t, b, j) + 2u] + acc[r]));
-        finish(d, b, j, t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, rs.t, b, j) + 2u] + acc[r]));
+        finish(d, b, j, rs.t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
     }
 }

@@ -122,7 +122,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                 let qc = wh[wi + 2u];
                 wi += 3u * UNIT_BLOCK;
                 let mv = vec4<f32>(mid_wg[k], mid_wg[k + 1u], mid_wg[k + 2u], mid_wg[k + 3u]);
-                acc += dot(mv, vec4<f32>(qa.z, qb.y, qc.x, qc.w)); // the h gate of inputs k .. k+4
+                acc += dot(mv, quad_h_gate(qa, qb, qc));
             }
             let n = activate(g_act, clip_gate(lp, xp[xb + 2u] + acc));
             new_h = (1.0 - z) * n + z * h_wg[j];

@@ -25,6 +25,11 @@ fn quad_weight(d: u32, k_count: u32, units: u32, u: u32, k: u32, gates: u32) -> 
     return (input_quad(d, k_count, units, u) + (k / 4u) * UNIT_BLOCK) * 4u * gates + (k % 4u) * gates;
 }
 
+// The h gate's weights of the quad's four inputs (GRU).
+fn quad_h_gate(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(a.z, b.y, c.x, c.w);
+}
+
 // The (z, r, h) weights of input 4q + i (i < 4) out of the quad's three vec4s.
 fn quad_triple(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, i: u32) -> vec3<f32> {
     switch i {
