@@ -8,7 +8,7 @@
 //   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved, blocked (RNN, GRU: input quads)
 //   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
 //   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
-//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, blocked)
+//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, input quads, blocked)
 // Versions:
 //   scalar weight loads from global memory, one per gate and input.
 //   layer_persistent: vec4 weight loads (one per input for LSTM, G per four inputs for RNN and
@@ -129,9 +129,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         }
         if (proj && j < HI) {
             var acc = 0.0;
-            let wb = blocked_unit(d, H, HI, j);
             for (var k = 0u; k < H; k++) {
-                acc += mid_wg[k] * wr[wb + k * UNIT_BLOCK];
+                acc += mid_wg[k] * wr[quad_weight(d, H, HI, j, k, 1u)];
             }
             new_h = acc;
         }

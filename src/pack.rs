@@ -49,7 +49,8 @@ pub struct PackedLayer {
     /// LSTM: peepholes `[D, H, 3]` (i, o, f; zeros when absent). GRU: `Rbh [D, H]` (zeros unless
     /// linear_before_reset). RNN: empty.
     pub aux: Vec<f32>,
-    /// `W_hr` transposed for a projection: `[D, H, P]` blocked with unit width 1.
+    /// `W_hr` transposed for a projection, in input quads (four inputs of an output per vec4):
+    /// `[D, ceil(H/4), P*4]` blocked with unit width 4.
     pub wr: Option<Vec<f32>>,
 }
 
@@ -137,7 +138,8 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
                 }
             }
         }
-        block_units(&dst, d_count, h, h_out, 1)
+        let quads = input_quads(&dst, d_count, h, h_out, 1);
+        block_units(&quads, d_count, h.div_ceil(4), h_out * 4, 4)
     });
     PackedLayer {
         wx: block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4),

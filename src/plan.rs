@@ -149,9 +149,9 @@ impl NetShape {
             },
             Buf::Wr(_) => {
                 if self.proj {
-                    d * h * o.next_multiple_of(UNIT_BLOCK)
+                    d * h.div_ceil(4) * o.next_multiple_of(UNIT_BLOCK) * 4
                 } else {
-                    1
+                    4
                 }
             }
             Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams => 0,

@@ -79,7 +79,8 @@ impl GpuModel {
             let mut weights = HashMap::new();
             for (l, layer) in net.layers.iter().enumerate() {
                 let packed = pack_layer(layer);
-                let wr = packed.wr.unwrap_or_else(|| vec![0.0]);
+                // (a placeholder of one vec4 where there is no projection)
+                let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
                 let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
                 for (buf, data) in [
                     (Buf::Wx(l), packed.wx),
