@@ -101,7 +101,12 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    let acc = recurrent_triples(d, j, b0);
+    gru_fused_finish(d, j, b0, recurrent_triples(d, j, b0));
+}
+
+// Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
+// products `acc` (also the end of gru_step_split).
+fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
@@ -115,7 +120,7 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         let a = acc[r];
         let xb = xp_at(d, rs.t, b, j);
         let zr = update_reset(d, xb, a);
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + bh[d * H + j])));
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + bh[d * lp.hidden + j])));
         finish(d, b, j, rs.t, zr.x, n);
     }
 }

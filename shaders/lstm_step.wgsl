@@ -34,10 +34,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
-    let B = lp.batch;
     let HI = lp.hidden_in;
-    let s = sp.step;
-    let proj = (lp.flags & FLAG_PROJ) != 0u;
     var acc: array<vec4<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = blocked_unit(d, HI, H, j);
@@ -60,6 +57,15 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[r] += h_load(hrow[r] + k) * w;
         }
     }
+    lstm_finish(d, j, b0, acc);
+}
+
+// Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
+// of lstm_step_split).
+fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, MAX_ROWS>) {
+    let H = lp.hidden;
+    let B = lp.batch;
+    let proj = (lp.flags & FLAG_PROJ) != 0u;
     var pv = vec3<f32>(0.0);
     if ((lp.flags & FLAG_PEEPHOLE) != 0u) {
         let pb = (d * H + j) * 3u;
@@ -71,11 +77,9 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
             break;
         }
         let rs = row_step(d, b);
-        let h_cur = rs.cur;
-        let h_nxt = rs.nxt;
         if (!rs.running) {
             if (!proj) {
-                h_store(h_nxt + j, h_load(h_cur + j));
+                h_store(rs.nxt + j, h_load(rs.cur + j));
             }
             continue;
         }
@@ -88,8 +92,8 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (proj) {
             out[ci] = hv;
         } else {
-            h_store(h_nxt + j, hv);
-            out[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+            h_store(rs.nxt + j, hv);
+            out[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
         }
     }
 }

@@ -27,9 +27,7 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
-    let B = lp.batch;
     let HI = lp.hidden_in;
-    let s = sp.step;
     var acc: array<f32, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, HI, H, j);
@@ -47,21 +45,26 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[r] += h_load(hrow[r] + k) * w;
         }
     }
+    rnn_finish(d, j, b0, acc);
+}
+
+// Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
+// of rnn_step_split).
+fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, MAX_ROWS>) {
+    let B = lp.batch;
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= B) {
             break;
         }
         let rs = row_step(d, b);
-        let h_cur = rs.cur;
-        let h_nxt = rs.nxt;
         if (!rs.running) {
-            h_store(h_nxt + j, h_load(h_cur + j));
+            h_store(rs.nxt + j, h_load(rs.cur + j));
             continue;
         }
         let t = rs.t;
-        let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * H + j]));
-        h_store(h_nxt + j, hv);
-        y[((t * B + b) * lp.dirs + d) * HI + j] = hv;
+        let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * lp.hidden + j]));
+        h_store(rs.nxt + j, hv);
+        y[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
     }
 }

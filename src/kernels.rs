@@ -110,9 +110,45 @@ impl Kernel {
         format!("wgpu-rnn.{}", self.entry_point())
     }
 
-    /// The complete WGSL module: shared code followed by the kernel file.
+    /// The per-step kernel whose file a split-K kernel's module starts with: the split kernel
+    /// uses its bindings and ends with its function for the gates and state update.
+    pub fn split_twin(self) -> Option<Kernel> {
+        match self {
+            Kernel::RnnStepSplit => Some(Kernel::RnnStep),
+            Kernel::GruStepSplit => Some(Kernel::GruStep),
+            Kernel::LstmStepSplit => Some(Kernel::LstmStep),
+            _ => None,
+        }
+    }
+
+    /// The complete WGSL module: shared code followed by the kernel file (a split-K kernel's
+    /// file after its twin's, see `split_twin`).
     pub fn source(self) -> String {
-        let body = match self.file() {
+        let own = Self::file_text(self.file());
+        let body = match self.split_twin() {
+            Some(twin) => format!("{}\n{own}", Self::file_text(twin.file())),
+            None => own.to_string(),
+        };
+        let lstm_cell = if matches!(self, Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LayerPersistent) {
+            LSTM_CELL
+        } else {
+            ""
+        };
+        let split = if self.needs_subgroups() { SPLIT } else { "" };
+        let state_vec4 = if self.reads_state_as_vec4() || self.split_twin().is_some() { STATE_VEC4 } else { "" };
+        match (self.is_step(), self == Kernel::LayerPersistent) {
+            (true, _) => {
+                format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{state_vec4}\n{body}")
+            }
+            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
+            (false, false) if self == Kernel::MergeDirections => body,
+            (false, false) => format!("{BLOCKED}\n{body}"),
+        }
+    }
+
+    /// The text of a file in `shaders/`.
+    fn file_text(file: &str) -> &'static str {
+        match file {
             "input_projection.wgsl" => include_str!("../shaders/input_projection.wgsl"),
             "input_projection_vec4.wgsl" => include_str!("../shaders/input_projection_vec4.wgsl"),
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
@@ -124,21 +160,6 @@ impl Kernel {
             "lstm_project.wgsl" => include_str!("../shaders/lstm_project.wgsl"),
             "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
             _ => include_str!("../shaders/merge_directions.wgsl"),
-        };
-        let lstm_cell = if matches!(self, Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LayerPersistent) {
-            LSTM_CELL
-        } else {
-            ""
-        };
-        let split = if self.needs_subgroups() { SPLIT } else { "" };
-        let state_vec4 = if self.reads_state_as_vec4() { STATE_VEC4 } else { "" };
-        match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => {
-                format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{state_vec4}\n{body}")
-            }
-            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
-            (false, false) if self == Kernel::MergeDirections => body.to_string(),
-            (false, false) => format!("{BLOCKED}\n{body}"),
         }
     }
 
