@@ -1,7 +1,7 @@
 //! The plan of GPU work, checked without a GPU: dispatch counts, order, and state copies.
 
 use wgpu_rnn::kernels::Kernel;
-use wgpu_rnn::plan::{Buf, Command, DeviceFit, NetShape, Plan, StepVariant};
+use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
 const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true };
@@ -122,6 +122,17 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
     }
 }
 
+/// The plan's first dispatch of `kernel`.
+fn first_dispatch(plan: &Plan, kernel: Kernel) -> Dispatch {
+    plan.commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Dispatch(d) if d.kernel == kernel => Some(*d),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {kernel:?} in the plan"))
+}
+
 #[test]
 fn large_layers_use_batch_tiled_step_kernels() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 129), 1, |s| s);
@@ -134,17 +145,7 @@ fn large_layers_use_batch_tiled_step_kernels() {
     assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 8 });
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
-    let d = plan
-        .commands
-        .iter()
-        .find_map(|c| {
-            if let Command::Dispatch(d) = c {
-                (d.kernel == wgpu_rnn::kernels::Kernel::LstmStep).then_some(*d)
-            } else {
-                None
-            }
-        })
-        .expect("a step");
+    let d = first_dispatch(&plan, Kernel::LstmStep);
     assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
     assert_eq!(d.rows, 4);
 }
@@ -158,17 +159,7 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
     assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
     let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
-    let d = plan
-        .commands
-        .iter()
-        .find_map(|c| {
-            if let Command::Dispatch(d) = c {
-                (d.kernel == wgpu_rnn::kernels::Kernel::LstmStepSplit).then_some(*d)
-            } else {
-                None
-            }
-        })
-        .expect("a step");
+    let d = first_dispatch(&plan, Kernel::LstmStepSplit);
     assert_eq!(d.workgroups, [300, 1, 1], "one workgroup per hidden unit");
     let gru = NetShape::of(&random::network(&RandomConfig::simple(Cell::Gru, 8, 300), 1, |s| s));
     assert!(!gru.supports(StepVariant::Split { rows: 1 }), "reset-before GRU needs r of every unit first");
