@@ -454,10 +454,9 @@ impl GpuModel {
             // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
             // step with a dynamic offset, so nothing is created per step
             let mut bind_groups = HashMap::new();
-            let split = self.ctx.has_split_kernels();
             let mut sets: Vec<(Kernel, usize)> = StepVariant::ALL
                 .into_iter()
-                .filter(|&v| shape.supports(v) && (split || !matches!(v, StepVariant::Split { .. })))
+                .filter(|&v| self.supports(v))
                 .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v).bind_sets())
                 .collect();
             sets.sort();
