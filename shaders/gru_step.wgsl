@@ -100,7 +100,6 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    let H = lp.hidden;
     gru_fused_finish(d, j, b0, recurrent_triples(d, j, b0));
 }
 

@@ -27,7 +27,6 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let H = lp.hidden;
     let B = lp.batch;
-    let s = sp.step;
     var acc: array<f32, MAX_ROWS>;
     var mrow: array<u32, MAX_ROWS>; // each row's m offset, computed once
     for (var r = 0u; r < ROWS; r++) {
