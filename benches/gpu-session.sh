@@ -49,7 +49,7 @@ else
 fi
 
 step "kernel versions"
-for v in auto rows1 rows4 rows8 persistent split1 split4; do
+for v in auto rows1 rows4 rows8 rows16 persistent split1 split4; do
   $run --require-gpu bench --cell all "${versions[@]}" --repeats 3 --variant "$v" 2>"$out/versions-$v.log" | tee -a "$out/versions.txt" || failed=1
 done
 step "done (failed: $failed)"

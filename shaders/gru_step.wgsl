@@ -12,8 +12,10 @@
 //   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'.
 //   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step unless
 //   layer_persistent.wgsl runs the layer.)
-//   Each with pipeline constant ROWS = 1 (one batch row per invocation), 4 or 8 (each weight
-//   load feeds four or eight rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
+//   Each with pipeline constant ROWS = 1 (one batch row per invocation), 4, 8 or 16 (each
+//   weight load feeds that many rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
+//   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
+//   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms).
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on
 //   lavapipe).
@@ -28,8 +30,14 @@
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
 
+// Whether the invocation's workgroup has work: its batch tile and direction exist. Invocations
+// past the hidden size run on (for lane sharing) as unit H-1 and write nothing.
+fn tile_in_range(gid: vec3<u32>) -> bool {
+    return gid.y * ROWS < lp.batch && gid.z < lp.dirs;
+}
+
 fn in_range(gid: vec3<u32>) -> bool {
-    return gid.x < lp.hidden && gid.y * ROWS < lp.batch && gid.z < lp.dirs;
+    return gid.x < lp.hidden && tile_in_range(gid);
 }
 
 fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
@@ -57,26 +65,26 @@ fn hold(d: u32, b: u32, j: u32) {
 }
 
 // The recurrent products h·R of the three gates for unit j and the tile's rows: per four
-// inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) and one of h per row.
+// inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) and one of h per row
+// (per subgroup where lanes are shared, shared/lanes.wgsl). Call from uniform control flow.
 fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
     let H = lp.hidden;
+    let lane = share_lane();
     var acc: array<vec3<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, H, H, j) * 3u;
-    let k4 = H & ~3u;
-    for (var k = 0u; k < k4; k += 4u) {
-        let qa = wh[wi];
-        let qb = wh[wi + 1u];
-        let qc = wh[wi + 2u];
-        wi += 3u * UNIT_BLOCK;
-        let w0 = qa.xyz;
-        let w1 = vec3<f32>(qa.w, qb.xy);
-        let w2 = vec3<f32>(qb.zw, qc.x);
-        let w3 = qc.yzw;
-        for (var r = 0u; r < ROWS; r++) {
-            let hv = h_vec4(hrow[r] + k);
-            acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
+    let ks = shared_inputs(H);
+    for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
+        let hc = h_chunk(hrow, k0, lane);
+        for (var i = 0u; i < LANES; i++) {
+            add_triples(&acc, wi, lane_quads(hc, i));
+            wi += 3u * UNIT_BLOCK;
         }
+    }
+    let k4 = H & ~3u;
+    for (var k = ks; k < k4; k += 4u) {
+        add_triples(&acc, wi, h_quads(hrow, k));
+        wi += 3u * UNIT_BLOCK;
     }
     if (k4 < H) { // the last, partial quad
         let qa = wh[wi];
@@ -92,15 +100,33 @@ fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
     return acc;
 }
 
+// acc[r] += inputs k .. k+4 of row r (hq[r]) times their (z, r, h) weights (the quad at wi).
+fn add_triples(acc: ptr<function, array<vec3<f32>, MAX_ROWS>>, wi: u32, hq: array<vec4<f32>, MAX_ROWS>) {
+    let qa = wh[wi];
+    let qb = wh[wi + 1u];
+    let qc = wh[wi + 2u];
+    let w0 = qa.xyz;
+    let w1 = vec3<f32>(qa.w, qb.xy);
+    let w2 = vec3<f32>(qb.zw, qc.x);
+    let w3 = qc.yzw;
+    for (var r = 0u; r < ROWS; r++) {
+        let hv = hq[r];
+        (*acc)[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
+    }
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (!in_range(gid)) {
-        return;
+    if (!tile_in_range(gid)) {
+        return; // the whole workgroup leaves together
     }
-    let j = gid.x;
+    let j = min(gid.x, lp.hidden - 1u);
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    gru_fused_finish(d, j, b0, recurrent_triples(d, j, b0));
+    let acc = recurrent_triples(d, j, b0);
+    if (gid.x < lp.hidden) {
+        gru_fused_finish(d, j, b0, acc);
+    }
 }
 
 // Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
@@ -126,14 +152,17 @@ fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (!in_range(gid)) {
-        return;
+    if (!tile_in_range(gid)) {
+        return; // the whole workgroup leaves together
     }
-    let j = gid.x;
+    let j = min(gid.x, lp.hidden - 1u);
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
     let acc = recurrent_triples(d, j, b0); // (the h gate's product is not used here)
+    if (gid.x >= H) {
+        return;
+    }
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {

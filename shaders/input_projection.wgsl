@@ -22,7 +22,7 @@ struct MatmulParams {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(64, 1, 1)
 fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
     let col0 = gid.x * 4u;
     let row0 = gid.y * 8u;

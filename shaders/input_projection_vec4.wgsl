@@ -8,6 +8,10 @@
 //   multiply-adds (about 11 GFLOP/s on lavapipe).
 //   input_projection_vec4: an 8x4 block; per 4 k, 8 vec4 loads of a and 4 of w feed 128
 //   multiply-adds (about 14.6 GFLOP/s on lavapipe; 16 rows spill and lose at K = 1024).
+//   On devices that share lanes (shared/lanes.wgsl), a of the block's rows loaded once per
+//   subgroup, chunks of 4 * LANES inputs (workgroups of 64 columns: one row block each); then
+//   a 16x4 block (pipeline constant ROWS = 16, for many rows): each weight load feeds 16 rows
+//   (LSTM H1024 B16 T100 on lavapipe: 8x4 unshared 907 ms, shared 507 ms, 16x4 about 370 ms).
 
 struct MatmulParams {
     m: u32,
@@ -16,45 +20,79 @@ struct MatmulParams {
     _pad: u32,
 }
 
+// Rows per invocation (kernels::WIDE_ROWS or WIDEST_ROWS), at most MAX_ROWS.
+override ROWS: u32 = 8u;
+const MAX_ROWS: u32 = 16u;
+
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(64, 1, 1)
 fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c4 = gid.x;
-    let row0 = gid.y * 8u;
+    let row0 = gid.y * ROWS;
     let d = gid.z;
     let n4 = p.n / 4u;
     let k4 = p.k / 4u;
-    if (c4 >= n4 || row0 >= p.m) {
-        return;
+    if (row0 >= p.m) {
+        return; // the whole workgroup leaves together
     }
+    let c4 = min(gid.x, n4 - 1u); // invocations past N stay for lane sharing and write nothing
+    let lane = share_lane();
     // rows past M read the last row (their results are not written)
-    var r: array<u32, 8>;
-    for (var i = 0u; i < 8u; i++) {
+    var r: array<u32, MAX_ROWS>;
+    for (var i = 0u; i < ROWS; i++) {
         r[i] = min(row0 + i, p.m - 1u) * k4;
     }
-    var acc: array<vec4<f32>, 8>;
+    var acc: array<vec4<f32>, MAX_ROWS>;
     var wi = blocked_unit(d, p.k, n4, c4);
-    for (var kk = 0u; kk < k4; kk++) {
-        let w0 = w[wi];
-        let w1 = w[wi + UNIT_BLOCK];
-        let w2 = w[wi + 2u * UNIT_BLOCK];
-        let w3 = w[wi + 3u * UNIT_BLOCK];
-        wi += 4u * UNIT_BLOCK;
-        for (var i = 0u; i < 8u; i++) {
-            let av = a[r[i] + kk];
-            acc[i] += av.x * w0 + av.y * w1 + av.z * w2 + av.w * w3;
+    var ks = 0u; // vec4s of k read in chunks shared across lanes (shared/lanes.wgsl)
+    if (SHARE_LANES) {
+        ks = k4 - k4 % LANES;
+    }
+    var av: array<vec4<f32>, MAX_ROWS>;
+    for (var kk0 = 0u; kk0 < ks; kk0 += LANES) {
+        var ac: array<vec4<f32>, MAX_ROWS>; // lane l holds vec4 kk0 + l of each row
+        for (var i = 0u; i < ROWS; i++) {
+            ac[i] = a[r[i] + kk0 + lane];
         }
+        for (var q = 0u; q < LANES; q++) {
+            for (var i = 0u; i < ROWS; i++) {
+                av[i] = lane_vec4(ac[i], q);
+            }
+            add_block(&acc, wi, av);
+            wi += 4u * UNIT_BLOCK;
+        }
+    }
+    for (var kk = ks; kk < k4; kk++) {
+        for (var i = 0u; i < ROWS; i++) {
+            av[i] = a[r[i] + kk];
+        }
+        add_block(&acc, wi, av);
+        wi += 4u * UNIT_BLOCK;
+    }
+    if (gid.x >= n4) {
+        return;
     }
     let bv = bias[d * n4 + c4];
     let o = (d * p.m + row0) * n4 + c4;
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < ROWS; i++) {
         if (row0 + i < p.m) {
             out[o + i * n4] = acc[i] + bv;
         }
+    }
+}
+
+// acc[i] += row i's inputs 4kk .. 4kk+4 (av[i]) times their four vec4s of weights (from wi).
+fn add_block(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, av: array<vec4<f32>, MAX_ROWS>) {
+    let w0 = w[wi];
+    let w1 = w[wi + UNIT_BLOCK];
+    let w2 = w[wi + 2u * UNIT_BLOCK];
+    let w3 = w[wi + 3u * UNIT_BLOCK];
+    for (var i = 0u; i < ROWS; i++) {
+        let v = av[i];
+        (*acc)[i] += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3;
     }
 }

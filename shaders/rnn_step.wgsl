@@ -6,9 +6,10 @@
 // Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
 // Versions (pipeline constant ROWS):
 //   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
-//   ROWS = 4, 8: each weight load feeds four or eight batch rows.
+//   ROWS = 4, 8, 16: each weight load feeds that many batch rows.
 //   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
-//   H_in % 4 == 0, pipeline constant STATE_ALIGNED.)
+//   H_in % 4 == 0, pipeline constant STATE_ALIGNED; on devices that share lanes,
+//   shared/lanes.wgsl, h read once per subgroup.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -20,24 +21,30 @@
 
 @compute @workgroup_size(64, 1, 1)
 fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    if (j >= H || b0 >= lp.batch || d >= lp.dirs) {
-        return;
+    if (b0 >= lp.batch || d >= lp.dirs) {
+        return; // the whole workgroup leaves together
     }
+    let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
+    let lane = share_lane();
     let HI = lp.hidden_in;
     var acc: array<f32, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, HI, H, j);
-    let k4 = HI & ~3u;
-    for (var k = 0u; k < k4; k += 4u) {
-        let w = wh[wi]; // inputs k .. k+4
-        wi += UNIT_BLOCK;
-        for (var r = 0u; r < ROWS; r++) {
-            acc[r] += dot(h_vec4(hrow[r] + k), w);
+    let ks = shared_inputs(HI);
+    for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
+        let hc = h_chunk(hrow, k0, lane);
+        for (var i = 0u; i < LANES; i++) {
+            add_dots(&acc, wh[wi], lane_quads(hc, i));
+            wi += UNIT_BLOCK;
         }
+    }
+    let k4 = HI & ~3u;
+    for (var k = ks; k < k4; k += 4u) {
+        add_dots(&acc, wh[wi], h_quads(hrow, k)); // inputs k .. k+4
+        wi += UNIT_BLOCK;
     }
     for (var k = k4; k < HI; k++) {
         let w = wh[wi][k - k4];
@@ -45,7 +52,16 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[r] += h_load(hrow[r] + k) * w;
         }
     }
-    rnn_finish(d, j, b0, acc);
+    if (gid.x < H) {
+        rnn_finish(d, j, b0, acc);
+    }
+}
+
+// acc[r] += inputs k .. k+4 of row r (hq[r]) times their weights w.
+fn add_dots(acc: ptr<function, array<f32, MAX_ROWS>>, w: vec4<f32>, hq: array<vec4<f32>, MAX_ROWS>) {
+    for (var r = 0u; r < ROWS; r++) {
+        (*acc)[r] += dot(hq[r], w);
+    }
 }
 
 // Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end

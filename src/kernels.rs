@@ -38,13 +38,21 @@ const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
 const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
 const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
 const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
+const LANES: &str = include_str!("../shaders/shared/lanes.wgsl");
+const LANES_OFF: &str = include_str!("../shaders/shared/lanes_off.wgsl");
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
 
-/// Batch rows per invocation of the per-step kernels' widest tiling, for batches over
-/// `TILE_ROWS` (keep `MAX_ROWS` in `shaders/shared/rows.wgsl` at least this).
+/// Batch rows per invocation of the per-step kernels' wide tiling, for batches over
+/// `TILE_ROWS`; also the input projection's rows per invocation.
 pub const WIDE_ROWS: u32 = 8;
+
+/// Batch rows per invocation of the per-step kernels' widest tiling, for batches over
+/// `WIDE_ROWS` on CPU adapters (`plan::DeviceFit::rows16`), and the input projection's rows per
+/// invocation where it has many (keep `MAX_ROWS` in `shaders/shared/rows.wgsl` and in
+/// `shaders/input_projection_vec4.wgsl` at least this).
+pub const WIDEST_ROWS: u32 = 16;
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
@@ -122,8 +130,11 @@ impl Kernel {
     }
 
     /// The complete WGSL module: shared code followed by the kernel file (a split-K kernel's
-    /// file after its twin's, see `split_twin`).
-    pub fn source(self) -> String {
+    /// file after its twin's, see `split_twin`). `share_lanes`: the device shares loads across
+    /// subgroup lanes (`shaders/shared/lanes.wgsl`, which needs `Features::SUBGROUP`; see
+    /// `GpuContext::share_lanes`).
+    pub fn source(self, share_lanes: bool) -> String {
+        let lanes = if share_lanes { LANES } else { LANES_OFF };
         let own = Self::file_text(self.file());
         let body = match self.split_twin() {
             Some(twin) => format!("{}\n{own}", Self::file_text(twin.file())),
@@ -138,11 +149,13 @@ impl Kernel {
         let state_vec4 = if self.reads_state_as_vec4() || self.split_twin().is_some() { STATE_VEC4 } else { "" };
         match (self.is_step(), self == Kernel::LayerPersistent) {
             (true, _) => {
-                format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{state_vec4}\n{body}")
+                format!(
+                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{state_vec4}\n{body}"
+                )
             }
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
             (false, false) if self == Kernel::MergeDirections => body,
-            (false, false) => format!("{BLOCKED}\n{body}"),
+            (false, false) => format!("{BLOCKED}\n{lanes}\n{body}"),
         }
     }
 
@@ -193,13 +206,19 @@ impl Kernel {
         if self.reads_state_as_vec4() { &[false, true] } else { &[false] }
     }
 
-    /// The `ROWS` values the kernel is built for.
+    /// The `ROWS` values the kernel is built for (`[1]`: the kernel has no `ROWS`).
     pub fn row_variants(self) -> &'static [u32] {
         match (self.is_step(), self.needs_subgroups()) {
-            (true, false) => &[1, TILE_ROWS, WIDE_ROWS],
+            (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
             (true, true) => &[1, TILE_ROWS],
+            (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS],
             (false, _) => &[1],
         }
+    }
+
+    /// Whether the kernel has the pipeline constant `ROWS` (rows per invocation).
+    pub fn has_rows(self) -> bool {
+        self.row_variants() != [1]
     }
 
     /// The kernel's bindings in order; `plan::bindings` names the buffers in the same order.

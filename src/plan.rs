@@ -2,7 +2,7 @@
 //! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
 //! `gpu::executor` runs it.
 
-use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS, WIDE_ROWS};
+use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS};
 use crate::network::Network;
 use crate::pack::{UNIT_BLOCK, recurrent_len};
 use crate::spec::{Cell, MergeMode};
@@ -191,7 +191,7 @@ impl NetShape {
     /// Whether `variant` can run this network.
     pub fn supports(&self, variant: StepVariant) -> bool {
         match variant {
-            StepVariant::PerStep { rows } => [1, TILE_ROWS, WIDE_ROWS].contains(&rows),
+            StepVariant::PerStep { rows } => [1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS].contains(&rows),
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
             StepVariant::Split { rows } => self.split_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
         }
@@ -210,13 +210,15 @@ impl NetShape {
     /// The variant chosen for batch `b` on a device that runs `fit` well: the persistent kernel
     /// where the layer fits it; else the split-K kernel for at most 8 rows; else per-step
     /// kernels, batch-tiled when there is more than one row (`TILE_ROWS` rows per invocation
-    /// up to 4, `WIDE_ROWS` above).
+    /// up to 4, `WIDE_ROWS` above, `WIDEST_ROWS` above 8 where `fit.rows16`).
     pub fn default_variant(&self, b: usize, fit: DeviceFit) -> StepVariant {
         let rows = if b > 1 { TILE_ROWS } else { 1 };
         if fit.persistent && self.supports(StepVariant::Persistent) {
             StepVariant::Persistent
         } else if fit.split && b <= 8 && self.supports(StepVariant::Split { rows }) {
             StepVariant::Split { rows }
+        } else if fit.rows16 && b > WIDE_ROWS as usize {
+            StepVariant::PerStep { rows: WIDEST_ROWS }
         } else if b > TILE_ROWS as usize {
             StepVariant::PerStep { rows: WIDE_ROWS }
         } else {
@@ -244,13 +246,18 @@ pub struct DeviceFit {
     pub persistent: bool,
     /// The split-K kernels for small batches: a GPU with subgroups.
     pub split: bool,
+    /// 16 batch rows per invocation for batches over 8: a CPU driver, where every weight load
+    /// is a loop over the SIMD row's lanes (lavapipe LSTM H1024 B16: steps 1.28x faster than
+    /// with 8 rows). On GPUs unmeasured; they keep 8 rows and more invocations.
+    pub rows16: bool,
 }
 
 /// How a layer's time steps run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepVariant {
     /// One dispatch (two for reset-before GRU and projected LSTM) per step; each invocation
-    /// computes its hidden unit for this many batch rows (1, `TILE_ROWS` or `WIDE_ROWS`).
+    /// computes its hidden unit for this many batch rows (1, `TILE_ROWS`, `WIDE_ROWS` or
+    /// `WIDEST_ROWS`).
     PerStep { rows: u32 },
     /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
     Persistent,
@@ -262,10 +269,11 @@ pub enum StepVariant {
 
 impl StepVariant {
     /// Every variant, for tests that check each against the CPU reference.
-    pub const ALL: [StepVariant; 6] = [
+    pub const ALL: [StepVariant; 7] = [
         StepVariant::PerStep { rows: 1 },
         StepVariant::PerStep { rows: TILE_ROWS },
         StepVariant::PerStep { rows: WIDE_ROWS },
+        StepVariant::PerStep { rows: WIDEST_ROWS },
         StepVariant::Persistent,
         StepVariant::Split { rows: 1 },
         StepVariant::Split { rows: TILE_ROWS },
@@ -306,6 +314,16 @@ pub struct Plan {
     pub commands: Vec<Command>,
 }
 
+/// Rows per invocation of the input projection over `m` rows (the pipeline's `ROWS`; 1 for the
+/// scalar kernel, which always computes 8): 16 where there are at least 64 rows, else 8.
+pub fn projection_rows(kernel: Kernel, m: usize) -> u32 {
+    match kernel {
+        Kernel::InputProjectionVec4 if m >= 64 => WIDEST_ROWS,
+        Kernel::InputProjectionVec4 => WIDE_ROWS,
+        _ => 1,
+    }
+}
+
 fn groups(n: usize, per: u32) -> u32 {
     n.div_ceil(per as usize) as u32
 }
@@ -328,13 +346,15 @@ impl Plan {
             if ragged {
                 commands.push(Command::Clear(Buf::LayerOut(l)));
             }
+            let kernel = shape.projection_kernel(l);
+            let rows = projection_rows(kernel, t * b);
             commands.push(Command::Dispatch(Dispatch {
-                kernel: shape.projection_kernel(l),
+                kernel,
                 layer: l,
-                // each invocation computes an 8x4 block (rows x columns); workgroups are 8x8
-                workgroups: [groups(h * shape.gates(), 32), groups(t * b, 64), d as u32],
+                // each invocation computes a block of rows x 4 columns; workgroups are 64x1
+                workgroups: [groups(h * shape.gates(), 256), groups(t * b, rows.max(WIDE_ROWS)), d as u32],
                 step: None,
-                rows: 1,
+                rows,
             }));
             let final_half = match variant {
                 StepVariant::Persistent => {

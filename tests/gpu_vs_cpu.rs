@@ -144,6 +144,40 @@ fn kernels_with_all_runtime_checks_match_the_reference() {
 }
 
 #[test]
+fn kernels_with_and_without_lane_sharing_match_the_reference() {
+    // The default engine shares loads across subgroup lanes wherever the adapter's subgroups are
+    // 8 wide (lavapipe, the CI adapter); the sizes take the shared chunks of 32 inputs, the
+    // vec4 and scalar tails after them, and invocations past H and N.
+    let shared = common::gpu().context().expect("GPU");
+    let info = shared.device.adapter_info();
+    let possible = shared.device.features().contains(wgpu::Features::SUBGROUP)
+        && info.subgroup_min_size == 8
+        && info.subgroup_max_size == 8
+        && info.device_type == wgpu::DeviceType::Cpu;
+    assert_eq!(shared.share_lanes, possible, "lane sharing on exactly where the adapter allows it: {info:?}");
+    let mut failures = Vec::new();
+    for (i, cell) in [Cell::Rnn, Cell::Gru, Cell::Lstm].into_iter().enumerate() {
+        for (input, hidden, batch, lbr) in [(44, 36, 3, false), (32, 66, 9, true), (36, 64, 17, true)] {
+            let cfg = RandomConfig {
+                direction: Direction::Bidirectional,
+                layers: 2,
+                ..RandomConfig::simple(cell, input, hidden)
+            };
+            let net = random::network(&cfg, i as u64, |mut s| {
+                s.linear_before_reset = s.cell == Cell::Gru && lbr;
+                s
+            });
+            let inputs = random::inputs(&net, 5, batch, i as u64, true, true);
+            for (engine, name) in [(common::gpu(), "shared"), (common::unshared_gpu(), "unshared")] {
+                let label = format!("{name} {cell:?} I{input} H{hidden} B{batch} lbr={lbr}");
+                failures.extend(compare_on(engine, &label, &net, &inputs, false));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn every_activation_matches_the_reference() {
     let mut failures = Vec::new();
     for (i, kind) in ActivationKind::ALL.into_iter().enumerate() {

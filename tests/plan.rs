@@ -4,8 +4,8 @@ use wgpu_rnn::kernels::Kernel;
 use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
-const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true };
-const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false };
+const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true, rows16: false };
+const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false, rows16: true };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -112,7 +112,7 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
         assert!(s.supports(StepVariant::Persistent));
         assert_eq!(s.default_variant(1, ON_GPU), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
         assert_eq!(s.default_variant(1, ON_CPU), StepVariant::PerStep { rows: 1 }, "not on a CPU driver");
-        assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 8 }, "not on a CPU driver");
+        assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 16 }, "not on a CPU driver");
         let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent);
         assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
         let copy = plan.commands.iter().find_map(|c| {
@@ -142,12 +142,23 @@ fn large_layers_use_batch_tiled_step_kernels() {
     assert_eq!(s.default_variant(3, ON_CPU), StepVariant::PerStep { rows: 4 });
     assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 });
     assert_eq!(s.default_variant(5, ON_CPU), StepVariant::PerStep { rows: 8 });
-    assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 8 });
+    assert_eq!(s.default_variant(8, ON_CPU), StepVariant::PerStep { rows: 8 });
+    assert_eq!(s.default_variant(9, ON_CPU), StepVariant::PerStep { rows: 16 }, "CPU drivers: 16 rows above 8");
+    assert_eq!(s.default_variant(16, ON_GPU), StepVariant::PerStep { rows: 8 }, "GPUs keep 8 rows");
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
     assert_eq!(plan.dispatches(), 11);
     let d = first_dispatch(&plan, Kernel::LstmStep);
     assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
     assert_eq!(d.rows, 4);
+    // the projection (I = 8 and N = 4 * 129 are multiples of 4: the vec4 kernel): 10 steps x 16
+    // rows = 160 rows in blocks of 16, 516 columns in workgroups of 64 x 4 columns
+    let p = first_dispatch(&plan, Kernel::InputProjectionVec4);
+    assert_eq!((p.rows, p.workgroups), (16, [3, 10, 1]));
+    let few = first_dispatch(
+        &Plan::forward(&s, 1, 16, 1, false, StepVariant::PerStep { rows: 4 }),
+        Kernel::InputProjectionVec4,
+    );
+    assert_eq!((few.rows, few.workgroups), (8, [3, 2, 1]), "under 64 rows: blocks of 8");
 }
 
 #[test]

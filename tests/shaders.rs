@@ -4,21 +4,28 @@
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use wgpu_rnn::kernels::{BindingKind, Kernel};
 
-fn module(kernel: Kernel) -> naga::Module {
-    let src = kernel.source();
+fn module(kernel: Kernel, share_lanes: bool) -> naga::Module {
+    let src = kernel.source(share_lanes);
     match naga::front::wgsl::parse_str(&src) {
         Ok(m) => m,
         Err(e) => panic!("{}: {}", kernel.file(), e.emit_to_string(&src)),
     }
 }
 
+/// Both builds of every kernel validate: without lane sharing, kernels that do not need
+/// subgroups validate without the capability (devices without subgroups run them); with it, on
+/// a device with subgroups.
 #[test]
 fn every_kernel_validates() {
-    for kernel in Kernel::ALL {
-        let m = module(kernel);
-        let caps = if kernel.needs_subgroups() { Capabilities::SUBGROUP } else { Capabilities::empty() };
+    for (kernel, share_lanes) in Kernel::ALL.into_iter().flat_map(|k| [(k, false), (k, true)]) {
+        let m = module(kernel, share_lanes);
+        let caps = if kernel.needs_subgroups() || share_lanes { Capabilities::SUBGROUP } else { Capabilities::empty() };
         if let Err(e) = Validator::new(ValidationFlags::all(), caps).validate(&m) {
-            panic!("{} does not validate: {}", kernel.file(), e.emit_to_string(&kernel.source()));
+            panic!(
+                "{} (share_lanes {share_lanes}) does not validate: {}",
+                kernel.file(),
+                e.emit_to_string(&kernel.source(share_lanes))
+            );
         }
         assert!(
             m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()),
@@ -32,7 +39,7 @@ fn every_kernel_validates() {
 #[test]
 fn bindings_match_the_executor() {
     for kernel in Kernel::ALL {
-        let m = module(kernel);
+        let m = module(kernel, false);
         let mut found: Vec<(u32, naga::AddressSpace)> = m
             .global_variables
             .iter()
@@ -64,7 +71,7 @@ fn bindings_match_the_executor() {
 #[test]
 fn a_broken_shader_is_caught() {
     // The check above can fail: a type error must not validate.
-    let src = Kernel::RnnStep.source().replace("let hv = activate(", "let hv: u32 = activate(");
+    let src = Kernel::RnnStep.source(false).replace("let hv = activate(", "let hv: u32 = activate(");
     let m = naga::front::wgsl::parse_str(&src);
     let invalid = match m {
         Err(_) => true,

@@ -23,3 +23,40 @@ fn h_vec4(i: u32) -> vec4<f32> {
     }
     return vec4<f32>(h_load(i), h_load(i + 1u), h_load(i + 2u), h_load(i + 3u));
 }
+
+// Where lane sharing (shared/lanes.wgsl) stops: inputs below it are read in chunks of
+// 4 * LANES, the rest one vec4 (h_quads) at a time. Sharing needs h read as vec4s.
+fn shared_inputs(k_count: u32) -> u32 {
+    if (SHARE_LANES && STATE_ALIGNED) {
+        return k_count - k_count % (4u * LANES);
+    }
+    return 0u;
+}
+
+// The tile's rows' h for inputs k0 .. k0 + 4 * LANES (k0 below shared_inputs): lane l loads
+// inputs k0 + 4l .. k0 + 4l + 4 of each row; lane_quads hands them out.
+fn h_chunk(hrow: array<u32, MAX_ROWS>, k0: u32, lane: u32) -> array<vec4<f32>, MAX_ROWS> {
+    var hc: array<vec4<f32>, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        hc[r] = h4[(hrow[r] + k0) / 4u + lane];
+    }
+    return hc;
+}
+
+// Inputs k0 + 4i .. k0 + 4i + 4 of the tile's rows, out of their chunk.
+fn lane_quads(hc: array<vec4<f32>, MAX_ROWS>, i: u32) -> array<vec4<f32>, MAX_ROWS> {
+    var hq: array<vec4<f32>, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        hq[r] = lane_vec4(hc[r], i);
+    }
+    return hq;
+}
+
+// Inputs k .. k+4 of the tile's rows, read from h.
+fn h_quads(hrow: array<u32, MAX_ROWS>, k: u32) -> array<vec4<f32>, MAX_ROWS> {
+    var hq: array<vec4<f32>, MAX_ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        hq[r] = h_vec4(hrow[r] + k);
+    }
+    return hq;
+}

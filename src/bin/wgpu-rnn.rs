@@ -32,6 +32,10 @@ struct Cli {
     /// Keep all of wgpu's runtime checks in the kernels, slower (env WGPU_RNN_CHECKED_SHADERS=1)
     #[arg(long, global = true)]
     checked_shaders: bool,
+    /// Lane sharing on CPU adapters with 8-wide subgroups: auto, on or off
+    /// (env WGPU_RNN_SHARE_LANES=0|1)
+    #[arg(long, global = true, value_parser = ["auto", "on", "off"])]
+    share_lanes: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,7 +92,7 @@ struct BenchArgs {
     /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
     #[arg(long)]
     suite: Option<String>,
-    /// Kernel version: auto, rows1, rows4, rows8, persistent, split1 or split4 (subgroups)
+    /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups)
     #[arg(long, default_value = "auto")]
     variant: String,
     #[arg(long, default_value_t = 2)]
@@ -114,6 +118,12 @@ fn main() -> ExitCode {
         };
     }
     opts.gpu.checked_shaders |= cli.checked_shaders;
+    match cli.share_lanes.as_deref() {
+        Some("on") => opts.gpu.share_lanes = Some(true),
+        Some("off") => opts.gpu.share_lanes = Some(false),
+        Some(_) => opts.gpu.share_lanes = None,
+        None => {}
+    }
     opts.require_gpu |= cli.require_gpu;
     let engine = match Engine::with_options(&opts) {
         Ok(e) => e,
@@ -172,11 +182,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         "rows1" => Some(StepVariant::PerStep { rows: 1 }),
         "rows4" => Some(StepVariant::PerStep { rows: 4 }),
         "rows8" => Some(StepVariant::PerStep { rows: 8 }),
+        "rows16" => Some(StepVariant::PerStep { rows: 16 }),
         "persistent" => Some(StepVariant::Persistent),
         "split1" => Some(StepVariant::Split { rows: 1 }),
         "split4" => Some(StepVariant::Split { rows: 4 }),
         other => {
-            let all = "auto, rows1, rows4, rows8, persistent, split1, split4";
+            let all = "auto, rows1, rows4, rows8, rows16, persistent, split1, split4";
             return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` ({all})")));
         }
     };
@@ -293,6 +304,7 @@ fn info(engine: &Engine) -> ExitCode {
         "shader runtime checks: bounds checks {}, loop bounding {} (layer_persistent: {})",
         step.bounds_checks, step.force_loop_bounding, persistent.force_loop_bounding
     );
+    println!("lane sharing (subgroup shuffles): {}", if ctx.share_lanes { "on" } else { "off" });
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);

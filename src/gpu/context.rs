@@ -13,6 +13,10 @@ pub struct GpuOptions {
     /// Keep all of wgpu's runtime checks in the kernels (slower; see
     /// `pipelines::shader_checks` for what is dropped otherwise). Env `WGPU_RNN_CHECKED_SHADERS=1`.
     pub checked_shaders: bool,
+    /// Lane sharing (`GpuContext::share_lanes`): `None` decides by adapter, `Some(false)` turns
+    /// it off, `Some(true)` turns it on where the device allows it. Env
+    /// `WGPU_RNN_SHARE_LANES=0|1`.
+    pub share_lanes: Option<bool>,
 }
 
 impl GpuOptions {
@@ -22,9 +26,19 @@ impl GpuOptions {
         GpuOptions {
             backend: var("WGPU_RNN_BACKEND"),
             adapter: var("WGPU_RNN_ADAPTER"),
-            checked_shaders: var("WGPU_RNN_CHECKED_SHADERS")
-                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            checked_shaders: var("WGPU_RNN_CHECKED_SHADERS").is_some_and(|v| truthy(&v)),
+            share_lanes: var("WGPU_RNN_SHARE_LANES").map(|v| truthy(&v)),
         }
+    }
+
+    /// What the device does with lane sharing: on only where its subgroups are exactly
+    /// `LANES` (8) wide, by default only on CPU adapters (measured there; on GPUs neighbouring
+    /// invocations reading one address cost one load already).
+    fn share_lanes(&self, info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
+        let possible = features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == SHARE_LANES_WIDTH
+            && info.subgroup_max_size == SHARE_LANES_WIDTH;
+        possible && self.share_lanes.unwrap_or(info.device_type == wgpu::DeviceType::Cpu)
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
@@ -45,6 +59,13 @@ impl GpuOptions {
             },
         })
     }
+}
+
+/// Subgroup width that lane sharing is written for (`LANES` in `shaders/shared/lanes.wgsl`).
+const SHARE_LANES_WIDTH: u32 = 8;
+
+fn truthy(v: &str) -> bool {
+    v == "1" || v.eq_ignore_ascii_case("true")
 }
 
 /// What the engine reports about its adapter.
@@ -78,6 +99,10 @@ pub struct GpuContext {
     pub adapter_features: wgpu::Features,
     /// Whether the kernels keep all of wgpu's runtime checks (`GpuOptions::checked_shaders`).
     pub checked_shaders: bool,
+    /// Whether the kernels share loads across subgroup lanes (`shaders/shared/lanes.wgsl`): on
+    /// a CPU adapter with 8-wide subgroups, the lanes that need the same h (or rows of the
+    /// input) load it once per subgroup instead of once per lane. `GpuOptions::share_lanes`.
+    pub share_lanes: bool,
     backend: wgpu::Backend,
     pub(crate) pipelines: Pipelines,
 }
@@ -143,7 +168,7 @@ impl GpuContext {
         device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
             eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")
         }));
-        Self::with_device(device, queue, &info, adapter.features(), opts.checked_shaders)
+        Self::with_device(device, queue, &info, adapter.features(), opts)
     }
 
     /// The runtime checks compiled into `kernel` (`pipelines::shader_checks`).
@@ -152,11 +177,11 @@ impl GpuContext {
     }
 
     /// Uses the host application's device and queue (its limits and features as they are;
-    /// `WGPU_RNN_CHECKED_SHADERS` applies).
+    /// `WGPU_RNN_CHECKED_SHADERS` and `WGPU_RNN_SHARE_LANES` apply).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         let info = device.adapter_info();
         let features = device.features();
-        Self::with_device(device, queue, &info, features, GpuOptions::from_env().checked_shaders)
+        Self::with_device(device, queue, &info, features, &GpuOptions::from_env())
     }
 
     fn with_device(
@@ -164,16 +189,20 @@ impl GpuContext {
         queue: wgpu::Queue,
         info: &wgpu::AdapterInfo,
         adapter_features: wgpu::Features,
-        checked_shaders: bool,
+        opts: &GpuOptions,
     ) -> Result<GpuContext> {
         let backend = info.backend;
-        let pipelines = scoped(&device, || Pipelines::new(&device, |k| shader_checks(k, backend, checked_shaders)))?;
+        let checked_shaders = opts.checked_shaders;
+        let share_lanes = opts.share_lanes(info, device.features());
+        let pipelines =
+            scoped(&device, || Pipelines::new(&device, share_lanes, |k| shader_checks(k, backend, checked_shaders)))?;
         Ok(GpuContext {
             adapter: AdapterSummary::of(info),
             adapter_features,
             device,
             queue,
             checked_shaders,
+            share_lanes,
             backend,
             pipelines,
         })
@@ -198,7 +227,8 @@ impl GpuContext {
 
     /// The kernel versions this device runs well.
     pub fn fit(&self) -> crate::plan::DeviceFit {
-        crate::plan::DeviceFit { persistent: !self.is_cpu_adapter(), split: self.prefers_split() }
+        let cpu = self.is_cpu_adapter();
+        crate::plan::DeviceFit { persistent: !cpu, split: self.prefers_split(), rows16: cpu }
     }
 
     /// The device's limits.

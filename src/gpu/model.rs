@@ -479,7 +479,7 @@ impl GpuModel {
                 let label = kernel.label();
                 let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some(&label),
-                    layout: &self.ctx.pipelines.get(kernel, 1, false).layout,
+                    layout: self.ctx.pipelines.layout(kernel),
                     entries: &entries,
                 });
                 bind_groups.insert((kernel, l), group);

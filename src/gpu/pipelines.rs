@@ -41,8 +41,13 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
-    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives.
-    pub fn new(device: &wgpu::Device, checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks) -> Pipelines {
+    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives, sharing loads
+    /// across subgroup lanes where `share_lanes` (`Kernel::source`).
+    pub fn new(
+        device: &wgpu::Device,
+        share_lanes: bool,
+        checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks,
+    ) -> Pipelines {
         let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
@@ -50,7 +55,7 @@ impl Pipelines {
             let module = modules.entry(kernel.file()).or_insert_with(|| {
                 let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(&format!("wgpu-rnn.{}", kernel.file())),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source(share_lanes).into()),
                 };
                 // SAFETY: `shader_checks` drops only the checks that these kernels and the
                 // backend make unnecessary (see there).
@@ -92,7 +97,7 @@ impl Pipelines {
             for &rows in kernel.row_variants() {
                 for &aligned in kernel.aligned_variants() {
                     let mut constants = Vec::new();
-                    if kernel.is_step() {
+                    if kernel.has_rows() {
                         constants.push(("ROWS", rows as f64));
                     }
                     if kernel.reads_state_as_vec4() {
@@ -118,10 +123,15 @@ impl Pipelines {
 
     /// Whether `kernel` was built for this device.
     pub fn has(&self, kernel: Kernel) -> bool {
-        self.by_kernel.contains_key(&(kernel, 1, false))
+        self.by_kernel.contains_key(&(kernel, kernel.row_variants()[0], false))
     }
 
-    /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without rows) and
+    /// The bind group layout of `kernel` (one for all its pipelines).
+    pub fn layout(&self, kernel: Kernel) -> &wgpu::BindGroupLayout {
+        &self.by_kernel[&(kernel, kernel.row_variants()[0], false)].layout
+    }
+
+    /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without `ROWS`) and
     /// `STATE_ALIGNED = state_aligned` (ignored by kernels without it).
     pub fn get(&self, kernel: Kernel, rows: u32, state_aligned: bool) -> &KernelPipeline {
         &self.by_kernel[&(kernel, rows, state_aligned && kernel.reads_state_as_vec4())]

@@ -33,6 +33,20 @@ pub fn checked_gpu() -> &'static Engine {
     })
 }
 
+/// A GPU engine with lane sharing off (`GpuOptions::share_lanes`): the kernels every adapter
+/// without 8-wide subgroups runs, on the CI's lavapipe.
+pub fn unshared_gpu() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut opts = wgpu_rnn::EngineOptions::from_env();
+        opts.require_gpu = true;
+        opts.gpu.share_lanes = Some(false);
+        let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
+        assert!(!e.context().expect("a GPU engine").share_lanes, "lane sharing turned off");
+        e
+    })
+}
+
 /// All conformance case files shipped with the repo.
 pub fn case_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
