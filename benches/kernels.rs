@@ -54,7 +54,7 @@ fn kernels(c: &mut Criterion) {
     });
     // step kernels alone: the recurrent half of the FLOPs
     for (cell, kernel) in [(Cell::Lstm, Kernel::LstmStep), (Cell::Gru, Kernel::GruStep), (Cell::Rnn, Kernel::RnnStep)] {
-        for (rows, batch) in [(1, 4), (4, 4), (8, 16)] {
+        for (rows, batch) in [(1, 4), (4, 4), (8, 16), (16, 16)] {
             let cfg = BenchConfig::new(cell, 256, batch, 32);
             let (m, inputs) = model(&engine, &cfg, Some(StepVariant::PerStep { rows }));
             let flops = 2.0 * cell.gates() as f64 * 256.0 * 256.0 * batch as f64 * 32.0;
