@@ -132,6 +132,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if opts.gpu.share_lanes == Some(true) && engine.context().is_some_and(|c| !c.share_lanes) {
+        eprintln!("wgpu-rnn: lane sharing needs subgroups exactly 8 lanes wide; this adapter runs without it");
+    }
     match cli.command {
         Command::Info => info(&engine),
         Command::Check { paths } => check(&engine, &paths),

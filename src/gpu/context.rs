@@ -14,8 +14,8 @@ pub struct GpuOptions {
     /// `pipelines::shader_checks` for what is dropped otherwise). Env `WGPU_RNN_CHECKED_SHADERS=1`.
     pub checked_shaders: bool,
     /// Lane sharing (`GpuContext::share_lanes`): `None` decides by adapter, `Some(false)` turns
-    /// it off, `Some(true)` turns it on where the device allows it. Env
-    /// `WGPU_RNN_SHARE_LANES=0|1`.
+    /// it off, `Some(true)` turns it on where the device allows it (8-wide subgroups). Env
+    /// `WGPU_RNN_SHARE_LANES=1|on` or `0|off` (anything else: by adapter).
     pub share_lanes: Option<bool>,
 }
 
@@ -27,7 +27,11 @@ impl GpuOptions {
             backend: var("WGPU_RNN_BACKEND"),
             adapter: var("WGPU_RNN_ADAPTER"),
             checked_shaders: var("WGPU_RNN_CHECKED_SHADERS").is_some_and(|v| truthy(&v)),
-            share_lanes: var("WGPU_RNN_SHARE_LANES").map(|v| truthy(&v)),
+            share_lanes: var("WGPU_RNN_SHARE_LANES").and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" => Some(true),
+                "0" | "false" | "off" => Some(false),
+                _ => None,
+            }),
         }
     }
 
