@@ -30,14 +30,15 @@
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
 
-// Whether the invocation's workgroup has work: its batch tile and direction exist. Invocations
-// past the hidden size run on (for lane sharing) as unit H-1 and write nothing.
-fn tile_in_range(gid: vec3<u32>) -> bool {
-    return gid.y * ROWS < lp.batch && gid.z < lp.dirs;
+// Whether the invocation runs: its batch tile and direction exist, and its unit does too except
+// where lanes are shared (shared/lanes.wgsl): there invocations past the hidden size run on as
+// unit H-1 and write nothing.
+fn runs(gid: vec3<u32>) -> bool {
+    return gid.y * ROWS < lp.batch && gid.z < lp.dirs && (gid.x < lp.hidden || SHARE_LANES);
 }
 
 fn in_range(gid: vec3<u32>) -> bool {
-    return gid.x < lp.hidden && tile_in_range(gid);
+    return gid.x < lp.hidden && runs(gid);
 }
 
 fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
@@ -117,8 +118,8 @@ fn add_triples(acc: ptr<function, array<vec3<f32>, MAX_ROWS>>, wi: u32, hq: arra
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (!tile_in_range(gid)) {
-        return; // the whole workgroup leaves together
+    if (!runs(gid)) {
+        return;
     }
     let j = min(gid.x, lp.hidden - 1u);
     let b0 = gid.y * ROWS;
@@ -152,8 +153,8 @@ fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (!tile_in_range(gid)) {
-        return; // the whole workgroup leaves together
+    if (!runs(gid)) {
+        return;
     }
     let j = min(gid.x, lp.hidden - 1u);
     let b0 = gid.y * ROWS;

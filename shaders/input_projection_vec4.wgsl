@@ -7,7 +7,8 @@
 //   4x4 register block per invocation; per 4 k, 4 vec4 loads of a and 4 of w feed 64
 //   multiply-adds (about 11 GFLOP/s on lavapipe).
 //   input_projection_vec4: an 8x4 block; per 4 k, 8 vec4 loads of a and 4 of w feed 128
-//   multiply-adds (about 14.6 GFLOP/s on lavapipe; 16 rows spill and lose at K = 1024).
+//   multiply-adds (about 14.6 GFLOP/s on lavapipe; 16 rows, without lane sharing, spilled and
+//   lost at K = 1024).
 //   On devices that share lanes (shared/lanes.wgsl), a of the block's rows loaded once per
 //   subgroup, chunks of 4 * LANES inputs (workgroups of 64 columns: one row block each); then
 //   a 16x4 block (pipeline constant ROWS = 16, for many rows): each weight load feeds 16 rows
@@ -36,8 +37,8 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     let n4 = p.n / 4u;
     let k4 = p.k / 4u;
-    if (row0 >= p.m) {
-        return; // the whole workgroup leaves together
+    if (row0 >= p.m || (gid.x >= n4 && !SHARE_LANES)) {
+        return;
     }
     let c4 = min(gid.x, n4 - 1u); // invocations past N stay for lane sharing and write nothing
     let lane = share_lane();

@@ -24,8 +24,8 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    if (b0 >= lp.batch || d >= lp.dirs) {
-        return; // the whole workgroup leaves together
+    if (b0 >= lp.batch || d >= lp.dirs || (gid.x >= H && !SHARE_LANES)) {
+        return;
     }
     let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
     let lane = share_lane();

@@ -121,14 +121,19 @@ impl Pipelines {
         Pipelines { by_kernel }
     }
 
+    /// One of `kernel`'s pipelines (its first `ROWS`, not aligned), if it was built.
+    fn any(&self, kernel: Kernel) -> Option<&KernelPipeline> {
+        self.by_kernel.get(&(kernel, kernel.row_variants()[0], false))
+    }
+
     /// Whether `kernel` was built for this device.
     pub fn has(&self, kernel: Kernel) -> bool {
-        self.by_kernel.contains_key(&(kernel, kernel.row_variants()[0], false))
+        self.any(kernel).is_some()
     }
 
     /// The bind group layout of `kernel` (one for all its pipelines).
     pub fn layout(&self, kernel: Kernel) -> &wgpu::BindGroupLayout {
-        &self.by_kernel[&(kernel, kernel.row_variants()[0], false)].layout
+        &self.any(kernel).expect("layouts are asked only for kernels the device built").layout
     }
 
     /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without `ROWS`) and
