@@ -18,12 +18,13 @@
 //   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms).
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on
-//   lavapipe).
+//   lavapipe), as Wide4 (shared/wide_loads.wgsl: 64-bit pairs on CPU drivers; GRU H512 B16
+//   T100 steps 101 -> 95 ms on lavapipe; padding the quad to two Wide8 would read more).
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
-@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wh: array<Wide4>;
 @group(0) @binding(4) var<storage, read> bh: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
 @group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
@@ -88,9 +89,9 @@ fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
         wi += 3u * UNIT_BLOCK;
     }
     if (k4 < H) { // the last, partial quad
-        let qa = wh[wi];
-        let qb = wh[wi + 1u];
-        let qc = wh[wi + 2u];
+        let qa = wide4(wh[wi]);
+        let qb = wide4(wh[wi + 1u]);
+        let qc = wide4(wh[wi + 2u]);
         for (var k = k4; k < H; k++) {
             let w = quad_triple(qa, qb, qc, k - k4);
             for (var r = 0u; r < ROWS; r++) {
@@ -103,9 +104,9 @@ fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their (z, r, h) weights (the quad at wi).
 fn add_triples(acc: ptr<function, array<vec3<f32>, MAX_ROWS>>, wi: u32, hq: array<vec4<f32>, MAX_ROWS>) {
-    let qa = wh[wi];
-    let qb = wh[wi + 1u];
-    let qc = wh[wi + 2u];
+    let qa = wide4(wh[wi]);
+    let qb = wide4(wh[wi + 1u]);
+    let qc = wide4(wh[wi + 2u]);
     let w0 = qa.xyz;
     let w1 = vec3<f32>(qa.w, qb.xy);
     let w2 = vec3<f32>(qb.zw, qc.x);
@@ -133,6 +134,7 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
 // products `acc` (also the end of gru_step_split).
 fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
+    let rbh = bh[d * lp.hidden + j]; // one load for all rows (a loop of loads on CPU drivers)
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
@@ -146,7 +148,7 @@ fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
         let a = acc[r];
         let xb = xp_at(d, rs.t, b, j);
         let zr = update_reset(d, xb, a);
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + bh[d * lp.hidden + j])));
+        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + rbh)));
         finish(d, b, j, rs.t, zr.x, n);
     }
 }
@@ -196,9 +198,9 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var wi = input_quad(d, H, H, j) * 3u;
     for (var k = 0u; k < H; k += 4u) {
-        let qa = wh[wi];
-        let qb = wh[wi + 1u];
-        let qc = wh[wi + 2u];
+        let qa = wide4(wh[wi]);
+        let qb = wide4(wh[wi + 1u]);
+        let qc = wide4(wh[wi + 2u]);
         wi += 3u * UNIT_BLOCK;
         let n = quad_h_gate(qa, qb, qc);
         for (var i = 0u; i < min(4u, H - k); i++) {

@@ -8,7 +8,7 @@
 
 // Float i of the recurrent weights (gru_step binds them as vec4s).
 fn wh_at(i: u32) -> f32 {
-    return wh[i / 4u][i % 4u];
+    return wide4(wh[i / 4u])[i % 4u];
 }
 
 @compute @workgroup_size(64, 1, 1)

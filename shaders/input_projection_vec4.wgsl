@@ -1,7 +1,8 @@
 // input_projection_vec4: input_projection.wgsl for K % 4 == 0 and N % 4 == 0, the common case
 // (its own file because its buffers are read as vec4 arrays).
 //   out[d][m][n] = sum_k a[m][k] * w[d][k][n] + bias[d][n]
-//   a: [M, K/4] vec4   w: [D, K, N/4] vec4, blocked (shared/blocked.wgsl)   bias: [D, N/4] vec4
+//   a: [M, K/4] vec4   w: [D, K/4, N/4, 16] in k-quads (a column quad's weights of four
+//   inputs, 16 floats: two Wide8), blocked (shared/blocked.wgsl)   bias: [D, N/4] vec4
 //   out: [D, M, N/4] vec4
 // Versions:
 //   4x4 register block per invocation; per 4 k, 4 vec4 loads of a and 4 of w feed 64
@@ -13,6 +14,10 @@
 //   subgroup, chunks of 4 * LANES inputs (workgroups of 64 columns: one row block each); then
 //   a 16x4 block (pipeline constant ROWS = 16, for many rows): each weight load feeds 16 rows
 //   (LSTM H1024 B16 T100 on lavapipe: 8x4 unshared 907 ms, shared 507 ms, 16x4 about 370 ms).
+//   Wide loads (shared/wide_loads.wgsl, CPU drivers): weights in k-quads, two loads of four
+//   u64 per four inputs where there were four loads of four floats (LSTM H1024 B16 T100
+//   projection on lavapipe 365 -> 310 ms). Reading a as pairs too (chunks of 8 * LANES inputs)
+//   was slower, 310 -> 384 ms: the chunk's 16 rows of eight floats spill.
 
 struct MatmulParams {
     m: u32,
@@ -27,7 +32,7 @@ const MAX_ROWS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<Wide8>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 
@@ -48,7 +53,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
         r[i] = min(row0 + i, p.m - 1u) * k4;
     }
     var acc: array<vec4<f32>, MAX_ROWS>;
-    var wi = blocked_unit(d, p.k, n4, c4);
+    var wi = input_quad(d, p.k, n4, c4) * 2u; // in Wide8s; a quad is two
     var ks = 0u; // vec4s of k read in chunks shared across lanes (shared/lanes.wgsl)
     if (SHARE_LANES) {
         ks = k4 - k4 % LANES;
@@ -64,7 +69,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
                 av[i] = lane_vec4(ac[i], q);
             }
             add_block(&acc, wi, av);
-            wi += 4u * UNIT_BLOCK;
+            wi += 2u * UNIT_BLOCK;
         }
     }
     for (var kk = ks; kk < k4; kk++) {
@@ -72,7 +77,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             av[i] = a[r[i] + kk];
         }
         add_block(&acc, wi, av);
-        wi += 4u * UNIT_BLOCK;
+        wi += 2u * UNIT_BLOCK;
     }
     if (gid.x >= n4) {
         return;
@@ -86,12 +91,15 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// acc[i] += row i's inputs 4kk .. 4kk+4 (av[i]) times their four vec4s of weights (from wi).
+// acc[i] += row i's inputs 4kk .. 4kk+4 (av[i]) times their four vec4s of weights (the k-quad
+// whose first Wide8 is wi).
 fn add_block(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, av: array<vec4<f32>, MAX_ROWS>) {
-    let w0 = w[wi];
-    let w1 = w[wi + UNIT_BLOCK];
-    let w2 = w[wi + 2u * UNIT_BLOCK];
-    let w3 = w[wi + 3u * UNIT_BLOCK];
+    let p01 = w[wi];
+    let p23 = w[wi + 1u];
+    let w0 = wide8_lo(p01);
+    let w1 = wide8_hi(p01);
+    let w2 = wide8_lo(p23);
+    let w3 = wide8_hi(p23);
     for (var i = 0u; i < ROWS; i++) {
         let v = av[i];
         (*acc)[i] += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3;

@@ -69,29 +69,23 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         var z = 0.0;
         if (j < H) {
             var acc = vec4<f32>(0.0);
-            if (lstm) {
-                // one vec4 (i, o, f, c) per input
-                var wi = blocked_unit(d, HI, H, j);
-                for (var k = 0u; k < HI; k++) {
-                    acc += h_wg[k] * wh[wi];
-                    wi += UNIT_BLOCK;
+            // input quads: G vec4s per four inputs (h_wg and the weights are zero past HI)
+            var wi = input_quad(d, HI, H, j) * G;
+            for (var k = 0u; k < HI; k += 4u) {
+                let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
+                if (lstm) {
+                    // four vec4s (i, o, f, c), one per input
+                    acc += hv.x * wh[wi] + hv.y * wh[wi + 1u] + hv.z * wh[wi + 2u] + hv.w * wh[wi + 3u];
+                } else if (gru) {
+                    let qa = wh[wi];
+                    let qb = wh[wi + 1u];
+                    let qc = wh[wi + 2u];
+                    let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
+                    acc += vec4<f32>(w, 0.0);
+                } else {
+                    acc.x += dot(hv, wh[wi]);
                 }
-            } else {
-                // input quads: G vec4s per four inputs (h_wg and the weights are zero past HI)
-                var wi = input_quad(d, HI, H, j) * G;
-                for (var k = 0u; k < HI; k += 4u) {
-                    let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
-                    if (gru) {
-                        let qa = wh[wi];
-                        let qb = wh[wi + 1u];
-                        let qc = wh[wi + 2u];
-                        let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
-                        acc += vec4<f32>(w, 0.0);
-                    } else {
-                        acc.x += dot(hv, wh[wi]);
-                    }
-                    wi += G * UNIT_BLOCK;
-                }
+                wi += G * UNIT_BLOCK;
             }
             if (lstm) {
                 let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);

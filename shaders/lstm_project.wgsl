@@ -11,7 +11,7 @@
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read> wr: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wr: array<Wide4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> h: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
@@ -35,7 +35,7 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     var wi = input_quad(d, H, P, p);
     let k4 = H & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
-        let w = wr[wi]; // inputs k .. k+4
+        let w = wide4(wr[wi]); // inputs k .. k+4
         wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             let mk = mrow[r] + k;
@@ -43,7 +43,7 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     for (var k = k4; k < H; k++) {
-        let w = wr[wi][k - k4];
+        let w = wide4(wr[wi])[k - k4];
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += m[mrow[r] + k] * w;
         }

@@ -1,7 +1,8 @@
 // lstm_step: one time step of an LSTM layer (ONNX gates i, o, f, c), both directions in one
 // dispatch: recurrent product, gate inputs, peepholes, clip, activations, c and h updates.
 //   xp:   [D, T, B, H] of vec4 (i, o, f, c)   x·Wᵀ + Wb + Rb
-//   wh:   [D, H_in, H] of vec4 (i, o, f, c)   R pre-transposed, gate-interleaved, blocked
+//   wh:   R pre-transposed, gate-interleaved, in input quads (four inputs' vec4s (i, o, f, c)
+//         per unit: two Wide8), blocked (shared/blocked.wgsl, input_quad)
 //   peep: [D, H, 3]    (i, o, f)
 //   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its elements)
 //   out:  y [T, B, D, H] or, with a projection (FLAG_PROJ), m = o ⊙ h(c) [D, B, H]
@@ -13,14 +14,15 @@
 //   (All: row offsets computed once per invocation, k unrolled by 4; weights blocked so that
 //   eight neighbouring units read one contiguous run; h read as vec4s where H_in % 4 == 0,
 //   pipeline constant STATE_ALIGNED; on devices that share lanes, shared/lanes.wgsl, h read
-//   once per subgroup: LSTM H1024 B16 T100 steps 993 -> 550 ms on lavapipe.)
+//   once per subgroup: LSTM H1024 B16 T100 steps 993 -> 550 ms on lavapipe; weights in input
+//   quads read as two Wide8, shared/wide_loads.wgsl, on CPU drivers.)
 //   (With a projection, lstm_project.wgsl finishes the step; layer_persistent.wgsl runs whole
 //   layers of small H in one dispatch.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wh: array<Wide8>;
 @group(0) @binding(4) var<storage, read> peep: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
 @group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
@@ -40,25 +42,26 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let HI = lp.hidden_in;
     var acc: array<vec4<f32>, MAX_ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = blocked_unit(d, HI, H, j);
+    var wi = input_quad(d, HI, H, j) * 2u; // in Wide8s, two per quad
     let ks = shared_inputs(HI);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
             add_quad(&acc, wi, lane_quads(hc, i));
-            wi += 4u * UNIT_BLOCK;
+            wi += 2u * UNIT_BLOCK;
         }
     }
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
         add_quad(&acc, wi, h_quads(hrow, k));
-        wi += 4u * UNIT_BLOCK;
+        wi += 2u * UNIT_BLOCK;
     }
-    for (var k = k4; k < HI; k++) {
-        let w = wh[wi];
-        wi += UNIT_BLOCK;
-        for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h_load(hrow[r] + k) * w;
+    if (k4 < HI) { // the last, partial quad (its weights past HI are zero)
+        let ws = quad_weights(wi);
+        for (var k = k4; k < HI; k++) {
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] += h_load(hrow[r] + k) * ws[k - k4];
+            }
         }
     }
     if (gid.x < H) {
@@ -66,12 +69,20 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// acc[r] += inputs k .. k+4 of row r (hq[r]) times their four vec4s of gate weights (from wi).
+// The gate weights (i, o, f, c) of a quad's four inputs, from its first Wide8 wi.
+fn quad_weights(wi: u32) -> array<vec4<f32>, 4> {
+    let p01 = wh[wi];
+    let p23 = wh[wi + 1u];
+    return array<vec4<f32>, 4>(wide8_lo(p01), wide8_hi(p01), wide8_lo(p23), wide8_hi(p23));
+}
+
+// acc[r] += inputs k .. k+4 of row r (hq[r]) times their gate weights (the quad at wi).
 fn add_quad(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, hq: array<vec4<f32>, MAX_ROWS>) {
-    let w0 = wh[wi];
-    let w1 = wh[wi + UNIT_BLOCK];
-    let w2 = wh[wi + 2u * UNIT_BLOCK];
-    let w3 = wh[wi + 3u * UNIT_BLOCK];
+    let ws = quad_weights(wi);
+    let w0 = ws[0];
+    let w1 = ws[1];
+    let w2 = ws[2];
+    let w3 = ws[3];
     for (var r = 0u; r < ROWS; r++) {
         let hv = hq[r];
         (*acc)[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;

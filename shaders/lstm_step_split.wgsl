@@ -3,7 +3,8 @@
 // the recurrent dot products over k, reduce them with subgroupAdd, combine the subgroups' sums
 // through workgroup memory, and invocation 0 applies the gates. A GPU then runs H*64 invocations
 // per step instead of H, which is what small batches need.
-// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup.
+// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup. Each invocation takes an
+// input quad at a time (its four inputs' weights are two Wide8 in a row).
 
 // Bindings, lstm_finish and the state access come from lstm_step.wgsl (kernels.rs puts that file
 // first in this module).
@@ -24,12 +25,19 @@ fn lstm_step_split(
     let HI = lp.hidden_in;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var acc: array<vec4<f32>, SPLIT_ROWS>;
-    for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
-        let k = k0 + li;
-        if (k < HI) {
-            let w = wh[blocked_unit(d, HI, H, j) + k * UNIT_BLOCK];
-            for (var r = 0u; r < ROWS; r++) {
-                acc[r] += h_load(hrow[r] + k) * w;
+    let quads = (HI + 3u) / 4u;
+    let w0 = input_quad(d, HI, H, j) * 2u;
+    for (var q0 = 0u; q0 < quads; q0 += SPLIT) {
+        let q = q0 + li;
+        if (q < quads) {
+            let ws = quad_weights(w0 + q * 2u * UNIT_BLOCK);
+            for (var i = 0u; i < 4u; i++) {
+                let k = 4u * q + i;
+                if (k < HI) {
+                    for (var r = 0u; r < ROWS; r++) {
+                        acc[r] += h_load(hrow[r] + k) * ws[i];
+                    }
+                }
             }
         }
     }

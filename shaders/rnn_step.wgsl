@@ -14,7 +14,7 @@
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
-@group(0) @binding(3) var<storage, read> wh: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wh: array<Wide4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
@@ -37,17 +37,17 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
-            add_dots(&acc, wh[wi], lane_quads(hc, i));
+            add_dots(&acc, wide4(wh[wi]), lane_quads(hc, i));
             wi += UNIT_BLOCK;
         }
     }
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
-        add_dots(&acc, wh[wi], h_quads(hrow, k)); // inputs k .. k+4
+        add_dots(&acc, wide4(wh[wi]), h_quads(hrow, k)); // inputs k .. k+4
         wi += UNIT_BLOCK;
     }
     for (var k = k4; k < HI; k++) {
-        let w = wh[wi][k - k4];
+        let w = wide4(wh[wi])[k - k4];
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += h_load(hrow[r] + k) * w;
         }

@@ -26,7 +26,7 @@ fn rnn_step_split(
         let k = k0 + li;
         if (k < HI) {
             let i = quad_weight(d, HI, H, j, k, 1u);
-            let w = wh[i / 4u][i % 4u];
+            let w = wide4(wh[i / 4u])[i % 4u];
             for (var r = 0u; r < ROWS; r++) {
                 acc[r].x += h_load(hrow[r] + k) * w;
             }

@@ -40,6 +40,30 @@ const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
 const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
 const LANES: &str = include_str!("../shaders/shared/lanes.wgsl");
 const LANES_OFF: &str = include_str!("../shaders/shared/lanes_off.wgsl");
+const WIDE_LOADS: &str = include_str!("../shaders/shared/wide_loads.wgsl");
+const WIDE_LOADS_OFF: &str = include_str!("../shaders/shared/wide_loads_off.wgsl");
+
+/// How a device's kernels are built: the load tricks for CPU drivers, where every storage load
+/// is a loop over the SIMD row's lanes (`GpuContext::share_lanes`, `GpuContext::wide_loads`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelBuild {
+    /// Share loads of h and input rows across subgroup lanes (`shaders/shared/lanes.wgsl`,
+    /// needs `Features::SUBGROUP`).
+    pub share_lanes: bool,
+    /// Read weights and inputs as 64-bit pairs of floats (`shaders/shared/wide_loads.wgsl`,
+    /// needs `Features::SHADER_INT64`).
+    pub wide_loads: bool,
+}
+
+impl KernelBuild {
+    /// Every combination, for validating each build of the kernels.
+    pub const ALL: [KernelBuild; 4] = [
+        KernelBuild { share_lanes: false, wide_loads: false },
+        KernelBuild { share_lanes: true, wide_loads: false },
+        KernelBuild { share_lanes: false, wide_loads: true },
+        KernelBuild { share_lanes: true, wide_loads: true },
+    ];
+}
 
 /// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
@@ -130,11 +154,10 @@ impl Kernel {
     }
 
     /// The complete WGSL module: shared code followed by the kernel file (a split-K kernel's
-    /// file after its twin's, see `split_twin`). `share_lanes`: the device shares loads across
-    /// subgroup lanes (`shaders/shared/lanes.wgsl`, which needs `Features::SUBGROUP`; see
-    /// `GpuContext::share_lanes`).
-    pub fn source(self, share_lanes: bool) -> String {
-        let lanes = if share_lanes { LANES } else { LANES_OFF };
+    /// file after its twin's, see `split_twin`), built as `build` says.
+    pub fn source(self, build: KernelBuild) -> String {
+        let lanes = if build.share_lanes { LANES } else { LANES_OFF };
+        let wide = if build.wide_loads { WIDE_LOADS } else { WIDE_LOADS_OFF };
         let own = Self::file_text(self.file());
         let body = match self.split_twin() {
             Some(twin) => format!("{}\n{own}", Self::file_text(twin.file())),
@@ -150,12 +173,12 @@ impl Kernel {
         match (self.is_step(), self == Kernel::LayerPersistent) {
             (true, _) => {
                 format!(
-                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{state_vec4}\n{body}"
+                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{wide}\n{state_vec4}\n{body}"
                 )
             }
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
             (false, false) if self == Kernel::MergeDirections => body,
-            (false, false) => format!("{BLOCKED}\n{lanes}\n{body}"),
+            (false, false) => format!("{BLOCKED}\n{lanes}\n{wide}\n{body}"),
         }
     }
 

@@ -35,16 +35,18 @@ pub fn block_units(src: &[f32], d_count: usize, k_count: usize, cols: usize, wid
 /// One layer's weights in kernel layout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedLayer {
-    /// `W` transposed, gate-interleaved, blocked by vec4 columns: `[D, K, H*G]` blocked with
-    /// unit width 4.
+    /// `W` transposed, gate-interleaved, blocked by vec4 columns. For the vec4 projection
+    /// (`vec4_projection`): in k-quads, a column quad's weights of four inputs in a row,
+    /// `[D, K/4, H*G*4]` blocked with unit width 16; otherwise `[D, K, H*G]` blocked with unit
+    /// width 4.
     pub wx: Vec<f32>,
     /// `[D, H*G]`: biases folded into the input projection: `Wb + Rb`, except the GRU
     /// candidate's `Rbh` under linear_before_reset (it sits inside `r ⊙ (...)`).
     pub bx: Vec<f32>,
-    /// `R` transposed, gate-interleaved, blocked by hidden unit. LSTM: `[D, H_out, H*4]` blocked
-    /// with unit width 4 (one vec4 per unit and input). RNN and GRU: inputs taken four at a time
-    /// ("input quads"), a unit's G weights for four inputs in a row (one vec4 for RNN, three for
-    /// GRU): `[D, ceil(H_out/4), H*4G]` blocked with unit width 4G. See `recurrent_len`.
+    /// `R` transposed, gate-interleaved, blocked by hidden unit, inputs taken four at a time
+    /// ("input quads"): a unit's G weights for four inputs in a row (one vec4 for RNN, three for
+    /// GRU, four for LSTM): `[D, ceil(H_out/4), H*4G]` blocked with unit width 4G. See
+    /// `recurrent_len`.
     pub wh: Vec<f32>,
     /// LSTM: peepholes `[D, H, 3]` (i, o, f; zeros when absent). GRU: `Rbh [D, H]` (zeros unless
     /// linear_before_reset). RNN: empty.
@@ -58,10 +60,13 @@ pub struct PackedLayer {
 /// (keep in sync with `blocked_unit`/`quad_weight` in `shaders/shared/blocked.wgsl`).
 pub fn recurrent_len(cell: Cell, d_count: usize, k_count: usize, h: usize) -> usize {
     let units = h.next_multiple_of(UNIT_BLOCK);
-    match cell {
-        Cell::Lstm => d_count * k_count * units * 4,
-        c => d_count * k_count.div_ceil(4) * units * 4 * c.gates(),
-    }
+    d_count * k_count.div_ceil(4) * units * 4 * cell.gates()
+}
+
+/// Whether the input projection of `k_in` inputs to `cols` columns runs the vec4 kernel
+/// (`shaders/input_projection_vec4.wgsl`), which reads its weights in k-quads.
+pub fn vec4_projection(k_in: usize, cols: usize) -> bool {
+    k_in % 4 == 0 && cols % 4 == 0
 }
 
 /// `[D, K, H*G]` as input quads: `[D, ceil(K/4), H*4G]`, row q holding, per unit, the G gate
@@ -142,14 +147,17 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
         block_units(&quads, d_count, h.div_ceil(4), h_out * 4, 4)
     });
     PackedLayer {
-        wx: block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4),
+        wx: if vec4_projection(k_in, gh) {
+            // column quads as units of 4 "gates": each unit's 16 weights of a k-quad in a row
+            let quads = input_quads(&transpose_interleave(&w.w, k_in), d_count, k_in, gh / 4, 4);
+            block_units(&quads, d_count, k_in / 4, gh * 4, 16)
+        } else {
+            block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4)
+        },
         bx,
-        wh: match s.cell {
-            Cell::Lstm => block_units(&transpose_interleave(&w.r, h_out), d_count, h_out, gh, g_count),
-            _ => {
-                let quads = input_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h, g_count);
-                block_units(&quads, d_count, h_out.div_ceil(4), h * 4 * g_count, 4 * g_count)
-            }
+        wh: {
+            let quads = input_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h, g_count);
+            block_units(&quads, d_count, h_out.div_ceil(4), h * 4 * g_count, 4 * g_count)
         },
         aux,
         wr,

@@ -181,7 +181,7 @@ impl NetShape {
 
     /// The input projection of layer `l`: the vec4 kernel where K and N are multiples of 4.
     pub fn projection_kernel(&self, l: usize) -> Kernel {
-        if self.inputs[l] % 4 == 0 && (self.hidden * self.gates()) % 4 == 0 {
+        if crate::pack::vec4_projection(self.inputs[l], self.hidden * self.gates()) {
             Kernel::InputProjectionVec4
         } else {
             Kernel::InputProjection

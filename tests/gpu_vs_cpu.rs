@@ -146,8 +146,10 @@ fn kernels_with_all_runtime_checks_match_the_reference() {
 #[test]
 fn kernels_with_and_without_lane_sharing_match_the_reference() {
     // The default engine shares loads across subgroup lanes wherever the adapter's subgroups are
-    // 8 wide (lavapipe, the CI adapter); the sizes take the shared chunks of 32 inputs, the
-    // vec4 and scalar tails after them, and invocations past H and N.
+    // 8 wide (lavapipe, the CI adapter), and there also reads weights as 64-bit pairs where the
+    // device has 64-bit integers (lavapipe does); the sizes take the shared chunks of 32 inputs,
+    // the vec4 and scalar tails after them, partial input quads, and invocations past H and N.
+    // The unshared engine runs the plain kernels every other adapter runs.
     let shared = common::gpu().context().expect("GPU");
     let info = shared.device.adapter_info();
     let possible = shared.device.features().contains(wgpu::Features::SUBGROUP)
@@ -155,6 +157,8 @@ fn kernels_with_and_without_lane_sharing_match_the_reference() {
         && info.subgroup_max_size == 8
         && info.device_type == wgpu::DeviceType::Cpu;
     assert_eq!(shared.share_lanes, possible, "lane sharing on exactly where the adapter allows it: {info:?}");
+    let wide = possible && shared.device.features().contains(wgpu::Features::SHADER_INT64);
+    assert_eq!(shared.wide_loads, wide, "wide loads on exactly where lanes are shared and u64 exists: {info:?}");
     let mut failures = Vec::new();
     for (i, cell) in [Cell::Rnn, Cell::Gru, Cell::Lstm].into_iter().enumerate() {
         for (input, hidden, batch, lbr) in [(44, 36, 3, false), (32, 66, 9, true), (36, 64, 17, true)] {

@@ -2,30 +2,28 @@
 //! with what the executor binds (`Kernel::binding_kinds`).
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgpu_rnn::kernels::{BindingKind, Kernel};
+use wgpu_rnn::kernels::{BindingKind, Kernel, KernelBuild};
 
-fn module(kernel: Kernel, share_lanes: bool) -> naga::Module {
-    let src = kernel.source(share_lanes);
+fn module(kernel: Kernel, build: KernelBuild) -> naga::Module {
+    let src = kernel.source(build);
     match naga::front::wgsl::parse_str(&src) {
         Ok(m) => m,
         Err(e) => panic!("{}: {}", kernel.file(), e.emit_to_string(&src)),
     }
 }
 
-/// Both builds of every kernel validate: without lane sharing, kernels that do not need
-/// subgroups validate without the capability (devices without subgroups run them); with it, on
-/// a device with subgroups.
+/// Every build of every kernel validates with only the capabilities it asks for: without lane
+/// sharing, kernels that do not need subgroups validate without them (devices without subgroups
+/// run them); without wide weights, without 64-bit integers.
 #[test]
 fn every_kernel_validates() {
-    for (kernel, share_lanes) in Kernel::ALL.into_iter().flat_map(|k| [(k, false), (k, true)]) {
-        let m = module(kernel, share_lanes);
-        let caps = if kernel.needs_subgroups() || share_lanes { Capabilities::SUBGROUP } else { Capabilities::empty() };
+    for (kernel, build) in Kernel::ALL.into_iter().flat_map(|k| KernelBuild::ALL.map(|b| (k, b))) {
+        let m = module(kernel, build);
+        let mut caps = Capabilities::empty();
+        caps.set(Capabilities::SUBGROUP, kernel.needs_subgroups() || build.share_lanes);
+        caps.set(Capabilities::SHADER_INT64, build.wide_loads);
         if let Err(e) = Validator::new(ValidationFlags::all(), caps).validate(&m) {
-            panic!(
-                "{} (share_lanes {share_lanes}) does not validate: {}",
-                kernel.file(),
-                e.emit_to_string(&kernel.source(share_lanes))
-            );
+            panic!("{} ({build:?}) does not validate: {}", kernel.file(), e.emit_to_string(&kernel.source(build)));
         }
         assert!(
             m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()),
@@ -39,7 +37,7 @@ fn every_kernel_validates() {
 #[test]
 fn bindings_match_the_executor() {
     for kernel in Kernel::ALL {
-        let m = module(kernel, false);
+        let m = module(kernel, KernelBuild::default());
         let mut found: Vec<(u32, naga::AddressSpace)> = m
             .global_variables
             .iter()
@@ -71,7 +69,7 @@ fn bindings_match_the_executor() {
 #[test]
 fn a_broken_shader_is_caught() {
     // The check above can fail: a type error must not validate.
-    let src = Kernel::RnnStep.source(false).replace("let hv = activate(", "let hv: u32 = activate(");
+    let src = Kernel::RnnStep.source(KernelBuild::default()).replace("let hv = activate(", "let hv: u32 = activate(");
     let m = naga::front::wgsl::parse_str(&src);
     let invalid = match m {
         Err(_) => true,

@@ -32,8 +32,8 @@ struct Cli {
     /// Keep all of wgpu's runtime checks in the kernels, slower (env WGPU_RNN_CHECKED_SHADERS=1)
     #[arg(long, global = true)]
     checked_shaders: bool,
-    /// Lane sharing on CPU adapters with 8-wide subgroups: auto, on or off
-    /// (env WGPU_RNN_SHARE_LANES=0|1)
+    /// Lane sharing (and with it 64-bit weight loads) on CPU adapters with 8-wide subgroups:
+    /// auto, on or off (env WGPU_RNN_SHARE_LANES=0|1)
     #[arg(long, global = true, value_parser = ["auto", "on", "off"])]
     share_lanes: Option<String>,
     #[command(subcommand)]
@@ -308,6 +308,7 @@ fn info(engine: &Engine) -> ExitCode {
         step.bounds_checks, step.force_loop_bounding, persistent.force_loop_bounding
     );
     println!("lane sharing (subgroup shuffles): {}", if ctx.share_lanes { "on" } else { "off" });
+    println!("wide loads (64-bit pairs of floats): {}", if ctx.wide_loads { "on" } else { "off" });
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);

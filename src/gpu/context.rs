@@ -1,6 +1,7 @@
 //! The device, queue and pipelines: made once, shared by every model on the device.
 
 use crate::error::{Error, Result};
+use crate::kernels::KernelBuild;
 
 use super::pipelines::{Pipelines, shader_checks};
 
@@ -15,7 +16,8 @@ pub struct GpuOptions {
     pub checked_shaders: bool,
     /// Lane sharing (`GpuContext::share_lanes`): `None` decides by adapter, `Some(false)` turns
     /// it off, `Some(true)` turns it on where the device allows it (8-wide subgroups). Env
-    /// `WGPU_RNN_SHARE_LANES=1|on` or `0|off` (anything else: by adapter).
+    /// `WGPU_RNN_SHARE_LANES=1|on` or `0|off` (anything else: by adapter). Wide loads
+    /// (`GpuContext::wide_loads`) follow it.
     pub share_lanes: Option<bool>,
 }
 
@@ -107,6 +109,11 @@ pub struct GpuContext {
     /// a CPU adapter with 8-wide subgroups, the lanes that need the same h (or rows of the
     /// input) load it once per subgroup instead of once per lane. `GpuOptions::share_lanes`.
     pub share_lanes: bool,
+    /// Whether the kernels read weights and inputs as 64-bit pairs of floats
+    /// (`shaders/shared/wide_loads.wgsl`): where lanes are shared (the same CPU drivers) and the
+    /// device has `SHADER_INT64`; a load there costs per component, so two 64-bit halves cost
+    /// less than four floats.
+    pub wide_loads: bool,
     backend: wgpu::Backend,
     pub(crate) pipelines: Pipelines,
 }
@@ -157,11 +164,12 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-rnn.device"),
             // timestamps let `bench` report GPU time beside wall time
-            // subgroups for the split-K step kernel
+            // subgroups for the split-K step kernel; 64-bit integers for wide weight loads
             required_features: adapter.features()
                 & (wgpu::Features::TIMESTAMP_QUERY
                     | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-                    | wgpu::Features::SUBGROUP),
+                    | wgpu::Features::SUBGROUP
+                    | wgpu::Features::SHADER_INT64),
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -198,8 +206,10 @@ impl GpuContext {
         let backend = info.backend;
         let checked_shaders = opts.checked_shaders;
         let share_lanes = opts.share_lanes(info, device.features());
+        let wide_loads = share_lanes && device.features().contains(wgpu::Features::SHADER_INT64);
+        let build = KernelBuild { share_lanes, wide_loads };
         let pipelines =
-            scoped(&device, || Pipelines::new(&device, share_lanes, |k| shader_checks(k, backend, checked_shaders)))?;
+            scoped(&device, || Pipelines::new(&device, build, |k| shader_checks(k, backend, checked_shaders)))?;
         Ok(GpuContext {
             adapter: AdapterSummary::of(info),
             adapter_features,
@@ -207,6 +217,7 @@ impl GpuContext {
             queue,
             checked_shaders,
             share_lanes,
+            wide_loads,
             backend,
             pipelines,
         })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 
-use crate::kernels::{BindingKind, Kernel};
+use crate::kernels::{BindingKind, Kernel, KernelBuild};
 
 /// The runtime checks wgpu compiles into `kernel`. By default some are dropped where the engine
 /// does not need them and they cost speed (measured on lavapipe):
@@ -41,11 +41,11 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
-    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives, sharing loads
-    /// across subgroup lanes where `share_lanes` (`Kernel::source`).
+    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives, with the
+    /// load tricks `build` asks for (`Kernel::source`).
     pub fn new(
         device: &wgpu::Device,
-        share_lanes: bool,
+        build: KernelBuild,
         checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks,
     ) -> Pipelines {
         let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
@@ -55,7 +55,7 @@ impl Pipelines {
             let module = modules.entry(kernel.file()).or_insert_with(|| {
                 let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(&format!("wgpu-rnn.{}", kernel.file())),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source(share_lanes).into()),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source(build).into()),
                 };
                 // SAFETY: `shader_checks` drops only the checks that these kernels and the
                 // backend make unnecessary (see there).

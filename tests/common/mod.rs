@@ -33,8 +33,8 @@ pub fn checked_gpu() -> &'static Engine {
     })
 }
 
-/// A GPU engine with lane sharing off (`GpuOptions::share_lanes`): the kernels every adapter
-/// without 8-wide subgroups runs, on the CI's lavapipe.
+/// A GPU engine with lane sharing off (`GpuOptions::share_lanes`), and with it wide loads: the
+/// kernels every adapter without 8-wide subgroups runs, on the CI's lavapipe.
 pub fn unshared_gpu() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -42,7 +42,8 @@ pub fn unshared_gpu() -> &'static Engine {
         opts.require_gpu = true;
         opts.gpu.share_lanes = Some(false);
         let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
-        assert!(!e.context().expect("a GPU engine").share_lanes, "lane sharing turned off");
+        let ctx = e.context().expect("a GPU engine");
+        assert!(!ctx.share_lanes && !ctx.wide_loads, "lane sharing and wide loads turned off");
         e
     })
 }
