@@ -12,7 +12,7 @@
 //   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'.
 //   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step unless
 //   layer_persistent.wgsl runs the layer.)
-//   Each with pipeline constant ROWS = 1 (one batch row per invocation), 4, 8 or 16 (each
+//   Each with module constant ROWS = 1 (one batch row per invocation), 4, 8 or 16 (each
 //   weight load feeds that many rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
 //   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
 //   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms).
@@ -69,10 +69,10 @@ fn hold(d: u32, b: u32, j: u32) {
 // The recurrent products h·R of the three gates for unit j and the tile's rows: per four
 // inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) and one of h per row
 // (per subgroup where lanes are shared, shared/lanes.wgsl). Call from uniform control flow.
-fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
+fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, ROWS> {
     let H = lp.hidden;
     let lane = share_lane();
-    var acc: array<vec3<f32>, MAX_ROWS>;
+    var acc: array<vec3<f32>, ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, H, H, j) * 3u;
     let ks = shared_inputs(H);
@@ -103,7 +103,7 @@ fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, MAX_ROWS> {
 }
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their (z, r, h) weights (the quad at wi).
-fn add_triples(acc: ptr<function, array<vec3<f32>, MAX_ROWS>>, wi: u32, hq: array<vec4<f32>, MAX_ROWS>) {
+fn add_triples(acc: ptr<function, array<vec3<f32>, ROWS>>, wi: u32, hq: array<vec4<f32>, ROWS>) {
     let qa = wide4(wh[wi]);
     let qb = wide4(wh[wi + 1u]);
     let qc = wide4(wh[wi + 2u]);
@@ -133,7 +133,7 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
 // products `acc` (also the end of gru_step_split).
-fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, MAX_ROWS>) {
+fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
     let rbh = bh[d * lp.hidden + j]; // one load for all rows (a loop of loads on CPU drivers)
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -191,8 +191,8 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let H = lp.hidden;
-    var acc: array<f32, MAX_ROWS>;
-    var srow: array<u32, MAX_ROWS>; // each row's scratch offset, computed once
+    var acc: array<f32, ROWS>;
+    var srow: array<u32, ROWS>; // each row's scratch offset, computed once
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }

@@ -1,7 +1,7 @@
 // gru_step_split: gru_step (linear_before_reset = 1, same bindings, same end) for small
 // batches on adapters with subgroups: a workgroup of 64 owns hidden unit j and ROWS batch rows,
 // splits the three recurrent dot products over k (split_reduce), and invocation 0 finishes.
-// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup.
+// Versions (module constant ROWS): 1 or 4 batch rows per workgroup.
 
 // Bindings, gru_fused_finish and the state access come from gru_step.wgsl (kernels.rs puts that
 // file first in this module).
@@ -40,7 +40,7 @@ fn gru_step_split(
     if (li != 0u) {
         return;
     }
-    var sums: array<vec3<f32>, MAX_ROWS>;
+    var sums: array<vec3<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         sums[r] = total[r].xyz;
     }

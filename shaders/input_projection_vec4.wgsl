@@ -12,12 +12,14 @@
 //   lost at K = 1024).
 //   On devices that share lanes (shared/lanes.wgsl), a of the block's rows loaded once per
 //   subgroup, chunks of 4 * LANES inputs (workgroups of 64 columns: one row block each); then
-//   a 16x4 block (pipeline constant ROWS = 16, for many rows): each weight load feeds 16 rows
+//   a 16x4 block (module constant ROWS = 16, for many rows): each weight load feeds 16 rows
 //   (LSTM H1024 B16 T100 on lavapipe: 8x4 unshared 907 ms, shared 507 ms, 16x4 about 370 ms).
 //   Wide loads (shared/wide_loads.wgsl, CPU drivers): weights in k-quads, two loads of four
 //   u64 per four inputs where there were four loads of four floats (LSTM H1024 B16 T100
 //   projection on lavapipe 365 -> 310 ms). Reading a as pairs too (chunks of 8 * LANES inputs)
 //   was slower, 310 -> 384 ms: the chunk's 16 rows of eight floats spill.
+//   A 32x4 block on CPU drivers from 256 rows, once the arrays were sized by ROWS and the
+//   weights read wide (LSTM H1024 B16 T100 projection 310 -> 290 ms on lavapipe).
 
 struct MatmulParams {
     m: u32,
@@ -26,9 +28,8 @@ struct MatmulParams {
     _pad: u32,
 }
 
-// Rows per invocation (kernels::WIDE_ROWS or WIDEST_ROWS), at most MAX_ROWS.
-override ROWS: u32 = 8u;
-const MAX_ROWS: u32 = 16u;
+// Rows per invocation: ROWS, a constant of each pipeline's module (kernels.rs `Kernel::source`;
+// kernels::WIDE_ROWS or WIDEST_ROWS).
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
@@ -48,19 +49,19 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c4 = min(gid.x, n4 - 1u); // invocations past N stay for lane sharing and write nothing
     let lane = share_lane();
     // rows past M read the last row (their results are not written)
-    var r: array<u32, MAX_ROWS>;
+    var r: array<u32, ROWS>;
     for (var i = 0u; i < ROWS; i++) {
         r[i] = min(row0 + i, p.m - 1u) * k4;
     }
-    var acc: array<vec4<f32>, MAX_ROWS>;
+    var acc: array<vec4<f32>, ROWS>;
     var wi = input_quad(d, p.k, n4, c4) * 2u; // in Wide8s; a quad is two
     var ks = 0u; // vec4s of k read in chunks shared across lanes (shared/lanes.wgsl)
     if (SHARE_LANES) {
         ks = k4 - k4 % LANES;
     }
-    var av: array<vec4<f32>, MAX_ROWS>;
+    var av: array<vec4<f32>, ROWS>;
     for (var kk0 = 0u; kk0 < ks; kk0 += LANES) {
-        var ac: array<vec4<f32>, MAX_ROWS>; // lane l holds vec4 kk0 + l of each row
+        var ac: array<vec4<f32>, ROWS>; // lane l holds vec4 kk0 + l of each row
         for (var i = 0u; i < ROWS; i++) {
             ac[i] = a[r[i] + kk0 + lane];
         }
@@ -93,7 +94,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // acc[i] += row i's inputs 4kk .. 4kk+4 (av[i]) times their four vec4s of weights (the k-quad
 // whose first Wide8 is wi).
-fn add_block(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, av: array<vec4<f32>, MAX_ROWS>) {
+fn add_block(acc: ptr<function, array<vec4<f32>, ROWS>>, wi: u32, av: array<vec4<f32>, ROWS>) {
     let p01 = w[wi];
     let p23 = w[wi + 1u];
     let w0 = wide8_lo(p01);

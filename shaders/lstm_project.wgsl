@@ -2,7 +2,7 @@
 //   h = W_hr · m,  m = o ⊙ tanh(c) from lstm_step
 //   m: [D, B, H]   wr: W_hr pre-transposed in input quads (four inputs of an output per vec4),
 //                  blocked (shared/blocked.wgsl)   h: [2, D, B, P]   y: [T, B, D, P]
-// Versions (pipeline constant ROWS):
+// Versions (module constant ROWS):
 //   ROWS = 1: one invocation per output element, dot product over H.
 //   ROWS = 4, 8: each weight load feeds four or eight batch rows.
 //   (All: row offsets computed once per invocation, one vec4 weight load per four inputs;
@@ -27,8 +27,8 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let H = lp.hidden;
     let B = lp.batch;
-    var acc: array<f32, MAX_ROWS>;
-    var mrow: array<u32, MAX_ROWS>; // each row's m offset, computed once
+    var acc: array<f32, ROWS>;
+    var mrow: array<u32, ROWS>; // each row's m offset, computed once
     for (var r = 0u; r < ROWS; r++) {
         mrow[r] = (d * B + tile_row(b0, r)) * H;
     }

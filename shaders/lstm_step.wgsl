@@ -6,7 +6,7 @@
 //   peep: [D, H, 3]    (i, o, f)
 //   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its elements)
 //   out:  y [T, B, D, H] or, with a projection (FLAG_PROJ), m = o ⊙ h(c) [D, B, H]
-// Versions (pipeline constant ROWS):
+// Versions (module constant ROWS):
 //   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
 //             vec4 weight load per input.
 //   ROWS = 4, 8, 16: each vec4 weight load feeds that many batch rows (16: CPU drivers, LSTM
@@ -40,7 +40,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
     let lane = share_lane();
     let HI = lp.hidden_in;
-    var acc: array<vec4<f32>, MAX_ROWS>;
+    var acc: array<vec4<f32>, ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, HI, H, j) * 2u; // in Wide8s, two per quad
     let ks = shared_inputs(HI);
@@ -77,7 +77,7 @@ fn quad_weights(wi: u32) -> array<vec4<f32>, 4> {
 }
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their gate weights (the quad at wi).
-fn add_quad(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, hq: array<vec4<f32>, MAX_ROWS>) {
+fn add_quad(acc: ptr<function, array<vec4<f32>, ROWS>>, wi: u32, hq: array<vec4<f32>, ROWS>) {
     let ws = quad_weights(wi);
     let w0 = ws[0];
     let w1 = ws[1];
@@ -91,7 +91,7 @@ fn add_quad(acc: ptr<function, array<vec4<f32>, MAX_ROWS>>, wi: u32, hq: array<v
 
 // Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
 // of lstm_step_split).
-fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, MAX_ROWS>) {
+fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {
     let H = lp.hidden;
     let B = lp.batch;
     let proj = (lp.flags & FLAG_PROJ) != 0u;

@@ -3,7 +3,7 @@
 // the recurrent dot products over k, reduce them with subgroupAdd, combine the subgroups' sums
 // through workgroup memory, and invocation 0 applies the gates. A GPU then runs H*64 invocations
 // per step instead of H, which is what small batches need.
-// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup. Each invocation takes an
+// Versions (module constant ROWS): 1 or 4 batch rows per workgroup. Each invocation takes an
 // input quad at a time (its four inputs' weights are two Wide8 in a row).
 
 // Bindings, lstm_finish and the state access come from lstm_step.wgsl (kernels.rs puts that file
@@ -45,7 +45,7 @@ fn lstm_step_split(
     if (li != 0u) {
         return;
     }
-    var sums: array<vec4<f32>, MAX_ROWS>;
+    var sums: array<vec4<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         sums[r] = total[r];
     }

@@ -4,7 +4,7 @@
 //   vec4), blocked (shared/blocked.wgsl)   h: [2, D, B, H_in] ping-pong halves
 //   y:  [T, B, D, H_in]
 // Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
-// Versions (pipeline constant ROWS):
+// Versions (module constant ROWS):
 //   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
 //   ROWS = 4, 8, 16: each weight load feeds that many batch rows.
 //   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
@@ -30,7 +30,7 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
     let lane = share_lane();
     let HI = lp.hidden_in;
-    var acc: array<f32, MAX_ROWS>;
+    var acc: array<f32, ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, HI, H, j);
     let ks = shared_inputs(HI);
@@ -58,7 +58,7 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their weights w.
-fn add_dots(acc: ptr<function, array<f32, MAX_ROWS>>, w: vec4<f32>, hq: array<vec4<f32>, MAX_ROWS>) {
+fn add_dots(acc: ptr<function, array<f32, ROWS>>, w: vec4<f32>, hq: array<vec4<f32>, ROWS>) {
     for (var r = 0u; r < ROWS; r++) {
         (*acc)[r] += dot(hq[r], w);
     }
@@ -66,7 +66,7 @@ fn add_dots(acc: ptr<function, array<f32, MAX_ROWS>>, w: vec4<f32>, hq: array<ve
 
 // Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
 // of rnn_step_split).
-fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, MAX_ROWS>) {
+fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
     let B = lp.batch;
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;

@@ -1,7 +1,7 @@
 // rnn_step_split: rnn_step (same bindings, same end) for small batches on adapters with
 // subgroups: a workgroup of 64 owns hidden unit j and ROWS batch rows, splits the recurrent dot
 // product over k (split_reduce), and invocation 0 finishes.
-// Versions (pipeline constant ROWS): 1 or 4 batch rows per workgroup.
+// Versions (module constant ROWS): 1 or 4 batch rows per workgroup.
 
 // Bindings, rnn_finish and the state access come from rnn_step.wgsl (kernels.rs puts that file
 // first in this module).
@@ -36,7 +36,7 @@ fn rnn_step_split(
     if (li != 0u) {
         return;
     }
-    var sums: array<f32, MAX_ROWS>;
+    var sums: array<f32, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         sums[r] = total[r].x;
     }

@@ -65,7 +65,7 @@ impl KernelBuild {
     ];
 }
 
-/// Batch rows per invocation of the tiled step kernels (pipeline constant `ROWS`).
+/// Batch rows per invocation of the tiled step kernels (module constant `ROWS`, `Kernel::source`).
 pub const TILE_ROWS: u32 = 4;
 
 /// Batch rows per invocation of the per-step kernels' wide tiling, for batches over
@@ -73,10 +73,13 @@ pub const TILE_ROWS: u32 = 4;
 pub const WIDE_ROWS: u32 = 8;
 
 /// Batch rows per invocation of the per-step kernels' widest tiling, for batches over
-/// `WIDE_ROWS` on CPU adapters (`plan::DeviceFit::rows16`), and the input projection's rows per
-/// invocation where it has many (keep `MAX_ROWS` in `shaders/shared/rows.wgsl` and in
-/// `shaders/input_projection_vec4.wgsl` at least this).
+/// `WIDE_ROWS` on CPU adapters (`plan::DeviceFit::wide_tiles`), and the input projection's rows
+/// per invocation where it has many.
 pub const WIDEST_ROWS: u32 = 16;
+
+/// Rows per invocation of the input projection where it has very many, on CPU adapters
+/// (`plan::DeviceFit::wide_tiles`).
+pub const PROJECTION_ROWS: u32 = 32;
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
@@ -153,9 +156,21 @@ impl Kernel {
         }
     }
 
-    /// The complete WGSL module: shared code followed by the kernel file (a split-K kernel's
-    /// file after its twin's, see `split_twin`), built as `build` says.
-    pub fn source(self, build: KernelBuild) -> String {
+    /// The complete WGSL module of the kernel's pipeline with `rows` batch rows per invocation
+    /// (one of `row_variants`): the constant `ROWS`, shared code, then the kernel file (a
+    /// split-K kernel's file after its twin's, see `split_twin`), built as `build` says.
+    ///
+    /// `ROWS` is a module constant rather than a pipeline constant because it also sizes the
+    /// kernels' private arrays: lavapipe keeps such an array in registers only where every loop
+    /// over it unrolls to its full size (arrays of 16 with `ROWS = 4`: LSTM H1024 B4 steps
+    /// 171 -> 160 ms when sized 4; the projection's arrays of 32 with 16 rows: 50x slower).
+    pub fn source(self, build: KernelBuild, rows: u32) -> String {
+        let body = self.body(build);
+        format!("const ROWS: u32 = {rows}u; // batch rows per invocation (kernels.rs Kernel::source)\n{body}")
+    }
+
+    /// `source` without the `ROWS` line.
+    fn body(self, build: KernelBuild) -> String {
         let lanes = if build.share_lanes { LANES } else { LANES_OFF };
         let wide = if build.wide_loads { WIDE_LOADS } else { WIDE_LOADS_OFF };
         let own = Self::file_text(self.file());
@@ -200,7 +215,7 @@ impl Kernel {
     }
 
     /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform, and
-    /// the pipeline constant `ROWS` picks its batch tiling).
+    /// the module constant `ROWS` picks its batch tiling).
     pub fn is_step(self) -> bool {
         !matches!(
             self,
@@ -229,19 +244,14 @@ impl Kernel {
         if self.reads_state_as_vec4() { &[false, true] } else { &[false] }
     }
 
-    /// The `ROWS` values the kernel is built for (`[1]`: the kernel has no `ROWS`).
+    /// The `ROWS` values the kernel is built for (`[1]`: the kernel does not tile rows).
     pub fn row_variants(self) -> &'static [u32] {
         match (self.is_step(), self.needs_subgroups()) {
             (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
             (true, true) => &[1, TILE_ROWS],
-            (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS],
+            (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],
             (false, _) => &[1],
         }
-    }
-
-    /// Whether the kernel has the pipeline constant `ROWS` (rows per invocation).
-    pub fn has_rows(self) -> bool {
-        self.row_variants() != [1]
     }
 
     /// The kernel's bindings in order; `plan::bindings` names the buffers in the same order.

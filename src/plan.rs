@@ -2,7 +2,7 @@
 //! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
 //! `gpu::executor` runs it.
 
-use crate::kernels::{Kernel, PERSISTENT_UNITS, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS};
+use crate::kernels::{Kernel, PERSISTENT_UNITS, PROJECTION_ROWS, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS};
 use crate::network::Network;
 use crate::pack::{UNIT_BLOCK, recurrent_len};
 use crate::spec::{Cell, MergeMode};
@@ -210,14 +210,14 @@ impl NetShape {
     /// The variant chosen for batch `b` on a device that runs `fit` well: the persistent kernel
     /// where the layer fits it; else the split-K kernel for at most 8 rows; else per-step
     /// kernels, batch-tiled when there is more than one row (`TILE_ROWS` rows per invocation
-    /// up to 4, `WIDE_ROWS` above, `WIDEST_ROWS` above 8 where `fit.rows16`).
+    /// up to 4, `WIDE_ROWS` above, `WIDEST_ROWS` above 8 where `fit.wide_tiles`).
     pub fn default_variant(&self, b: usize, fit: DeviceFit) -> StepVariant {
         let rows = if b > 1 { TILE_ROWS } else { 1 };
         if fit.persistent && self.supports(StepVariant::Persistent) {
             StepVariant::Persistent
         } else if fit.split && b <= 8 && self.supports(StepVariant::Split { rows }) {
             StepVariant::Split { rows }
-        } else if fit.rows16 && b > WIDE_ROWS as usize {
+        } else if fit.wide_tiles && b > WIDE_ROWS as usize {
             StepVariant::PerStep { rows: WIDEST_ROWS }
         } else if b > TILE_ROWS as usize {
             StepVariant::PerStep { rows: WIDE_ROWS }
@@ -246,10 +246,12 @@ pub struct DeviceFit {
     pub persistent: bool,
     /// The split-K kernels for small batches: a GPU with subgroups.
     pub split: bool,
-    /// 16 batch rows per invocation for batches over 8: a CPU driver, where every weight load
-    /// is a loop over the SIMD row's lanes (lavapipe LSTM H1024 B16: steps 1.28x faster than
-    /// with 8 rows). On GPUs unmeasured; they keep 8 rows and more invocations.
-    pub rows16: bool,
+    /// The widest tiles: 16 batch rows per step invocation for batches over 8, and 32 rows per
+    /// input projection invocation from 256 rows: a CPU driver, where every weight load is a
+    /// loop over the SIMD row's lanes (lavapipe LSTM H1024 B16: steps 1.28x faster than with 8
+    /// rows, the projection 1.08x than with 16). On GPUs unmeasured; they keep 8 and 16 rows
+    /// and more invocations.
+    pub wide_tiles: bool,
 }
 
 /// How a layer's time steps run.
@@ -314,10 +316,12 @@ pub struct Plan {
     pub commands: Vec<Command>,
 }
 
-/// Rows per invocation of the input projection over `m` rows (the pipeline's `ROWS`; 1 for the
-/// scalar kernel, which always computes 8): 16 where there are at least 64 rows, else 8.
-pub fn projection_rows(kernel: Kernel, m: usize) -> u32 {
+/// Rows per invocation of the input projection over `m` rows (the module's `ROWS`; 1 for the
+/// scalar kernel, which always computes 8): `PROJECTION_ROWS` from 256 rows where
+/// `fit.wide_tiles`, 16 from 64 rows, else 8.
+pub fn projection_rows(kernel: Kernel, m: usize, fit: DeviceFit) -> u32 {
     match kernel {
+        Kernel::InputProjectionVec4 if m >= 256 && fit.wide_tiles => PROJECTION_ROWS,
         Kernel::InputProjectionVec4 if m >= 64 => WIDEST_ROWS,
         Kernel::InputProjectionVec4 => WIDE_ROWS,
         _ => 1,
@@ -338,7 +342,16 @@ impl Plan {
     /// The plan of a forward call over `t` steps and batch `b` whose longest sequence has
     /// `max_len` steps. `ragged`: some sequence is shorter than `t`, so outputs are zeroed first.
     /// `variant` must be one `shape.supports`.
-    pub fn forward(shape: &NetShape, t: usize, b: usize, max_len: usize, ragged: bool, variant: StepVariant) -> Plan {
+    /// `fit` picks the projection's rows per invocation (`projection_rows`).
+    pub fn forward(
+        shape: &NetShape,
+        t: usize,
+        b: usize,
+        max_len: usize,
+        ragged: bool,
+        variant: StepVariant,
+        fit: DeviceFit,
+    ) -> Plan {
         let mut commands = Vec::new();
         let (d, h, o) = (shape.dirs, shape.hidden, shape.out);
         let f32s = |n: usize| (n * 4) as u64;
@@ -347,7 +360,7 @@ impl Plan {
                 commands.push(Command::Clear(Buf::LayerOut(l)));
             }
             let kernel = shape.projection_kernel(l);
-            let rows = projection_rows(kernel, t * b);
+            let rows = projection_rows(kernel, t * b, fit);
             commands.push(Command::Dispatch(Dispatch {
                 kernel,
                 layer: l,
@@ -430,8 +443,8 @@ impl Plan {
     /// the last step left a layer's state in the second half of `H(l)`, a copy back to the first
     /// half (through `Hn`, which the forward plan fills), where the next chunk starts.
     /// `ragged`: some slots sit this chunk out.
-    pub fn chunk(shape: &NetShape, k: usize, n: usize, ragged: bool, variant: StepVariant) -> Plan {
-        let mut plan = Plan::forward(shape, k, n, k, ragged, variant);
+    pub fn chunk(shape: &NetShape, k: usize, n: usize, ragged: bool, variant: StepVariant, fit: DeviceFit) -> Plan {
+        let mut plan = Plan::forward(shape, k, n, k, ragged, variant, fit);
         if !matches!(variant, StepVariant::Persistent) && k % 2 == 1 {
             let state = (shape.dirs * n * shape.out * 4) as u64;
             for l in 0..shape.layers() {

@@ -210,6 +210,38 @@ fn every_activation_matches_the_reference() {
 }
 
 #[test]
+fn projections_of_many_rows_match_the_reference() {
+    // T * B = 270 rows with I and 4H (or 3H) multiples of 4: the vec4 projection, in blocks of
+    // 32 rows on CPU drivers (the CI's lavapipe; a partial last block), else 16.
+    let mut failures = Vec::new();
+    for (i, cell) in [Cell::Lstm, Cell::Gru].into_iter().enumerate() {
+        let cfg = RandomConfig { direction: Direction::Bidirectional, layers: 2, ..RandomConfig::simple(cell, 40, 36) };
+        let net = random::network(&cfg, 90 + i as u64, |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru;
+            s
+        });
+        let inputs = random::inputs(&net, 30, 9, i as u64, true, true);
+        let model = common::gpu().load(net.clone()).expect("loads");
+        let ctx = common::gpu().context().expect("GPU");
+        let plan = model.plan(&inputs).expect("on the GPU").expect("plans");
+        let rows: Vec<u32> = plan
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                wgpu_rnn::plan::Command::Dispatch(d) if d.kernel == wgpu_rnn::kernels::Kernel::InputProjectionVec4 => {
+                    Some(d.rows)
+                }
+                _ => None,
+            })
+            .collect();
+        let want = if ctx.fit().wide_tiles { 32 } else { 16 };
+        assert_eq!(rows, vec![want; 2], "{cell:?}: each layer's projection in blocks of {want}");
+        failures.extend(compare(&format!("{cell:?} T=30 B=9 I=40 H=36"), &net, &inputs));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn long_sequences_match_the_reference() {
     let mut failures = Vec::new();
     for (i, (cell, steps, hidden, direction)) in [

@@ -4,8 +4,8 @@ use wgpu_rnn::kernels::Kernel;
 use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
-const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true, rows16: false };
-const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false, rows16: true };
+const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true, wide_tiles: false };
+const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false, wide_tiles: true };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -23,7 +23,8 @@ fn shape(cell: Cell, direction: Direction, layers: usize, proj: usize, merge: Me
 fn one_projection_and_one_fused_step_per_time_step() {
     for cell in [Cell::Rnn, Cell::Lstm] {
         for dir in [Direction::Forward, Direction::Reverse, Direction::Bidirectional] {
-            let plan = Plan::forward(&shape(cell, dir, 1, 0, MergeMode::Concat, false), 10, 3, 10, false, ONE_ROW);
+            let plan =
+                Plan::forward(&shape(cell, dir, 1, 0, MergeMode::Concat, false), 10, 3, 10, false, ONE_ROW, ON_GPU);
             assert_eq!(plan.dispatches(), 1 + 10, "{cell:?} {dir:?}");
             // both directions share each dispatch: z spans D
             let d = dir.count() as u32;
@@ -37,17 +38,32 @@ fn one_projection_and_one_fused_step_per_time_step() {
         10,
         false,
         ONE_ROW,
+        ON_GPU,
     );
     assert_eq!(gru_pytorch.dispatches(), 11);
 }
 
 #[test]
 fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
-    let gru =
-        Plan::forward(&shape(Cell::Gru, Direction::Forward, 1, 0, MergeMode::Concat, false), 7, 2, 7, false, ONE_ROW);
+    let gru = Plan::forward(
+        &shape(Cell::Gru, Direction::Forward, 1, 0, MergeMode::Concat, false),
+        7,
+        2,
+        7,
+        false,
+        ONE_ROW,
+        ON_GPU,
+    );
     assert_eq!(gru.dispatches(), 1 + 2 * 7);
-    let lstm =
-        Plan::forward(&shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false), 7, 2, 7, false, ONE_ROW);
+    let lstm = Plan::forward(
+        &shape(Cell::Lstm, Direction::Forward, 1, 4, MergeMode::Concat, false),
+        7,
+        2,
+        7,
+        false,
+        ONE_ROW,
+        ON_GPU,
+    );
     assert_eq!(lstm.dispatches(), 1 + 2 * 7);
     let kernels: Vec<Kernel> =
         lstm.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None }).collect();
@@ -57,7 +73,7 @@ fn reset_before_gru_and_projected_lstm_take_two_dispatches_per_step() {
 #[test]
 fn stacks_merge_and_copy_final_states() {
     let s = shape(Cell::Lstm, Direction::Bidirectional, 3, 0, MergeMode::Sum, false);
-    let plan = Plan::forward(&s, 5, 2, 4, true, ONE_ROW);
+    let plan = Plan::forward(&s, 5, 2, 4, true, ONE_ROW, ON_GPU);
     // per layer: projection + 4 steps (longest sequence) + merge
     assert_eq!(plan.dispatches(), 3 * (1 + 4 + 1));
     let clears = plan.commands.iter().filter(|c| matches!(c, Command::Clear(Buf::LayerOut(_)))).count();
@@ -84,7 +100,7 @@ fn stacks_merge_and_copy_final_states() {
 #[test]
 fn concat_stacks_read_the_previous_output_directly() {
     let s = shape(Cell::Gru, Direction::Bidirectional, 2, 0, MergeMode::Concat, true);
-    let plan = Plan::forward(&s, 6, 1, 6, false, ONE_ROW);
+    let plan = Plan::forward(&s, 6, 1, 6, false, ONE_ROW, ON_GPU);
     assert_eq!(plan.dispatches(), 2 * (1 + 6));
     assert_eq!(s.layer_input(1), Buf::LayerOut(0));
     assert!(!plan.commands.iter().any(|c| matches!(c, Command::Clear(_))), "full-length batches need no clearing");
@@ -95,7 +111,7 @@ fn concat_stacks_read_the_previous_output_directly() {
 #[test]
 fn odd_final_step_reads_the_second_half() {
     let s = shape(Cell::Rnn, Direction::Forward, 1, 0, MergeMode::Concat, false);
-    let plan = Plan::forward(&s, 3, 1, 3, false, ONE_ROW);
+    let plan = Plan::forward(&s, 3, 1, 3, false, ONE_ROW, ON_GPU);
     let off = plan
         .commands
         .iter()
@@ -113,7 +129,7 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
         assert_eq!(s.default_variant(1, ON_GPU), StepVariant::Persistent, "H <= 128 picks the persistent kernel");
         assert_eq!(s.default_variant(1, ON_CPU), StepVariant::PerStep { rows: 1 }, "not on a CPU driver");
         assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 16 }, "not on a CPU driver");
-        let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent);
+        let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent, ON_GPU);
         assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
         let copy = plan.commands.iter().find_map(|c| {
             if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None }
@@ -145,7 +161,7 @@ fn large_layers_use_batch_tiled_step_kernels() {
     assert_eq!(s.default_variant(8, ON_CPU), StepVariant::PerStep { rows: 8 });
     assert_eq!(s.default_variant(9, ON_CPU), StepVariant::PerStep { rows: 16 }, "CPU drivers: 16 rows above 8");
     assert_eq!(s.default_variant(16, ON_GPU), StepVariant::PerStep { rows: 8 }, "GPUs keep 8 rows");
-    let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 });
+    let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 }, ON_GPU);
     assert_eq!(plan.dispatches(), 11);
     let d = first_dispatch(&plan, Kernel::LstmStep);
     assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
@@ -155,10 +171,17 @@ fn large_layers_use_batch_tiled_step_kernels() {
     let p = first_dispatch(&plan, Kernel::InputProjectionVec4);
     assert_eq!((p.rows, p.workgroups), (16, [3, 10, 1]));
     let few = first_dispatch(
-        &Plan::forward(&s, 1, 16, 1, false, StepVariant::PerStep { rows: 4 }),
+        &Plan::forward(&s, 1, 16, 1, false, StepVariant::PerStep { rows: 4 }, ON_GPU),
         Kernel::InputProjectionVec4,
     );
     assert_eq!((few.rows, few.workgroups), (8, [3, 2, 1]), "under 64 rows: blocks of 8");
+    // CPU drivers: from 256 rows, blocks of 32 (20 steps x 16 rows = 320 rows: 10 blocks);
+    // GPUs keep 16
+    let many = |fit| first_dispatch(&Plan::forward(&s, 20, 16, 20, false, ONE_ROW, fit), Kernel::InputProjectionVec4);
+    assert_eq!((many(ON_CPU).rows, many(ON_CPU).workgroups), (32, [3, 10, 1]), "CPU driver: blocks of 32");
+    assert_eq!((many(ON_GPU).rows, many(ON_GPU).workgroups), (16, [3, 20, 1]), "GPU: blocks of 16");
+    let below = first_dispatch(&Plan::forward(&s, 15, 16, 15, false, ONE_ROW, ON_CPU), Kernel::InputProjectionVec4);
+    assert_eq!(below.rows, 16, "240 rows: blocks of 16 on a CPU driver too");
 }
 
 #[test]
@@ -168,7 +191,7 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
     assert_eq!(s.default_variant(4, ON_GPU), StepVariant::Split { rows: 4 });
     assert_eq!(s.default_variant(9, ON_GPU), StepVariant::PerStep { rows: 8 }, "more than 8 rows: batch tiling");
     assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
-    let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 });
+    let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 }, ON_GPU);
     assert_eq!(plan.dispatches(), 11);
     let d = first_dispatch(&plan, Kernel::LstmStepSplit);
     assert_eq!(d.workgroups, [300, 1, 1], "one workgroup per hidden unit");

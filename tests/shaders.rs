@@ -4,8 +4,8 @@
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use wgpu_rnn::kernels::{BindingKind, Kernel, KernelBuild};
 
-fn module(kernel: Kernel, build: KernelBuild) -> naga::Module {
-    let src = kernel.source(build);
+fn module(kernel: Kernel, build: KernelBuild, rows: u32) -> naga::Module {
+    let src = kernel.source(build, rows);
     match naga::front::wgsl::parse_str(&src) {
         Ok(m) => m,
         Err(e) => panic!("{}: {}", kernel.file(), e.emit_to_string(&src)),
@@ -14,16 +14,21 @@ fn module(kernel: Kernel, build: KernelBuild) -> naga::Module {
 
 /// Every build of every kernel validates with only the capabilities it asks for: without lane
 /// sharing, kernels that do not need subgroups validate without them (devices without subgroups
-/// run them); without wide weights, without 64-bit integers.
+/// run them); without wide loads, without 64-bit integers; each with every `ROWS` it is built for.
 #[test]
 fn every_kernel_validates() {
-    for (kernel, build) in Kernel::ALL.into_iter().flat_map(|k| KernelBuild::ALL.map(|b| (k, b))) {
-        let m = module(kernel, build);
+    let builds = Kernel::ALL.into_iter().flat_map(|k| KernelBuild::ALL.map(|b| (k, b)));
+    for (kernel, build, rows) in builds.flat_map(|(k, b)| k.row_variants().iter().map(move |&r| (k, b, r))) {
+        let m = module(kernel, build, rows);
         let mut caps = Capabilities::empty();
         caps.set(Capabilities::SUBGROUP, kernel.needs_subgroups() || build.share_lanes);
         caps.set(Capabilities::SHADER_INT64, build.wide_loads);
         if let Err(e) = Validator::new(ValidationFlags::all(), caps).validate(&m) {
-            panic!("{} ({build:?}) does not validate: {}", kernel.file(), e.emit_to_string(&kernel.source(build)));
+            panic!(
+                "{} ({build:?}, ROWS {rows}) does not validate: {}",
+                kernel.file(),
+                e.emit_to_string(&kernel.source(build, rows))
+            );
         }
         assert!(
             m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()),
@@ -37,7 +42,7 @@ fn every_kernel_validates() {
 #[test]
 fn bindings_match_the_executor() {
     for kernel in Kernel::ALL {
-        let m = module(kernel, KernelBuild::default());
+        let m = module(kernel, KernelBuild::default(), 1);
         let mut found: Vec<(u32, naga::AddressSpace)> = m
             .global_variables
             .iter()
@@ -69,7 +74,8 @@ fn bindings_match_the_executor() {
 #[test]
 fn a_broken_shader_is_caught() {
     // The check above can fail: a type error must not validate.
-    let src = Kernel::RnnStep.source(KernelBuild::default()).replace("let hv = activate(", "let hv: u32 = activate(");
+    let src =
+        Kernel::RnnStep.source(KernelBuild::default(), 1).replace("let hv = activate(", "let hv: u32 = activate(");
     let m = naga::front::wgsl::parse_str(&src);
     let invalid = match m {
         Err(_) => true,

@@ -1,8 +1,7 @@
 // Batch tiling of the step kernels: each invocation computes its hidden unit for ROWS batch rows
-// (b0 .. b0+ROWS), so every weight it loads serves ROWS rows. ROWS is set per pipeline
-// (1: one row per invocation, the baseline version; 4, 8 and 16: tiled versions).
-override ROWS: u32 = 1u;
-const MAX_ROWS: u32 = 16u; // kernels::WIDEST_ROWS
+// (b0 .. b0+ROWS), so every weight it loads serves ROWS rows. ROWS is a constant of each
+// pipeline's module (kernels.rs `Kernel::source`; 1: one row per invocation, the baseline
+// version; 4, 8 and 16: tiled versions), and sizes the tile's arrays.
 
 // Batch row `r` of the tile starting at `b0`, clamped into the batch (reads only).
 fn tile_row(b0: u32, r: u32) -> u32 {
@@ -15,8 +14,8 @@ fn state_row(half: u32, d: u32, b: u32) -> u32 {
 }
 
 // The tile's rows' offsets in the half of h this step reads (rows past the batch clamped).
-fn tile_state_rows(d: u32, b0: u32) -> array<u32, MAX_ROWS> {
-    var rows: array<u32, MAX_ROWS>;
+fn tile_state_rows(d: u32, b0: u32) -> array<u32, ROWS> {
+    var rows: array<u32, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         rows[r] = state_row(sp.step & 1u, d, tile_row(b0, r));
     }

@@ -35,8 +35,8 @@ fn shared_inputs(k_count: u32) -> u32 {
 
 // The tile's rows' h for inputs k0 .. k0 + 4 * LANES (k0 below shared_inputs): lane l loads
 // inputs k0 + 4l .. k0 + 4l + 4 of each row; lane_quads hands them out.
-fn h_chunk(hrow: array<u32, MAX_ROWS>, k0: u32, lane: u32) -> array<vec4<f32>, MAX_ROWS> {
-    var hc: array<vec4<f32>, MAX_ROWS>;
+fn h_chunk(hrow: array<u32, ROWS>, k0: u32, lane: u32) -> array<vec4<f32>, ROWS> {
+    var hc: array<vec4<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         hc[r] = h4[(hrow[r] + k0) / 4u + lane];
     }
@@ -44,8 +44,8 @@ fn h_chunk(hrow: array<u32, MAX_ROWS>, k0: u32, lane: u32) -> array<vec4<f32>, M
 }
 
 // Inputs k0 + 4i .. k0 + 4i + 4 of the tile's rows, out of their chunk.
-fn lane_quads(hc: array<vec4<f32>, MAX_ROWS>, i: u32) -> array<vec4<f32>, MAX_ROWS> {
-    var hq: array<vec4<f32>, MAX_ROWS>;
+fn lane_quads(hc: array<vec4<f32>, ROWS>, i: u32) -> array<vec4<f32>, ROWS> {
+    var hq: array<vec4<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         hq[r] = lane_vec4(hc[r], i);
     }
@@ -53,8 +53,8 @@ fn lane_quads(hc: array<vec4<f32>, MAX_ROWS>, i: u32) -> array<vec4<f32>, MAX_RO
 }
 
 // Inputs k .. k+4 of the tile's rows, read from h.
-fn h_quads(hrow: array<u32, MAX_ROWS>, k: u32) -> array<vec4<f32>, MAX_ROWS> {
-    var hq: array<vec4<f32>, MAX_ROWS>;
+fn h_quads(hrow: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
+    var hq: array<vec4<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
         hq[r] = h_vec4(hrow[r] + k);
     }

@@ -149,7 +149,7 @@ impl GpuModel {
     fn plan_for(&self, inp: &Inputs, lengths: &[usize]) -> Plan {
         let max_len = lengths.iter().copied().max().unwrap_or(0);
         let ragged = lengths.iter().any(|&l| l < inp.steps);
-        Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch))
+        Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch), self.ctx.fit())
     }
 
     /// Runs the network and reads the outputs back (one submit, one readback).
@@ -457,7 +457,7 @@ impl GpuModel {
             let mut sets: Vec<(Kernel, usize)> = StepVariant::ALL
                 .into_iter()
                 .filter(|&v| self.supports(v))
-                .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v).bind_sets())
+                .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v, self.ctx.fit()).bind_sets())
                 .collect();
             sets.sort();
             sets.dedup();

@@ -11,7 +11,7 @@ use crate::kernels::{BindingKind, Kernel, KernelBuild};
 ///   lengths that the host validates);
 /// - bounds checks, on Vulkan only: there the driver bounds every buffer access itself
 ///   (`robustBufferAccess`, which Vulkan requires and wgpu enables), and the kernels' private
-///   arrays are indexed below their constant sizes (`r < ROWS <= MAX_ROWS`).
+///   arrays are indexed below their constant sizes (`r < ROWS`, the arrays' size).
 ///
 /// Dropping both makes the per-step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms
 /// for 20 steps). Kernels with workgroup barriers (`layer_persistent`, the split-K kernels)
@@ -48,19 +48,10 @@ impl Pipelines {
         build: KernelBuild,
         checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks,
     ) -> Pipelines {
-        let mut modules: HashMap<&'static str, wgpu::ShaderModule> = HashMap::new();
+        let mut modules: HashMap<(&'static str, u32), wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         for kernel in Kernel::ALL.into_iter().filter(|k| subgroups || !k.needs_subgroups()) {
-            let module = modules.entry(kernel.file()).or_insert_with(|| {
-                let desc = wgpu::ShaderModuleDescriptor {
-                    label: Some(&format!("wgpu-rnn.{}", kernel.file())),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source(build).into()),
-                };
-                // SAFETY: `shader_checks` drops only the checks that these kernels and the
-                // backend make unnecessary (see there).
-                unsafe { device.create_shader_module_trusted(desc, checks(kernel)) }
-            });
             let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
                 .binding_kinds()
                 .iter()
@@ -95,11 +86,17 @@ impl Pipelines {
                 immediate_size: 0,
             });
             for &rows in kernel.row_variants() {
+                let module = modules.entry((kernel.file(), rows)).or_insert_with(|| {
+                    let desc = wgpu::ShaderModuleDescriptor {
+                        label: Some(&format!("wgpu-rnn.{}", kernel.file())),
+                        source: wgpu::ShaderSource::Wgsl(kernel.source(build, rows).into()),
+                    };
+                    // SAFETY: `shader_checks` drops only the checks that these kernels and the
+                    // backend make unnecessary (see there).
+                    unsafe { device.create_shader_module_trusted(desc, checks(kernel)) }
+                });
                 for &aligned in kernel.aligned_variants() {
                     let mut constants = Vec::new();
-                    if kernel.has_rows() {
-                        constants.push(("ROWS", rows as f64));
-                    }
                     if kernel.reads_state_as_vec4() {
                         constants.push(("STATE_ALIGNED", if aligned { 1.0 } else { 0.0 }));
                     }

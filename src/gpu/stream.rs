@@ -190,7 +190,7 @@ impl Stream {
         }
         let ws = guard.as_ref().expect("made");
         let ragged = active.is_some_and(|a| a.iter().any(|&on| !on));
-        let plan = Plan::chunk(shape, steps, n, ragged, self.variant());
+        let plan = Plan::chunk(shape, steps, n, ragged, self.variant(), self.model.ctx.fit());
         let device = &self.model.ctx.device;
         scoped(device, || {
             // uploads go through the encoder, so chunks recorded back to back stay in order
