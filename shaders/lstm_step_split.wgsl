@@ -24,7 +24,7 @@ fn lstm_step_split(
     }
     let HI = lp.hidden_in;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var acc: array<vec4<f32>, SPLIT_ROWS>;
+    var acc: array<vec4<f32>, ROWS>;
     let quads = (HI + 3u) / 4u;
     let w0 = input_quad(d, HI, H, j) * 2u;
     for (var q0 = 0u; q0 < quads; q0 += SPLIT) {
@@ -45,9 +45,5 @@ fn lstm_step_split(
     if (li != 0u) {
         return;
     }
-    var sums: array<vec4<f32>, ROWS>;
-    for (var r = 0u; r < ROWS; r++) {
-        sums[r] = total[r];
-    }
-    lstm_finish(d, j, b0, sums);
+    lstm_finish(d, j, b0, total);
 }

@@ -21,7 +21,7 @@ fn rnn_step_split(
         return; // the whole workgroup leaves together
     }
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var acc: array<vec4<f32>, SPLIT_ROWS>;
+    var acc: array<vec4<f32>, ROWS>;
     for (var k0 = 0u; k0 < HI; k0 += SPLIT) {
         let k = k0 + li;
         if (k < HI) {

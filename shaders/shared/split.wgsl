@@ -2,18 +2,16 @@
 // hold partial dot products for ROWS batch rows; subgroupAdd sums each subgroup, the subgroups'
 // sums meet in workgroup memory, and invocation 0 gets the totals. Call from uniform control flow.
 const SPLIT: u32 = 64u;
-// Rows per workgroup at most (kernels::TILE_ROWS): the split kernels are built for ROWS 1 and 4.
-const SPLIT_ROWS: u32 = 4u;
 // [invocation][row]: a subgroup's sum, written by its first lane (zeros elsewhere)
-var<workgroup> partial: array<array<vec4<f32>, SPLIT_ROWS>, SPLIT>;
+var<workgroup> partial: array<array<vec4<f32>, ROWS>, SPLIT>;
 
-fn split_reduce(acc: array<vec4<f32>, SPLIT_ROWS>, li: u32, lane: u32) -> array<vec4<f32>, SPLIT_ROWS> {
+fn split_reduce(acc: array<vec4<f32>, ROWS>, li: u32, lane: u32) -> array<vec4<f32>, ROWS> {
     for (var r = 0u; r < ROWS; r++) {
         let sum = subgroupAdd(acc[r]);
         partial[li][r] = select(vec4<f32>(0.0), sum, lane == 0u);
     }
     workgroupBarrier();
-    var total: array<vec4<f32>, SPLIT_ROWS>;
+    var total: array<vec4<f32>, ROWS>;
     if (li == 0u) {
         for (var r = 0u; r < ROWS; r++) {
             for (var i = 0u; i < SPLIT; i++) {
