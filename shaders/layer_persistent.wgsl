@@ -78,19 +78,20 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                     acc += h_wg[k] * wh[wi] + h_wg[k + 1u] * wh[wi + 1u] + h_wg[k + 2u] * wh[wi + 2u] + h_wg[k + 3u] * wh[wi + 3u];
                     wi += 4u * UNIT_BLOCK;
                 }
-            }
-            for (var k = 0u; k < HI && !lstm; k += 4u) {
-                let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
-                if (gru) {
-                    let qa = wh[wi];
-                    let qb = wh[wi + 1u];
-                    let qc = wh[wi + 2u];
-                    let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
-                    acc += vec4<f32>(w, 0.0);
-                } else {
-                    acc.x += dot(hv, wh[wi]);
+            } else {
+                for (var k = 0u; k < HI; k += 4u) {
+                    let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
+                    if (gru) {
+                        let qa = wh[wi];
+                        let qb = wh[wi + 1u];
+                        let qc = wh[wi + 2u];
+                        let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
+                        acc += vec4<f32>(w, 0.0);
+                    } else {
+                        acc.x += dot(hv, wh[wi]);
+                    }
+                    wi += G * UNIT_BLOCK;
                 }
-                wi += G * UNIT_BLOCK;
             }
             if (lstm) {
                 let a = acc + vec4<f32>(xp[xb], xp[xb + 1u], xp[xb + 2u], xp[xb + 3u]);

@@ -165,12 +165,6 @@ impl Kernel {
     /// over it unrolls to its full size (arrays of 16 with `ROWS = 4`: LSTM H1024 B4 steps
     /// 171 -> 160 ms when sized 4; the projection's arrays of 32 with 16 rows: 50x slower).
     pub fn source(self, build: KernelBuild, rows: u32) -> String {
-        let body = self.body(build);
-        format!("const ROWS: u32 = {rows}u; // batch rows per invocation (kernels.rs Kernel::source)\n{body}")
-    }
-
-    /// `source` without the `ROWS` line.
-    fn body(self, build: KernelBuild) -> String {
         let lanes = if build.share_lanes { LANES } else { LANES_OFF };
         let wide = if build.wide_loads { WIDE_LOADS } else { WIDE_LOADS_OFF };
         let own = Self::file_text(self.file());
@@ -185,7 +179,7 @@ impl Kernel {
         };
         let split = if self.needs_subgroups() { SPLIT } else { "" };
         let state_vec4 = if self.reads_state_as_vec4() || self.split_twin().is_some() { STATE_VEC4 } else { "" };
-        match (self.is_step(), self == Kernel::LayerPersistent) {
+        let module = match (self.is_step(), self == Kernel::LayerPersistent) {
             (true, _) => {
                 format!(
                     "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{wide}\n{state_vec4}\n{body}"
@@ -194,7 +188,8 @@ impl Kernel {
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
             (false, false) if self == Kernel::MergeDirections => body,
             (false, false) => format!("{BLOCKED}\n{lanes}\n{wide}\n{body}"),
-        }
+        };
+        format!("const ROWS: u32 = {rows}u; // batch rows per invocation (kernels.rs Kernel::source)\n{module}")
     }
 
     /// The text of a file in `shaders/`.
