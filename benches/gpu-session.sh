@@ -3,10 +3,14 @@
 # gets about 15 minutes of device time): adapter, conformance on that GPU, the deepbench suite
 # and large batches against cuDNN, and every kernel version side by side. Outputs go to OUT.
 #
-# Prepare `.gpu/` here first, as ../shared/device/README.md says (loader .debs, gpu-run.sh,
-# cudnn_bench.py, the release binary), then run on the device, with `.gpu` carried:
+# Prepare `.gpu/` here first with benches/gpu-prep.sh (the release binary, the test binaries,
+# Vulkan loader and GL client .debs, gpu-run.sh, cudnn_bench.py), then run on the device, with
+# `.gpu` carried:
 #
 #     bash benches/gpu-session.sh "bash .gpu/gpu-run.sh" "$OUT"
+#
+# The test binaries (`.gpu/tests.tgz`) run there too, so every kernel version meets its CPU
+# reference on that GPU.
 #
 # To try it on lavapipe (small sizes, no cuDNN): bash benches/gpu-session.sh target/release/wgpu-rnn /tmp/out quick
 set -uo pipefail
@@ -16,6 +20,18 @@ mode=${3:-full}
 mkdir -p "$out"
 failed=0 # every step runs; the exit code says whether any failed
 step() { echo "== $* ($(date +%T))" >&2; }
+# No step may hang the session: a lent machine's time is short.
+run="timeout 180 $run"
+
+# GL client libraries for NVIDIA's Vulkan driver, where the machine lacks them (gpu-prep.sh)
+if [ -d .gpu/gl ] && command -v nvidia-smi >/dev/null && ! ldconfig -p | grep -q 'libGLdispatch.so.0 '; then
+  step "unpacking glvnd and GL client libraries"
+  for f in .gpu/gl/*.deb; do
+    lib=$(dpkg-deb -c "$f" | grep -o '[^/]*\.so\.[0-9]*$' | head -1)
+    if [ -z "$lib" ] || ! ldconfig -p | grep -q "$lib "; then dpkg -x "$f" /; fi
+  done
+  ldconfig
+fi
 
 step info
 $run info | tee "$out/info.txt" || failed=1
@@ -27,30 +43,55 @@ tail -2 "$out/check.txt"
 if [ "$mode" = quick ]; then
   suite=(--suite quick)
   big=(--hidden 64 --batch 8 --steps 10)
-  versions=(--hidden 64 --batch 1,8 --steps 10)
+  versions=(--hidden 64 --batch 1,17 --steps 10)
+  rnn_versions=(--hidden 32 --batch 1 --steps 10)
 else
   suite=(--suite deepbench)
-  big=(--hidden 512,1024 --batch 64,128 --steps 100)
-  versions=(--hidden 128,512 --batch 1,4,64 --steps 100)
+  big=(--hidden 512,1024 --batch 16,64,128 --steps 100)
+  versions=(--hidden 64,128,512,1024,2048 --batch 1,2,4,16,64 --steps 50)
+  rnn_versions=(--hidden 32,64,128 --batch 1,4,64 --steps 100)
 fi
 
 step "bench: ${suite[*]}"
-$run --require-gpu bench "${suite[@]}" --json "$out/bench.json" --plot "$out/bench.svg" | tee "$out/bench.txt" || failed=1
+$run --require-gpu bench "${suite[@]}" --breakdown --json "$out/bench.json" --plot "$out/bench.svg" | tee "$out/bench.txt" || failed=1
 step "bench: large batches (goal: within 2x of cuDNN FP32)"
-$run --require-gpu bench --cell all "${big[@]}" --json "$out/big.json" | tee "$out/big.txt" || failed=1
+$run --require-gpu bench --cell all "${big[@]}" --breakdown --json "$out/big.json" | tee "$out/big.txt" || failed=1
 
 if [ -f .gpu/cudnn_bench.py ] && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   for f in bench big; do
     step "cuDNN on $f.json"
     python3 .gpu/cudnn_bench.py "$out/$f.json" --out "$out/$f-cudnn.json" | tee "$out/$f-cudnn.txt" || failed=1
+    python3 benches/side-by-side.py "$out/$f-cudnn.json" | tee "$out/$f-side-by-side.txt" || failed=1
   done
 else
   step "cuDNN: skipped (no .gpu/cudnn_bench.py or no CUDA PyTorch here)"
 fi
 
-step "kernel versions"
-for v in auto rows1 rows4 rows8 rows16 persistent split1 split4; do
-  $run --require-gpu bench --cell all "${versions[@]}" --repeats 3 --variant "$v" 2>"$out/versions-$v.log" | tee -a "$out/versions.txt" || failed=1
+step "bench: ${suite[*]} with the split-K kernels, beside the default"
+$run --require-gpu bench "${suite[@]}" --variant split1 --json "$out/bench-split1.json" >"$out/bench-split1.txt" || failed=1
+
+step "kernel versions (a variant a layer cannot run falls back to the default)"
+for v in auto rows1 persistent split1 sliced1 sliced4 tiled1 tiled4; do
+  $run --require-gpu bench --cell all "${versions[@]}" --repeats 3 --variant "$v" 2>>"$out/versions.log" | tee -a "$out/versions.txt" || failed=1
 done
+for v in auto rows1 persistent split1; do
+  $run --require-gpu bench --cell rnn "${rnn_versions[@]}" --repeats 3 --variant "$v" 2>>"$out/versions.log" | tee -a "$out/versions.txt" || failed=1
+done
+if [ -f .gpu/tests.tgz ]; then
+  step "test binaries on this GPU"
+  tar xzf .gpu/tests.tgz -C .gpu
+  # The binaries read tests/data under the path they were built in (CARGO_MANIFEST_DIR).
+  built=$(cat .gpu/tests-root)
+  if [ -n "$built" ] && [ ! -e "$built" ]; then mkdir -p "$(dirname "$built")" && ln -s "$PWD" "$built"; fi
+  # The CLI tests run the binary cargo built (CARGO_BIN_EXE_wgpu-rnn).
+  [ -x target/release/wgpu-rnn ] || { mkdir -p target/release && cp .gpu/wgpu-rnn target/release/; }
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json # the Vulkan driver gpu-run.sh picks
+  [ -f "$icd" ] && export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+  for t in .gpu/tests/*; do
+    timeout 120 "$t" --test-threads 4 >"$out/test-$(basename "$t").txt" 2>&1 || failed=1
+    echo "$(basename "$t"): $(grep -E '^test result' "$out/test-$(basename "$t").txt" | tail -1)"
+  done
+fi
+
 step "done (failed: $failed)"
 exit $failed

@@ -64,6 +64,23 @@ fn kernels(c: &mut Criterion) {
             });
         }
     }
+    // the GPU step kernels through workgroup memory (GRU as PyTorch builds it: BenchConfig)
+    for (cell, sliced, tiled) in [
+        (Cell::Lstm, Kernel::LstmStepSliced, Kernel::LstmStepTiled),
+        (Cell::Gru, Kernel::GruStepSliced, Kernel::GruStepTiled),
+    ] {
+        for (variant, kernel, batch) in
+            [(StepVariant::Sliced { rows: 1 }, sliced, 4), (StepVariant::Tiled { rows: 1 }, tiled, 32)]
+        {
+            let cfg = BenchConfig::new(cell, 256, batch, 32);
+            let (m, inputs) = model(&engine, &cfg, Some(variant));
+            let flops = 2.0 * cell.gates() as f64 * 256.0 * 256.0 * batch as f64 * 32.0;
+            g.throughput(Throughput::Elements(flops as u64));
+            g.bench_function(format!("{} H256 B{batch} T32", kernel.entry_point()), |b| {
+                b.iter(|| time_only(&m, &inputs, &[kernel]))
+            });
+        }
+    }
     for cell in [Cell::Lstm, Cell::Gru] {
         let cfg = BenchConfig::new(cell, 128, 4, 64);
         let (m, inputs) = model(&engine, &cfg, Some(StepVariant::Persistent));

@@ -106,6 +106,10 @@ pub struct BenchRecord {
     pub adapter: String,
     pub backend: String,
     pub driver: String,
+    /// With `measure_kernels`: each kernel of the plan timed alone (its dispatches only), in
+    /// plan order: entry point and median milliseconds (GPU time where the adapter has
+    /// timestamps, else wall time until the GPU is done).
+    pub kernels: Vec<(String, f64)>,
 }
 
 impl BenchRecord {
@@ -124,6 +128,7 @@ impl BenchRecord {
             "ms": self.ms, "gpu_ms": self.gpu_ms, "gflops": self.gflops(),
             "steps_per_s": self.steps_per_second(), "dispatches": self.dispatches,
             "variant": self.variant, "adapter": self.adapter, "backend": self.backend, "driver": self.driver,
+            "kernels_ms": self.kernels.iter().map(|(k, ms)| (k.clone(), serde_json::json!(ms))).collect::<serde_json::Map<_, _>>(),
         })
     }
 }
@@ -167,7 +172,35 @@ pub fn measure(
         adapter: adapter.name,
         backend: adapter.backend,
         driver: adapter.driver_info,
+        kernels: Vec::new(),
     })
+}
+
+/// Times each kernel of `model`'s plan for `inputs` alone (its dispatches only, on the buffers
+/// of a real call): the median of `repeats` after one warm-up, in plan order.
+pub fn measure_kernels(model: &Model, inputs: &Inputs, repeats: usize) -> Result<Vec<(String, f64)>> {
+    let Model::Gpu(gpu) = model else {
+        return Err(Error::NoAdapter("bench times the GPU; no adapter is available".into()));
+    };
+    let mut kernels = Vec::new();
+    for c in &gpu.plan(inputs)?.commands {
+        if let crate::plan::Command::Dispatch(d) = c
+            && !kernels.contains(&d.kernel)
+        {
+            kernels.push(d.kernel);
+        }
+    }
+    let mut out = Vec::new();
+    for kernel in kernels {
+        gpu.time_kernels(inputs, |k| k == kernel)?;
+        let mut ms = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let t = gpu.time_kernels(inputs, |k| k == kernel)?;
+            ms.push(t.gpu_ms.unwrap_or(t.wall_ms));
+        }
+        out.push((kernel.entry_point().to_string(), median(&mut ms)));
+    }
+    Ok(out)
 }
 
 /// Draws LSTM and GRU throughput (GFLOP/s) against batch size (left) and hidden size (right).

@@ -22,10 +22,14 @@ pub enum Kernel {
     RnnStepSplit,
     GruStep,
     GruStepSplit,
+    GruStepTiled,
+    GruStepSliced,
     GruGates,
     GruCandidate,
     LstmStep,
     LstmStepSplit,
+    LstmStepTiled,
+    LstmStepSliced,
     LstmProject,
     MergeDirections,
     LayerPersistent,
@@ -36,6 +40,8 @@ const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
 const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
 const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
 const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
+const TILES: &str = include_str!("../shaders/shared/tiles.wgsl");
+const SLICES: &str = include_str!("../shaders/shared/slices.wgsl");
 const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
 const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
 const LANES: &str = include_str!("../shaders/shared/lanes.wgsl");
@@ -88,17 +94,21 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 13] = [
+    pub const ALL: [Kernel; 17] = [
         Kernel::InputProjection,
         Kernel::InputProjectionVec4,
         Kernel::RnnStep,
         Kernel::RnnStepSplit,
         Kernel::GruStep,
         Kernel::GruStepSplit,
+        Kernel::GruStepTiled,
+        Kernel::GruStepSliced,
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::LstmStep,
         Kernel::LstmStepSplit,
+        Kernel::LstmStepTiled,
+        Kernel::LstmStepSliced,
         Kernel::LstmProject,
         Kernel::MergeDirections,
         Kernel::LayerPersistent,
@@ -113,10 +123,14 @@ impl Kernel {
             Kernel::RnnStepSplit => "rnn_step_split",
             Kernel::GruStep => "gru_step",
             Kernel::GruStepSplit => "gru_step_split",
+            Kernel::GruStepTiled => "gru_step_tiled",
+            Kernel::GruStepSliced => "gru_step_sliced",
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
             Kernel::LstmStep => "lstm_step",
             Kernel::LstmStepSplit => "lstm_step_split",
+            Kernel::LstmStepTiled => "lstm_step_tiled",
+            Kernel::LstmStepSliced => "lstm_step_sliced",
             Kernel::LstmProject => "lstm_project",
             Kernel::MergeDirections => "merge_directions",
             Kernel::LayerPersistent => "layer_persistent",
@@ -131,9 +145,13 @@ impl Kernel {
             Kernel::RnnStep => "rnn_step.wgsl",
             Kernel::RnnStepSplit => "rnn_step_split.wgsl",
             Kernel::GruStepSplit => "gru_step_split.wgsl",
+            Kernel::GruStepTiled => "gru_step_tiled.wgsl",
+            Kernel::GruStepSliced => "gru_step_sliced.wgsl",
             Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => "gru_step.wgsl",
             Kernel::LstmStep => "lstm_step.wgsl",
             Kernel::LstmStepSplit => "lstm_step_split.wgsl",
+            Kernel::LstmStepTiled => "lstm_step_tiled.wgsl",
+            Kernel::LstmStepSliced => "lstm_step_sliced.wgsl",
             Kernel::LstmProject => "lstm_project.wgsl",
             Kernel::MergeDirections => "merge_directions.wgsl",
             Kernel::LayerPersistent => "layer_persistent.wgsl",
@@ -145,20 +163,22 @@ impl Kernel {
         format!("wgpu-rnn.{}", self.entry_point())
     }
 
-    /// The per-step kernel whose file a split-K kernel's module starts with: the split kernel
-    /// uses its bindings and ends with its function for the gates and state update.
-    pub fn split_twin(self) -> Option<Kernel> {
+    /// The per-step kernel whose file a split-K, workgroup-tiled or sliced kernel's module
+    /// starts with: that kernel uses its bindings and ends with its function for the gates and
+    /// state update.
+    pub fn twin(self) -> Option<Kernel> {
         match self {
             Kernel::RnnStepSplit => Some(Kernel::RnnStep),
-            Kernel::GruStepSplit => Some(Kernel::GruStep),
-            Kernel::LstmStepSplit => Some(Kernel::LstmStep),
+            Kernel::GruStepSplit | Kernel::GruStepTiled | Kernel::GruStepSliced => Some(Kernel::GruStep),
+            Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => Some(Kernel::LstmStep),
             _ => None,
         }
     }
 
     /// The complete WGSL module of the kernel's pipeline with `rows` batch rows per invocation
     /// (one of `row_variants`): the constant `ROWS`, shared code, then the kernel file (a
-    /// split-K kernel's file after its twin's, see `split_twin`), built as `build` says.
+    /// split-K, tiled or sliced kernel's file after its twin's, see `twin`), built as `build`
+    /// says.
     ///
     /// `ROWS` is a module constant rather than a pipeline constant because it also sizes the
     /// kernels' private arrays: lavapipe keeps such an array in registers only where every loop
@@ -168,17 +188,32 @@ impl Kernel {
         let lanes = if build.share_lanes { LANES } else { LANES_OFF };
         let wide = if build.wide_loads { WIDE_LOADS } else { WIDE_LOADS_OFF };
         let own = Self::file_text(self.file());
-        let body = match self.split_twin() {
+        let body = match self.twin() {
             Some(twin) => format!("{}\n{own}", Self::file_text(twin.file())),
             None => own.to_string(),
         };
-        let lstm_cell = if matches!(self, Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LayerPersistent) {
+        let lstm_cell = if matches!(
+            self,
+            Kernel::LstmStep
+                | Kernel::LstmStepSplit
+                | Kernel::LstmStepTiled
+                | Kernel::LstmStepSliced
+                | Kernel::LayerPersistent
+        ) {
             LSTM_CELL
         } else {
             ""
         };
-        let split = if self.needs_subgroups() { SPLIT } else { "" };
-        let state_vec4 = if self.reads_state_as_vec4() || self.split_twin().is_some() { STATE_VEC4 } else { "" };
+        let split = if self.needs_subgroups() {
+            SPLIT
+        } else if self.is_workgroup_tiled() {
+            TILES
+        } else if self.is_sliced() {
+            SLICES
+        } else {
+            ""
+        };
+        let state_vec4 = if self.reads_state_as_vec4() || self.twin().is_some() { STATE_VEC4 } else { "" };
         let module = match (self.is_step(), self == Kernel::LayerPersistent) {
             (true, _) => {
                 format!(
@@ -200,9 +235,13 @@ impl Kernel {
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
             "rnn_step_split.wgsl" => include_str!("../shaders/rnn_step_split.wgsl"),
             "gru_step_split.wgsl" => include_str!("../shaders/gru_step_split.wgsl"),
+            "gru_step_tiled.wgsl" => include_str!("../shaders/gru_step_tiled.wgsl"),
+            "gru_step_sliced.wgsl" => include_str!("../shaders/gru_step_sliced.wgsl"),
             "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
             "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
             "lstm_step_split.wgsl" => include_str!("../shaders/lstm_step_split.wgsl"),
+            "lstm_step_tiled.wgsl" => include_str!("../shaders/lstm_step_tiled.wgsl"),
+            "lstm_step_sliced.wgsl" => include_str!("../shaders/lstm_step_sliced.wgsl"),
             "lstm_project.wgsl" => include_str!("../shaders/lstm_project.wgsl"),
             "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
             _ => include_str!("../shaders/merge_directions.wgsl"),
@@ -220,7 +259,26 @@ impl Kernel {
 
     /// Whether the kernel synchronizes its workgroup with `workgroupBarrier`.
     pub fn has_barriers(self) -> bool {
+        self == Kernel::LayerPersistent || self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()
+    }
+
+    /// Whether the kernel slices the recurrent product of a unit block over its workgroup
+    /// (`StepVariant::Sliced`).
+    pub fn is_sliced(self) -> bool {
+        matches!(self, Kernel::LstmStepSliced | Kernel::GruStepSliced)
+    }
+
+    /// Whether the kernel keeps wgpu's runtime checks even where the engine drops them
+    /// (`gpu::pipelines::shader_checks`): the persistent and split-K kernels, which lavapipe
+    /// ran slower without them.
+    pub fn keeps_checks(self) -> bool {
         self == Kernel::LayerPersistent || self.needs_subgroups()
+    }
+
+    /// Whether the kernel computes a tile of units and batch rows per workgroup through
+    /// workgroup memory (`StepVariant::Tiled`).
+    pub fn is_workgroup_tiled(self) -> bool {
+        matches!(self, Kernel::LstmStepTiled | Kernel::GruStepTiled)
     }
 
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
@@ -231,7 +289,18 @@ impl Kernel {
     /// Whether the kernel reads h as vec4s (`shaders/shared/state_vec4.wgsl`), with the
     /// pipeline constant `STATE_ALIGNED`.
     pub fn reads_state_as_vec4(self) -> bool {
-        matches!(self, Kernel::LstmStep | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate)
+        matches!(
+            self,
+            Kernel::LstmStep
+                | Kernel::LstmStepTiled
+                | Kernel::LstmStepSliced
+                | Kernel::RnnStep
+                | Kernel::GruStep
+                | Kernel::GruStepTiled
+                | Kernel::GruStepSliced
+                | Kernel::GruGates
+                | Kernel::GruCandidate
+        )
     }
 
     /// The `STATE_ALIGNED` values the kernel is built for (`false` only where it has none).
@@ -241,7 +310,7 @@ impl Kernel {
 
     /// The `ROWS` values the kernel is built for (`[1]`: the kernel does not tile rows).
     pub fn row_variants(self) -> &'static [u32] {
-        match (self.is_step(), self.needs_subgroups()) {
+        match (self.is_step(), self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()) {
             (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
             (true, true) => &[1, TILE_ROWS],
             (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],
@@ -261,7 +330,12 @@ impl Kernel {
             Kernel::RnnStep | Kernel::RnnStepSplit => {
                 &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite]
             }
-            Kernel::GruStep | Kernel::GruStepSplit | Kernel::GruGates | Kernel::GruCandidate => &[
+            Kernel::GruStep
+            | Kernel::GruStepSplit
+            | Kernel::GruStepTiled
+            | Kernel::GruStepSliced
+            | Kernel::GruGates
+            | Kernel::GruCandidate => &[
                 LP,
                 SP,
                 StorageRead,
@@ -272,7 +346,7 @@ impl Kernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            Kernel::LstmStep | Kernel::LstmStepSplit => &[
+            Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => &[
                 LP,
                 SP,
                 StorageRead,
@@ -305,10 +379,17 @@ impl Kernel {
         match self {
             Kernel::InputProjection | Kernel::InputProjectionVec4 => 8,
             Kernel::LayerPersistent => PERSISTENT_UNITS as u32,
+            Kernel::LstmStepTiled | Kernel::GruStepTiled => TILED_UNITS as u32,
+            Kernel::LstmStepSliced | Kernel::GruStepSliced => crate::pack::UNIT_BLOCK as u32,
             _ => 64,
         }
     }
 }
+
+/// Hidden units per workgroup of the workgroup-tiled step kernels (their `TILE_UNITS`); each
+/// workgroup also takes `TILED_BATCH` batch rows (`TILE_BATCH`).
+pub const TILED_UNITS: usize = 16;
+pub const TILED_BATCH: usize = 16;
 
 /// Largest H and H_out `layer_persistent.wgsl` holds (its `UNITS`).
 pub const PERSISTENT_UNITS: usize = 128;

@@ -2,7 +2,9 @@
 //! buffers. No wgpu types: a plan can be built, printed, counted and tested without a device.
 //! `gpu::executor` runs it.
 
-use crate::kernels::{Kernel, PERSISTENT_UNITS, PROJECTION_ROWS, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS};
+use crate::kernels::{
+    Kernel, PERSISTENT_UNITS, PROJECTION_ROWS, TILE_ROWS, TILED_BATCH, TILED_UNITS, WIDE_ROWS, WIDEST_ROWS,
+};
 use crate::network::Network;
 use crate::pack::{UNIT_BLOCK, recurrent_len};
 use crate::spec::{Cell, MergeMode};
@@ -166,10 +168,15 @@ impl NetShape {
                 vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp]
             }
             Kernel::RnnStep | Kernel::RnnStepSplit => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
-            Kernel::GruStep | Kernel::GruStepSplit | Kernel::GruGates | Kernel::GruCandidate => {
+            Kernel::GruStep
+            | Kernel::GruStepSplit
+            | Kernel::GruStepTiled
+            | Kernel::GruStepSliced
+            | Kernel::GruGates
+            | Kernel::GruCandidate => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
             }
-            Kernel::LstmStep | Kernel::LstmStepSplit => {
+            Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => {
                 let out = if self.proj { Scratch } else { LayerOut(l) };
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), C(l), out]
             }
@@ -194,6 +201,25 @@ impl NetShape {
             StepVariant::PerStep { rows } => [1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS].contains(&rows),
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
             StepVariant::Split { rows } => self.split_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
+            StepVariant::Tiled { rows } => self.tiled_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
+            StepVariant::Sliced { rows } => self.sliced_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
+        }
+    }
+
+    /// The sliced step kernel of this cell, if it has one (the cells of `tiled_kernel`).
+    pub fn sliced_kernel(&self) -> Option<Kernel> {
+        match self.tiled_kernel()? {
+            Kernel::LstmStepTiled => Some(Kernel::LstmStepSliced),
+            _ => Some(Kernel::GruStepSliced),
+        }
+    }
+
+    /// The workgroup-tiled step kernel of this cell, if it has one.
+    pub fn tiled_kernel(&self) -> Option<Kernel> {
+        match (self.cell, self.linear_before_reset, self.proj) {
+            (Cell::Lstm, _, false) => Some(Kernel::LstmStepTiled),
+            (Cell::Gru, true, _) => Some(Kernel::GruStepTiled),
+            _ => None,
         }
     }
 
@@ -207,22 +233,53 @@ impl NetShape {
         }
     }
 
-    /// The variant chosen for batch `b` on a device that runs `fit` well: the persistent kernel
-    /// where the layer fits it; else the split-K kernel for at most 8 rows; else per-step
-    /// kernels, batch-tiled when there is more than one row (`TILE_ROWS` rows per invocation
-    /// up to 4, `WIDE_ROWS` above, `WIDEST_ROWS` above 8 where `fit.wide_tiles`).
+    /// The variant chosen for batch `b` on a device that runs `fit` well.
+    ///
+    /// Where `fit.row_tiles` (CPU drivers): per-step kernels, batch-tiled when there is more
+    /// than one row (`TILE_ROWS` rows per invocation up to 4, `WIDE_ROWS` above, `WIDEST_ROWS`
+    /// above 8 where `fit.wide_tiles`).
+    ///
+    /// Elsewhere (GPUs), as measured on an NVIDIA H200 (BENCHMARKS.md): the persistent kernel
+    /// for RNN layers and layers of at most `SMALL_HIDDEN` units; the sliced kernel up to
+    /// `SLICED_BATCH` rows, or any batch up to `SLICED_HIDDEN` units (4 rows per workgroup once
+    /// the blocks times the rows exceed `SLICED_WORKGROUPS`, else 1); above, the
+    /// workgroup-tiled kernel. Cells without those kernels: the split-K kernel up to
+    /// `SPLIT_BATCH` rows, else the persistent kernel where the layer fits it, else per-step
+    /// kernels with one row per invocation (1.1-4x faster than 4 to 16 rows there).
     pub fn default_variant(&self, b: usize, fit: DeviceFit) -> StepVariant {
-        let rows = if b > 1 { TILE_ROWS } else { 1 };
-        if fit.persistent && self.supports(StepVariant::Persistent) {
+        if fit.row_tiles {
+            return self.row_tiled_variant(b, fit);
+        }
+        let persistent = fit.persistent && self.supports(StepVariant::Persistent);
+        let blocks = self.hidden.div_ceil(UNIT_BLOCK);
+        let sliced_rows = if blocks * b > SLICED_WORKGROUPS { TILE_ROWS } else { 1 };
+        let sliced = StepVariant::Sliced { rows: sliced_rows };
+        let tiled = StepVariant::Tiled { rows: 1 };
+        if persistent && (self.cell == Cell::Rnn || self.hidden <= SMALL_HIDDEN) {
             StepVariant::Persistent
-        } else if fit.split && b <= 8 && self.supports(StepVariant::Split { rows }) {
-            StepVariant::Split { rows }
-        } else if fit.wide_tiles && b > WIDE_ROWS as usize {
+        } else if fit.workgroup_tiles && self.supports(sliced) && (b <= SLICED_BATCH || self.hidden <= SLICED_HIDDEN) {
+            sliced
+        } else if fit.workgroup_tiles && self.supports(tiled) {
+            tiled
+        } else if fit.split && b <= SPLIT_BATCH && self.supports(StepVariant::Split { rows: 1 }) {
+            StepVariant::Split { rows: 1 }
+        } else if persistent {
+            StepVariant::Persistent
+        } else {
+            StepVariant::PerStep { rows: 1 }
+        }
+    }
+
+    /// `default_variant` on CPU drivers: batch-tiled per-step kernels.
+    fn row_tiled_variant(&self, b: usize, fit: DeviceFit) -> StepVariant {
+        if fit.wide_tiles && b > WIDE_ROWS as usize {
             StepVariant::PerStep { rows: WIDEST_ROWS }
         } else if b > TILE_ROWS as usize {
             StepVariant::PerStep { rows: WIDE_ROWS }
+        } else if b > 1 {
+            StepVariant::PerStep { rows: TILE_ROWS }
         } else {
-            StepVariant::PerStep { rows }
+            StepVariant::PerStep { rows: 1 }
         }
     }
 
@@ -238,6 +295,28 @@ impl NetShape {
     }
 }
 
+/// Batches up to this size take the split-K kernels on GPUs where a cell has no sliced kernel.
+pub const SPLIT_BATCH: usize = 4;
+
+/// Batches up to this size take the sliced kernels on GPUs; larger ones the workgroup-tiled
+/// kernels (H200, T50: at B16 the sliced kernel was faster than the tiled one at H128-1024, at
+/// B64 slower from H512).
+pub const SLICED_BATCH: usize = 16;
+
+/// Layers up to this hidden size take the sliced kernels on GPUs for every batch (H200: H128
+/// B64 LSTM 0.35 ms against 0.50 tiled).
+pub const SLICED_HIDDEN: usize = 128;
+
+/// Where a sliced step would have more workgroups (unit blocks times batch rows) than this,
+/// each takes `TILE_ROWS` rows and reads its weights once for them (H200, H1024 B16: 4 rows
+/// 1.6x faster than 1; at 1024 workgroups and fewer, 1 row as fast or faster).
+pub const SLICED_WORKGROUPS: usize = 1024;
+
+/// Layers up to this hidden size take the persistent kernel on GPUs (H200: fastest, or within
+/// 10% of the sliced kernel, at H64 for every batch measured, and for RNN up to H128; at H128
+/// the sliced kernel was 1.5-6x faster).
+pub const SMALL_HIDDEN: usize = 64;
+
 /// Which kernel versions a device runs well, for [`NetShape::default_variant`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeviceFit {
@@ -249,9 +328,14 @@ pub struct DeviceFit {
     /// The widest tiles: 16 batch rows per step invocation for batches over 8, and 32 rows per
     /// input projection invocation from 256 rows: a CPU driver, where every weight load is a
     /// loop over the SIMD row's lanes (lavapipe LSTM H1024 B16: steps 1.28x faster than with 8
-    /// rows, the projection 1.08x than with 16). On GPUs unmeasured; they keep 8 and 16 rows
-    /// and more invocations.
+    /// rows, the projection 1.08x than with 16). GPUs keep 16 projection rows.
     pub wide_tiles: bool,
+    /// Per-step kernels with several batch rows per invocation: a CPU driver. On the NVIDIA
+    /// H200 one row per invocation was 1.1-4x faster (more invocations hide more latency).
+    pub row_tiles: bool,
+    /// The workgroup-tiled and sliced step kernels (workgroups that share their loads through
+    /// workgroup memory): a GPU.
+    pub workgroup_tiles: bool,
 }
 
 /// How a layer's time steps run.
@@ -267,11 +351,21 @@ pub enum StepVariant {
     /// GRU with linear_before_reset, LSTM without projection; needs subgroups). For small
     /// batches on GPUs.
     Split { rows: u32 },
+    /// `*_step_tiled`: one dispatch per step; a workgroup computes `TILED_UNITS` hidden units
+    /// for `TILED_BATCH` batch rows through workgroup memory, each invocation `rows` rows (1 or
+    /// `TILE_ROWS`). LSTM without projection and GRU with linear_before_reset. For large
+    /// batches on GPUs.
+    Tiled { rows: u32 },
+    /// `*_step_sliced`: one dispatch per step; a workgroup owns a unit block
+    /// (`pack::UNIT_BLOCK` units) and `rows` batch rows (1 or `TILE_ROWS`), and slices the
+    /// recurrent product over k across its invocations. The cells of `Tiled`. For small
+    /// batches on GPUs.
+    Sliced { rows: u32 },
 }
 
 impl StepVariant {
     /// Every variant, for tests that check each against the CPU reference.
-    pub const ALL: [StepVariant; 7] = [
+    pub const ALL: [StepVariant; 11] = [
         StepVariant::PerStep { rows: 1 },
         StepVariant::PerStep { rows: TILE_ROWS },
         StepVariant::PerStep { rows: WIDE_ROWS },
@@ -279,6 +373,10 @@ impl StepVariant {
         StepVariant::Persistent,
         StepVariant::Split { rows: 1 },
         StepVariant::Split { rows: TILE_ROWS },
+        StepVariant::Tiled { rows: 1 },
+        StepVariant::Tiled { rows: TILE_ROWS },
+        StepVariant::Sliced { rows: 1 },
+        StepVariant::Sliced { rows: TILE_ROWS },
     ];
 }
 
@@ -401,6 +499,30 @@ impl Plan {
                             kernel: shape.split_kernel().expect("a supported variant"),
                             layer: l,
                             workgroups: [h as u32, groups(b, rows), d as u32],
+                            step: Some(s as u32),
+                            rows,
+                        }));
+                    }
+                    max_len % 2
+                }
+                StepVariant::Tiled { rows } => {
+                    for s in 0..max_len {
+                        commands.push(Command::Dispatch(Dispatch {
+                            kernel: shape.tiled_kernel().expect("a supported variant"),
+                            layer: l,
+                            workgroups: [groups(h, TILED_UNITS as u32), groups(b, TILED_BATCH as u32), d as u32],
+                            step: Some(s as u32),
+                            rows,
+                        }));
+                    }
+                    max_len % 2
+                }
+                StepVariant::Sliced { rows } => {
+                    for s in 0..max_len {
+                        commands.push(Command::Dispatch(Dispatch {
+                            kernel: shape.sliced_kernel().expect("a supported variant"),
+                            layer: l,
+                            workgroups: [groups(h, UNIT_BLOCK as u32), groups(b, rows), d as u32],
                             step: Some(s as u32),
                             rows,
                         }));

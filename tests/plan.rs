@@ -4,8 +4,10 @@ use wgpu_rnn::kernels::Kernel;
 use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
-const ON_GPU: DeviceFit = DeviceFit { persistent: true, split: true, wide_tiles: false };
-const ON_CPU: DeviceFit = DeviceFit { persistent: false, split: false, wide_tiles: true };
+const ON_GPU: DeviceFit =
+    DeviceFit { persistent: true, split: true, wide_tiles: false, row_tiles: false, workgroup_tiles: true };
+const ON_CPU: DeviceFit =
+    DeviceFit { persistent: false, split: false, wide_tiles: true, row_tiles: true, workgroup_tiles: false };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -160,7 +162,8 @@ fn large_layers_use_batch_tiled_step_kernels() {
     assert_eq!(s.default_variant(5, ON_CPU), StepVariant::PerStep { rows: 8 });
     assert_eq!(s.default_variant(8, ON_CPU), StepVariant::PerStep { rows: 8 });
     assert_eq!(s.default_variant(9, ON_CPU), StepVariant::PerStep { rows: 16 }, "CPU drivers: 16 rows above 8");
-    assert_eq!(s.default_variant(16, ON_GPU), StepVariant::PerStep { rows: 8 }, "GPUs keep 8 rows");
+    assert_eq!(s.default_variant(16, ON_GPU), StepVariant::Sliced { rows: 1 }, "GPUs: sliced up to 16 rows");
+    assert_eq!(s.default_variant(17, ON_GPU), StepVariant::Tiled { rows: 1 }, "GPUs: workgroup tiles above");
     let plan = Plan::forward(&s, 10, 16, 10, false, StepVariant::PerStep { rows: 4 }, ON_GPU);
     assert_eq!(plan.dispatches(), 11);
     let d = first_dispatch(&plan, Kernel::LstmStep);
@@ -185,12 +188,21 @@ fn large_layers_use_batch_tiled_step_kernels() {
 }
 
 #[test]
-fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
+fn small_lstm_batches_on_gpus_slice_the_recurrent_product() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 8, 300), 1, |s| s);
     let s = NetShape::of(&net);
-    assert_eq!(s.default_variant(4, ON_GPU), StepVariant::Split { rows: 4 });
-    assert_eq!(s.default_variant(9, ON_GPU), StepVariant::PerStep { rows: 8 }, "more than 8 rows: batch tiling");
-    assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 }, "no subgroups or a CPU adapter");
+    assert_eq!(s.default_variant(1, ON_GPU), StepVariant::Sliced { rows: 1 });
+    assert_eq!(s.default_variant(4, ON_GPU), StepVariant::Sliced { rows: 1 }, "38 blocks x 4 rows: 1 row each");
+    assert_eq!(s.default_variant(16, ON_GPU), StepVariant::Sliced { rows: 1 }, "608 workgroups");
+    assert_eq!(s.default_variant(17, ON_GPU), StepVariant::Tiled { rows: 1 }, "more than 16 rows: workgroup tiles");
+    let wide = NetShape::of(&random::network(&RandomConfig::simple(Cell::Lstm, 8, 1024), 1, |s| s));
+    assert_eq!(wide.default_variant(8, ON_GPU), StepVariant::Sliced { rows: 1 }, "128 blocks x 8 rows");
+    assert_eq!(wide.default_variant(9, ON_GPU), StepVariant::Sliced { rows: 4 }, "over 1024 workgroups: 4 rows each");
+    assert_eq!(s.default_variant(4, ON_CPU), StepVariant::PerStep { rows: 4 }, "a CPU adapter");
+    let sliced = Plan::forward(&s, 10, 3, 10, false, StepVariant::Sliced { rows: 4 }, ON_GPU);
+    assert_eq!(sliced.dispatches(), 11);
+    let d = first_dispatch(&sliced, Kernel::LstmStepSliced);
+    assert_eq!(d.workgroups, [38, 1, 1], "one workgroup per block of 8 units, 3 rows in one");
     let plan = Plan::forward(&s, 10, 4, 10, false, StepVariant::Split { rows: 4 }, ON_GPU);
     assert_eq!(plan.dispatches(), 11);
     let d = first_dispatch(&plan, Kernel::LstmStepSplit);
@@ -202,12 +214,55 @@ fn small_lstm_batches_on_gpus_split_the_recurrent_product() {
         s
     }));
     assert_eq!(pytorch_gru.split_kernel(), Some(wgpu_rnn::kernels::Kernel::GruStepSplit));
+    assert_eq!(pytorch_gru.default_variant(17, ON_GPU), StepVariant::Tiled { rows: 1 });
+    let rnn = NetShape::of(&random::network(&RandomConfig::simple(Cell::Rnn, 8, 300), 1, |s| s));
+    assert_eq!(rnn.default_variant(4, ON_GPU), StepVariant::Split { rows: 1 }, "RNN: no sliced kernel");
+    assert_eq!(rnn.default_variant(5, ON_GPU), StepVariant::PerStep { rows: 1 });
+    assert_eq!(pytorch_gru.default_variant(1, ON_GPU), StepVariant::Sliced { rows: 1 });
+    assert_eq!(gru.default_variant(9, ON_GPU), StepVariant::PerStep { rows: 1 }, "no tiled reset-before GRU");
+    assert_eq!(gru.default_variant(1, ON_GPU), StepVariant::PerStep { rows: 1 }, "nor a sliced or split one");
     let projected = NetShape::of(&random::network(
         &RandomConfig { proj_size: 7, ..RandomConfig::simple(Cell::Lstm, 8, 300) },
         1,
         |s| s,
     ));
     assert!(!projected.supports(StepVariant::Split { rows: 4 }));
+    assert!(!projected.supports(StepVariant::Tiled { rows: 4 }));
+    assert_eq!(projected.default_variant(16, ON_GPU), StepVariant::PerStep { rows: 1 }, "GPUs: one row per invocation");
+}
+
+#[test]
+fn large_lstm_batches_on_gpus_use_workgroup_tiles() {
+    let s = NetShape::of(&random::network(&RandomConfig::simple(Cell::Lstm, 8, 300), 1, |s| s));
+    let plan = Plan::forward(&s, 10, 40, 10, false, StepVariant::Tiled { rows: 4 }, ON_GPU);
+    assert_eq!(plan.dispatches(), 11, "one dispatch per step");
+    let d = first_dispatch(&plan, Kernel::LstmStepTiled);
+    assert_eq!(d.workgroups, [19, 3, 1], "300 units in tiles of 16, 40 rows in tiles of 16");
+    assert_eq!(d.rows, 4);
+}
+
+#[test]
+fn gpus_keep_the_persistent_kernel_for_small_layers_and_rnn() {
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let s = NetShape::of(&random::network(&RandomConfig::simple(cell, 8, 100), 1, |mut s| {
+            s.linear_before_reset = true;
+            s
+        }));
+        assert_eq!(s.default_variant(1, ON_GPU), StepVariant::Sliced { rows: 1 }, "{cell:?} H100 B1");
+        assert_eq!(s.default_variant(64, ON_GPU), StepVariant::Sliced { rows: 1 }, "{cell:?} H100 B64");
+        assert_eq!(s.default_variant(128, ON_GPU), StepVariant::Sliced { rows: 4 }, "{cell:?} H100 B128");
+        let small = NetShape::of(&random::network(&RandomConfig::simple(cell, 8, 64), 1, |s| s));
+        for b in [1, 4, 64] {
+            assert_eq!(small.default_variant(b, ON_GPU), StepVariant::Persistent, "{cell:?} H64 B{b}");
+        }
+    }
+    // reset-before GRU at H100 has neither a sliced nor a tiled kernel: the persistent one
+    let gru = NetShape::of(&random::network(&RandomConfig::simple(Cell::Gru, 8, 100), 1, |s| s));
+    assert_eq!(gru.default_variant(16, ON_GPU), StepVariant::Persistent);
+    let rnn = NetShape::of(&random::network(&RandomConfig::simple(Cell::Rnn, 8, 128), 1, |s| s));
+    assert_eq!(rnn.default_variant(1, ON_GPU), StepVariant::Persistent, "RNN keeps the persistent kernel");
+    let no_subgroups = DeviceFit { split: false, ..ON_GPU };
+    assert_eq!(rnn.default_variant(1, no_subgroups), StepVariant::Persistent);
 }
 
 #[test]

@@ -92,13 +92,16 @@ struct BenchArgs {
     /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
     #[arg(long)]
     suite: Option<String>,
-    /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups)
+    /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups), tiled1, tiled4, sliced1 or sliced4 (LSTM, GRU)
     #[arg(long, default_value = "auto")]
     variant: String,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Also time each kernel of the plan alone (GPU time where the adapter has timestamps)
+    #[arg(long)]
+    breakdown: bool,
     /// Write the records as a JSON array (read by cudnn_bench.py)
     #[arg(long)]
     json: Option<PathBuf>,
@@ -189,8 +192,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         "persistent" => Some(StepVariant::Persistent),
         "split1" => Some(StepVariant::Split { rows: 1 }),
         "split4" => Some(StepVariant::Split { rows: 4 }),
+        "tiled1" => Some(StepVariant::Tiled { rows: 1 }),
+        "tiled4" => Some(StepVariant::Tiled { rows: 4 }),
+        "sliced1" => Some(StepVariant::Sliced { rows: 1 }),
+        "sliced4" => Some(StepVariant::Sliced { rows: 4 }),
         other => {
-            let all = "auto, rows1, rows4, rows8, rows16, persistent, split1, split4";
+            let all = "auto, rows1, rows4, rows8, rows16, persistent, split1, split4, tiled1, tiled4, sliced1, sliced4";
             return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` ({all})")));
         }
     };
@@ -216,7 +223,10 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         if variant.is_some() {
             model.set_variant(variant)?;
         }
-        let r = bench::measure(&model, c, &inputs, a.warmup, a.repeats)?;
+        let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats)?;
+        if a.breakdown {
+            r.kernels = bench::measure_kernels(&model, &inputs, a.repeats)?;
+        }
         eprintln!("{:.3} ms", r.ms);
         records.push(r);
     }
@@ -242,6 +252,14 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             r.dispatches,
             r.variant
         );
+    }
+    if a.breakdown {
+        println!("\nEach kernel alone (median ms; its dispatches only)");
+        for r in &records {
+            let c = &r.config;
+            let parts: Vec<String> = r.kernels.iter().map(|(k, ms)| format!("{k} {ms:.3}")).collect();
+            println!("{:5} H{} B{} T{}: {}", c.cell.name(), c.hidden, c.batch, c.steps, parts.join(", "));
+        }
     }
     let same = |x: &BenchConfig, y: &BenchConfig| {
         (x.hidden, x.input, x.batch, x.steps, x.layers, x.bidirectional)

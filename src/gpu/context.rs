@@ -243,7 +243,13 @@ impl GpuContext {
     /// The kernel versions this device runs well.
     pub fn fit(&self) -> crate::plan::DeviceFit {
         let cpu = self.is_cpu_adapter();
-        crate::plan::DeviceFit { persistent: !cpu, split: self.prefers_split(), wide_tiles: cpu }
+        crate::plan::DeviceFit {
+            persistent: !cpu,
+            split: self.prefers_split(),
+            wide_tiles: cpu,
+            row_tiles: cpu,
+            workgroup_tiles: !cpu,
+        }
     }
 
     /// The device's limits.

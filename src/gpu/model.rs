@@ -221,15 +221,46 @@ impl GpuModel {
     /// GPU finishing, and GPU time from timestamps when the device has
     /// `TIMESTAMP_QUERY_INSIDE_ENCODERS`.
     pub fn time_forward(&self, inp: &Inputs) -> Result<Timing> {
-        let device = &self.ctx.device;
         let start = std::time::Instant::now();
         let ws = self.workspace(inp.steps, inp.batch)?;
         let ws = ws.as_ref().expect("workspace made");
+        let mut plan = None;
+        let gpu_ms = self.run_timed("wgpu-rnn.timed", |encoder| {
+            plan = Some(self.encode_with(encoder, inp, ws)?);
+            Ok(())
+        })?;
+        let dispatches = plan.map_or(0, |p| p.dispatches());
+        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches })
+    }
+
+    /// Times only the dispatches of the plan that `keep` selects (one kernel in isolation), on
+    /// the buffers of a real forward call with these inputs (uploaded first, outside the timed
+    /// region): wall time until the GPU is done, and GPU time where the adapter has timestamps.
+    pub fn time_kernels(&self, inp: &Inputs, keep: impl Fn(crate::kernels::Kernel) -> bool) -> Result<Timing> {
+        let lengths = self.net.validate_inputs(inp)?;
+        let mut plan = self.plan_for(inp, &lengths);
+        plan.commands.retain(|c| matches!(c, Command::Dispatch(d) if keep(d.kernel)));
+        let ws = self.workspace(inp.steps, inp.batch)?;
+        let ws = ws.as_ref().expect("workspace made");
+        let start = std::time::Instant::now();
+        let gpu_ms =
+            self.run_timed("wgpu-rnn.kernels", |encoder| scoped(&self.ctx.device, || self.encode(encoder, &plan, ws)))?;
+        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches: plan.dispatches() })
+    }
+
+    /// Records with `record` into a new encoder, between two GPU timestamps where the device
+    /// writes them inside encoders, submits, and waits for the GPU. Returns the GPU
+    /// milliseconds between the timestamps (`None` without them).
+    fn run_timed(
+        &self,
+        label: &str,
+        record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,
+    ) -> Result<Option<f64>> {
+        let device = &self.ctx.device;
         let stamps = device
             .features()
             .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
-        let mut encoder =
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.timed") });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let queries = stamps.then(|| {
             let set = device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("wgpu-rnn.timestamps"),
@@ -239,8 +270,8 @@ impl GpuModel {
             encoder.write_timestamp(&set, 0);
             set
         });
-        let plan = self.encode_with(&mut encoder, inp, ws)?;
-        let gpu_ms = match queries {
+        record(&mut encoder)?;
+        match queries {
             Some(set) => {
                 let resolve = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("wgpu-rnn.timestamps"),
@@ -253,36 +284,14 @@ impl GpuModel {
                 let raw = scoped(device, || super::read_back(device, &self.ctx.queue, encoder, &resolve, 16))??;
                 let ticks: &[u64] = bytemuck::cast_slice(&raw);
                 let period = self.ctx.queue.get_timestamp_period() as f64;
-                Some(ticks[1].saturating_sub(ticks[0]) as f64 * period / 1e6)
+                Ok(Some(ticks[1].saturating_sub(ticks[0]) as f64 * period / 1e6))
             }
             None => {
                 scoped(device, || self.ctx.queue.submit([encoder.finish()]))?;
                 device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
-                None
+                Ok(None)
             }
-        };
-        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches: plan.dispatches() })
-    }
-
-    /// Times only the dispatches of the plan that `keep` selects (one kernel in isolation), on
-    /// the buffers of a real forward call with these inputs (uploaded first, outside the timed
-    /// region). Wall time until the GPU is done.
-    pub fn time_kernels(&self, inp: &Inputs, keep: impl Fn(crate::kernels::Kernel) -> bool) -> Result<Timing> {
-        let lengths = self.net.validate_inputs(inp)?;
-        let mut plan = self.plan_for(inp, &lengths);
-        plan.commands.retain(|c| matches!(c, Command::Dispatch(d) if keep(d.kernel)));
-        let ws = self.workspace(inp.steps, inp.batch)?;
-        let ws = ws.as_ref().expect("workspace made");
-        let device = &self.ctx.device;
-        let start = std::time::Instant::now();
-        let mut encoder =
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.kernels") });
-        scoped(device, || {
-            self.encode(&mut encoder, &plan, ws);
-            self.ctx.queue.submit([encoder.finish()]);
-        })?;
-        device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
-        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms: None, dispatches: plan.dispatches() })
+        }
     }
 
     /// Records a forward call into `encoder` without uploading inputs or submitting: the CPU

@@ -14,15 +14,17 @@ use crate::kernels::{BindingKind, Kernel, KernelBuild};
 ///   arrays are indexed below their constant sizes (`r < ROWS`, the arrays' size).
 ///
 /// Dropping both makes the per-step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms
-/// for 20 steps). Kernels with workgroup barriers (`layer_persistent`, the split-K kernels)
-/// keep both: without them lavapipe ran them 1.4-6x *slower*.
+/// for 20 steps). `layer_persistent` and the split-K kernels keep both
+/// (`Kernel::keeps_checks`): without them lavapipe ran them 1.4-6x *slower*. The
+/// workgroup-tiled kernels, made for GPUs, index their workgroup arrays below their sizes by
+/// construction and drop them.
 ///
 /// `checked` (`GpuOptions::checked_shaders`, `WGPU_RNN_CHECKED_SHADERS=1`) keeps every check.
 pub fn shader_checks(kernel: Kernel, backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
     let mut checks = wgpu::ShaderRuntimeChecks::checked();
     if !checked {
-        checks.force_loop_bounding = kernel.has_barriers();
-        checks.bounds_checks = kernel.has_barriers() || backend != wgpu::Backend::Vulkan;
+        checks.force_loop_bounding = kernel.keeps_checks();
+        checks.bounds_checks = kernel.keeps_checks() || backend != wgpu::Backend::Vulkan;
     }
     checks
 }
