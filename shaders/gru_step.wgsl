@@ -131,6 +131,18 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
+// A unit's gate products as the workgroup-memory kernels name them (shared/tiles.wgsl,
+// shared/slices.wgsl), and their end (linear_before_reset = 1).
+alias Gates = vec3<f32>; // z, r, h
+
+fn finish_gates(d: u32, j: u32, b0: u32, products: array<Gates, ROWS>) {
+    var acc: array<vec3<f32>, ROWS>; // naga types an array of the alias apart: copy per row
+    for (var r = 0u; r < ROWS; r++) {
+        acc[r] = products[r];
+    }
+    gru_fused_finish(d, j, b0, acc);
+}
+
 // Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
 // products `acc` (also the end of gru_step_split).
 fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {

@@ -89,6 +89,18 @@ fn add_quad(acc: ptr<function, array<vec4<f32>, ROWS>>, wi: u32, hq: array<vec4<
     }
 }
 
+// A unit's gate products as the workgroup-memory kernels name them (shared/tiles.wgsl,
+// shared/slices.wgsl), and their end.
+alias Gates = vec4<f32>; // i, o, f, c
+
+fn finish_gates(d: u32, j: u32, b0: u32, products: array<Gates, ROWS>) {
+    var acc: array<vec4<f32>, ROWS>; // naga types an array of the alias apart: copy per row
+    for (var r = 0u; r < ROWS; r++) {
+        acc[r] = products[r];
+    }
+    lstm_finish(d, j, b0, acc);
+}
+
 // Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
 // of lstm_step_split).
 fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {

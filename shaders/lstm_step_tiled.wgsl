@@ -13,14 +13,18 @@
 //             hide latency; the default), T50:                        4.4
 //   (At B16 and below, and at H128 and below, lstm_step_sliced is faster.)
 
-// Bindings, lstm_finish and the state access come from lstm_step.wgsl (kernels.rs puts that file
+// Bindings, finish_gates and the state access come from lstm_step.wgsl (kernels.rs puts that file
 // first in this module).
 
-const QUAD_VEC4S: u32 = 4u; // (i, o, f, c) of four inputs
+const QUAD_VEC4S: u32 = 4u;
 
 fn tile_weight(v: u32) -> vec4<f32> {
     let pair = wh[v / 2u];
     return select(wide8_hi(pair), wide8_lo(pair), v % 2u == 0u);
+}
+
+fn tile_quad(q: u32, u: u32) -> array<vec4<f32>, 4> {
+    return array<vec4<f32>, 4>(tile_w(q, 0u, u), tile_w(q, 1u, u), tile_w(q, 2u, u), tile_w(q, 3u, u));
 }
 
 @compute @workgroup_size(TILE_UNITS, TILE_Y, 1)
@@ -29,30 +33,5 @@ fn lstm_step_tiled(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    // Every invocation stays to the end: the workgroup barriers need them all.
-    let u0 = wid.x * TILE_UNITS;
-    let bt = wid.y * TILE_BATCH;
-    let d = min(wid.z, lp.dirs - 1u);
-    let quads = (lp.hidden_in + 3u) / 4u;
-    var acc: array<vec4<f32>, ROWS>;
-    for (var qc = 0u; qc < quads; qc += CHUNK_QUADS) {
-        load_tiles(d, u0, bt, qc, li);
-        workgroupBarrier();
-        for (var q = 0u; q < CHUNK_QUADS; q++) {
-            let w0 = tile_w(q, 0u, lid.x);
-            let w1 = tile_w(q, 1u, lid.x);
-            let w2 = tile_w(q, 2u, lid.x);
-            let w3 = tile_w(q, 3u, lid.x);
-            for (var r = 0u; r < ROWS; r++) {
-                let hv = h_tile[(lid.y * ROWS + r) * CHUNK_QUADS + q];
-                acc[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
-            }
-        }
-        workgroupBarrier();
-    }
-    let j = u0 + lid.x;
-    let b0 = bt + lid.y * ROWS;
-    if (j < lp.hidden && b0 < lp.batch && wid.z < lp.dirs) {
-        lstm_finish(d, j, b0, acc);
-    }
+    tile_finish(wid, lid, tile_products(wid, lid, li));
 }

@@ -493,36 +493,21 @@ impl Plan {
                     }
                     max_len % 2
                 }
-                StepVariant::Split { rows } => {
+                StepVariant::Split { rows } | StepVariant::Tiled { rows } | StepVariant::Sliced { rows } => {
+                    // one dispatch per step of the variant's single step kernel
+                    let (kernel, workgroups) = match variant {
+                        StepVariant::Split { .. } => (shape.split_kernel(), [h as u32, groups(b, rows)]),
+                        StepVariant::Tiled { .. } => {
+                            (shape.tiled_kernel(), [groups(h, TILED_UNITS as u32), groups(b, TILED_BATCH as u32)])
+                        }
+                        _ => (shape.sliced_kernel(), [groups(h, UNIT_BLOCK as u32), groups(b, rows)]),
+                    };
+                    let kernel = kernel.expect("a supported variant");
                     for s in 0..max_len {
                         commands.push(Command::Dispatch(Dispatch {
-                            kernel: shape.split_kernel().expect("a supported variant"),
+                            kernel,
                             layer: l,
-                            workgroups: [h as u32, groups(b, rows), d as u32],
-                            step: Some(s as u32),
-                            rows,
-                        }));
-                    }
-                    max_len % 2
-                }
-                StepVariant::Tiled { rows } => {
-                    for s in 0..max_len {
-                        commands.push(Command::Dispatch(Dispatch {
-                            kernel: shape.tiled_kernel().expect("a supported variant"),
-                            layer: l,
-                            workgroups: [groups(h, TILED_UNITS as u32), groups(b, TILED_BATCH as u32), d as u32],
-                            step: Some(s as u32),
-                            rows,
-                        }));
-                    }
-                    max_len % 2
-                }
-                StepVariant::Sliced { rows } => {
-                    for s in 0..max_len {
-                        commands.push(Command::Dispatch(Dispatch {
-                            kernel: shape.sliced_kernel().expect("a supported variant"),
-                            layer: l,
-                            workgroups: [groups(h, UNIT_BLOCK as u32), groups(b, rows), d as u32],
+                            workgroups: [workgroups[0], workgroups[1], d as u32],
                             step: Some(s as u32),
                             rows,
                         }));

@@ -30,6 +30,11 @@ fn quad_h_gate(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(a.z, b.y, c.x, c.w);
 }
 
+// The (z, r, h) weights of the quad's four inputs out of its three vec4s.
+fn quad_triples(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> array<vec3<f32>, 4> {
+    return array<vec3<f32>, 4>(a.xyz, vec3<f32>(a.w, b.xy), vec3<f32>(b.zw, c.x), c.yzw);
+}
+
 // The (z, r, h) weights of input 4q + i (i < 4) out of the quad's three vec4s.
 fn quad_triple(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, i: u32) -> vec3<f32> {
     switch i {

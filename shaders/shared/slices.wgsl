@@ -4,43 +4,54 @@
 // s + SLICES, ... of unit u. Neighbouring invocations then read neighbouring memory, and the
 // workgroup streams its block's weights front to back, once for all its rows; the SLICES partial
 // sums meet in workgroup memory. No subgroups needed.
-//   partial: [SLICES, UNIT_BLOCK, ROWS] of vec4 (a unit's gates, padded to a vec4)
+// The per-step twin's file defines `alias Gates` (a unit's gate products: vec4 for LSTM's
+// i, o, f, c; vec3 for GRU's z, r, h) and finish_gates; the kernel file defines:
+//   slice_quad(qi)    the Gates weights of the four inputs of quad qi (in quads, blocked layout)
+//   partial: [SLICES, UNIT_BLOCK, ROWS] of Gates
 
 const SLICES: u32 = 16u;
 
-var<workgroup> partial: array<vec4<f32>, SLICES * UNIT_BLOCK * ROWS>;
+var<workgroup> partial: array<Gates, SLICES * UNIT_BLOCK * ROWS>;
 
-// Where unit u of block `block` has its quad 0 (in quads; quad q adds q * UNIT_BLOCK).
-fn sliced_base(d: u32, block: u32, u: u32) -> u32 {
+// The recurrent products of unit lid.x of block wid.x for the workgroup's ROWS rows, complete
+// in the invocations with lid.y = 0 (the others return their slice's part). Every invocation of
+// the workgroup calls it (it has a barrier).
+fn sliced_products(wid: vec3<u32>, lid: vec3<u32>) -> array<Gates, ROWS> {
+    let d = min(wid.z, lp.dirs - 1u);
+    let u = lid.x;
+    let s = lid.y;
     let quads = (lp.hidden_in + 3u) / 4u;
     let blocks = (lp.hidden + UNIT_BLOCK - 1u) / UNIT_BLOCK;
-    return ((d * blocks + block) * quads) * UNIT_BLOCK + u;
-}
-
-// h[k .. k+4] of a row starting at `row`, zeros past HI.
-fn h_quad_at(row: u32, k: u32) -> vec4<f32> {
-    if (k + 4u <= lp.hidden_in) {
-        return h_vec4(row + k);
-    }
-    var hv = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        if (k + e < lp.hidden_in) {
-            hv[e] = h_load(row + k + e);
+    let base = ((d * blocks + wid.x) * quads) * UNIT_BLOCK + u; // unit u's quad 0
+    var hrow = tile_state_rows(d, wid.y * ROWS); // each row's h offset, computed once
+    var acc: array<Gates, ROWS>;
+    for (var q = s; q < quads; q += SLICES) {
+        let w = slice_quad(base + q * UNIT_BLOCK);
+        for (var r = 0u; r < ROWS; r++) {
+            let hv = h_quad_at(hrow[r], 4u * q);
+            acc[r] += hv.x * w[0] + hv.y * w[1] + hv.z * w[2] + hv.w * w[3];
         }
     }
-    return hv;
-}
-
-// Hands this invocation's partial sums to the workgroup; after the barrier that follows,
-// `sliced_total` adds unit u's.
-fn put_partial(u: u32, s: u32, r: u32, v: vec4<f32>) {
-    partial[(s * UNIT_BLOCK + u) * ROWS + r] = v;
-}
-
-fn sliced_total(u: u32, r: u32) -> vec4<f32> {
-    var t = vec4<f32>(0.0);
-    for (var s = 0u; s < SLICES; s++) {
-        t += partial[(s * UNIT_BLOCK + u) * ROWS + r];
+    for (var r = 0u; r < ROWS; r++) {
+        partial[(s * UNIT_BLOCK + u) * ROWS + r] = acc[r];
     }
-    return t;
+    workgroupBarrier();
+    if (s == 0u) {
+        for (var r = 0u; r < ROWS; r++) {
+            for (var t = 1u; t < SLICES; t++) {
+                acc[r] += partial[(t * UNIT_BLOCK + u) * ROWS + r];
+            }
+        }
+    }
+    return acc;
+}
+
+// Finishes unit lid.x of the block for the workgroup's rows from `products` (in the invocation
+// that holds their sums), where the unit and rows are in the layer.
+fn sliced_finish(wid: vec3<u32>, lid: vec3<u32>, products: array<Gates, ROWS>) {
+    let j = wid.x * UNIT_BLOCK + lid.x;
+    let b0 = wid.y * ROWS;
+    if (lid.y == 0u && j < lp.hidden && b0 < lp.batch && wid.z < lp.dirs) {
+        finish_gates(wid.z, j, b0, products);
+    }
 }

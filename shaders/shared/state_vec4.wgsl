@@ -60,3 +60,17 @@ fn h_quads(hrow: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
     }
     return hq;
 }
+
+// h[k .. k+4] of the state row starting at `row` (k a multiple of 4), zeros past H_in.
+fn h_quad_at(row: u32, k: u32) -> vec4<f32> {
+    if (k + 4u <= lp.hidden_in) {
+        return h_vec4(row + k);
+    }
+    var hv = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e++) {
+        if (k + e < lp.hidden_in) {
+            hv[e] = h_load(row + k + e);
+        }
+    }
+    return hv;
+}
