@@ -56,6 +56,8 @@ step "bench: ${suite[*]}"
 $run --require-gpu bench "${suite[@]}" --breakdown --json "$out/bench.json" --plot "$out/bench.svg" | tee "$out/bench.txt" || failed=1
 step "bench: large batches (goal: within 2x of cuDNN FP32)"
 $run --require-gpu bench --cell all "${big[@]}" --breakdown --json "$out/big.json" | tee "$out/big.txt" || failed=1
+step "bench: large batches with x already on the GPU (stream chunks), beside the host uploads above"
+$run --require-gpu bench --cell all "${big[@]}" --x-on-gpu --json "$out/big-x-on-gpu.json" | tee "$out/big-x-on-gpu.txt" || failed=1
 
 if [ -f .gpu/cudnn_bench.py ] && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   for f in bench big; do

@@ -97,7 +97,8 @@ pub fn suite(name: &str) -> Result<Vec<BenchConfig>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchRecord {
     pub config: BenchConfig,
-    /// Median wall milliseconds of a forward call (record, submit, GPU done; no readback).
+    /// Median wall milliseconds of a forward call (record, submit, GPU done; no readback;
+    /// uploading x included where `source` is `InputSource::Host`).
     pub ms: f64,
     /// Median GPU milliseconds from timestamps, where the adapter has them.
     pub gpu_ms: Option<f64>,
@@ -110,6 +111,8 @@ pub struct BenchRecord {
     /// plan order: entry point and median milliseconds (GPU time where the adapter has
     /// timestamps, else wall time until the GPU is done).
     pub kernels: Vec<(String, f64)>,
+    /// Where the timed calls took x from.
+    pub source: InputSource,
 }
 
 impl BenchRecord {
@@ -128,6 +131,7 @@ impl BenchRecord {
             "ms": self.ms, "gpu_ms": self.gpu_ms, "gflops": self.gflops(),
             "steps_per_s": self.steps_per_second(), "dispatches": self.dispatches,
             "variant": self.variant, "adapter": self.adapter, "backend": self.backend, "driver": self.driver,
+            "x_on_gpu": self.source == InputSource::Gpu,
             "kernels_ms": self.kernels.iter().map(|(k, ms)| (k.clone(), serde_json::json!(ms))).collect::<serde_json::Map<_, _>>(),
         })
     }
@@ -140,40 +144,70 @@ pub fn median(v: &mut [f64]) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
-/// Times `config` on a GPU model: `warmup` untimed calls, then the median of `repeats`.
+/// Where the timed calls take their input from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputSource {
+    /// `Model::forward`-style calls: x uploaded from host memory each call.
+    #[default]
+    Host,
+    /// Stream chunks of all T steps for B slots whose x is already in a GPU buffer, as an
+    /// embedding application runs them (`Stream::time_chunk`); unidirectional layers only.
+    Gpu,
+}
+
+/// Times `config` on a GPU model: `warmup` untimed calls, then the median of `repeats`, with
+/// the input from `source`.
 pub fn measure(
     model: &Model,
     config: &BenchConfig,
     inputs: &Inputs,
     warmup: usize,
     repeats: usize,
+    source: InputSource,
 ) -> Result<BenchRecord> {
     let Model::Gpu(gpu) = model else {
         return Err(Error::NoAdapter("bench times the GPU; no adapter is available".into()));
     };
-    for _ in 0..warmup {
-        gpu.time_forward(inputs)?;
-    }
-    let (mut wall, mut kernel) = (Vec::new(), Vec::new());
-    let mut dispatches = 0;
-    for _ in 0..repeats.max(1) {
-        let t = gpu.time_forward(inputs)?;
-        wall.push(t.wall_ms);
-        kernel.extend(t.gpu_ms);
-        dispatches = t.dispatches;
-    }
+    let timings = match source {
+        InputSource::Host => repeat_timed(warmup, repeats, || gpu.time_forward(inputs))?,
+        InputSource::Gpu => {
+            use wgpu::util::DeviceExt;
+            let stream = gpu.stream(config.batch)?;
+            let x = gpu.context().device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("wgpu-rnn.bench.x"),
+                contents: bytemuck::cast_slice(&inputs.x),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            });
+            repeat_timed(warmup, repeats, || stream.time_chunk(&x, config.steps))?
+        }
+    };
+    let (mut wall, mut kernel): (Vec<f64>, Vec<f64>) =
+        (timings.iter().map(|t| t.wall_ms).collect(), timings.iter().filter_map(|t| t.gpu_ms).collect());
     let adapter = gpu.context().adapter.clone();
     Ok(BenchRecord {
         config: *config,
         ms: median(&mut wall),
         gpu_ms: (!kernel.is_empty()).then(|| median(&mut kernel)),
-        dispatches,
+        dispatches: timings.last().map_or(0, |t| t.dispatches),
         variant: format!("{:?}", gpu.variant(config.batch)),
         adapter: adapter.name,
         backend: adapter.backend,
         driver: adapter.driver_info,
         kernels: Vec::new(),
+        source,
     })
+}
+
+/// `warmup` untimed runs of `time`, then `repeats` (at least one) timed ones.
+fn repeat_timed(
+    warmup: usize,
+    repeats: usize,
+    mut time: impl FnMut() -> Result<crate::gpu::Timing>,
+) -> Result<Vec<crate::gpu::Timing>> {
+    for _ in 0..warmup {
+        time()?;
+    }
+    (0..repeats.max(1)).map(|_| time()).collect()
 }
 
 /// Times each kernel of `model`'s plan for `inputs` alone (its dispatches only, on the buffers

@@ -230,3 +230,38 @@ fn several_models_and_streams_share_one_device() {
         assert!(max_diff(&outs[i], &whole.y) < 1e-4, "stream {i} was disturbed by the others");
     }
 }
+
+#[test]
+fn a_timed_chunk_from_a_gpu_buffer_runs_the_whole_sequence() {
+    use wgpu::util::DeviceExt;
+    let (t, n) = (9, 3);
+    let (_, net) = nets().into_iter().find(|(l, _)| l.starts_with("Lstm L=2 H=130")).expect("net");
+    let inputs = random::inputs(&net, t, n, 4, false, false);
+    let reference = wgpu_rnn::cpu::forward(&net, &inputs).expect("cpu");
+    let model = common::gpu().load(net.clone()).expect("loads");
+    let stream = model.stream(n).expect("stream");
+    let device = &common::gpu().context().expect("a GPU engine").device;
+    let x = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("test.x"),
+        contents: bytemuck::cast_slice(&inputs.x),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    });
+    let timing = stream.time_chunk(&x, t).expect("timed");
+    assert!(timing.wall_ms > 0.0);
+    assert_eq!(timing.dispatches, 2 * (t + 1), "two layers of T + 1 dispatches: the GPU path ran");
+    // the chunk took x from the buffer: each slot's state is the whole sequence's final state
+    let (l, o) = (net.layers.len(), net.output_size());
+    for slot in 0..n {
+        let state = stream.read_state(slot).expect("state");
+        let want: Vec<f32> =
+            (0..l).flat_map(|k| reference.h_n[(k * n + slot) * o..(k * n + slot + 1) * o].to_vec()).collect();
+        assert!(max_diff(&state.h, &want) < 1e-5, "slot {slot}: h differs by {}", max_diff(&state.h, &want));
+    }
+    let zeros = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("test.short"),
+        size: 4,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    assert!(stream.time_chunk(&zeros, t).is_err(), "a buffer too small for the chunk is an error");
+}

@@ -99,6 +99,10 @@ struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Time stream chunks whose input x is already in a GPU buffer (as an embedding application
+    /// runs them) instead of forward calls that upload x from host memory; unidirectional only
+    #[arg(long)]
+    x_on_gpu: bool,
     /// Also time each kernel of the plan alone (GPU time where the adapter has timestamps)
     #[arg(long)]
     breakdown: bool,
@@ -223,12 +227,16 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         if variant.is_some() {
             model.set_variant(variant)?;
         }
-        let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats)?;
+        let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
+        let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats, source)?;
         if a.breakdown {
             r.kernels = bench::measure_kernels(&model, &inputs, a.repeats)?;
         }
         eprintln!("{:.3} ms", r.ms);
         records.push(r);
+    }
+    if a.x_on_gpu {
+        println!("x already on the GPU: one stream chunk of T steps for B slots per call");
     }
     println!(
         "{:5} {:>5} {:>5} {:>4} {:>5} {:>2} {:>2} {:>10} {:>10} {:>10} {:>9} {:>10}  variant",

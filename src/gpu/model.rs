@@ -251,7 +251,7 @@ impl GpuModel {
     /// Records with `record` into a new encoder, between two GPU timestamps where the device
     /// writes them inside encoders, submits, and waits for the GPU. Returns the GPU
     /// milliseconds between the timestamps (`None` without them).
-    fn run_timed(
+    pub(super) fn run_timed(
         &self,
         label: &str,
         record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,

@@ -18,7 +18,7 @@ use crate::spec::Cell;
 
 use super::context::scoped;
 use super::download::PendingRead;
-use super::model::{GpuModel, STORAGE, Workspace};
+use super::model::{GpuModel, STORAGE, Timing, Workspace};
 
 /// Where a chunk's input comes from.
 #[derive(Debug, Clone, Copy)]
@@ -218,6 +218,20 @@ impl Stream {
             }
         })?;
         Ok(ChunkOutput { y: ws.buffers[&shape.output()].clone(), steps, dispatches: plan.dispatches() })
+    }
+
+    /// Times one chunk of `steps` steps for every slot whose input `x [k, N, I]` is already in
+    /// `input` on the GPU (as an embedding application runs it): wall time from recording to the
+    /// GPU finishing, and GPU time from timestamps where the device has them. No readback.
+    pub fn time_chunk(&self, input: &wgpu::Buffer, steps: usize) -> Result<Timing> {
+        let start = std::time::Instant::now();
+        let mut dispatches = 0;
+        let gpu_ms = self.model.run_timed("wgpu-rnn.stream.timed", |encoder| {
+            let out = self.encode_chunk(encoder, ChunkInput::Buffer { buffer: input, offset: 0 }, steps, None, None)?;
+            dispatches = out.dispatches;
+            Ok(())
+        })?;
+        Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches })
     }
 
     /// Runs a chunk from host memory and starts reading its output back without blocking.
