@@ -72,7 +72,7 @@ fi
 step "bench: ${suite[*]} with the split-K kernels, beside the default"
 $run --require-gpu bench "${suite[@]}" --variant split1 --json "$out/bench-split1.json" >"$out/bench-split1.txt" || failed=1
 
-step "kernel versions (a variant a layer cannot run falls back to the default)"
+step "kernel versions (sizes a variant cannot run are skipped)"
 for v in auto rows1 persistent split1 sliced1 sliced4 tiled1 tiled4; do
   $run --require-gpu bench --cell all "${versions[@]}" --repeats 3 --variant "$v" 2>>"$out/versions.log" | tee -a "$out/versions.txt" || failed=1
 done

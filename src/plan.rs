@@ -313,8 +313,9 @@ pub const SLICED_HIDDEN: usize = 128;
 pub const SLICED_WORKGROUPS: usize = 1024;
 
 /// Layers up to this hidden size take the persistent kernel on GPUs (H200: fastest, or within
-/// 10% of the sliced kernel, at H64 for every batch measured, and for RNN up to H128; at H128
-/// the sliced kernel was 1.5-6x faster).
+/// about 10% of the sliced kernel, at H64 for every batch measured, and for RNN up to H128; at
+/// H128 LSTM and GRU it was 1.6-2.2x slower than the split-K or tiled kernels, which the sliced
+/// kernel beats in turn).
 pub const SMALL_HIDDEN: usize = 64;
 
 /// Which kernel versions a device runs well, for [`NetShape::default_variant`].
@@ -364,6 +365,20 @@ pub enum StepVariant {
 }
 
 impl StepVariant {
+    /// What a network and device need for this variant, for error messages.
+    pub fn requirement(self) -> &'static str {
+        match self {
+            StepVariant::PerStep { .. } => "every network",
+            StepVariant::Persistent => "H and H_out up to 128",
+            StepVariant::Split { .. } => {
+                "RNN, GRU with linear_before_reset or LSTM without projection, on a device with subgroups"
+            }
+            StepVariant::Tiled { .. } | StepVariant::Sliced { .. } => {
+                "GRU with linear_before_reset or LSTM without projection"
+            }
+        }
+    }
+
     /// Every variant, for tests that check each against the CPU reference.
     pub const ALL: [StepVariant; 11] = [
         StepVariant::PerStep { rows: 1 },

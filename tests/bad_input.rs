@@ -257,3 +257,26 @@ fn check_passes_the_shipped_cases() {
     assert_eq!(stdout.lines().filter(|l| l.starts_with("PASS ") && l.ends_with("(gpu+cpu)")).count(), 66);
     assert_eq!(stdout.lines().last(), Some("66 passed, 0 failed"));
 }
+
+#[test]
+fn bench_skips_sizes_a_forced_variant_cannot_run_and_fails_when_it_runs_none() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let bench = |hidden: &str| {
+        std::process::Command::new(exe)
+            .args(["--require-gpu", "bench", "--cell", "lstm", "--batch", "2", "--steps", "3", "--repeats", "1"])
+            .args(["--warmup", "0", "--variant", "persistent", "--hidden", hidden])
+            .output()
+            .expect("runs")
+    };
+    let mixed = bench("16,130");
+    let (stdout, stderr) = (String::from_utf8_lossy(&mixed.stdout), String::from_utf8_lossy(&mixed.stderr));
+    assert!(mixed.status.success(), "{stderr}");
+    assert!(stderr.contains("skipped: invalid variant: Persistent cannot run this network"), "{stderr}");
+    assert!(stderr.contains("H and H_out up to 128"), "{stderr}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("lstm ")).collect();
+    assert_eq!(rows.len(), 1, "only H16 ran: {stdout}");
+    assert!(rows[0].ends_with("Persistent"), "{stdout}");
+    let none = bench("130");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("wgpu-rnn bench: invalid variant"));
+}

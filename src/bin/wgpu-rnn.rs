@@ -208,6 +208,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     let configs = bench_configs(a)?;
     eprintln!("adapter: {} ({}, {})", adapter.name, adapter.backend, adapter.driver_info);
     let mut records = Vec::new();
+    let mut skipped = None; // the last size the forced variant cannot run
     for (n, c) in configs.iter().enumerate() {
         eprint!(
             "[{}/{}] {} H={} I={} B={} T={} L={}{} ... ",
@@ -224,8 +225,10 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         let net = c.network(n as u64);
         let inputs = c.inputs(&net, n as u64);
         let mut model = engine.load(net)?;
-        if variant.is_some() {
-            model.set_variant(variant)?;
+        if let Err(e) = model.set_variant(variant) {
+            eprintln!("skipped: {e}");
+            skipped = Some(e);
+            continue;
         }
         let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
         let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats, source)?;
@@ -234,6 +237,9 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         }
         eprintln!("{:.3} ms", r.ms);
         records.push(r);
+    }
+    if let (true, Some(e)) = (records.is_empty(), skipped) {
+        return Err(e); // the forced variant ran nothing
     }
     if a.x_on_gpu {
         println!("x already on the GPU: one stream chunk of T steps for B slots per call");

@@ -110,9 +110,7 @@ impl GpuModel {
             if !self.supports(v) {
                 return Err(Error::invalid(
                     "variant",
-                    format!(
-                        "{v:?} cannot run this network on this device (split-K: RNN, GRU with linear_before_reset or LSTM without projection, on a device with subgroups)"
-                    ),
+                    format!("{v:?} cannot run this network on this device ({})", v.requirement()),
                 ));
             }
         }
