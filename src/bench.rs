@@ -226,12 +226,8 @@ pub fn measure_kernels(model: &Model, inputs: &Inputs, repeats: usize) -> Result
     }
     let mut out = Vec::new();
     for kernel in kernels {
-        gpu.time_kernels(inputs, |k| k == kernel)?;
-        let mut ms = Vec::new();
-        for _ in 0..repeats.max(1) {
-            let t = gpu.time_kernels(inputs, |k| k == kernel)?;
-            ms.push(t.gpu_ms.unwrap_or(t.wall_ms));
-        }
+        let timings = repeat_timed(1, repeats, || gpu.time_kernels(inputs, |k| k == kernel))?;
+        let mut ms: Vec<f64> = timings.iter().map(|t| t.gpu_ms.unwrap_or(t.wall_ms)).collect();
         out.push((kernel.entry_point().to_string(), median(&mut ms)));
     }
     Ok(out)

@@ -259,7 +259,13 @@ impl Kernel {
 
     /// Whether the kernel synchronizes its workgroup with `workgroupBarrier`.
     pub fn has_barriers(self) -> bool {
-        self == Kernel::LayerPersistent || self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()
+        self == Kernel::LayerPersistent || self.is_cooperative_step()
+    }
+
+    /// Whether the kernel is a per-step kernel whose workgroup computes its units together
+    /// (split-K, workgroup-tiled or sliced): built for 1 and `TILE_ROWS` rows, with barriers.
+    pub fn is_cooperative_step(self) -> bool {
+        self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()
     }
 
     /// Whether the kernel slices the recurrent product of a unit block over its workgroup
@@ -310,7 +316,7 @@ impl Kernel {
 
     /// The `ROWS` values the kernel is built for (`[1]`: the kernel does not tile rows).
     pub fn row_variants(self) -> &'static [u32] {
-        match (self.is_step(), self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()) {
+        match (self.is_step(), self.is_cooperative_step()) {
             (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
             (true, true) => &[1, TILE_ROWS],
             (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],

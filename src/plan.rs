@@ -200,37 +200,34 @@ impl NetShape {
         match variant {
             StepVariant::PerStep { rows } => [1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS].contains(&rows),
             StepVariant::Persistent => self.hidden <= PERSISTENT_UNITS && self.out <= PERSISTENT_UNITS,
-            StepVariant::Split { rows } => self.split_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
-            StepVariant::Tiled { rows } => self.tiled_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
-            StepVariant::Sliced { rows } => self.sliced_kernel().is_some() && (rows == 1 || rows == TILE_ROWS),
+            StepVariant::Split { rows } | StepVariant::Tiled { rows } | StepVariant::Sliced { rows } => {
+                self.variant_kernel(variant).is_some() && (rows == 1 || rows == TILE_ROWS)
+            }
         }
     }
 
-    /// The sliced step kernel of this cell, if it has one (the cells of `tiled_kernel`).
-    pub fn sliced_kernel(&self) -> Option<Kernel> {
-        match self.tiled_kernel()? {
-            Kernel::LstmStepTiled => Some(Kernel::LstmStepSliced),
-            _ => Some(Kernel::GruStepSliced),
-        }
-    }
-
-    /// The workgroup-tiled step kernel of this cell, if it has one.
-    pub fn tiled_kernel(&self) -> Option<Kernel> {
-        match (self.cell, self.linear_before_reset, self.proj) {
-            (Cell::Lstm, _, false) => Some(Kernel::LstmStepTiled),
-            (Cell::Gru, true, _) => Some(Kernel::GruStepTiled),
-            _ => None,
+    /// The one step kernel of a split-K, workgroup-tiled or sliced variant for this cell, if
+    /// the cell has one (RNN: split-K only; GRU with linear_before_reset and LSTM without
+    /// projection: all three; other variants: none).
+    pub fn variant_kernel(&self, variant: StepVariant) -> Option<Kernel> {
+        use Kernel::*;
+        let [split, tiled, sliced] = match (self.cell, self.linear_before_reset, self.proj) {
+            (Cell::Rnn, _, _) => [Some(RnnStepSplit), None, None],
+            (Cell::Gru, true, _) => [Some(GruStepSplit), Some(GruStepTiled), Some(GruStepSliced)],
+            (Cell::Lstm, _, false) => [Some(LstmStepSplit), Some(LstmStepTiled), Some(LstmStepSliced)],
+            _ => [None; 3],
+        };
+        match variant {
+            StepVariant::Split { .. } => split,
+            StepVariant::Tiled { .. } => tiled,
+            StepVariant::Sliced { .. } => sliced,
+            StepVariant::PerStep { .. } | StepVariant::Persistent => None,
         }
     }
 
     /// The split-K step kernel of this cell, if it has one.
     pub fn split_kernel(&self) -> Option<Kernel> {
-        match (self.cell, self.linear_before_reset, self.proj) {
-            (Cell::Rnn, _, _) => Some(Kernel::RnnStepSplit),
-            (Cell::Gru, true, _) => Some(Kernel::GruStepSplit),
-            (Cell::Lstm, _, false) => Some(Kernel::LstmStepSplit),
-            _ => None,
-        }
+        self.variant_kernel(StepVariant::Split { rows: 1 })
     }
 
     /// The variant chosen for batch `b` on a device that runs `fit` well.
@@ -510,14 +507,12 @@ impl Plan {
                 }
                 StepVariant::Split { rows } | StepVariant::Tiled { rows } | StepVariant::Sliced { rows } => {
                     // one dispatch per step of the variant's single step kernel
-                    let (kernel, workgroups) = match variant {
-                        StepVariant::Split { .. } => (shape.split_kernel(), [h as u32, groups(b, rows)]),
-                        StepVariant::Tiled { .. } => {
-                            (shape.tiled_kernel(), [groups(h, TILED_UNITS as u32), groups(b, TILED_BATCH as u32)])
-                        }
-                        _ => (shape.sliced_kernel(), [groups(h, UNIT_BLOCK as u32), groups(b, rows)]),
+                    let workgroups = match variant {
+                        StepVariant::Split { .. } => [h as u32, groups(b, rows)],
+                        StepVariant::Tiled { .. } => [groups(h, TILED_UNITS as u32), groups(b, TILED_BATCH as u32)],
+                        _ => [groups(h, UNIT_BLOCK as u32), groups(b, rows)],
                     };
-                    let kernel = kernel.expect("a supported variant");
+                    let kernel = shape.variant_kernel(variant).expect("a supported variant");
                     for s in 0..max_len {
                         commands.push(Command::Dispatch(Dispatch {
                             kernel,

@@ -207,6 +207,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     };
     let configs = bench_configs(a)?;
     eprintln!("adapter: {} ({}, {})", adapter.name, adapter.backend, adapter.driver_info);
+    let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
     let mut records = Vec::new();
     let mut skipped = None; // the last size the forced variant cannot run
     for (n, c) in configs.iter().enumerate() {
@@ -230,7 +231,6 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             skipped = Some(e);
             continue;
         }
-        let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
         let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats, source)?;
         if a.breakdown {
             r.kernels = bench::measure_kernels(&model, &inputs, a.repeats)?;
