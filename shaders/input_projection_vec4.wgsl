@@ -1,8 +1,8 @@
 // input_projection_vec4: input_projection.wgsl for K % 4 == 0 and N % 4 == 0, the common case
 // (its own file because its buffers are read as vec4 arrays).
 //   out[d][m][n] = sum_k a[m][k] * w[d][k][n] + bias[d][n]
-//   a: [M, K/4] vec4   w: [D, K/4, N/4, 16] in k-quads (a column quad's weights of four
-//   inputs, 16 floats: two Wide8), blocked (shared/blocked.wgsl)   bias: [D, N/4] vec4
+//   a: [M, K/4] vec4, read as Wide4   w: [D, K/4, N/4, 16] in k-quads (a column quad's weights
+//   of four inputs, 16 floats: two Wide8), blocked (shared/blocked.wgsl)   bias: [D, N/4] vec4
 //   out: [D, M, N/4] vec4
 // Versions:
 //   4x4 register block per invocation; per 4 k, 4 vec4 loads of a and 4 of w feed 64
@@ -32,7 +32,7 @@ struct MatmulParams {
 // kernels::WIDE_ROWS or WIDEST_ROWS).
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> a: array<Wide4>;
 @group(0) @binding(2) var<storage, read> w: array<Wide8>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
@@ -63,7 +63,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var kk0 = 0u; kk0 < ks; kk0 += LANES) {
         var ac: array<vec4<f32>, ROWS>; // lane l holds vec4 kk0 + l of each row
         for (var i = 0u; i < ROWS; i++) {
-            ac[i] = a[r[i] + kk0 + lane];
+            ac[i] = wide4(a[r[i] + kk0 + lane]);
         }
         for (var q = 0u; q < LANES; q++) {
             for (var i = 0u; i < ROWS; i++) {
@@ -75,7 +75,7 @@ fn input_projection_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     for (var kk = ks; kk < k4; kk++) {
         for (var i = 0u; i < ROWS; i++) {
-            av[i] = a[r[i] + kk];
+            av[i] = wide4(a[r[i] + kk]);
         }
         add_block(&acc, wi, av);
         wi += 2u * UNIT_BLOCK;
