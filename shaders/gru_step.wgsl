@@ -3,7 +3,8 @@
 //   wh:      vec4s            R pre-transposed, four inputs' (z, r, h) per unit in three vec4s,
 //                             blocked (shared/blocked.wgsl, input_quad)
 //   bh:      [D, H]           Rbh, used by linear_before_reset = 1 only
-//   h:       [2, D, B, H]     ping-pong halves: step s reads half s&1, writes the other
+//   h_cur:   [D, B, H]        the half of h this step reads (plan.rs Buf::H), as Wide4s
+//   h_next:  [D, B, H]        the half it writes
 //   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate
 //   y:       [T, B, D, H]
 // Versions:
@@ -27,9 +28,10 @@
 @group(0) @binding(3) var<storage, read> wh: array<Wide4>;
 @group(0) @binding(4) var<storage, read> bh: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(6) var<storage, read_write> h_cur: array<Wide4>; // see shared/state_vec4.wgsl
+@group(0) @binding(7) var<storage, read_write> h_next: array<f32>;
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+@group(0) @binding(9) var<storage, read_write> scratch: array<f32>;
 
 // Whether the invocation runs: its batch tile and direction exist, and its unit does too except
 // where lanes are shared (shared/lanes.wgsl): there invocations past the hidden size run on as
@@ -55,15 +57,15 @@ fn update_reset(d: u32, xb: u32, a: vec3<f32>) -> vec2<f32> {
 
 // Writes h' = (1 - z) n + z h for row b and copies the state of finished rows.
 fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
-    let s = sp.step;
-    let hv = (1.0 - z) * n + z * h_load(state_row(s & 1u, d, b) + j);
-    h_store(state_row((s + 1u) & 1u, d, b) + j, hv);
+    let row = state_row(d, b);
+    let hv = (1.0 - z) * n + z * h_load(row + j);
+    h_store(row + j, hv);
     y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden + j] = hv;
 }
 
 fn hold(d: u32, b: u32, j: u32) {
-    let s = sp.step;
-    h_store(state_row((s + 1u) & 1u, d, b) + j, h_load(state_row(s & 1u, d, b) + j));
+    let row = state_row(d, b);
+    h_store(row + j, h_load(row + j));
 }
 
 // The recurrent products h·R of the three gates for unit j and the tile's rows: per four
@@ -190,7 +192,7 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
         let zr = update_reset(d, xp_at(d, rs.t, b, j), acc[r]);
         let sb = ((d * lp.batch + b) * H + j) * 2u;
         scratch[sb] = zr.x;
-        scratch[sb + 1u] = zr.y * h_load(rs.cur + j);
+        scratch[sb + 1u] = zr.y * h_load(rs.row + j);
     }
 }
 

@@ -1,7 +1,8 @@
 // lstm_project: the projection that finishes an LSTM step with proj_size P (PyTorch):
 //   h = W_hr · m,  m = o ⊙ tanh(c) from lstm_step
 //   m: [D, B, H]   wr: W_hr pre-transposed in input quads (four inputs of an output per vec4),
-//                  blocked (shared/blocked.wgsl)   h: [2, D, B, P]   y: [T, B, D, P]
+//                  blocked (shared/blocked.wgsl)   y: [T, B, D, P]
+//   h_cur, h_next: [D, B, P] each, the halves of h the step reads and writes (plan.rs Buf::H)
 // Versions (module constant ROWS):
 //   ROWS = 1: one invocation per output element, dot product over H.
 //   ROWS = 4, 8: each weight load feeds four or eight batch rows.
@@ -13,8 +14,9 @@
 @group(0) @binding(2) var<storage, read> m: array<f32>;
 @group(0) @binding(3) var<storage, read> wr: array<Wide4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
-@group(0) @binding(5) var<storage, read_write> h: array<f32>;
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> h_cur: array<f32>; // the half of h this step reads
+@group(0) @binding(6) var<storage, read_write> h_next: array<f32>; // the half it writes
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
 fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -54,14 +56,12 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
             break;
         }
         let rs = row_step(d, b);
-        let h_cur = rs.cur;
-        let h_nxt = rs.nxt;
         if (!rs.running) {
-            h[h_nxt + p] = h[h_cur + p];
+            h_next[rs.row + p] = h_cur[rs.row + p];
             continue;
         }
         let t = rs.t;
-        h[h_nxt + p] = acc[r];
+        h_next[rs.row + p] = acc[r];
         y[((t * B + b) * lp.dirs + d) * P + p] = acc[r];
     }
 }

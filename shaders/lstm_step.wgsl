@@ -4,7 +4,8 @@
 //   wh:   R pre-transposed, gate-interleaved, in input quads (four inputs' vec4s (i, o, f, c)
 //         per unit: two Wide8), blocked (shared/blocked.wgsl, input_quad)
 //   peep: [D, H, 3]    (i, o, f)
-//   h:    [2, D, B, H_in] ping-pong halves    c: [D, B, H] (each invocation owns its elements)
+//   h_cur, h_next: [D, B, H_in] each, the halves of h the step reads (as Wide4s) and writes
+//   (plan.rs Buf::H)    c: [D, B, H] (each invocation owns its elements)
 //   out:  y [T, B, D, H] or, with a projection (FLAG_PROJ), m = o ⊙ h(c) [D, B, H]
 // Versions (module constant ROWS):
 //   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
@@ -25,9 +26,10 @@
 @group(0) @binding(3) var<storage, read> wh: array<Wide8>;
 @group(0) @binding(4) var<storage, read> peep: array<f32>;
 @group(0) @binding(5) var<storage, read> lens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
-@group(0) @binding(7) var<storage, read_write> c: array<f32>;
-@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> h_cur: array<Wide4>; // see shared/state_vec4.wgsl
+@group(0) @binding(7) var<storage, read_write> h_next: array<f32>;
+@group(0) @binding(8) var<storage, read_write> c: array<f32>;
+@group(0) @binding(9) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -120,7 +122,7 @@ fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {
         let rs = row_step(d, b);
         if (!rs.running) {
             if (!proj) {
-                h_store(rs.nxt + j, h_load(rs.cur + j));
+                h_store(rs.row + j, h_load(rs.row + j));
             }
             continue;
         }
@@ -133,7 +135,7 @@ fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {
         if (proj) {
             out[ci] = hv;
         } else {
-            h_store(rs.nxt + j, hv);
+            h_store(rs.row + j, hv);
             out[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
         }
     }

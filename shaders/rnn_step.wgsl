@@ -1,7 +1,8 @@
 // rnn_step: one time step of a vanilla RNN layer, both directions in one dispatch.
 //   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
 //   xp: [D, T, B, H]   wh: vec4s, R pre-transposed in input quads (four inputs of a unit per
-//   vec4), blocked (shared/blocked.wgsl)   h: [2, D, B, H_in] ping-pong halves
+//   vec4), blocked (shared/blocked.wgsl)   h_cur, h_next: [D, B, H_in] each, the halves of h the
+//   step reads and writes (plan.rs Buf::H)
 //   y:  [T, B, D, H_in]
 // Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
 // Versions (module constant ROWS):
@@ -16,8 +17,9 @@
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
 @group(0) @binding(3) var<storage, read> wh: array<Wide4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
-@group(0) @binding(5) var<storage, read_write> h4: array<vec4<f32>>; // h, see shared/state_vec4.wgsl
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> h_cur: array<Wide4>; // see shared/state_vec4.wgsl
+@group(0) @binding(6) var<storage, read_write> h_next: array<f32>;
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(64, 1, 1)
 fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -75,12 +77,12 @@ fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
         }
         let rs = row_step(d, b);
         if (!rs.running) {
-            h_store(rs.nxt + j, h_load(rs.cur + j));
+            h_store(rs.row + j, h_load(rs.row + j));
             continue;
         }
         let t = rs.t;
         let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * lp.hidden + j]));
-        h_store(rs.nxt + j, hv);
+        h_store(rs.row + j, hv);
         y[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
     }
 }

@@ -11,6 +11,10 @@ pub enum BindingKind {
     DynamicUniform(u64),
     StorageRead,
     StorageReadWrite,
+    /// One half of the ping-pong state `plan::Buf::H`, read_write storage at a dynamic offset:
+    /// step kernels bind the half they read and the half they write (never the same range, so
+    /// the two writable bindings do not alias).
+    StateHalf,
 }
 
 /// Every compute entry point the engine dispatches.
@@ -334,7 +338,7 @@ impl Kernel {
                 &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
             Kernel::RnnStep | Kernel::RnnStepSplit => {
-                &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite]
+                &[LP, SP, StorageRead, StorageRead, StorageRead, StateHalf, StateHalf, StorageReadWrite]
             }
             Kernel::GruStep
             | Kernel::GruStepSplit
@@ -348,7 +352,8 @@ impl Kernel {
                 StorageRead,
                 StorageRead,
                 StorageRead,
-                StorageReadWrite,
+                StateHalf,
+                StateHalf,
                 StorageReadWrite,
                 StorageReadWrite,
             ],
@@ -359,11 +364,14 @@ impl Kernel {
                 StorageRead,
                 StorageRead,
                 StorageRead,
-                StorageReadWrite,
+                StateHalf,
+                StateHalf,
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            Kernel::LstmProject => &[LP, SP, StorageRead, StorageRead, StorageRead, StorageReadWrite, StorageReadWrite],
+            Kernel::LstmProject => {
+                &[LP, SP, StorageRead, StorageRead, StorageRead, StateHalf, StateHalf, StorageReadWrite]
+            }
             Kernel::MergeDirections => &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageReadWrite],
             Kernel::LayerPersistent => &[
                 LP,

@@ -31,7 +31,9 @@ pub enum Buf {
     LayerOut(usize),
     /// Layer `l`'s merged output `[T, B, H_out]` (sum, average, mul)
     Merged(usize),
-    /// Layer `l`'s hidden state, two ping-pong halves `[2, D, B, H_out]`
+    /// Layer `l`'s hidden state, two ping-pong halves of `[D, B, H_out]`, each padded to
+    /// `STATE_HALF_ALIGN` bytes (`NetShape::state_half`): step `s` reads half `s & 1` and writes
+    /// the other, each bound on its own with a dynamic offset (`BindingKind::StateHalf`)
     H(usize),
     /// Layer `l`'s cell state `[D, B, H]`
     C(usize),
@@ -74,6 +76,12 @@ impl NetShape {
     /// then read h with vec4 loads (`shaders/shared/state_vec4.wgsl`).
     pub fn state_aligned(&self) -> bool {
         self.out % 4 == 0
+    }
+
+    /// Elements from one half of `Buf::H` to the other for batch `b`: `[D, B, H_out]` padded to
+    /// `STATE_HALF_ALIGN` bytes, so that either half can be bound at a dynamic offset.
+    pub fn state_half(&self, b: usize) -> usize {
+        (self.dirs * b * self.out).next_multiple_of(STATE_HALF_ALIGN as usize / 4)
     }
 
     /// The shape of a (validated) network.
@@ -137,8 +145,7 @@ impl NetShape {
             Buf::Cn => l * d * b * h,
             Buf::LayerOut(_) => t * b * d * o,
             Buf::Merged(_) => t * b * o,
-            // padded to whole vec4s (shared/state_vec4.wgsl)
-            Buf::H(_) => (2 * d * b * o).next_multiple_of(4),
+            Buf::H(_) => 2 * self.state_half(b),
             Buf::C(_) => d * b * h,
             // weights in the blocked layout of pack.rs, padded to whole blocks
             Buf::Wx(k) => d * self.inputs[k] * (h * g).next_multiple_of(4 * UNIT_BLOCK),
@@ -161,26 +168,29 @@ impl NetShape {
     }
 
     /// The buffers bound by `kernel` for layer `l`, in binding order (see `Kernel::binding_kinds`).
+    /// Step kernels bind `H(l)` twice: the half they read, then the half they write.
     pub fn bindings(&self, kernel: Kernel, l: usize) -> Vec<Buf> {
         use Buf::*;
         match kernel {
             Kernel::InputProjection | Kernel::InputProjectionVec4 => {
                 vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp]
             }
-            Kernel::RnnStep | Kernel::RnnStepSplit => vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), LayerOut(l)],
+            Kernel::RnnStep | Kernel::RnnStepSplit => {
+                vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), H(l), LayerOut(l)]
+            }
             Kernel::GruStep
             | Kernel::GruStepSplit
             | Kernel::GruStepTiled
             | Kernel::GruStepSliced
             | Kernel::GruGates
             | Kernel::GruCandidate => {
-                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), LayerOut(l), Scratch]
+                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), H(l), LayerOut(l), Scratch]
             }
             Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => {
                 let out = if self.proj { Scratch } else { LayerOut(l) };
-                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), C(l), out]
+                vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), H(l), C(l), out]
             }
-            Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), LayerOut(l)],
+            Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), H(l), LayerOut(l)],
             Kernel::MergeDirections => vec![MergeParams, LayerOut(l), Merged(l)],
             Kernel::LayerPersistent => vec![LayerParams(l), Xp, Wh(l), Aux(l), Lens, H(l), C(l), LayerOut(l), Wr(l)],
         }
@@ -294,6 +304,10 @@ impl NetShape {
 
 /// Batches up to this size take the split-K kernels on GPUs where a cell has no sliced kernel.
 pub const SPLIT_BATCH: usize = 4;
+
+/// Alignment in bytes of the second half of `Buf::H`: WebGPU's largest allowed
+/// `min_storage_buffer_offset_alignment`, so it suits every device.
+pub const STATE_HALF_ALIGN: u64 = 256;
 
 /// Batches up to this size take the sliced kernels on GPUs; larger ones the workgroup-tiled
 /// kernels (H200, T50: at B16 the sliced kernel was faster than the tiled one at H128-1024, at
@@ -537,7 +551,7 @@ impl Plan {
             let state = f32s(d * b * o);
             commands.push(Command::Copy {
                 src: Buf::H(l),
-                src_offset: final_half as u64 * state,
+                src_offset: final_half as u64 * f32s(shape.state_half(b)),
                 dst: Buf::Hn,
                 dst_offset: l as u64 * state,
                 size: state,

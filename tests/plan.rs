@@ -1,7 +1,7 @@
 //! The plan of GPU work, checked without a GPU: dispatch counts, order, and state copies.
 
 use wgpu_rnn::kernels::Kernel;
-use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, StepVariant};
+use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, STATE_HALF_ALIGN, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
 const ON_GPU: DeviceFit =
@@ -118,7 +118,11 @@ fn odd_final_step_reads_the_second_half() {
         .commands
         .iter()
         .find_map(|c| if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None });
-    assert_eq!(off, Some(8 * 4));
+    // the second half starts STATE_HALF_ALIGN bytes in, where a dynamic offset can bind it
+    assert_eq!(s.state_half(1), 64, "8 floats padded to 256 bytes");
+    assert_eq!(off, Some(STATE_HALF_ALIGN));
+    assert_eq!(s.elements(Buf::H(0), 3, 1), 2 * 64);
+    assert_eq!(s.state_half(40) * 4 % STATE_HALF_ALIGN as usize, 0);
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn bindings_match_the_executor() {
                 (naga::AddressSpace::Storage { access }, BindingKind::StorageRead) => {
                     !access.contains(naga::StorageAccess::STORE)
                 }
-                (naga::AddressSpace::Storage { access }, BindingKind::StorageReadWrite) => {
+                (naga::AddressSpace::Storage { access }, BindingKind::StorageReadWrite | BindingKind::StateHalf) => {
                     access.contains(naga::StorageAccess::STORE)
                 }
                 _ => false,

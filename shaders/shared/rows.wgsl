@@ -8,32 +8,31 @@ fn tile_row(b0: u32, r: u32) -> u32 {
     return min(b0 + r, lp.batch - 1u);
 }
 
-// Offset of batch row b's state (width lp.hidden_in) in half `half` (0 or 1) of h.
-fn state_row(half: u32, d: u32, b: u32) -> u32 {
-    return ((half * lp.dirs + d) * lp.batch + b) * lp.hidden_in;
+// Offset of batch row b's state (width lp.hidden_in) in either half of h (h_cur, h_next).
+fn state_row(d: u32, b: u32) -> u32 {
+    return (d * lp.batch + b) * lp.hidden_in;
 }
 
-// The tile's rows' offsets in the half of h this step reads (rows past the batch clamped).
+// The tile's rows' state offsets (rows past the batch clamped).
 fn tile_state_rows(d: u32, b0: u32) -> array<u32, ROWS> {
     var rows: array<u32, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-        rows[r] = state_row(sp.step & 1u, d, tile_row(b0, r));
+        rows[r] = state_row(d, tile_row(b0, r));
     }
     return rows;
 }
 
 // What this step does with batch row b of direction d: whether its sequence is still running,
-// the time index it reaches, and where its state is read (cur) and written (nxt).
+// the time index it reaches, and where its state is (in h_cur, read, and h_next, written).
 struct RowStep {
     running: bool,
     t: u32,
-    cur: u32,
-    nxt: u32,
+    row: u32,
 }
 
 fn row_step(d: u32, b: u32) -> RowStep {
     let s = sp.step;
     let len = lens[b];
     let running = s < len;
-    return RowStep(running, select(0u, time_index(lp, d, s, len), running), state_row(s & 1u, d, b), state_row((s + 1u) & 1u, d, b));
+    return RowStep(running, select(0u, time_index(lp, d, s, len), running), state_row(d, b));
 }

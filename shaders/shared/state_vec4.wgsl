@@ -1,7 +1,10 @@
-// The recurrent state as vec4s: step kernels that include this bind h as `h4` (layout
-// [2, D, B, H_in] of f32, the buffer padded to whole vec4s; plan.rs `Buf::H`). Reading four
-// inputs with one vec4 load instead of four scalar loads is what a SIMD CPU driver needs, and
-// costs a GPU nothing.
+// The recurrent state as vec4s. Step kernels that include this bind the half of h the step
+// reads as `h_cur` (array<Wide4>, read as vec4s) and the half it writes as `h_next`
+// (array<f32>), each [D, B, H_in] (plan.rs `Buf::H`: two halves, each bound at a dynamic
+// offset). Reading four inputs with one vec4 load instead of four scalar loads is what a SIMD
+// CPU driver needs, and costs a GPU nothing; on CPU drivers with wide loads
+// (shared/wide_loads.wgsl) a Wide4 is two u64 (GRU H1024 B16 T50 steps 170 -> 152 ms, LSTM
+// 183 -> 174 ms on lavapipe, against h read as vec4<f32> from one binding of both halves).
 
 // Pipeline constant: every state row starts on a vec4 (H_in % 4 == 0; plan.rs
 // `NetShape::state_aligned`), so h_vec4 is one load. A constant, not a branch per load: lavapipe
@@ -9,19 +12,32 @@
 override STATE_ALIGNED: bool = false;
 
 fn h_load(i: u32) -> f32 {
-    return h4[i / 4u][i % 4u];
+    return wide4(h_cur[i / 4u])[i % 4u];
 }
 
 fn h_store(i: u32, v: f32) {
-    h4[i / 4u][i % 4u] = v;
+    h_next[i] = v;
 }
 
-// h[i .. i+4] for i at a multiple of 4 from the start of a state row.
+// h[i .. i+4] for i at a multiple of 4 from the start of a state row (i + 3 in the row).
 fn h_vec4(i: u32) -> vec4<f32> {
-    if (STATE_ALIGNED) {
-        return h4[i / 4u];
+    let a = wide4(h_cur[i / 4u]);
+    let o = i % 4u;
+    if (STATE_ALIGNED || o == 0u) {
+        return a;
     }
-    return vec4<f32>(h_load(i), h_load(i + 1u), h_load(i + 2u), h_load(i + 3u));
+    let b = wide4(h_cur[i / 4u + 1u]); // holds h[i + 3], so it is in the row
+    switch o {
+        case 1u: {
+            return vec4<f32>(a.yzw, b.x);
+        }
+        case 2u: {
+            return vec4<f32>(a.zw, b.xy);
+        }
+        default: {
+            return vec4<f32>(a.w, b.xyz);
+        }
+    }
 }
 
 // Where lane sharing (shared/lanes.wgsl) stops: inputs below it are read in chunks of
@@ -38,7 +54,7 @@ fn shared_inputs(k_count: u32) -> u32 {
 fn h_chunk(hrow: array<u32, ROWS>, k0: u32, lane: u32) -> array<vec4<f32>, ROWS> {
     var hc: array<vec4<f32>, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-        hc[r] = h4[(hrow[r] + k0) / 4u + lane];
+        hc[r] = wide4(h_cur[(hrow[r] + k0) / 4u + lane]);
     }
     return hc;
 }

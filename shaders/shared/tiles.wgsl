@@ -73,9 +73,8 @@ fn load_tiles(d: u32, u0: u32, bt: u32, qc: u32, li: u32) {
         }
         w_tile[(q * QUAD_VEC4S + i) * TILE_UNITS + ub * UNIT_BLOCK + uib] = w;
     }
-    let half = sp.step & 1u;
     for (var v = li; v < H_TILE; v += TILE_THREADS) {
-        let row = state_row(half, d, tile_row(bt, v / CHUNK_QUADS));
+        let row = state_row(d, tile_row(bt, v / CHUNK_QUADS));
         h_tile[v] = h_quad_at(row, (qc + v % CHUNK_QUADS) * 4u);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
-use crate::kernels::{Kernel, SMALL_PARAMS_SIZE};
+use crate::kernels::{BindingKind, Kernel, SMALL_PARAMS_SIZE};
 use crate::network::{Inputs, Network, Outputs};
 use crate::pack::pack_layer;
 use crate::plan::{Buf, Command, NetShape, Plan, StepVariant};
@@ -23,6 +23,18 @@ pub(super) struct Workspace {
     pub(super) buffers: HashMap<Buf, wgpu::Buffer>,
     bind_groups: HashMap<(Kernel, usize), wgpu::BindGroup>,
     step_stride: u64,
+    /// Bytes from one half of `Buf::H` to the other (`NetShape::state_half`).
+    state_half: u64,
+}
+
+impl Workspace {
+    /// The dynamic offsets of dispatch `d`, in binding order: a step kernel's `StepParams`, then
+    /// the half of h it reads (`s & 1`) and the half it writes; none for other kernels.
+    fn dynamic_offsets(&self, d: &crate::plan::Dispatch) -> ([u32; 3], usize) {
+        let Some(s) = d.step.filter(|_| d.kernel.is_step()) else { return ([0; 3], 0) };
+        let half = |parity: u32| (parity & 1) * self.state_half as u32;
+        ([s * self.step_stride as u32, half(s), half(s + 1)], 3)
+    }
 }
 
 /// What [`GpuModel::time_forward`] measured.
@@ -367,9 +379,8 @@ impl GpuModel {
                             pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows, aligned).pipeline);
                             current = Some((d.kernel, d.rows));
                         }
-                        let offsets: &[u32] =
-                            if d.kernel.is_step() { &[d.step.unwrap_or(0) * ws.step_stride as u32] } else { &[] };
-                        pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], offsets);
+                        let (offsets, n) = ws.dynamic_offsets(d);
+                        pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], &offsets[..n]);
                         pass.dispatch_workgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
                         i += 1;
                     }
@@ -402,6 +413,7 @@ impl GpuModel {
             )));
         }
         let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
+        let state_half = shape.state_half(b) as u64 * 4;
         scoped(device, || -> Result<Workspace> {
             let mut buffers = HashMap::new();
             let storage = |buf: Buf| -> Result<wgpu::Buffer> {
@@ -469,6 +481,7 @@ impl GpuModel {
             sets.sort();
             sets.dedup();
             for (kernel, l) in sets {
+                let kinds = kernel.binding_kinds();
                 let entries: Vec<wgpu::BindGroupEntry> = shape
                     .bindings(kernel, l)
                     .iter()
@@ -476,7 +489,11 @@ impl GpuModel {
                     .map(|(i, buf)| {
                         let buffer =
                             buffers.get(buf).or_else(|| self.weights.get(buf)).expect("every bound buffer exists");
-                        let size = if *buf == Buf::Steps { wgpu::BufferSize::new(SMALL_PARAMS_SIZE) } else { None };
+                        let size = match (buf, kinds[i]) {
+                            (Buf::Steps, _) => wgpu::BufferSize::new(SMALL_PARAMS_SIZE),
+                            (_, BindingKind::StateHalf) => wgpu::BufferSize::new(state_half),
+                            _ => None,
+                        };
                         wgpu::BindGroupEntry {
                             binding: i as u32,
                             resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset: 0, size }),
@@ -491,7 +508,7 @@ impl GpuModel {
                 });
                 bind_groups.insert((kernel, l), group);
             }
-            Ok(Workspace { steps: t, batch: b, buffers, bind_groups, step_stride })
+            Ok(Workspace { steps: t, batch: b, buffers, bind_groups, step_stride, state_half })
         })?
     }
 }

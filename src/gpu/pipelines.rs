@@ -65,11 +65,13 @@ impl Pipelines {
                             has_dynamic_offset: matches!(kind, BindingKind::DynamicUniform(_)),
                             min_binding_size: NonZeroU64::new(size),
                         },
-                        BindingKind::StorageRead | BindingKind::StorageReadWrite => wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Storage { read_only: *kind == BindingKind::StorageRead },
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
+                        BindingKind::StorageRead | BindingKind::StorageReadWrite | BindingKind::StateHalf => {
+                            wgpu::BindingType::Buffer {
+                                ty: wgpu::BufferBindingType::Storage { read_only: *kind == BindingKind::StorageRead },
+                                has_dynamic_offset: *kind == BindingKind::StateHalf,
+                                min_binding_size: None,
+                            }
+                        }
                     };
                     wgpu::BindGroupLayoutEntry {
                         binding: i as u32,
