@@ -21,7 +21,6 @@ pub enum BindingKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kernel {
     InputProjection,
-    InputProjectionVec4,
     RnnStep,
     RnnStepSplit,
     GruStep,
@@ -98,9 +97,8 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 
 impl Kernel {
     /// All kernels.
-    pub const ALL: [Kernel; 17] = [
+    pub const ALL: [Kernel; 16] = [
         Kernel::InputProjection,
-        Kernel::InputProjectionVec4,
         Kernel::RnnStep,
         Kernel::RnnStepSplit,
         Kernel::GruStep,
@@ -122,7 +120,6 @@ impl Kernel {
     pub fn entry_point(self) -> &'static str {
         match self {
             Kernel::InputProjection => "input_projection",
-            Kernel::InputProjectionVec4 => "input_projection_vec4",
             Kernel::RnnStep => "rnn_step",
             Kernel::RnnStepSplit => "rnn_step_split",
             Kernel::GruStep => "gru_step",
@@ -145,7 +142,6 @@ impl Kernel {
     pub fn file(self) -> &'static str {
         match self {
             Kernel::InputProjection => "input_projection.wgsl",
-            Kernel::InputProjectionVec4 => "input_projection_vec4.wgsl",
             Kernel::RnnStep => "rnn_step.wgsl",
             Kernel::RnnStepSplit => "rnn_step_split.wgsl",
             Kernel::GruStepSplit => "gru_step_split.wgsl",
@@ -235,7 +231,6 @@ impl Kernel {
     fn file_text(file: &str) -> &'static str {
         match file {
             "input_projection.wgsl" => include_str!("../shaders/input_projection.wgsl"),
-            "input_projection_vec4.wgsl" => include_str!("../shaders/input_projection_vec4.wgsl"),
             "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
             "rnn_step_split.wgsl" => include_str!("../shaders/rnn_step_split.wgsl"),
             "gru_step_split.wgsl" => include_str!("../shaders/gru_step_split.wgsl"),
@@ -255,10 +250,7 @@ impl Kernel {
     /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform, and
     /// the module constant `ROWS` picks its batch tiling).
     pub fn is_step(self) -> bool {
-        !matches!(
-            self,
-            Kernel::InputProjection | Kernel::InputProjectionVec4 | Kernel::MergeDirections | Kernel::LayerPersistent
-        )
+        !matches!(self, Kernel::InputProjection | Kernel::MergeDirections | Kernel::LayerPersistent)
     }
 
     /// Whether the kernel synchronizes its workgroup with `workgroupBarrier`.
@@ -296,6 +288,20 @@ impl Kernel {
         matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)
     }
 
+    /// The pipeline constant that says the kernel's vec4 reads start on a vec4 (each pipeline
+    /// is built with it false and true; `plan::NetShape::aligned` picks): the projection's
+    /// `INPUT_ALIGNED`, the step kernels' `STATE_ALIGNED` (h read as vec4s,
+    /// `shaders/shared/state_vec4.wgsl`).
+    pub fn alignment_constant(self) -> Option<&'static str> {
+        if self == Kernel::InputProjection {
+            Some("INPUT_ALIGNED")
+        } else if self.reads_state_as_vec4() {
+            Some("STATE_ALIGNED")
+        } else {
+            None
+        }
+    }
+
     /// Whether the kernel reads h as vec4s (`shaders/shared/state_vec4.wgsl`), with the
     /// pipeline constant `STATE_ALIGNED`.
     pub fn reads_state_as_vec4(self) -> bool {
@@ -313,9 +319,10 @@ impl Kernel {
         )
     }
 
-    /// The `STATE_ALIGNED` values the kernel is built for (`false` only where it has none).
+    /// The values of its alignment constant the kernel is built for (`false` only where it has
+    /// none).
     pub fn aligned_variants(self) -> &'static [bool] {
-        if self.reads_state_as_vec4() { &[false, true] } else { &[false] }
+        if self.alignment_constant().is_some() { &[false, true] } else { &[false] }
     }
 
     /// The `ROWS` values the kernel is built for (`[1]`: the kernel does not tile rows).
@@ -323,7 +330,7 @@ impl Kernel {
         match (self.is_step(), self.is_cooperative_step()) {
             (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
             (true, true) => &[1, TILE_ROWS],
-            (false, _) if self == Kernel::InputProjectionVec4 => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],
+            (false, _) if self == Kernel::InputProjection => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],
             (false, _) => &[1],
         }
     }
@@ -334,7 +341,7 @@ impl Kernel {
         const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
         match self {
-            Kernel::InputProjection | Kernel::InputProjectionVec4 => {
+            Kernel::InputProjection => {
                 &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
             Kernel::RnnStep | Kernel::RnnStepSplit => {
@@ -391,7 +398,7 @@ impl Kernel {
     /// the persistent kernel one workgroup of `PERSISTENT_UNITS` per sequence and direction).
     pub fn workgroup_x(self) -> u32 {
         match self {
-            Kernel::InputProjection | Kernel::InputProjectionVec4 => 8,
+            Kernel::InputProjection => 8,
             Kernel::LayerPersistent => PERSISTENT_UNITS as u32,
             Kernel::LstmStepTiled | Kernel::GruStepTiled => TILED_UNITS as u32,
             Kernel::LstmStepSliced | Kernel::GruStepSliced => crate::pack::UNIT_BLOCK as u32,

@@ -35,10 +35,9 @@ pub fn block_units(src: &[f32], d_count: usize, k_count: usize, cols: usize, wid
 /// One layer's weights in kernel layout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedLayer {
-    /// `W` transposed, gate-interleaved, blocked by vec4 columns. For the vec4 projection
-    /// (`vec4_projection`): in k-quads, a column quad's weights of four inputs in a row,
-    /// `[D, K/4, H*G*4]` blocked with unit width 16; otherwise `[D, K, H*G]` blocked with unit
-    /// width 4.
+    /// `W` transposed and gate-interleaved, in k-quads for `input_projection`: a column
+    /// quad's weights of four inputs in a row, `[D, ceil(K/4), ceil(H*G/4)*16]` (zeros past K and
+    /// H*G), blocked with unit width 16.
     pub wx: Vec<f32>,
     /// `[D, H*G]`: biases folded into the input projection: `Wb + Rb`, except the GRU
     /// candidate's `Rbh` under linear_before_reset (it sits inside `r ⊙ (...)`).
@@ -61,12 +60,6 @@ pub struct PackedLayer {
 pub fn recurrent_len(cell: Cell, d_count: usize, k_count: usize, h: usize) -> usize {
     let units = h.next_multiple_of(UNIT_BLOCK);
     d_count * k_count.div_ceil(4) * units * 4 * cell.gates()
-}
-
-/// Whether the input projection of `k_in` inputs to `cols` columns runs the vec4 kernel
-/// (`shaders/input_projection_vec4.wgsl`), which reads its weights in k-quads.
-pub fn vec4_projection(k_in: usize, cols: usize) -> bool {
-    k_in % 4 == 0 && cols % 4 == 0
 }
 
 /// `[D, K, H*G]` as input quads: `[D, ceil(K/4), H*4G]`, row q holding, per unit, the G gate
@@ -147,12 +140,17 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
         block_units(&quads, d_count, h.div_ceil(4), h_out * 4, 4)
     });
     PackedLayer {
-        wx: if vec4_projection(k_in, gh) {
-            // column quads as units of 4 "gates": each unit's 16 weights of a k-quad in a row
-            let quads = input_quads(&transpose_interleave(&w.w, k_in), d_count, k_in, gh / 4, 4);
-            block_units(&quads, d_count, k_in / 4, gh * 4, 16)
-        } else {
-            block_units(&transpose_interleave(&w.w, k_in), d_count, k_in, gh, 4)
+        wx: {
+            // columns padded to whole quads, each quad a unit of 4 "gates": each unit's 16
+            // weights of a k-quad in a row
+            let gh4 = gh.next_multiple_of(4);
+            let wt = transpose_interleave(&w.w, k_in);
+            let mut padded = vec![0.0; d_count * k_in * gh4];
+            for (row, src) in padded.chunks_mut(gh4).zip(wt.chunks(gh)) {
+                row[..gh].copy_from_slice(src);
+            }
+            let quads = input_quads(&padded, d_count, k_in, gh4 / 4, 4);
+            block_units(&quads, d_count, k_in.div_ceil(4), gh4 * 4, 16)
         },
         bx,
         wh: {

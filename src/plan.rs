@@ -148,7 +148,7 @@ impl NetShape {
             Buf::H(_) => 2 * self.state_half(b),
             Buf::C(_) => d * b * h,
             // weights in the blocked layout of pack.rs, padded to whole blocks
-            Buf::Wx(k) => d * self.inputs[k] * (h * g).next_multiple_of(4 * UNIT_BLOCK),
+            Buf::Wx(k) => d * self.inputs[k].next_multiple_of(4) * (h * g).next_multiple_of(4 * UNIT_BLOCK),
             Buf::Bx(_) => d * h * g,
             Buf::Wh(_) => recurrent_len(self.cell, d, o, h),
             Buf::Aux(_) => match self.cell {
@@ -172,9 +172,7 @@ impl NetShape {
     pub fn bindings(&self, kernel: Kernel, l: usize) -> Vec<Buf> {
         use Buf::*;
         match kernel {
-            Kernel::InputProjection | Kernel::InputProjectionVec4 => {
-                vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp]
-            }
+            Kernel::InputProjection => vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp],
             Kernel::RnnStep | Kernel::RnnStepSplit => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Lens, H(l), H(l), LayerOut(l)]
             }
@@ -196,12 +194,13 @@ impl NetShape {
         }
     }
 
-    /// The input projection of layer `l`: the vec4 kernel where K and N are multiples of 4.
-    pub fn projection_kernel(&self, l: usize) -> Kernel {
-        if crate::pack::vec4_projection(self.inputs[l], self.hidden * self.gates()) {
-            Kernel::InputProjectionVec4
-        } else {
-            Kernel::InputProjection
+    /// Whether a kernel's pipeline constant for vec4 reads holds for layer `l`: the input
+    /// projection's `INPUT_ALIGNED` (every input row starts on a vec4), the step kernels'
+    /// `STATE_ALIGNED` (every state row does).
+    pub fn aligned(&self, kernel: Kernel, l: usize) -> bool {
+        match kernel {
+            Kernel::InputProjection => self.inputs[l] % 4 == 0,
+            _ => self.state_aligned(),
         }
     }
 
@@ -445,9 +444,9 @@ pub struct Plan {
 /// `fit.wide_tiles`, 16 from 64 rows, else 8.
 pub fn projection_rows(kernel: Kernel, m: usize, fit: DeviceFit) -> u32 {
     match kernel {
-        Kernel::InputProjectionVec4 if m >= 256 && fit.wide_tiles => PROJECTION_ROWS,
-        Kernel::InputProjectionVec4 if m >= 64 => WIDEST_ROWS,
-        Kernel::InputProjectionVec4 => WIDE_ROWS,
+        Kernel::InputProjection if m >= 256 && fit.wide_tiles => PROJECTION_ROWS,
+        Kernel::InputProjection if m >= 64 => WIDEST_ROWS,
+        Kernel::InputProjection => WIDE_ROWS,
         _ => 1,
     }
 }
@@ -483,7 +482,7 @@ impl Plan {
             if ragged {
                 commands.push(Command::Clear(Buf::LayerOut(l)));
             }
-            let kernel = shape.projection_kernel(l);
+            let kernel = Kernel::InputProjection;
             let rows = projection_rows(kernel, t * b, fit);
             commands.push(Command::Dispatch(Dispatch {
                 kernel,

@@ -214,11 +214,21 @@ fn every_activation_matches_the_reference() {
 
 #[test]
 fn projections_of_many_rows_match_the_reference() {
-    // T * B = 270 rows with I and 4H (or 3H) multiples of 4: the vec4 projection, in blocks of
-    // 32 rows on CPU drivers (the CI's lavapipe; a partial last block), else 16.
+    // T * B = 270 rows: blocks of 32 rows on CPU drivers (the CI's lavapipe; a partial last
+    // block), else 16. I and 4H (or 3H) multiples of 4, then I = 37 and H = 35 (rows of x that
+    // start at every offset from a vec4, a partial last input quad, 105 columns; the second
+    // layer's 70 inputs), then 34 and 99 columns: a last column quad of 1, 2 and 3 columns.
     let mut failures = Vec::new();
-    for (i, cell) in [Cell::Lstm, Cell::Gru].into_iter().enumerate() {
-        let cfg = RandomConfig { direction: Direction::Bidirectional, layers: 2, ..RandomConfig::simple(cell, 40, 36) };
+    for (i, (cell, input, hidden)) in
+        [(Cell::Lstm, 40, 36), (Cell::Gru, 40, 36), (Cell::Gru, 37, 35), (Cell::Rnn, 45, 34), (Cell::Gru, 30, 33)]
+            .into_iter()
+            .enumerate()
+    {
+        let cfg = RandomConfig {
+            direction: Direction::Bidirectional,
+            layers: 2,
+            ..RandomConfig::simple(cell, input, hidden)
+        };
         let net = random::network(&cfg, 90 + i as u64, |mut s| {
             s.linear_before_reset = s.cell == Cell::Gru;
             s
@@ -231,7 +241,7 @@ fn projections_of_many_rows_match_the_reference() {
             .commands
             .iter()
             .filter_map(|c| match c {
-                wgpu_rnn::plan::Command::Dispatch(d) if d.kernel == wgpu_rnn::kernels::Kernel::InputProjectionVec4 => {
+                wgpu_rnn::plan::Command::Dispatch(d) if d.kernel == wgpu_rnn::kernels::Kernel::InputProjection => {
                     Some(d.rows)
                 }
                 _ => None,
@@ -239,7 +249,7 @@ fn projections_of_many_rows_match_the_reference() {
             .collect();
         let want = if ctx.fit().wide_tiles { 32 } else { 16 };
         assert_eq!(rows, vec![want; 2], "{cell:?}: each layer's projection in blocks of {want}");
-        failures.extend(compare(&format!("{cell:?} T=30 B=9 I=40 H=36"), &net, &inputs));
+        failures.extend(compare(&format!("{cell:?} T=30 B=9 I={input} H={hidden}"), &net, &inputs));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -294,4 +304,32 @@ fn resident_outputs_stay_on_the_gpu_and_hold_the_result() {
     assert!(resident.y.usage().contains(wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC));
     let host = model.forward(&inputs).expect("runs");
     assert_eq!(resident.dispatches, host.dispatches);
+}
+
+#[test]
+fn an_overflowing_sequence_leaves_the_others_alone() {
+    // A Relu RNN whose first sequence overflows to infinity in layer 0. Layer 1 has 5 inputs,
+    // so its projection reads each row's last, partial quad as a vec4 that reaches into the next
+    // row (time-major: sequence 1 at step 0 is followed by sequence 0 at step 1): those inputs
+    // must be zeroed, not multiplied by zero weights (inf * 0 is NaN).
+    let cfg = RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Rnn, 3, 5) };
+    let mut net = random::network(&cfg, 11, |mut s| {
+        s.activations = vec![vec![Activation::with_defaults(ActivationKind::Relu)]; s.directions()];
+        s
+    });
+    net.layers[0].weights.w.iter_mut().for_each(|w| *w = 1e30);
+    let (steps, batch) = (2, 2);
+    let mut x = vec![0.0; steps * batch * 3];
+    x[6..9].copy_from_slice(&[1e30; 3]); // sequence 0, step 1: its layer-0 output is +inf
+    let inputs = Inputs { x, steps, batch, lengths: None, h0: None, c0: None };
+    let cpu = wgpu_rnn::cpu::forward(&net, &inputs).expect("cpu runs");
+    let gpu = common::gpu().load(net.clone()).expect("loads").forward(&inputs).expect("runs");
+    let w = net.merged_width();
+    assert!(cpu.y[2 * w..3 * w].iter().any(|v| !v.is_finite()), "sequence 0 overflows: {:?}", &cpu.y[2 * w..3 * w]);
+    for t in 0..steps {
+        let row = (t * batch + 1) * w; // sequence 1
+        let (g, c) = (&gpu.y[row..row + w], &cpu.y[row..row + w]);
+        assert!(c.iter().all(|v| v.is_finite()), "the reference keeps sequence 1 finite: {c:?}");
+        assert!(g.iter().zip(c).all(|(g, c)| (g - c).abs() <= 1e-4 * c.abs().max(1.0)), "step {t}: {g:?} want {c:?}");
+    }
 }

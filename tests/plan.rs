@@ -175,19 +175,19 @@ fn large_layers_use_batch_tiled_step_kernels() {
     assert_eq!(d.rows, 4);
     // the projection (I = 8 and N = 4 * 129 are multiples of 4: the vec4 kernel): 10 steps x 16
     // rows = 160 rows in blocks of 16, 516 columns in workgroups of 64 x 4 columns
-    let p = first_dispatch(&plan, Kernel::InputProjectionVec4);
+    let p = first_dispatch(&plan, Kernel::InputProjection);
     assert_eq!((p.rows, p.workgroups), (16, [3, 10, 1]));
     let few = first_dispatch(
         &Plan::forward(&s, 1, 16, 1, false, StepVariant::PerStep { rows: 4 }, ON_GPU),
-        Kernel::InputProjectionVec4,
+        Kernel::InputProjection,
     );
     assert_eq!((few.rows, few.workgroups), (8, [3, 2, 1]), "under 64 rows: blocks of 8");
     // CPU drivers: from 256 rows, blocks of 32 (20 steps x 16 rows = 320 rows: 10 blocks);
     // GPUs keep 16
-    let many = |fit| first_dispatch(&Plan::forward(&s, 20, 16, 20, false, ONE_ROW, fit), Kernel::InputProjectionVec4);
+    let many = |fit| first_dispatch(&Plan::forward(&s, 20, 16, 20, false, ONE_ROW, fit), Kernel::InputProjection);
     assert_eq!((many(ON_CPU).rows, many(ON_CPU).workgroups), (32, [3, 10, 1]), "CPU driver: blocks of 32");
     assert_eq!((many(ON_GPU).rows, many(ON_GPU).workgroups), (16, [3, 20, 1]), "GPU: blocks of 16");
-    let below = first_dispatch(&Plan::forward(&s, 15, 16, 15, false, ONE_ROW, ON_CPU), Kernel::InputProjectionVec4);
+    let below = first_dispatch(&Plan::forward(&s, 15, 16, 15, false, ONE_ROW, ON_CPU), Kernel::InputProjection);
     assert_eq!(below.rows, 16, "240 rows: blocks of 16 on a CPU driver too");
 }
 

@@ -374,10 +374,10 @@ impl GpuModel {
                     });
                     let mut current = None;
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
-                        if current != Some((d.kernel, d.rows)) {
-                            let aligned = self.shape.state_aligned();
+                        let aligned = self.shape.aligned(d.kernel, d.layer);
+                        if current != Some((d.kernel, d.rows, aligned)) {
                             pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows, aligned).pipeline);
-                            current = Some((d.kernel, d.rows));
+                            current = Some((d.kernel, d.rows, aligned));
                         }
                         let (offsets, n) = ws.dynamic_offsets(d);
                         pass.set_bind_group(0, &ws.bind_groups[&(d.kernel, d.layer)], &offsets[..n]);
@@ -417,7 +417,8 @@ impl GpuModel {
         scoped(device, || -> Result<Workspace> {
             let mut buffers = HashMap::new();
             let storage = |buf: Buf| -> Result<wgpu::Buffer> {
-                let size = shape.elements(buf, t, b).max(1) as u64 * 4;
+                // whole vec4s: kernels read the layer inputs as arrays of vec4 (input_projection)
+                let size = shape.elements(buf, t, b).max(1).next_multiple_of(4) as u64 * 4;
                 check_size(&limits, buf, size)?;
                 let label = format!("wgpu-rnn.{buf:?}");
                 Ok(device.create_buffer(&wgpu::BufferDescriptor {

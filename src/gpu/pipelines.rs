@@ -37,7 +37,7 @@ pub struct KernelPipeline {
 
 /// All pipelines of a device.
 pub struct Pipelines {
-    /// By kernel, `ROWS` and `STATE_ALIGNED`.
+    /// By kernel, `ROWS` and its alignment constant.
     by_kernel: HashMap<(Kernel, u32, bool), KernelPipeline>,
 }
 
@@ -101,8 +101,8 @@ impl Pipelines {
                 });
                 for &aligned in kernel.aligned_variants() {
                     let mut constants = Vec::new();
-                    if kernel.reads_state_as_vec4() {
-                        constants.push(("STATE_ALIGNED", if aligned { 1.0 } else { 0.0 }));
+                    if let Some(name) = kernel.alignment_constant() {
+                        constants.push((name, if aligned { 1.0 } else { 0.0 }));
                     }
                     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                         label: Some(&label),
@@ -138,8 +138,9 @@ impl Pipelines {
     }
 
     /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without `ROWS`) and
-    /// `STATE_ALIGNED = state_aligned` (ignored by kernels without it).
-    pub fn get(&self, kernel: Kernel, rows: u32, state_aligned: bool) -> &KernelPipeline {
-        &self.by_kernel[&(kernel, rows, state_aligned && kernel.reads_state_as_vec4())]
+    /// its alignment constant (`Kernel::alignment_constant`) `aligned` (ignored by kernels
+    /// without one).
+    pub fn get(&self, kernel: Kernel, rows: u32, aligned: bool) -> &KernelPipeline {
+        &self.by_kernel[&(kernel, rows, aligned && kernel.alignment_constant().is_some())]
     }
 }
