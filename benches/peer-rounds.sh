@@ -6,6 +6,7 @@
 #
 #     (cd benches/peers/burn && cargo build --release) && cargo build --release
 #     bash benches/peer-rounds.sh 3 /tmp/peers        # rounds, output folder; about 12 min a round
+#     HIDDEN=1024 BATCH=16 bash benches/peer-rounds.sh 3 /tmp/peers   # some sizes only
 set -euo pipefail
 rounds=${1:-3}
 out=${2:-/tmp/wgpu-rnn-peers}
@@ -19,7 +20,7 @@ mkdir -p "$out"
 for r in $(seq 1 "$rounds"); do
   : >"$out/burn-$r.jsonl"
   : >"$out/ours-$r.txt"
-  for h in 256 512 1024; do for b in 1 4 16; do for c in lstm gru; do
+  for h in ${HIDDEN:-256 512 1024}; do for b in ${BATCH:-1 4 16}; do for c in lstm gru; do
     echo "round $r/$rounds: $c H$h B$b" >&2
     run_burn() { (cd "$here/benches/peers/burn" && "$burn" --cell $c --hidden $h --batch $b --steps 100 --warmup 1 --repeats 3 2>/dev/null) >>"$out/burn-$r.jsonl"; }
     run_ours() { "$ours" bench --cell $c --hidden $h --batch $b --steps 100 --repeats 3 2>/dev/null | tail -1 >>"$out/ours-$r.txt"; }

@@ -61,18 +61,7 @@ fn a_vec4(i: u32) -> vec4<f32> {
     if (INPUT_ALIGNED || o == 0u) {
         return lo;
     }
-    let hi = wide4(a[i / 4u + 1u]);
-    switch o {
-        case 1u: {
-            return vec4<f32>(lo.yzw, hi.x);
-        }
-        case 2u: {
-            return vec4<f32>(lo.zw, hi.xy);
-        }
-        default: {
-            return vec4<f32>(lo.w, hi.xyz);
-        }
-    }
+    return joined_vec4(lo, wide4(a[i / 4u + 1u]), o);
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -47,6 +47,7 @@ const TILES: &str = include_str!("../shaders/shared/tiles.wgsl");
 const SLICES: &str = include_str!("../shaders/shared/slices.wgsl");
 const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
 const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
+const VEC4_READS: &str = include_str!("../shaders/shared/vec4_reads.wgsl");
 const LANES: &str = include_str!("../shaders/shared/lanes.wgsl");
 const LANES_OFF: &str = include_str!("../shaders/shared/lanes_off.wgsl");
 const WIDE_LOADS: &str = include_str!("../shaders/shared/wide_loads.wgsl");
@@ -217,12 +218,12 @@ impl Kernel {
         let module = match (self.is_step(), self == Kernel::LayerPersistent) {
             (true, _) => {
                 format!(
-                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{wide}\n{state_vec4}\n{body}"
+                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{wide}\n{VEC4_READS}\n{state_vec4}\n{body}"
                 )
             }
             (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
             (false, false) if self == Kernel::MergeDirections => body,
-            (false, false) => format!("{BLOCKED}\n{lanes}\n{wide}\n{body}"),
+            (false, false) => format!("{BLOCKED}\n{lanes}\n{wide}\n{VEC4_READS}\n{body}"),
         };
         format!("const ROWS: u32 = {rows}u; // batch rows per invocation (kernels.rs Kernel::source)\n{module}")
     }

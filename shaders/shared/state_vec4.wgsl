@@ -26,18 +26,7 @@ fn h_vec4(i: u32) -> vec4<f32> {
     if (STATE_ALIGNED || o == 0u) {
         return a;
     }
-    let b = wide4(h_cur[i / 4u + 1u]); // holds h[i + 3], so it is in the row
-    switch o {
-        case 1u: {
-            return vec4<f32>(a.yzw, b.x);
-        }
-        case 2u: {
-            return vec4<f32>(a.zw, b.xy);
-        }
-        default: {
-            return vec4<f32>(a.w, b.xyz);
-        }
-    }
+    return joined_vec4(a, wide4(h_cur[i / 4u + 1u]), o); // that vec4 holds h[i + 3], in the row
 }
 
 // Where lane sharing (shared/lanes.wgsl) stops: inputs below it are read in chunks of
