@@ -106,16 +106,10 @@ fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, ROWS> {
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their (z, r, h) weights (the quad at wi).
 fn add_triples(acc: ptr<function, array<vec3<f32>, ROWS>>, wi: u32, hq: array<vec4<f32>, ROWS>) {
-    let qa = wide4(wh[wi]);
-    let qb = wide4(wh[wi + 1u]);
-    let qc = wide4(wh[wi + 2u]);
-    let w0 = qa.xyz;
-    let w1 = vec3<f32>(qa.w, qb.xy);
-    let w2 = vec3<f32>(qb.zw, qc.x);
-    let w3 = qc.yzw;
+    let w = quad_triples(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
     for (var r = 0u; r < ROWS; r++) {
         let hv = hq[r];
-        (*acc)[r] += hv.x * w0 + hv.y * w1 + hv.z * w2 + hv.w * w3;
+        (*acc)[r] += hv.x * w[0] + hv.y * w[1] + hv.z * w[2] + hv.w * w[3];
     }
 }
 

@@ -82,11 +82,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
                 for (var k = 0u; k < HI; k += 4u) {
                     let hv = vec4<f32>(h_wg[k], h_wg[k + 1u], h_wg[k + 2u], h_wg[k + 3u]);
                     if (gru) {
-                        let qa = wh[wi];
-                        let qb = wh[wi + 1u];
-                        let qc = wh[wi + 2u];
-                        let w = hv.x * qa.xyz + hv.y * vec3<f32>(qa.w, qb.xy) + hv.z * vec3<f32>(qb.zw, qc.x) + hv.w * qc.yzw;
-                        acc += vec4<f32>(w, 0.0);
+                        let w = quad_triples(wh[wi], wh[wi + 1u], wh[wi + 2u]);
+                        acc += vec4<f32>(hv.x * w[0] + hv.y * w[1] + hv.z * w[2] + hv.w * w[3], 0.0);
                     } else {
                         acc.x += dot(hv, wh[wi]);
                     }

@@ -56,6 +56,10 @@ impl Buf {
     }
 }
 
+/// Alignment in bytes of the second half of `Buf::H`: WebGPU's largest allowed
+/// `min_storage_buffer_offset_alignment`, so it suits every device.
+pub const STATE_HALF_ALIGN: u64 = 256;
+
 /// The sizes that shape a plan, read off a [`Network`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetShape {
@@ -303,10 +307,6 @@ impl NetShape {
 
 /// Batches up to this size take the split-K kernels on GPUs where a cell has no sliced kernel.
 pub const SPLIT_BATCH: usize = 4;
-
-/// Alignment in bytes of the second half of `Buf::H`: WebGPU's largest allowed
-/// `min_storage_buffer_offset_alignment`, so it suits every device.
-pub const STATE_HALF_ALIGN: u64 = 256;
 
 /// Batches up to this size take the sliced kernels on GPUs; larger ones the workgroup-tiled
 /// kernels (H200, T50: at B16 the sliced kernel was faster than the tiled one at H128-1024, at

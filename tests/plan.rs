@@ -173,8 +173,8 @@ fn large_layers_use_batch_tiled_step_kernels() {
     let d = first_dispatch(&plan, Kernel::LstmStep);
     assert_eq!(d.workgroups, [3, 4, 1], "129 units in workgroups of 64, 16 rows in tiles of 4");
     assert_eq!(d.rows, 4);
-    // the projection (I = 8 and N = 4 * 129 are multiples of 4: the vec4 kernel): 10 steps x 16
-    // rows = 160 rows in blocks of 16, 516 columns in workgroups of 64 x 4 columns
+    // the projection: 10 steps x 16 rows = 160 rows in blocks of 16, 516 columns in workgroups
+    // of 64 x 4 columns
     let p = first_dispatch(&plan, Kernel::InputProjection);
     assert_eq!((p.rows, p.workgroups), (16, [3, 10, 1]));
     let few = first_dispatch(
