@@ -16,7 +16,9 @@
 //   Each with module constant ROWS = 1 (one batch row per invocation), 4, 8 or 16 (each
 //   weight load feeds that many rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
 //   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
-//   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms).
+//   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms); there gru_step computes two units
+//   per invocation (PAIRED), each shared chunk of h feeding both (301 -> 272 ms); so does
+//   gru_gates.
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on
 //   lavapipe), as Wide4 (shared/wide_loads.wgsl: 64-bit pairs on CPU drivers; GRU H512 B16
@@ -68,40 +70,63 @@ fn hold(d: u32, b: u32, j: u32) {
     h_store(row + j, h_load(row + j));
 }
 
-// The recurrent products h·R of the three gates for unit j and the tile's rows: per four
-// inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) and one of h per row
-// (per subgroup where lanes are shared, shared/lanes.wgsl). Call from uniform control flow.
-fn recurrent_triples(d: u32, j: u32, b0: u32) -> array<vec3<f32>, ROWS> {
+// The recurrent products h·R of the three gates for unit j and the tile's rows, and with `pair`
+// those of unit j1 too, into acc1 (the second unit of PAIRED, shared/lanes.wgsl): per four
+// inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) per unit and one of h
+// per row (per subgroup where lanes are shared, shared/lanes.wgsl). Call from uniform control
+// flow.
+fn recurrent_triples(d: u32, j: u32, b0: u32, pair: bool, j1: u32,
+                     acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
     let H = lp.hidden;
     let lane = share_lane();
     var acc: array<vec3<f32>, ROWS>;
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
     var wi = input_quad(d, H, H, j) * 3u;
+    var wi1 = input_quad(d, H, H, j1) * 3u;
     let ks = shared_inputs(H);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
-            add_triples(&acc, wi, lane_quads(hc, i));
+            let hq = lane_quads(hc, i);
+            add_triples(&acc, wi, hq);
             wi += 3u * UNIT_BLOCK;
+            if (pair) {
+                add_triples(acc1, wi1, hq);
+                wi1 += 3u * UNIT_BLOCK;
+            }
         }
     }
     let k4 = H & ~3u;
     for (var k = ks; k < k4; k += 4u) {
-        add_triples(&acc, wi, h_quads(hrow, k));
+        let hq = h_quads(hrow, k);
+        add_triples(&acc, wi, hq);
         wi += 3u * UNIT_BLOCK;
+        if (pair) {
+            add_triples(acc1, wi1, hq);
+            wi1 += 3u * UNIT_BLOCK;
+        }
     }
     if (k4 < H) { // the last, partial quad
-        let qa = wide4(wh[wi]);
-        let qb = wide4(wh[wi + 1u]);
-        let qc = wide4(wh[wi + 2u]);
-        for (var k = k4; k < H; k++) {
-            let w = quad_triple(qa, qb, qc, k - k4);
-            for (var r = 0u; r < ROWS; r++) {
-                acc[r] += h_load(hrow[r] + k) * w;
-            }
+        add_partial_triples(&acc, wi, hrow, k4);
+        if (pair) {
+            add_partial_triples(acc1, wi1, hrow, k4);
         }
     }
     return acc;
+}
+
+// acc[r] += inputs k4 .. H of row r times their (z, r, h) weights (the partial quad at wi).
+fn add_partial_triples(acc: ptr<function, array<vec3<f32>, ROWS>>, wi: u32, hrow: array<u32, ROWS>,
+                       k4: u32) {
+    let qa = wide4(wh[wi]);
+    let qb = wide4(wh[wi + 1u]);
+    let qc = wide4(wh[wi + 2u]);
+    for (var k = k4; k < lp.hidden; k++) {
+        let w = quad_triple(qa, qb, qc, k - k4);
+        for (var r = 0u; r < ROWS; r++) {
+            (*acc)[r] += h_load(hrow[r] + k) * w;
+        }
+    }
 }
 
 // acc[r] += inputs k .. k+4 of row r (hq[r]) times their (z, r, h) weights (the quad at wi).
@@ -118,12 +143,20 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
-    let j = min(gid.x, lp.hidden - 1u);
+    // this invocation's unit, and with PAIRED the one UNIT_BLOCK after it (shared/lanes.wgsl);
+    // units past H run on as unit H-1 for lane sharing and write nothing
+    let j0 = paired_unit(gid.x);
+    let j1 = j0 + UNIT_BLOCK;
+    let H = lp.hidden;
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    let acc = recurrent_triples(d, j, b0);
-    if (gid.x < lp.hidden) {
-        gru_fused_finish(d, j, b0, acc);
+    var acc1: array<vec3<f32>, ROWS>;
+    let acc = recurrent_triples(d, min(j0, H - 1u), b0, PAIRED, min(j1, H - 1u), &acc1);
+    if (j0 < H) {
+        gru_fused_finish(d, j0, b0, acc);
+    }
+    if (PAIRED && j1 < H) {
+        gru_fused_finish(d, j1, b0, acc1);
     }
 }
 
@@ -166,14 +199,25 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
-    let j = min(gid.x, lp.hidden - 1u);
+    let j0 = paired_unit(gid.x); // as in gru_step
+    let j1 = j0 + UNIT_BLOCK;
+    let H = lp.hidden;
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    let H = lp.hidden;
-    let acc = recurrent_triples(d, j, b0); // (the h gate's product is not used here)
-    if (gid.x >= H) {
-        return;
+    var acc1: array<vec3<f32>, ROWS>;
+    // (the h gate's products are not used here)
+    let acc = recurrent_triples(d, min(j0, H - 1u), b0, PAIRED, min(j1, H - 1u), &acc1);
+    if (j0 < H) {
+        gates_finish(d, j0, b0, acc);
     }
+    if (PAIRED && j1 < H) {
+        gates_finish(d, j1, b0, acc1);
+    }
+}
+
+// Hands z and r ⊙ h of unit j and the tile's rows to gru_candidate (scratch).
+fn gates_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
+    let H = lp.hidden;
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {

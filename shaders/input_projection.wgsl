@@ -32,6 +32,9 @@
 //   lavapipe the projection took 2100 ms with the scalar kernel, 187 ms with this one; H1024
 //   unchanged, 122-127 -> 127-132 ms). No loops or dynamic indices in the loops over the rows:
 //   one of them made lavapipe keep acc in memory, the whole kernel 3x slower.
+//   Two column quads per invocation where lanes are shared (PAIRED, shared/lanes.wgsl): each
+//   shared chunk of a feeds twice the columns (GRU H1024 B16 T100 projection 189 -> 166 ms on
+//   lavapipe; a as Wide8s, or the weights or a through textures, gained nothing).
 
 struct MatmulParams {
     m: u32,
@@ -73,7 +76,10 @@ fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (row0 >= p.m || (gid.x >= n4 && !SHARE_LANES)) {
         return;
     }
-    let c4 = min(gid.x, n4 - 1u); // invocations past N stay for lane sharing and write nothing
+    // this invocation's column quad, and with PAIRED the one UNIT_BLOCK after it
+    // (shared/lanes.wgsl); quads past N stay for lane sharing and write nothing
+    let q0 = paired_unit(gid.x);
+    let q1 = q0 + UNIT_BLOCK;
     let lane = share_lane();
     // rows past M read the last row (their results are not written)
     var r: array<u32, ROWS>;
@@ -81,7 +87,9 @@ fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
         r[i] = min(row0 + i, p.m - 1u) * p.k;
     }
     var acc: array<vec4<f32>, ROWS>;
-    var wi = input_quad(d, p.k, n4, c4) * 2u; // in Wide8s; a quad is two
+    var acc1: array<vec4<f32>, ROWS>; // q1's (PAIRED only)
+    var wi = input_quad(d, p.k, n4, min(q0, n4 - 1u)) * 2u; // in Wide8s; a quad is two
+    var wi1 = input_quad(d, p.k, n4, min(q1, n4 - 1u)) * 2u;
     var ks = 0u; // quads of k read in chunks shared across lanes (shared/lanes.wgsl)
     if (SHARE_LANES) {
         ks = full - full % LANES;
@@ -98,6 +106,10 @@ fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             add_block(&acc, wi, av);
             wi += 2u * UNIT_BLOCK;
+            if (PAIRED) {
+                add_block(&acc1, wi1, av);
+                wi1 += 2u * UNIT_BLOCK;
+            }
         }
     }
     // the rest, a last, partial quad included: its vec4s reach into the next row (or the
@@ -109,8 +121,20 @@ fn input_projection(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         add_block(&acc, wi, av);
         wi += 2u * UNIT_BLOCK;
+        if (PAIRED) {
+            add_block(&acc1, wi1, av);
+            wi1 += 2u * UNIT_BLOCK;
+        }
     }
-    if (gid.x >= n4) {
+    store_block(acc, d, row0, q0);
+    if (PAIRED) {
+        store_block(acc1, d, row0, q1);
+    }
+}
+
+// out = acc + bias for column quad c4 of the block's rows inside M and columns inside N.
+fn store_block(acc: array<vec4<f32>, ROWS>, d: u32, row0: u32, c4: u32) {
+    if (c4 >= (p.n + 3u) / 4u) {
         return;
     }
     // (no loops inside the loop over the rows below: lavapipe would then not unroll it, and

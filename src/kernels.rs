@@ -284,6 +284,12 @@ impl Kernel {
         matches!(self, Kernel::LstmStepTiled | Kernel::GruStepTiled)
     }
 
+    /// Whether the kernel computes two units per invocation where lanes are shared (`PAIRED` in
+    /// shaders/shared/lanes.wgsl; `plan::unit_workgroups` sizes its dispatches).
+    pub fn pairs_units(self) -> bool {
+        matches!(self, Kernel::InputProjection | Kernel::GruStep | Kernel::GruGates)
+    }
+
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
     pub fn needs_subgroups(self) -> bool {
         matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)

@@ -347,6 +347,10 @@ pub struct DeviceFit {
     /// The workgroup-tiled and sliced step kernels (workgroups that share their loads through
     /// workgroup memory): a GPU.
     pub workgroup_tiles: bool,
+    /// Two units per invocation in the kernels that pair them (`Kernel::pairs_units`): where
+    /// lanes are shared (`GpuContext::share_lanes`), whose kernels are built with `PAIRED`
+    /// (shaders/shared/lanes.wgsl). Must match the build: it sizes their dispatches.
+    pub paired: bool,
 }
 
 /// How a layer's time steps run.
@@ -439,9 +443,8 @@ pub struct Plan {
     pub commands: Vec<Command>,
 }
 
-/// Rows per invocation of the input projection over `m` rows (the module's `ROWS`; 1 for the
-/// scalar kernel, which always computes 8): `PROJECTION_ROWS` from 256 rows where
-/// `fit.wide_tiles`, 16 from 64 rows, else 8.
+/// Rows per invocation of the input projection over `m` rows (the module's `ROWS`):
+/// `PROJECTION_ROWS` from 256 rows where `fit.wide_tiles`, 16 from 64 rows, else 8.
 pub fn projection_rows(kernel: Kernel, m: usize, fit: DeviceFit) -> u32 {
     match kernel {
         Kernel::InputProjection if m >= 256 && fit.wide_tiles => PROJECTION_ROWS,
@@ -453,6 +456,16 @@ pub fn projection_rows(kernel: Kernel, m: usize, fit: DeviceFit) -> u32 {
 
 fn groups(n: usize, per: u32) -> u32 {
     n.div_ceil(per as usize) as u32
+}
+
+/// Workgroups (of 64 invocations) of `kernel` for `units` units: hidden units, or the input
+/// projection's column quads. One invocation per unit, or, where `fit.paired` and the kernel
+/// pairs (`Kernel::pairs_units`), one per pair: invocation i computes unit (i / 8) * 16 + i % 8
+/// and the unit 8 after it (keep in sync with `paired_unit` in shaders/shared/lanes.wgsl).
+pub fn unit_workgroups(kernel: Kernel, units: usize, fit: DeviceFit) -> u32 {
+    let invocations =
+        if fit.paired && kernel.pairs_units() { units.div_ceil(2 * UNIT_BLOCK) * UNIT_BLOCK } else { units };
+    groups(invocations, 64)
 }
 
 /// Workgroups for a one-dimensional kernel of `n` invocations spread over x and y.
@@ -487,8 +500,12 @@ impl Plan {
             commands.push(Command::Dispatch(Dispatch {
                 kernel,
                 layer: l,
-                // each invocation computes a block of rows x 4 columns; workgroups are 64x1
-                workgroups: [groups(h * shape.gates(), 256), groups(t * b, rows.max(WIDE_ROWS)), d as u32],
+                // each invocation computes a block of rows x 4 columns (two such where paired)
+                workgroups: [
+                    unit_workgroups(kernel, (h * shape.gates()).div_ceil(4), fit),
+                    groups(t * b, rows.max(WIDE_ROWS)),
+                    d as u32,
+                ],
                 step: None,
                 rows,
             }));
@@ -510,7 +527,7 @@ impl Plan {
                             commands.push(Command::Dispatch(Dispatch {
                                 kernel,
                                 layer: l,
-                                workgroups: [groups(width, 64), groups(b, rows), d as u32],
+                                workgroups: [unit_workgroups(kernel, width, fit), groups(b, rows), d as u32],
                                 step: Some(s as u32),
                                 rows,
                             }));

@@ -4,10 +4,22 @@ use wgpu_rnn::kernels::Kernel;
 use wgpu_rnn::plan::{Buf, Command, DeviceFit, Dispatch, NetShape, Plan, STATE_HALF_ALIGN, StepVariant};
 
 const ONE_ROW: StepVariant = StepVariant::PerStep { rows: 1 };
-const ON_GPU: DeviceFit =
-    DeviceFit { persistent: true, split: true, wide_tiles: false, row_tiles: false, workgroup_tiles: true };
-const ON_CPU: DeviceFit =
-    DeviceFit { persistent: false, split: false, wide_tiles: true, row_tiles: true, workgroup_tiles: false };
+const ON_GPU: DeviceFit = DeviceFit {
+    persistent: true,
+    split: true,
+    wide_tiles: false,
+    row_tiles: false,
+    workgroup_tiles: true,
+    paired: false,
+};
+const ON_CPU: DeviceFit = DeviceFit {
+    persistent: false,
+    split: false,
+    wide_tiles: true,
+    row_tiles: true,
+    workgroup_tiles: false,
+    paired: true,
+};
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
 
@@ -185,10 +197,41 @@ fn large_layers_use_batch_tiled_step_kernels() {
     // CPU drivers: from 256 rows, blocks of 32 (20 steps x 16 rows = 320 rows: 10 blocks);
     // GPUs keep 16
     let many = |fit| first_dispatch(&Plan::forward(&s, 20, 16, 20, false, ONE_ROW, fit), Kernel::InputProjection);
-    assert_eq!((many(ON_CPU).rows, many(ON_CPU).workgroups), (32, [3, 10, 1]), "CPU driver: blocks of 32");
+    // (and two column quads per invocation: 129 quads in 9 pairs of blocks of 8, 72 invocations)
+    assert_eq!((many(ON_CPU).rows, many(ON_CPU).workgroups), (32, [2, 10, 1]), "CPU driver: blocks of 32");
     assert_eq!((many(ON_GPU).rows, many(ON_GPU).workgroups), (16, [3, 20, 1]), "GPU: blocks of 16");
     let below = first_dispatch(&Plan::forward(&s, 15, 16, 15, false, ONE_ROW, ON_CPU), Kernel::InputProjection);
     assert_eq!(below.rows, 16, "240 rows: blocks of 16 on a CPU driver too");
+}
+
+#[test]
+fn paired_kernels_take_half_the_invocations_where_lanes_are_shared() {
+    // invocation i computes unit (i / 8) * 16 + i % 8 and the one 8 after it (PAIRED in
+    // shaders/shared/lanes.wgsl): ceil(units / 16) * 8 invocations in workgroups of 64
+    let x_groups = |cell, hidden, lbr, kernel, fit| {
+        let net = random::network(&RandomConfig::simple(cell, 8, hidden), 1, |mut s| {
+            s.linear_before_reset = lbr;
+            s
+        });
+        first_dispatch(
+            &Plan::forward(&NetShape::of(&net), 4, 16, 4, false, StepVariant::PerStep { rows: 16 }, fit),
+            kernel,
+        )
+        .workgroups[0]
+    };
+    for (kernel, lbr) in [(Kernel::GruStep, true), (Kernel::GruGates, false)] {
+        assert_eq!(x_groups(Cell::Gru, 1024, lbr, kernel, ON_CPU), 8, "{kernel:?}: 512 invocations");
+        assert_eq!(x_groups(Cell::Gru, 1024, lbr, kernel, ON_GPU), 16, "{kernel:?}: one unit each");
+        // 1030 units: 65 pairs of blocks, the last with 6 units in its first block only
+        assert_eq!(x_groups(Cell::Gru, 1030, lbr, kernel, ON_CPU), 9, "{kernel:?}: 520 invocations");
+    }
+    assert_eq!(x_groups(Cell::Gru, 1024, false, Kernel::GruCandidate, ON_CPU), 16, "gru_candidate is not paired");
+    assert_eq!(x_groups(Cell::Lstm, 1024, false, Kernel::LstmStep, ON_CPU), 16, "lstm_step is not paired");
+    // the projection's 768 column quads (GRU H1024): 384 invocations paired
+    assert_eq!(x_groups(Cell::Gru, 1024, true, Kernel::InputProjection, ON_CPU), 6);
+    assert_eq!(x_groups(Cell::Gru, 1024, true, Kernel::InputProjection, ON_GPU), 12);
+    let paired: Vec<_> = Kernel::ALL.into_iter().filter(|k| k.pairs_units()).collect();
+    assert_eq!(paired, [Kernel::InputProjection, Kernel::GruStep, Kernel::GruGates]);
 }
 
 #[test]

@@ -9,6 +9,17 @@
 const SHARE_LANES: bool = true;
 const LANES: u32 = 8u;
 
+// Unit pairs (input_projection's column quads, gru_step's hidden units): invocation i computes
+// unit paired_unit(i) and the unit UNIT_BLOCK after it, so every shared chunk and its shuffles
+// feed twice the multiply-adds (lavapipe GRU H1024 B16 T100: gru_step 301 -> 272 ms, the
+// projection 189 -> 166 ms; LSTM's four gates per unit spilled, 2%). plan.rs
+// `paired_invocations` sizes the dispatch to match.
+const PAIRED: bool = true;
+
+fn paired_unit(i: u32) -> u32 {
+    return (i / UNIT_BLOCK) * (2u * UNIT_BLOCK) + i % UNIT_BLOCK;
+}
+
 // This invocation's lane in its subgroup (the subgroup_invocation_id of a full subgroup; a
 // helper function cannot take the builtin).
 fn share_lane() -> u32 {

@@ -2,6 +2,11 @@
 // sharing loops end before they start (SHARE_LANES is false) and compile out.
 const SHARE_LANES: bool = false;
 const LANES: u32 = 8u;
+const PAIRED: bool = false;
+
+fn paired_unit(i: u32) -> u32 {
+    return i;
+}
 
 fn share_lane() -> u32 {
     return 0u;

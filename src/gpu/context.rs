@@ -249,6 +249,7 @@ impl GpuContext {
             wide_tiles: cpu,
             row_tiles: cpu,
             workgroup_tiles: !cpu,
+            paired: self.share_lanes,
         }
     }
 
