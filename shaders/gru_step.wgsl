@@ -17,7 +17,7 @@
 //   weight load feeds that many rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
 //   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
 //   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms); there gru_step computes two units
-//   per invocation (PAIRED), each shared chunk of h feeding both (301 -> 272 ms); so does
+//   per invocation (PAIRED), each shared chunk of h feeding both (291-297 -> 238-256 ms); so does
 //   gru_gates.
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on

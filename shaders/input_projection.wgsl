@@ -33,7 +33,7 @@
 //   unchanged, 122-127 -> 127-132 ms). No loops or dynamic indices in the loops over the rows:
 //   one of them made lavapipe keep acc in memory, the whole kernel 3x slower.
 //   Two column quads per invocation where lanes are shared (PAIRED, shared/lanes.wgsl): each
-//   shared chunk of a feeds twice the columns (GRU H1024 B16 T100 projection 189 -> 166 ms on
+//   shared chunk of a feeds twice the columns (GRU H1024 B16 T100 projection 189 -> 168 ms on
 //   lavapipe; a as Wide8s, or the weights or a through textures, gained nothing).
 
 struct MatmulParams {

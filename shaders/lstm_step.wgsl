@@ -11,7 +11,8 @@
 //   ROWS = 1: one invocation per hidden unit and batch row computes all four gates with one
 //             vec4 weight load per input.
 //   ROWS = 4, 8, 16: each vec4 weight load feeds that many batch rows (16: CPU drivers, LSTM
-//   H1024 B16 T100 steps 550 -> 420 ms on lavapipe).
+//   H1024 B16 T100 steps 550 -> 420 ms on lavapipe); where lanes are shared, two units per
+//   invocation (LSTM_PAIRED).
 //   (All: row offsets computed once per invocation, k unrolled by 4; weights blocked so that
 //   eight neighbouring units read one contiguous run; h read as vec4s where H_in % 4 == 0,
 //   pipeline constant STATE_ALIGNED; on devices that share lanes, shared/lanes.wgsl, h read
@@ -31,6 +32,11 @@
 @group(0) @binding(8) var<storage, read_write> c: array<f32>;
 @group(0) @binding(9) var<storage, read_write> out: array<f32>;
 
+// Two units per invocation (PAIRED, shared/lanes.wgsl) for tiles of more than one row: LSTM
+// H1024 T50 steps on lavapipe B16 169 -> 146-149 ms, B4 77-97 -> 72-73 ms; at B1 52 -> 78 ms,
+// so one row keeps one unit (kernels.rs `Kernel::pairs_units`).
+const LSTM_PAIRED: bool = PAIRED && ROWS > 1u;
+
 @compute @workgroup_size(64, 1, 1)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b0 = gid.y * ROWS;
@@ -39,35 +45,61 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (b0 >= lp.batch || d >= lp.dirs || (gid.x >= H && !SHARE_LANES)) {
         return;
     }
-    let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
+    // this invocation's unit, and with LSTM_PAIRED the one UNIT_BLOCK after it; units past H
+    // run on as unit H-1 for lane sharing and write nothing
+    let j0 = select(gid.x, paired_unit(gid.x), LSTM_PAIRED);
+    let j1 = j0 + UNIT_BLOCK;
     let lane = share_lane();
     let HI = lp.hidden_in;
     var acc: array<vec4<f32>, ROWS>;
+    var acc1: array<vec4<f32>, ROWS>; // j1's (LSTM_PAIRED only)
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = input_quad(d, HI, H, j) * 2u; // in Wide8s, two per quad
+    var wi = input_quad(d, HI, H, min(j0, H - 1u)) * 2u; // in Wide8s, two per quad
+    var wi1 = input_quad(d, HI, H, min(j1, H - 1u)) * 2u;
     let ks = shared_inputs(HI);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
-            add_quad(&acc, wi, lane_quads(hc, i));
+            let hq = lane_quads(hc, i);
+            add_quad(&acc, wi, hq);
             wi += 2u * UNIT_BLOCK;
+            if (LSTM_PAIRED) {
+                add_quad(&acc1, wi1, hq);
+                wi1 += 2u * UNIT_BLOCK;
+            }
         }
     }
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
-        add_quad(&acc, wi, h_quads(hrow, k));
+        let hq = h_quads(hrow, k);
+        add_quad(&acc, wi, hq);
         wi += 2u * UNIT_BLOCK;
-    }
-    if (k4 < HI) { // the last, partial quad (its weights past HI are zero)
-        let ws = quad_weights(wi);
-        for (var k = k4; k < HI; k++) {
-            for (var r = 0u; r < ROWS; r++) {
-                acc[r] += h_load(hrow[r] + k) * ws[k - k4];
-            }
+        if (LSTM_PAIRED) {
+            add_quad(&acc1, wi1, hq);
+            wi1 += 2u * UNIT_BLOCK;
         }
     }
-    if (gid.x < H) {
-        lstm_finish(d, j, b0, acc);
+    if (k4 < HI) { // the last, partial quad (its weights past HI are zero)
+        add_partial_quad(&acc, wi, hrow, k4);
+        if (LSTM_PAIRED) {
+            add_partial_quad(&acc1, wi1, hrow, k4);
+        }
+    }
+    if (j0 < H) {
+        lstm_finish(d, j0, b0, acc);
+    }
+    if (LSTM_PAIRED && j1 < H) {
+        lstm_finish(d, j1, b0, acc1);
+    }
+}
+
+// acc[r] += inputs k4 .. H_in of row r times their gate weights (the partial quad at wi).
+fn add_partial_quad(acc: ptr<function, array<vec4<f32>, ROWS>>, wi: u32, hrow: array<u32, ROWS>, k4: u32) {
+    let ws = quad_weights(wi);
+    for (var k = k4; k < lp.hidden_in; k++) {
+        for (var r = 0u; r < ROWS; r++) {
+            (*acc)[r] += h_load(hrow[r] + k) * ws[k - k4];
+        }
     }
 }
 

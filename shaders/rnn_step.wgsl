@@ -10,7 +10,7 @@
 //   ROWS = 4, 8, 16: each weight load feeds that many batch rows.
 //   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
 //   H_in % 4 == 0, pipeline constant STATE_ALIGNED; on devices that share lanes,
-//   shared/lanes.wgsl, h read once per subgroup.)
+//   shared/lanes.wgsl, h read once per subgroup, and two units per invocation, PAIRED.)
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -29,33 +29,56 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (b0 >= lp.batch || d >= lp.dirs || (gid.x >= H && !SHARE_LANES)) {
         return;
     }
-    let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
+    // this invocation's unit, and with PAIRED the one UNIT_BLOCK after it (shared/lanes.wgsl);
+    // units past H run on as unit H-1 for lane sharing and write nothing
+    let j0 = paired_unit(gid.x);
+    let j1 = j0 + UNIT_BLOCK;
     let lane = share_lane();
     let HI = lp.hidden_in;
     var acc: array<f32, ROWS>;
+    var acc1: array<f32, ROWS>; // j1's (PAIRED only)
     var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = input_quad(d, HI, H, j);
+    var wi = input_quad(d, HI, H, min(j0, H - 1u));
+    var wi1 = input_quad(d, HI, H, min(j1, H - 1u));
     let ks = shared_inputs(HI);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
-            add_dots(&acc, wide4(wh[wi]), lane_quads(hc, i));
+            let hq = lane_quads(hc, i);
+            add_dots(&acc, wide4(wh[wi]), hq);
             wi += UNIT_BLOCK;
+            if (PAIRED) {
+                add_dots(&acc1, wide4(wh[wi1]), hq);
+                wi1 += UNIT_BLOCK;
+            }
         }
     }
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
-        add_dots(&acc, wide4(wh[wi]), h_quads(hrow, k)); // inputs k .. k+4
+        let hq = h_quads(hrow, k); // inputs k .. k+4
+        add_dots(&acc, wide4(wh[wi]), hq);
         wi += UNIT_BLOCK;
+        if (PAIRED) {
+            add_dots(&acc1, wide4(wh[wi1]), hq);
+            wi1 += UNIT_BLOCK;
+        }
     }
     for (var k = k4; k < HI; k++) {
         let w = wide4(wh[wi])[k - k4];
+        let w1 = wide4(wh[wi1])[k - k4];
         for (var r = 0u; r < ROWS; r++) {
-            acc[r] += h_load(hrow[r] + k) * w;
+            let hv = h_load(hrow[r] + k);
+            acc[r] += hv * w;
+            if (PAIRED) {
+                acc1[r] += hv * w1;
+            }
         }
     }
-    if (gid.x < H) {
-        rnn_finish(d, j, b0, acc);
+    if (j0 < H) {
+        rnn_finish(d, j0, b0, acc);
+    }
+    if (PAIRED && j1 < H) {
+        rnn_finish(d, j1, b0, acc1);
     }
 }
 

@@ -284,10 +284,15 @@ impl Kernel {
         matches!(self, Kernel::LstmStepTiled | Kernel::GruStepTiled)
     }
 
-    /// Whether the kernel computes two units per invocation where lanes are shared (`PAIRED` in
-    /// shaders/shared/lanes.wgsl; `plan::unit_workgroups` sizes its dispatches).
-    pub fn pairs_units(self) -> bool {
-        matches!(self, Kernel::InputProjection | Kernel::GruStep | Kernel::GruGates)
+    /// Whether the kernel built for `rows` rows per invocation computes two units per invocation
+    /// where lanes are shared (`PAIRED` in shaders/shared/lanes.wgsl; `lstm_step` from two rows
+    /// on, `LSTM_PAIRED`; `plan::unit_workgroups` sizes the dispatches).
+    pub fn pairs_units(self, rows: u32) -> bool {
+        match self {
+            Kernel::InputProjection | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates => true,
+            Kernel::LstmStep => rows > 1,
+            _ => false,
+        }
     }
 
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).

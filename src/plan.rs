@@ -458,13 +458,14 @@ fn groups(n: usize, per: u32) -> u32 {
     n.div_ceil(per as usize) as u32
 }
 
-/// Workgroups (of 64 invocations) of `kernel` for `units` units: hidden units, or the input
-/// projection's column quads. One invocation per unit, or, where `fit.paired` and the kernel
-/// pairs (`Kernel::pairs_units`), one per pair: invocation i computes unit (i / 8) * 16 + i % 8
-/// and the unit 8 after it (keep in sync with `paired_unit` in shaders/shared/lanes.wgsl).
-pub fn unit_workgroups(kernel: Kernel, units: usize, fit: DeviceFit) -> u32 {
+/// Workgroups (of 64 invocations) of `kernel`, built for `rows` rows per invocation, for `units`
+/// units: hidden units, or the input projection's column quads. One invocation per unit, or,
+/// where `fit.paired` and the kernel pairs (`Kernel::pairs_units`), one per pair: invocation i
+/// computes unit (i / 8) * 16 + i % 8 and the unit 8 after it (keep in sync with `paired_unit`
+/// in shaders/shared/lanes.wgsl).
+pub fn unit_workgroups(kernel: Kernel, rows: u32, units: usize, fit: DeviceFit) -> u32 {
     let invocations =
-        if fit.paired && kernel.pairs_units() { units.div_ceil(2 * UNIT_BLOCK) * UNIT_BLOCK } else { units };
+        if fit.paired && kernel.pairs_units(rows) { units.div_ceil(2 * UNIT_BLOCK) * UNIT_BLOCK } else { units };
     groups(invocations, 64)
 }
 
@@ -502,7 +503,7 @@ impl Plan {
                 layer: l,
                 // each invocation computes a block of rows x 4 columns (two such where paired)
                 workgroups: [
-                    unit_workgroups(kernel, (h * shape.gates()).div_ceil(4), fit),
+                    unit_workgroups(kernel, rows, (h * shape.gates()).div_ceil(4), fit),
                     groups(t * b, rows.max(WIDE_ROWS)),
                     d as u32,
                 ],
@@ -527,7 +528,7 @@ impl Plan {
                             commands.push(Command::Dispatch(Dispatch {
                                 kernel,
                                 layer: l,
-                                workgroups: [unit_workgroups(kernel, width, fit), groups(b, rows), d as u32],
+                                workgroups: [unit_workgroups(kernel, rows, width, fit), groups(b, rows), d as u32],
                                 step: Some(s as u32),
                                 rows,
                             }));

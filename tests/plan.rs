@@ -208,17 +208,15 @@ fn large_layers_use_batch_tiled_step_kernels() {
 fn paired_kernels_take_half_the_invocations_where_lanes_are_shared() {
     // invocation i computes unit (i / 8) * 16 + i % 8 and the one 8 after it (PAIRED in
     // shaders/shared/lanes.wgsl): ceil(units / 16) * 8 invocations in workgroups of 64
-    let x_groups = |cell, hidden, lbr, kernel, fit| {
+    let x_groups_rows = |cell, hidden, lbr, kernel, fit, rows| {
         let net = random::network(&RandomConfig::simple(cell, 8, hidden), 1, |mut s| {
             s.linear_before_reset = lbr;
             s
         });
-        first_dispatch(
-            &Plan::forward(&NetShape::of(&net), 4, 16, 4, false, StepVariant::PerStep { rows: 16 }, fit),
-            kernel,
-        )
-        .workgroups[0]
+        first_dispatch(&Plan::forward(&NetShape::of(&net), 4, 16, 4, false, StepVariant::PerStep { rows }, fit), kernel)
+            .workgroups[0]
     };
+    let x_groups = |cell, hidden, lbr, kernel, fit| x_groups_rows(cell, hidden, lbr, kernel, fit, 16);
     for (kernel, lbr) in [(Kernel::GruStep, true), (Kernel::GruGates, false)] {
         assert_eq!(x_groups(Cell::Gru, 1024, lbr, kernel, ON_CPU), 8, "{kernel:?}: 512 invocations");
         assert_eq!(x_groups(Cell::Gru, 1024, lbr, kernel, ON_GPU), 16, "{kernel:?}: one unit each");
@@ -226,12 +224,18 @@ fn paired_kernels_take_half_the_invocations_where_lanes_are_shared() {
         assert_eq!(x_groups(Cell::Gru, 1030, lbr, kernel, ON_CPU), 9, "{kernel:?}: 520 invocations");
     }
     assert_eq!(x_groups(Cell::Gru, 1024, false, Kernel::GruCandidate, ON_CPU), 16, "gru_candidate is not paired");
-    assert_eq!(x_groups(Cell::Lstm, 1024, false, Kernel::LstmStep, ON_CPU), 16, "lstm_step is not paired");
+    assert_eq!(x_groups(Cell::Lstm, 1024, false, Kernel::LstmStep, ON_CPU), 8, "lstm_step: 512 invocations");
+    assert_eq!(
+        x_groups_rows(Cell::Lstm, 1024, false, Kernel::LstmStep, ON_CPU, 1),
+        16,
+        "lstm_step with one row per invocation is not paired"
+    );
     // the projection's 768 column quads (GRU H1024): 384 invocations paired
     assert_eq!(x_groups(Cell::Gru, 1024, true, Kernel::InputProjection, ON_CPU), 6);
     assert_eq!(x_groups(Cell::Gru, 1024, true, Kernel::InputProjection, ON_GPU), 12);
-    let paired: Vec<_> = Kernel::ALL.into_iter().filter(|k| k.pairs_units()).collect();
-    assert_eq!(paired, [Kernel::InputProjection, Kernel::GruStep, Kernel::GruGates]);
+    let paired: Vec<_> = Kernel::ALL.into_iter().filter(|k| k.pairs_units(16)).collect();
+    assert_eq!(paired, [Kernel::InputProjection, Kernel::RnnStep, Kernel::GruStep, Kernel::GruGates, Kernel::LstmStep]);
+    assert_eq!(x_groups(Cell::Rnn, 1024, false, Kernel::RnnStep, ON_CPU), 8, "rnn_step: 512 invocations");
 }
 
 #[test]
