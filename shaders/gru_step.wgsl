@@ -143,21 +143,24 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
-    // this invocation's unit, and with PAIRED the one UNIT_BLOCK after it (shared/lanes.wgsl);
-    // units past H run on as unit H-1 for lane sharing and write nothing
-    let j0 = paired_unit(gid.x);
-    let j1 = j0 + UNIT_BLOCK;
-    let H = lp.hidden;
-    let b0 = gid.y * ROWS;
-    let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
-    let acc = recurrent_triples(d, min(j0, H - 1u), b0, PAIRED, min(j1, H - 1u), &acc1);
-    if (j0 < H) {
-        gru_fused_finish(d, j0, b0, acc);
+    let acc = pair_triples(gid, &acc1);
+    let j0 = paired_unit(gid.x);
+    if (j0 < lp.hidden) {
+        gru_fused_finish(gid.z, j0, gid.y * ROWS, acc);
     }
-    if (PAIRED && j1 < H) {
-        gru_fused_finish(d, j1, b0, acc1);
+    if (PAIRED && j0 + UNIT_BLOCK < lp.hidden) {
+        gru_fused_finish(gid.z, j0 + UNIT_BLOCK, gid.y * ROWS, acc1);
     }
+}
+
+// The recurrent products of the invocation's unit paired_unit(gid.x) and, with PAIRED
+// (shared/lanes.wgsl), of the unit UNIT_BLOCK after it, into acc1 (gru_step, gru_gates). Units
+// past H run on as unit H-1 for lane sharing; the caller writes nothing for them.
+fn pair_triples(gid: vec3<u32>, acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
+    let j0 = paired_unit(gid.x);
+    let last = lp.hidden - 1u;
+    return recurrent_triples(gid.z, min(j0, last), gid.y * ROWS, PAIRED, min(j0 + UNIT_BLOCK, last), acc1);
 }
 
 // A unit's gate products as the workgroup-memory kernels name them (shared/tiles.wgsl,
@@ -199,19 +202,14 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
-    let j0 = paired_unit(gid.x); // as in gru_step
-    let j1 = j0 + UNIT_BLOCK;
-    let H = lp.hidden;
-    let b0 = gid.y * ROWS;
-    let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
-    // (the h gate's products are not used here)
-    let acc = recurrent_triples(d, min(j0, H - 1u), b0, PAIRED, min(j1, H - 1u), &acc1);
-    if (j0 < H) {
-        gates_finish(d, j0, b0, acc);
+    let acc = pair_triples(gid, &acc1); // (the h gate's products are not used here)
+    let j0 = paired_unit(gid.x);
+    if (j0 < lp.hidden) {
+        gates_finish(gid.z, j0, gid.y * ROWS, acc);
     }
-    if (PAIRED && j1 < H) {
-        gates_finish(d, j1, b0, acc1);
+    if (PAIRED && j0 + UNIT_BLOCK < lp.hidden) {
+        gates_finish(gid.z, j0 + UNIT_BLOCK, gid.y * ROWS, acc1);
     }
 }
 
