@@ -18,7 +18,8 @@
 //   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
 //   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms); there gru_step computes two units
 //   per invocation (PAIRED), each shared chunk of h feeding both (291-297 -> 238-256 ms); so does
-//   gru_gates.
+//   gru_gates. gru_candidate read every r ⊙ h per lane with one scalar load per input until
+//   2026-11-27; now the lanes share them too, a quad per lane (H1024 B16 T50: 708 -> 170 ms).
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on
 //   lavapipe), as Wide4 (shared/wide_loads.wgsl: 64-bit pairs on CPU drivers; GRU H512 B16
@@ -40,10 +41,6 @@
 // unit H-1 and write nothing.
 fn runs(gid: vec3<u32>) -> bool {
     return gid.y * ROWS < lp.batch && gid.z < lp.dirs && (gid.x < lp.hidden || SHARE_LANES);
-}
-
-fn in_range(gid: vec3<u32>) -> bool {
-    return gid.x < lp.hidden && runs(gid);
 }
 
 fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
@@ -234,30 +231,43 @@ fn gates_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (!in_range(gid)) {
+    if (!runs(gid)) {
         return;
     }
-    let j = gid.x;
+    let H = lp.hidden;
+    let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    let H = lp.hidden;
+    let lane = share_lane();
     var acc: array<f32, ROWS>;
-    var srow: array<u32, ROWS>; // each row's scratch offset, computed once
+    var srow: array<u32, ROWS>; // each row's first r ⊙ h in scratch, computed once
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
     var wi = input_quad(d, H, H, j) * 3u;
-    for (var k = 0u; k < H; k += 4u) {
-        let qa = wide4(wh[wi]);
-        let qb = wide4(wh[wi + 1u]);
-        let qc = wide4(wh[wi + 2u]);
+    let ks = shared_inputs(H);
+    for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
+        let rc = reset_quads(srow, k0 + 4u * lane); // lane l: inputs k0 + 4l .. k0 + 4l + 4
+        for (var i = 0u; i < LANES; i++) {
+            add_candidate(&acc, wi, lane_quads(rc, i));
+            wi += 3u * UNIT_BLOCK;
+        }
+    }
+    let k4 = H & ~3u;
+    for (var k = ks; k < k4; k += 4u) {
+        add_candidate(&acc, wi, reset_quads(srow, k));
         wi += 3u * UNIT_BLOCK;
-        let n = quad_h_gate(qa, qb, qc);
-        for (var i = 0u; i < min(4u, H - k); i++) {
+    }
+    if (k4 < H) { // the last, partial quad
+        let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+        for (var k = k4; k < H; k++) {
             for (var r = 0u; r < ROWS; r++) {
-                acc[r] += scratch[srow[r] + 2u * (k + i)] * n[i];
+                acc[r] += scratch[srow[r] + 2u * k] * n[k - k4];
             }
         }
+    }
+    if (gid.x >= H) {
+        return;
     }
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -271,5 +281,24 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, rs.t, b, j) + 2u] + acc[r]));
         finish(d, b, j, rs.t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
+    }
+}
+
+// r ⊙ h of inputs k .. k+4 (all inside H) of the tile's rows, from scratch (srow: each row's
+// first r ⊙ h; they sit two floats apart).
+fn reset_quads(srow: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
+    var q: array<vec4<f32>, ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        let i = srow[r] + 2u * k;
+        q[r] = vec4<f32>(scratch[i], scratch[i + 2u], scratch[i + 4u], scratch[i + 6u]);
+    }
+    return q;
+}
+
+// acc[r] += inputs k .. k+4 of row r's r ⊙ h (rq[r]) times their h-gate weights (the quad at wi).
+fn add_candidate(acc: ptr<function, array<f32, ROWS>>, wi: u32, rq: array<vec4<f32>, ROWS>) {
+    let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+    for (var r = 0u; r < ROWS; r++) {
+        (*acc)[r] += dot(rq[r], n);
     }
 }
