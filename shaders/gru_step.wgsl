@@ -19,7 +19,8 @@
 //   T100 steps 863 -> 436 ms on lavapipe (16 rows: 355 ms); there gru_step computes two units
 //   per invocation (PAIRED), each shared chunk of h feeding both (291-297 -> 238-256 ms); so does
 //   gru_gates. gru_candidate read every r ⊙ h per lane with one scalar load per input until
-//   2026-11-27; now the lanes share them too, a quad per lane (H1024 B16 T50: 708 -> 170 ms).
+//   2026-11-27; now the lanes share them too, a quad per lane (H1024 B16 T50: 708 -> 170 ms),
+//   and it pairs units as well.
 //   Weights: first three scalar loads per input (gates padded to a vec4: one load, a third more
 //   bytes), now input quads: three vec4 loads per four inputs (GRU H1024 B1 265 -> 208 ms on
 //   lavapipe), as Wide4 (shared/wide_loads.wgsl: 64-bit pairs on CPU drivers; GRU H512 B16
@@ -235,40 +236,59 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let H = lp.hidden;
-    let j = min(gid.x, H - 1u); // invocations past H stay for lane sharing and write nothing
+    let j0 = paired_unit(gid.x); // as in gru_step
+    let j1 = j0 + UNIT_BLOCK;
     let b0 = gid.y * ROWS;
     let d = gid.z;
     let lane = share_lane();
     var acc: array<f32, ROWS>;
+    var acc1: array<f32, ROWS>; // j1's (PAIRED only)
     var srow: array<u32, ROWS>; // each row's first r ⊙ h in scratch, computed once
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
-    var wi = input_quad(d, H, H, j) * 3u;
+    var wi = input_quad(d, H, H, min(j0, H - 1u)) * 3u;
+    var wi1 = input_quad(d, H, H, min(j1, H - 1u)) * 3u;
     let ks = shared_inputs(H);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let rc = reset_quads(srow, k0 + 4u * lane); // lane l: inputs k0 + 4l .. k0 + 4l + 4
         for (var i = 0u; i < LANES; i++) {
-            add_candidate(&acc, wi, lane_quads(rc, i));
+            let rq = lane_quads(rc, i);
+            add_candidate(&acc, wi, rq);
             wi += 3u * UNIT_BLOCK;
+            if (PAIRED) {
+                add_candidate(&acc1, wi1, rq);
+                wi1 += 3u * UNIT_BLOCK;
+            }
         }
     }
     let k4 = H & ~3u;
     for (var k = ks; k < k4; k += 4u) {
-        add_candidate(&acc, wi, reset_quads(srow, k));
+        let rq = reset_quads(srow, k);
+        add_candidate(&acc, wi, rq);
         wi += 3u * UNIT_BLOCK;
-    }
-    if (k4 < H) { // the last, partial quad
-        let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
-        for (var k = k4; k < H; k++) {
-            for (var r = 0u; r < ROWS; r++) {
-                acc[r] += scratch[srow[r] + 2u * k] * n[k - k4];
-            }
+        if (PAIRED) {
+            add_candidate(&acc1, wi1, rq);
+            wi1 += 3u * UNIT_BLOCK;
         }
     }
-    if (gid.x >= H) {
-        return;
+    if (k4 < H) { // the last, partial quad
+        add_partial_candidate(&acc, wi, srow, k4);
+        if (PAIRED) {
+            add_partial_candidate(&acc1, wi1, srow, k4);
+        }
     }
+    if (j0 < H) {
+        candidate_finish(d, j0, b0, acc);
+    }
+    if (PAIRED && j1 < H) {
+        candidate_finish(d, j1, b0, acc1);
+    }
+}
+
+// n = g(xh + (r ⊙ h)·Rhᵀ) of unit j and the tile's rows from their products acc, then h'.
+fn candidate_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
+    let H = lp.hidden;
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
@@ -281,6 +301,16 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, rs.t, b, j) + 2u] + acc[r]));
         finish(d, b, j, rs.t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
+    }
+}
+
+// acc[r] += inputs k4 .. H of row r's r ⊙ h times their h-gate weights (the partial quad at wi).
+fn add_partial_candidate(acc: ptr<function, array<f32, ROWS>>, wi: u32, srow: array<u32, ROWS>, k4: u32) {
+    let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+    for (var k = k4; k < lp.hidden; k++) {
+        for (var r = 0u; r < ROWS; r++) {
+            (*acc)[r] += scratch[srow[r] + 2u * k] * n[k - k4];
+        }
     }
 }
 

@@ -289,7 +289,9 @@ impl Kernel {
     /// on, `LSTM_PAIRED`; `plan::unit_workgroups` sizes the dispatches).
     pub fn pairs_units(self, rows: u32) -> bool {
         match self {
-            Kernel::InputProjection | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates => true,
+            Kernel::InputProjection | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
+                true
+            }
             Kernel::LstmStep => rows > 1,
             _ => false,
         }

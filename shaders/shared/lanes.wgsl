@@ -10,11 +10,13 @@ const SHARE_LANES: bool = true;
 const LANES: u32 = 8u;
 
 // Unit pairs (input_projection's column quads; the hidden units of rnn_step, gru_step,
-// gru_gates and, from two rows per invocation, lstm_step: kernels.rs `Kernel::pairs_units`):
-// invocation i computes unit paired_unit(i) and the unit UNIT_BLOCK after it, so each shared
-// chunk and its shuffles feed twice the multiply-adds (lavapipe, H1024 B16: GRU T100 gru_step
-// 291-297 -> 238-256 ms, the projection 189 -> 168 ms; T50 lstm_step 164-166 -> 145-147 ms,
-// rnn_step 74-75 -> 61 ms). plan.rs `unit_workgroups` sizes their dispatches to match.
+// gru_gates, gru_candidate and, from two rows per invocation, lstm_step: kernels.rs
+// `Kernel::pairs_units`): invocation i computes unit paired_unit(i) and the unit UNIT_BLOCK
+// after it, so each shared chunk and its shuffles feed twice the multiply-adds (lavapipe,
+// H1024 B16: GRU T100 gru_step 291-297 -> 238-256 ms, the projection 189 -> 168 ms; T50
+// lstm_step 164-166 -> 145-147 ms, rnn_step 74-75 -> 61 ms). plan.rs `unit_workgroups` sizes
+// their dispatches to match. (The kernels spell the pairing out each: the loops have the same
+// shape but different accumulators and loads, and WGSL has no generics.)
 const PAIRED: bool = true;
 
 fn paired_unit(i: u32) -> u32 {
