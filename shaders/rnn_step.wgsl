@@ -63,15 +63,10 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
             wi1 += UNIT_BLOCK;
         }
     }
-    for (var k = k4; k < HI; k++) {
-        let w = wide4(wh[wi])[k - k4];
-        let w1 = wide4(wh[wi1])[k - k4];
-        for (var r = 0u; r < ROWS; r++) {
-            let hv = h_load(hrow[r] + k);
-            acc[r] += hv * w;
-            if (PAIRED) {
-                acc1[r] += hv * w1;
-            }
+    if (k4 < HI) { // the last, partial quad
+        add_partial_dots(&acc, wide4(wh[wi]), hrow, k4);
+        if (PAIRED) {
+            add_partial_dots(&acc1, wide4(wh[wi1]), hrow, k4);
         }
     }
     if (j0 < H) {
@@ -79,6 +74,15 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if (PAIRED && j1 < H) {
         rnn_finish(d, j1, b0, acc1);
+    }
+}
+
+// acc[r] += inputs k4 .. H_in of row r times their weights (w: the partial quad's).
+fn add_partial_dots(acc: ptr<function, array<f32, ROWS>>, w: vec4<f32>, hrow: array<u32, ROWS>, k4: u32) {
+    for (var k = k4; k < lp.hidden_in; k++) {
+        for (var r = 0u; r < ROWS; r++) {
+            (*acc)[r] += h_load(hrow[r] + k) * w[k - k4];
+        }
     }
 }
 
