@@ -5,7 +5,9 @@
 //   bh:      [D, H]           Rbh, used by linear_before_reset = 1 only
 //   h_cur:   [D, B, H]        the half of h this step reads (plan.rs Buf::H), as Wide4s
 //   h_next:  [D, B, H]        the half it writes
-//   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate
+//   scratch: [D, B, H, 2]     (z, r ⊙ h) handed from gru_gates to gru_candidate; in a wavefront
+//                             stack then [L, B, H]: x·W_hᵀ of the layers above the first
+//                             (stack_input_at)
 //   y:       [T, B, D, H]
 // Versions:
 //   gru_step:      linear_before_reset = 1, fully fused: n = g(xh + r ⊙ (h·Rhᵀ + Rbh)).
@@ -13,6 +15,9 @@
 //   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'.
 //   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step unless
 //   layer_persistent.wgsl runs the layer.)
+//   All three run wavefront stacks (FLAG_WAVE, shared/rows.wgsl): a layer above the first adds
+//   the products of its input (slot d-1's h) times W_dᵀ, the candidate's kept apart from h·Rᵀ
+//   (gru_finish_inputs; gru_gates hands it to gru_candidate in scratch, stack_input_at).
 //   Each with module constant ROWS = 1 (one batch row per invocation), 4, 8 or 16 (each
 //   weight load feeds that many rows), and STATE_ALIGNED (h read as vec4s where H % 4 == 0).
 //   On devices that share lanes (shared/lanes.wgsl), h read once per subgroup: GRU H1024 B16
@@ -45,13 +50,13 @@ fn runs(gid: vec3<u32>) -> bool {
 }
 
 fn xp_at(d: u32, t: u32, b: u32, j: u32) -> u32 {
-    return (((d * lp.steps + t) * lp.batch + b) * lp.hidden + j) * 3u;
+    return (xp_row(d, t, b) * lp.hidden + j) * 3u;
 }
 
 // The update and reset gates (z, r) of the row whose gate inputs start at xb, from the
 // recurrent products `a` (x: z, y: r).
 fn update_reset(d: u32, xb: u32, a: vec3<f32>) -> vec2<f32> {
-    let f = lp.acts[d * 3u];
+    let f = lp.acts[act_index(lp.flags, d, 0u)];
     return vec2<f32>(activate(f, clip_gate(lp, xp[xb] + a.x)), activate(f, clip_gate(lp, xp[xb + 1u] + a.y)));
 }
 
@@ -60,7 +65,9 @@ fn finish(d: u32, b: u32, j: u32, t: u32, z: f32, n: f32) {
     let row = state_row(d, b);
     let hv = (1.0 - z) * n + z * h_load(row + j);
     h_store(row + j, hv);
-    y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden + j] = hv;
+    if (writes_y(d)) {
+        y[y_row(d, t, b) + j] = hv;
+    }
 }
 
 fn hold(d: u32, b: u32, j: u32) {
@@ -68,19 +75,19 @@ fn hold(d: u32, b: u32, j: u32) {
     h_store(row + j, h_load(row + j));
 }
 
-// The recurrent products h·R of the three gates for unit j and the tile's rows, and with `pair`
+// The products h·R of the three gates for unit j and the tile's rows (state rows `hrow`, weights
+// of direction wd: the recurrent ones, or a wavefront stack's input weights), and with `pair`
 // those of unit j1 too, into acc1 (the second unit of PAIRED, shared/lanes.wgsl): per four
 // inputs, three vec4 loads of weights (shared/blocked.wgsl, input_quad) per unit and one of h
 // per row (per subgroup where lanes are shared, shared/lanes.wgsl). Call from uniform control
 // flow.
-fn recurrent_triples(d: u32, j: u32, b0: u32, pair: bool, j1: u32,
+fn recurrent_triples(hrow: array<u32, ROWS>, wd: u32, j: u32, pair: bool, j1: u32,
                      acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
     let H = lp.hidden;
     let lane = share_lane();
     var acc: array<vec3<f32>, ROWS>;
-    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = input_quad(d, H, H, j) * 3u;
-    var wi1 = input_quad(d, H, H, j1) * 3u;
+    var wi = input_quad(wd, H, H, j) * 3u;
+    var wi1 = input_quad(wd, H, H, j1) * 3u;
     let ks = shared_inputs(H);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
@@ -141,14 +148,21 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
+    let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
     let acc = pair_triples(gid, &acc1);
+    // a wavefront stack's layer d: the products of its input, layer d-1's h (zero elsewhere)
+    var x0: array<vec3<f32>, ROWS>;
+    var x1: array<vec3<f32>, ROWS>;
+    if (stacked_input(d)) {
+        x0 = unit_triples(gid, tile_state_rows(d - 1u, gid.y * ROWS), input_weights(d), &x1);
+    }
     let j0 = paired_unit(gid.x);
     if (j0 < lp.hidden) {
-        gru_fused_finish(gid.z, j0, gid.y * ROWS, acc);
+        gru_finish_inputs(d, j0, gid.y * ROWS, acc, x0);
     }
     if (PAIRED && j0 + UNIT_BLOCK < lp.hidden) {
-        gru_fused_finish(gid.z, j0 + UNIT_BLOCK, gid.y * ROWS, acc1);
+        gru_finish_inputs(d, j0 + UNIT_BLOCK, gid.y * ROWS, acc1, x1);
     }
 }
 
@@ -156,9 +170,15 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 // (shared/lanes.wgsl), of the unit UNIT_BLOCK after it, into acc1 (gru_step, gru_gates). Units
 // past H run on as unit H-1 for lane sharing; the caller writes nothing for them.
 fn pair_triples(gid: vec3<u32>, acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
+    return unit_triples(gid, tile_state_rows(gid.z, gid.y * ROWS), gid.z, acc1);
+}
+
+// pair_triples of the tile's rows `hrow` with the weights of direction wd.
+fn unit_triples(gid: vec3<u32>, hrow: array<u32, ROWS>, wd: u32,
+                acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
     let j0 = paired_unit(gid.x);
     let last = lp.hidden - 1u;
-    return recurrent_triples(gid.z, min(j0, last), gid.y * ROWS, PAIRED, min(j0 + UNIT_BLOCK, last), acc1);
+    return recurrent_triples(hrow, wd, min(j0, last), PAIRED, min(j0 + UNIT_BLOCK, last), acc1);
 }
 
 // A unit's gate products as the workgroup-memory kernels name them (shared/tiles.wgsl,
@@ -176,6 +196,13 @@ fn finish_gates(d: u32, j: u32, b0: u32, products: array<Gates, ROWS>) {
 // Finishes hidden unit j of the tile's rows (linear_before_reset = 1) from their recurrent
 // products `acc` (also the end of gru_step_split).
 fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
+    var no_inputs: array<vec3<f32>, ROWS>;
+    gru_finish_inputs(d, j, b0, acc, no_inputs);
+}
+
+// gru_fused_finish with a wavefront stack's input products `x` (x·W of the z, r, h gates; zeros
+// outside a stack): z and r add them to the recurrent products, the candidate outside r ⊙ (...).
+fn gru_finish_inputs(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>, x: array<vec3<f32>, ROWS>) {
     let rbh = bh[d * lp.hidden + j]; // one load for all rows (a loop of loads on CPU drivers)
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -189,8 +216,8 @@ fn gru_fused_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
         }
         let a = acc[r];
         let xb = xp_at(d, rs.t, b, j);
-        let zr = update_reset(d, xb, a);
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xb + 2u] + zr.y * (a.z + rbh)));
+        let zr = update_reset(d, xb, a + vec3<f32>(x[r].xy, 0.0));
+        let n = activate(lp.acts[act_index(lp.flags, d, 1u)], clip_gate(lp, xp[xb + 2u] + x[r].z + zr.y * (a.z + rbh)));
         finish(d, b, j, rs.t, zr.x, n);
     }
 }
@@ -200,19 +227,33 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!runs(gid)) {
         return;
     }
+    let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
     let acc = pair_triples(gid, &acc1); // (the h gate's products are not used here)
+    // a wavefront stack's layer d: the products of its input, layer d-1's h (zero elsewhere)
+    var x0: array<vec3<f32>, ROWS>;
+    var x1: array<vec3<f32>, ROWS>;
+    if (stacked_input(d)) {
+        x0 = unit_triples(gid, tile_state_rows(d - 1u, gid.y * ROWS), input_weights(d), &x1);
+    }
     let j0 = paired_unit(gid.x);
     if (j0 < lp.hidden) {
-        gates_finish(gid.z, j0, gid.y * ROWS, acc);
+        gates_finish(d, j0, gid.y * ROWS, acc, x0);
     }
     if (PAIRED && j0 + UNIT_BLOCK < lp.hidden) {
-        gates_finish(gid.z, j0 + UNIT_BLOCK, gid.y * ROWS, acc1);
+        gates_finish(d, j0 + UNIT_BLOCK, gid.y * ROWS, acc1, x1);
     }
 }
 
-// Hands z and r ⊙ h of unit j and the tile's rows to gru_candidate (scratch).
-fn gates_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
+// Where a wavefront stack's gru_gates leaves x·W_hᵀ of row b, unit j for gru_candidate: after
+// the (z, r ⊙ h) pairs of every slot.
+fn stack_input_at(d: u32, b: u32, j: u32) -> u32 {
+    return (lp.dirs * lp.batch * lp.hidden) * 2u + (d * lp.batch + b) * lp.hidden + j;
+}
+
+// Hands z and r ⊙ h of unit j and the tile's rows to gru_candidate (scratch), and in a stack
+// the h gate's input product x.z (x: the stack's input products, zeros elsewhere).
+fn gates_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>, x: array<vec3<f32>, ROWS>) {
     let H = lp.hidden;
     for (var r = 0u; r < ROWS; r++) {
         let b = b0 + r;
@@ -223,10 +264,13 @@ fn gates_finish(d: u32, j: u32, b0: u32, acc: array<vec3<f32>, ROWS>) {
         if (!rs.running) {
             continue;
         }
-        let zr = update_reset(d, xp_at(d, rs.t, b, j), acc[r]);
+        let zr = update_reset(d, xp_at(d, rs.t, b, j), acc[r] + vec3<f32>(x[r].xy, 0.0));
         let sb = ((d * lp.batch + b) * H + j) * 2u;
         scratch[sb] = zr.x;
         scratch[sb + 1u] = zr.y * h_load(rs.row + j);
+        if (stacked_input(d)) {
+            scratch[stack_input_at(d, b, j)] = x[r].z;
+        }
     }
 }
 
@@ -299,7 +343,11 @@ fn candidate_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
             hold(d, b, j);
             continue;
         }
-        let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, xp[xp_at(d, rs.t, b, j) + 2u] + acc[r]));
+        var a = xp[xp_at(d, rs.t, b, j) + 2u] + acc[r];
+        if (stacked_input(d)) {
+            a += scratch[stack_input_at(d, b, j)];
+        }
+        let n = activate(lp.acts[act_index(lp.flags, d, 1u)], clip_gate(lp, a));
         finish(d, b, j, rs.t, scratch[((d * lp.batch + b) * H + j) * 2u], n);
     }
 }

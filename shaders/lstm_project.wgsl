@@ -8,6 +8,8 @@
 //   ROWS = 4, 8: each weight load feeds four or eight batch rows.
 //   (All: row offsets computed once per invocation, one vec4 weight load per four inputs;
 //   LSTM H512 P256 B16 T50 about 235 -> 200 ms on lavapipe against one scalar load per input.)
+//   In a wavefront stack (FLAG_WAVE, shared/rows.wgsl) the slots d are the layers, each with
+//   its own W_hr; only the last writes y.
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -62,6 +64,8 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let t = rs.t;
         h_next[rs.row + p] = acc[r];
-        y[((t * B + b) * lp.dirs + d) * P + p] = acc[r];
+        if (writes_y(d)) {
+            y[y_row(d, t, b) + p] = acc[r];
+        }
     }
 }

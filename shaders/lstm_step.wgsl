@@ -18,6 +18,9 @@
 //   pipeline constant STATE_ALIGNED; on devices that share lanes, shared/lanes.wgsl, h read
 //   once per subgroup: LSTM H1024 B16 T100 steps 993 -> 550 ms on lavapipe; weights in input
 //   quads read as two Wide8, shared/wide_loads.wgsl, on CPU drivers.)
+//   Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers, and
+//   layers above the first add their input product, slot d-1's h times W_dᵀ, with a second
+//   pass of the same loops (add_gate_products).
 //   (With a projection, lstm_project.wgsl finishes the step; layer_persistent.wgsl runs whole
 //   layers of small H in one dispatch.)
 
@@ -49,22 +52,38 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     // run on as unit H-1 for lane sharing and write nothing
     let j0 = select(gid.x, paired_unit(gid.x), LSTM_PAIRED);
     let j1 = j0 + UNIT_BLOCK;
-    let lane = share_lane();
-    let HI = lp.hidden_in;
     var acc: array<vec4<f32>, ROWS>;
     var acc1: array<vec4<f32>, ROWS>; // j1's (LSTM_PAIRED only)
-    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = input_quad(d, HI, H, min(j0, H - 1u)) * 2u; // in Wide8s, two per quad
-    var wi1 = input_quad(d, HI, H, min(j1, H - 1u)) * 2u;
+    add_gate_products(&acc, &acc1, tile_state_rows(d, b0), d, j0, j1);
+    if (stacked_input(d)) { // a wavefront stack's layer d: its input is layer d-1's h
+        add_gate_products(&acc, &acc1, tile_state_rows(d - 1u, b0), input_weights(d), j0, j1);
+    }
+    if (j0 < H) {
+        lstm_finish(d, j0, b0, acc);
+    }
+    if (LSTM_PAIRED && j1 < H) {
+        lstm_finish(d, j1, b0, acc1);
+    }
+}
+
+// acc[r] (and with LSTM_PAIRED acc1[r]) += the h of the tile's rows (state rows `hrow`) times
+// the gate weights of direction wd of units j0 (and j1). Call from uniform control flow.
+fn add_gate_products(acc: ptr<function, array<vec4<f32>, ROWS>>, acc1: ptr<function, array<vec4<f32>, ROWS>>,
+                     hrow: array<u32, ROWS>, wd: u32, j0: u32, j1: u32) {
+    let H = lp.hidden;
+    let HI = lp.hidden_in;
+    let lane = share_lane();
+    var wi = input_quad(wd, HI, H, min(j0, H - 1u)) * 2u; // in Wide8s, two per quad
+    var wi1 = input_quad(wd, HI, H, min(j1, H - 1u)) * 2u;
     let ks = shared_inputs(HI);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
             let hq = lane_quads(hc, i);
-            add_quad(&acc, wi, hq);
+            add_quad(acc, wi, hq);
             wi += 2u * UNIT_BLOCK;
             if (LSTM_PAIRED) {
-                add_quad(&acc1, wi1, hq);
+                add_quad(acc1, wi1, hq);
                 wi1 += 2u * UNIT_BLOCK;
             }
         }
@@ -72,24 +91,18 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
         let hq = h_quads(hrow, k);
-        add_quad(&acc, wi, hq);
+        add_quad(acc, wi, hq);
         wi += 2u * UNIT_BLOCK;
         if (LSTM_PAIRED) {
-            add_quad(&acc1, wi1, hq);
+            add_quad(acc1, wi1, hq);
             wi1 += 2u * UNIT_BLOCK;
         }
     }
     if (k4 < HI) { // the last, partial quad (its weights past HI are zero)
-        add_partial_quad(&acc, wi, hrow, k4);
+        add_partial_quad(acc, wi, hrow, k4);
         if (LSTM_PAIRED) {
-            add_partial_quad(&acc1, wi1, hrow, k4);
+            add_partial_quad(acc1, wi1, hrow, k4);
         }
-    }
-    if (j0 < H) {
-        lstm_finish(d, j0, b0, acc);
-    }
-    if (LSTM_PAIRED && j1 < H) {
-        lstm_finish(d, j1, b0, acc1);
     }
 }
 
@@ -159,7 +172,7 @@ fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {
             continue;
         }
         let t = rs.t;
-        let a = acc[r] + xp[((d * lp.steps + t) * B + b) * H + j];
+        let a = acc[r] + xp[xp_row(d, t, b) * H + j];
         let ci = (d * B + b) * H + j;
         let cell = lstm_cell(d, a, pv, c[ci]);
         let hv = cell.h;
@@ -168,7 +181,9 @@ fn lstm_finish(d: u32, j: u32, b0: u32, acc: array<vec4<f32>, ROWS>) {
             out[ci] = hv;
         } else {
             h_store(rs.row + j, hv);
-            out[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
+            if (writes_y(d)) {
+                out[y_row(d, t, b) + j] = hv;
+            }
         }
     }
 }

@@ -11,6 +11,9 @@
 //   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
 //   H_in % 4 == 0, pipeline constant STATE_ALIGNED; on devices that share lanes,
 //   shared/lanes.wgsl, h read once per subgroup, and two units per invocation, PAIRED.)
+//   Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers, and
+//   layers above the first add their input product, slot d-1's h times W_dᵀ, with a second
+//   pass of the same loops (add_products); one dispatch per step for the whole stack.
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
@@ -33,22 +36,38 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     // units past H run on as unit H-1 for lane sharing and write nothing
     let j0 = paired_unit(gid.x);
     let j1 = j0 + UNIT_BLOCK;
-    let lane = share_lane();
-    let HI = lp.hidden_in;
     var acc: array<f32, ROWS>;
     var acc1: array<f32, ROWS>; // j1's (PAIRED only)
-    var hrow = tile_state_rows(d, b0); // each row's h offset, computed once
-    var wi = input_quad(d, HI, H, min(j0, H - 1u));
-    var wi1 = input_quad(d, HI, H, min(j1, H - 1u));
+    add_products(&acc, &acc1, tile_state_rows(d, b0), d, j0, j1);
+    if (stacked_input(d)) { // a wavefront stack's layer d: its input is layer d-1's h
+        add_products(&acc, &acc1, tile_state_rows(d - 1u, b0), input_weights(d), j0, j1);
+    }
+    if (j0 < H) {
+        rnn_finish(d, j0, b0, acc);
+    }
+    if (PAIRED && j1 < H) {
+        rnn_finish(d, j1, b0, acc1);
+    }
+}
+
+// acc[r] (and with PAIRED acc1[r]) += the h of the tile's rows (state rows `hrow`) times the
+// weights of direction wd of units j0 (and j1). Call from uniform control flow.
+fn add_products(acc: ptr<function, array<f32, ROWS>>, acc1: ptr<function, array<f32, ROWS>>,
+                hrow: array<u32, ROWS>, wd: u32, j0: u32, j1: u32) {
+    let H = lp.hidden;
+    let HI = lp.hidden_in;
+    let lane = share_lane();
+    var wi = input_quad(wd, HI, H, min(j0, H - 1u));
+    var wi1 = input_quad(wd, HI, H, min(j1, H - 1u));
     let ks = shared_inputs(HI);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let hc = h_chunk(hrow, k0, lane);
         for (var i = 0u; i < LANES; i++) {
             let hq = lane_quads(hc, i);
-            add_dots(&acc, wide4(wh[wi]), hq);
+            add_dots(acc, wide4(wh[wi]), hq);
             wi += UNIT_BLOCK;
             if (PAIRED) {
-                add_dots(&acc1, wide4(wh[wi1]), hq);
+                add_dots(acc1, wide4(wh[wi1]), hq);
                 wi1 += UNIT_BLOCK;
             }
         }
@@ -56,24 +75,18 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k4 = HI & ~3u;
     for (var k = ks; k < k4; k += 4u) {
         let hq = h_quads(hrow, k); // inputs k .. k+4
-        add_dots(&acc, wide4(wh[wi]), hq);
+        add_dots(acc, wide4(wh[wi]), hq);
         wi += UNIT_BLOCK;
         if (PAIRED) {
-            add_dots(&acc1, wide4(wh[wi1]), hq);
+            add_dots(acc1, wide4(wh[wi1]), hq);
             wi1 += UNIT_BLOCK;
         }
     }
     if (k4 < HI) { // the last, partial quad
-        add_partial_dots(&acc, wide4(wh[wi]), hrow, k4);
+        add_partial_dots(acc, wide4(wh[wi]), hrow, k4);
         if (PAIRED) {
-            add_partial_dots(&acc1, wide4(wh[wi1]), hrow, k4);
+            add_partial_dots(acc1, wide4(wh[wi1]), hrow, k4);
         }
-    }
-    if (j0 < H) {
-        rnn_finish(d, j0, b0, acc);
-    }
-    if (PAIRED && j1 < H) {
-        rnn_finish(d, j1, b0, acc1);
     }
 }
 
@@ -108,8 +121,10 @@ fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
             continue;
         }
         let t = rs.t;
-        let hv = activate(lp.acts[d * 3u], clip_gate(lp, acc[r] + xp[((d * lp.steps + t) * B + b) * lp.hidden + j]));
+        let hv = activate(lp.acts[act_index(lp.flags, d, 0u)], clip_gate(lp, acc[r] + xp[xp_row(d, t, b) * lp.hidden + j]));
         h_store(rs.row + j, hv);
-        y[((t * B + b) * lp.dirs + d) * lp.hidden_in + j] = hv;
+        if (writes_y(d)) {
+            y[y_row(d, t, b) + j] = hv;
+        }
     }
 }

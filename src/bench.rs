@@ -17,37 +17,55 @@ pub struct BenchConfig {
     pub steps: usize,
     pub layers: usize,
     pub bidirectional: bool,
+    /// LSTM projection size P (0: none).
+    pub proj: usize,
+    /// GRU with `linear_before_reset = 0` (ONNX's default) instead of PyTorch's and cuDNN's.
+    pub reset_before: bool,
 }
 
 impl BenchConfig {
     pub fn new(cell: Cell, hidden: usize, batch: usize, steps: usize) -> Self {
-        BenchConfig { cell, hidden, input: hidden, batch, steps, layers: 1, bidirectional: false }
+        BenchConfig {
+            cell,
+            hidden,
+            input: hidden,
+            batch,
+            steps,
+            layers: 1,
+            bidirectional: false,
+            proj: 0,
+            reset_before: false,
+        }
     }
 
     /// Floating-point operations of one forward call: `2·G·H·(I+H)·B·T` per layer and direction
-    /// (I is the layer's own input width).
+    /// (I is the layer's own input width); with a projection `2·G·H·(I+P)·B·T + 2·H·P·B·T`.
     pub fn flops(&self) -> f64 {
         let (g, h, b, t) = (self.cell.gates() as f64, self.hidden as f64, self.batch as f64, self.steps as f64);
         let d = if self.bidirectional { 2.0 } else { 1.0 };
+        let out = if self.proj > 0 { self.proj as f64 } else { h };
         (0..self.layers)
             .map(|l| {
-                let i = if l == 0 { self.input as f64 } else { d * h };
-                2.0 * g * h * (i + h) * b * t * d
+                let i = if l == 0 { self.input as f64 } else { d * out };
+                let projection = if self.proj > 0 { 2.0 * h * out * b * t * d } else { 0.0 };
+                2.0 * g * h * (i + out) * b * t * d + projection
             })
             .sum()
     }
 
-    /// A random network of this shape (GRU as PyTorch and cuDNN build it: linear_before_reset).
+    /// A random network of this shape (GRU as PyTorch and cuDNN build it, linear_before_reset,
+    /// unless `reset_before`).
     pub fn network(&self, seed: u64) -> Network {
         let direction = if self.bidirectional { Direction::Bidirectional } else { Direction::Forward };
         let cfg = RandomConfig {
             direction,
             layers: self.layers,
             merge: MergeMode::Concat,
+            proj_size: self.proj,
             ..RandomConfig::simple(self.cell, self.input, self.hidden)
         };
         random::network(&cfg, seed, |mut s| {
-            s.linear_before_reset = s.cell == Cell::Gru;
+            s.linear_before_reset = s.cell == Cell::Gru && !self.reset_before;
             s
         })
     }
@@ -128,6 +146,7 @@ impl BenchRecord {
         serde_json::json!({
             "cell": c.cell.name(), "hidden": c.hidden, "input": c.input, "batch": c.batch,
             "steps": c.steps, "layers": c.layers, "bidirectional": c.bidirectional,
+            "proj": c.proj, "linear_before_reset": c.cell == Cell::Gru && !c.reset_before,
             "ms": self.ms, "gpu_ms": self.gpu_ms, "gflops": self.gflops(),
             "steps_per_s": self.steps_per_second(), "dispatches": self.dispatches,
             "variant": self.variant, "adapter": self.adapter, "backend": self.backend, "driver": self.driver,
@@ -189,7 +208,11 @@ pub fn measure(
         ms: median(&mut wall),
         gpu_ms: (!kernel.is_empty()).then(|| median(&mut kernel)),
         dispatches: timings.last().map_or(0, |t| t.dispatches),
-        variant: format!("{:?}", gpu.variant(config.batch)),
+        variant: format!(
+            "{:?}{}",
+            gpu.variant(config.batch),
+            if gpu.stacked(config.batch) && source == InputSource::Host { " stacked" } else { "" }
+        ),
         adapter: adapter.name,
         backend: adapter.backend,
         driver: adapter.driver_info,

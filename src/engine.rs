@@ -157,6 +157,15 @@ impl Model {
         }
     }
 
+    /// Forces a GPU model's wavefront stack on or off (`None`: automatic; see
+    /// `GpuModel::set_stacked`); an error where it cannot run this network. CPU models ignore it.
+    pub fn set_stacked(&mut self, stacked: Option<bool>) -> Result<()> {
+        match self {
+            Model::Gpu(m) => m.set_stacked(stacked),
+            Model::Cpu(_) => Ok(()),
+        }
+    }
+
     /// A stream of `slots` sequences whose state stays on the GPU (GPU models, one direction).
     pub fn stream(&self, slots: usize) -> Result<crate::gpu::Stream> {
         match self {

@@ -81,6 +81,61 @@ fn input_quads(src: &[f32], d_count: usize, k_count: usize, h: usize, g_count: u
     dst
 }
 
+/// `[D, G*H, cols]` (ONNX rows) -> `[D, cols, H*G]`, gates interleaved per unit.
+fn transpose_interleave(src: &[f32], d_count: usize, g_count: usize, h: usize, cols: usize) -> Vec<f32> {
+    let gh = g_count * h;
+    let mut dst = vec![0.0; d_count * cols * gh];
+    for d in 0..d_count {
+        for g in 0..g_count {
+            for j in 0..h {
+                let row = &src[(d * gh + g * h + j) * cols..][..cols];
+                for (k, &v) in row.iter().enumerate() {
+                    dst[(d * cols + k) * gh + j * g_count + g] = v;
+                }
+            }
+        }
+    }
+    dst
+}
+
+/// A matrix `[D, G*H, K]` in ONNX layout packed as `PackedLayer::wh` packs `R`.
+fn pack_recurrent(src: &[f32], d_count: usize, g_count: usize, h: usize, k_count: usize) -> Vec<f32> {
+    let quads = input_quads(&transpose_interleave(src, d_count, g_count, h, k_count), d_count, k_count, h, g_count);
+    block_units(&quads, d_count, k_count.div_ceil(4), h * 4 * g_count, 4 * g_count)
+}
+
+/// The weights of a wavefront stack (`plan::Plan::stacked`, `Buf::StackWh`, `StackAux`,
+/// `StackWr`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedStack {
+    /// The layers' `wh`, then the input weights `W` of layers 1.. packed the same way (their
+    /// input is the layer below's h), so that the kernels find layer d's recurrent weights as
+    /// direction d and its input weights as direction L + d - 1.
+    pub wh: Vec<f32>,
+    /// The layers' `aux` one after the other.
+    pub aux: Vec<f32>,
+    /// The layers' `wr` one after the other (LSTM with projection).
+    pub wr: Option<Vec<f32>>,
+}
+
+/// Packs a stack of layers with equal specs and one direction (`plan::NetShape::stackable`).
+pub fn pack_stack(layers: &[Layer]) -> PackedStack {
+    let mut wh = Vec::new();
+    let mut aux = Vec::new();
+    let mut wr = Vec::new();
+    for layer in layers {
+        let packed = pack_layer(layer);
+        wh.extend(packed.wh);
+        aux.extend(packed.aux);
+        wr.extend(packed.wr.unwrap_or_default());
+    }
+    for layer in &layers[1..] {
+        let s = &layer.spec;
+        wh.extend(pack_recurrent(&layer.weights.w, 1, s.cell.gates(), s.hidden_size, s.input_size));
+    }
+    PackedStack { wh, aux, wr: (!wr.is_empty()).then_some(wr) }
+}
+
 /// Converts one layer to kernel layout.
 pub fn pack_layer(layer: &Layer) -> PackedLayer {
     let s = &layer.spec;
@@ -88,21 +143,6 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
     let (d_count, g_count, h, k_in, h_out) =
         (s.directions(), s.cell.gates(), s.hidden_size, s.input_size, s.output_size());
     let gh = g_count * h;
-    // [D, G*H, cols] (ONNX rows) -> [D, cols, H*G] interleaved
-    let transpose_interleave = |src: &[f32], cols: usize| {
-        let mut dst = vec![0.0; d_count * cols * gh];
-        for d in 0..d_count {
-            for g in 0..g_count {
-                for j in 0..h {
-                    let row = &src[(d * gh + g * h + j) * cols..][..cols];
-                    for (k, &v) in row.iter().enumerate() {
-                        dst[(d * cols + k) * gh + j * g_count + g] = v;
-                    }
-                }
-            }
-        }
-        dst
-    };
     let lbr_gru = s.cell == Cell::Gru && s.linear_before_reset;
     let mut bx = vec![0.0; d_count * gh];
     let mut aux = Vec::new();
@@ -144,7 +184,7 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
             // columns padded to whole quads, each quad a unit of 4 "gates": each unit's 16
             // weights of a k-quad in a row
             let gh4 = gh.next_multiple_of(4);
-            let wt = transpose_interleave(&w.w, k_in);
+            let wt = transpose_interleave(&w.w, d_count, g_count, h, k_in);
             let mut padded = vec![0.0; d_count * k_in * gh4];
             for (row, src) in padded.chunks_mut(gh4).zip(wt.chunks(gh)) {
                 row[..gh].copy_from_slice(src);
@@ -153,10 +193,7 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
             block_units(&quads, d_count, k_in.div_ceil(4), gh4 * 4, 16)
         },
         bx,
-        wh: {
-            let quads = input_quads(&transpose_interleave(&w.r, h_out), d_count, h_out, h, g_count);
-            block_units(&quads, d_count, h_out.div_ceil(4), h * 4 * g_count, 4 * g_count)
-        },
+        wh: pack_recurrent(&w.r, d_count, g_count, h, h_out),
         aux,
         wr,
     }

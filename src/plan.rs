@@ -7,7 +7,7 @@ use crate::kernels::{
 };
 use crate::network::Network;
 use crate::pack::{UNIT_BLOCK, recurrent_len};
-use crate::spec::{Cell, MergeMode};
+use crate::spec::{Cell, LayerSpec, MergeMode};
 
 /// A buffer the plan refers to. Weights belong to the model; the rest to a workspace of one
 /// `(T, B)` shape.
@@ -47,12 +47,34 @@ pub enum Buf {
     Wh(usize),
     Aux(usize),
     Wr(usize),
+    /// A wavefront stack (`Plan::stacked`): its uniforms (`LayerParams` with one direction slot
+    /// per layer), its weights (`StackWh`: the layers' recurrent weights `[L]`, then the input
+    /// weights of layers 1.. `[L-1]`, each packed like `Wh`; `StackAux`: the layers' `Aux`
+    /// `[L]`), and its state: h two halves of `[L, B, H_out]` (`NetShape::stack_half`), c
+    /// `[L, B, H]`
+    StackParams,
+    StackWh,
+    StackAux,
+    /// The layers' `Wr` `[L]` (LSTM with projection)
+    StackWr,
+    StackH,
+    StackC,
 }
 
 impl Buf {
     /// Whether the buffer holds model weights (uploaded once per model).
     pub fn is_weight(self) -> bool {
-        matches!(self, Buf::Wx(_) | Buf::Bx(_) | Buf::Wh(_) | Buf::Aux(_) | Buf::Wr(_))
+        matches!(
+            self,
+            Buf::Wx(_)
+                | Buf::Bx(_)
+                | Buf::Wh(_)
+                | Buf::Aux(_)
+                | Buf::Wr(_)
+                | Buf::StackWh
+                | Buf::StackAux
+                | Buf::StackWr
+        )
     }
 }
 
@@ -73,6 +95,9 @@ pub struct NetShape {
     pub merge: MergeMode,
     /// Input width of each layer.
     pub inputs: Vec<usize>,
+    /// Whether every layer has the same spec apart from layer 0's input width (activations,
+    /// clip, options): what a wavefront stack needs (`stackable`).
+    pub same_layers: bool,
 }
 
 impl NetShape {
@@ -100,7 +125,39 @@ impl NetShape {
             linear_before_reset: s.linear_before_reset,
             merge: net.merge,
             inputs: net.layers.iter().map(|l| l.spec.input_size).collect(),
+            same_layers: net.layers.iter().all(|l| LayerSpec { input_size: s.input_size, ..l.spec.clone() } == *s),
         }
+    }
+
+    /// Whether the layers can run as one wavefront stack (`Plan::stacked`): two or more layers
+    /// of one direction with equal specs.
+    pub fn stackable(&self) -> bool {
+        self.layers() >= 2 && self.dirs == 1 && self.same_layers
+    }
+
+    /// The `layer` of a wavefront stack's dispatches: one past the last layer.
+    pub fn stack(&self) -> usize {
+        self.layers()
+    }
+
+    /// Elements from one half of `Buf::StackH` to the other: `[L, B, H_out]` padded as in
+    /// `state_half`.
+    pub fn stack_half(&self, b: usize) -> usize {
+        (self.layers() * b * self.out).next_multiple_of(STATE_HALF_ALIGN as usize / 4)
+    }
+
+    /// Whether the default plan runs the layers as a wavefront stack: where they can, with
+    /// per-step kernels (the kernels that take a stack's input product), on CPU drivers
+    /// (`fit.row_tiles`) up to `STACKED_HIDDEN` units, or `STACKED_HIDDEN_MANY_DISPATCHES` for
+    /// RNN and the cells with two kernels per step. Not on GPUs yet: their variants are others,
+    /// and stacks there are unmeasured.
+    pub fn default_stacked(&self, variant: StepVariant, fit: DeviceFit) -> bool {
+        let most = if self.cell == Cell::Rnn || self.step_kernels().len() == 2 {
+            STACKED_HIDDEN_MANY_DISPATCHES
+        } else {
+            STACKED_HIDDEN
+        };
+        self.stackable() && matches!(variant, StepVariant::PerStep { .. }) && fit.row_tiles && self.hidden <= most
     }
     pub fn layers(&self) -> usize {
         self.inputs.len()
@@ -139,10 +196,13 @@ impl NetShape {
         match buf {
             Buf::Input => t * b * self.inputs[0],
             Buf::Lens => b,
-            Buf::Xp => d * t * b * h * g,
-            Buf::Scratch => match (self.cell, self.proj, self.linear_before_reset) {
-                (Cell::Gru, _, false) => d * b * h * 2,
-                (Cell::Lstm, true, _) => d * b * h,
+            // a stack's layers above the first read their folded biases after layer 0's rows
+            Buf::Xp => d * t * b * h * g + if self.stackable() { (l - 1) * h * g } else { 0 },
+            // a stack's: the same per layer, and for GRU x·W_hᵀ of each layer (gru_step.wgsl)
+            Buf::Scratch => match (self.cell, self.proj, self.linear_before_reset, self.stackable()) {
+                (Cell::Gru, _, false, false) => d * b * h * 2,
+                (Cell::Gru, _, false, true) => l * b * h * 3,
+                (Cell::Lstm, true, _, stack) => (if stack { l } else { d }) * b * h,
                 _ => 1,
             },
             Buf::Hn => l * d * b * o,
@@ -167,14 +227,33 @@ impl NetShape {
                     4
                 }
             }
-            Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams => 0,
+            Buf::StackH => 2 * self.stack_half(b),
+            Buf::StackC => l * b * h,
+            Buf::StackWh => recurrent_len(self.cell, 2 * l - 1, o, h),
+            Buf::StackAux => l * self.elements(Buf::Aux(0), t, b),
+            Buf::StackWr => l * self.elements(Buf::Wr(0), t, b),
+            Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams | Buf::StackParams => 0,
         }
     }
 
     /// The buffers bound by `kernel` for layer `l`, in binding order (see `Kernel::binding_kinds`).
     /// Step kernels bind `H(l)` twice: the half they read, then the half they write.
+    /// `l == self.stack()`: the bindings of a wavefront stack's step kernel.
     pub fn bindings(&self, kernel: Kernel, l: usize) -> Vec<Buf> {
         use Buf::*;
+        if l == self.stack() {
+            let y = LayerOut(l - 1);
+            return match kernel {
+                Kernel::RnnStep => vec![StackParams, Steps, Xp, StackWh, Lens, StackH, StackH, y],
+                Kernel::LstmStep => {
+                    let out = if self.proj { Scratch } else { y };
+                    vec![StackParams, Steps, Xp, StackWh, StackAux, Lens, StackH, StackH, StackC, out]
+                }
+                Kernel::LstmProject => vec![StackParams, Steps, Scratch, StackWr, Lens, StackH, StackH, y],
+                // the GRU kernels
+                _ => vec![StackParams, Steps, Xp, StackWh, StackAux, Lens, StackH, StackH, y, Scratch],
+            };
+        }
         match kernel {
             Kernel::InputProjection => vec![MatmulParams(l), self.layer_input(l), Wx(l), Bx(l), Xp],
             Kernel::RnnStep | Kernel::RnnStepSplit => {
@@ -304,6 +383,19 @@ impl NetShape {
         }
     }
 }
+
+/// Stackable LSTM (without projection) and GRU (linear_before_reset) layers up to this hidden
+/// size run as wavefront stacks on CPU drivers (lavapipe, T100, L3, B1 and B16, BENCHMARKS.md
+/// "Wavefront stacks": up to H128 1.4-1.8x faster than layer by layer; H256 from 1.1x slower
+/// to 1.1x faster; H1024 L2 1.3-1.7x slower: a stack's upper layers multiply their input one
+/// step at a time, where a projection takes all T*B rows of a layer at once).
+pub const STACKED_HIDDEN: usize = 128;
+
+/// The same for RNN layers and for the cells with two kernels per step (GRU with
+/// linear_before_reset = 0, LSTM with a projection), which pay more dispatches per unit of
+/// work layer by layer: stacks 1.1-1.6x faster at H256 on lavapipe, and at H512 from 1.5x
+/// slower (reset-before GRU B1) to 1.1x faster (projected LSTM B16).
+pub const STACKED_HIDDEN_MANY_DISPATCHES: usize = 256;
 
 /// Batches up to this size take the split-K kernels on GPUs where a cell has no sliced kernel.
 pub const SPLIT_BATCH: usize = 4;
@@ -583,6 +675,87 @@ impl Plan {
                     size: cell,
                 });
             }
+        }
+        Plan { commands }
+    }
+
+    /// The plan of a forward call that runs a stackable network (`NetShape::stackable`) as one
+    /// wavefront: layer 0's input projection, then `max_len + L - 1` dispatches of the cell's
+    /// step kernel with one direction slot per layer, in which step `s` runs layer `d` at its own
+    /// step `s - d` (shared/rows.wgsl `is_wave`). A layer above the first takes its input,
+    /// layer `d-1`'s output at that step, straight from the state that the previous dispatch
+    /// left, so it needs no projection: `T + L` dispatches in all instead of `L (T + 1)`
+    /// (`2 (T + L - 1) + 1` instead of `L (2T + 1)` for the cells with two kernels per step).
+    /// `rows`: batch rows per invocation, as in `StepVariant::PerStep`.
+    pub fn stacked(
+        shape: &NetShape,
+        t: usize,
+        b: usize,
+        max_len: usize,
+        ragged: bool,
+        rows: u32,
+        fit: DeviceFit,
+    ) -> Plan {
+        debug_assert!(shape.stackable());
+        let (l_count, h, o, g) = (shape.layers(), shape.hidden, shape.out, shape.gates());
+        let f32s = |n: usize| (n * 4) as u64;
+        let y = Buf::LayerOut(l_count - 1);
+        let mut commands = Vec::new();
+        if ragged {
+            commands.push(Command::Clear(y));
+        }
+        let kernel = Kernel::InputProjection;
+        let projection_rows = projection_rows(kernel, t * b, fit);
+        commands.push(Command::Dispatch(Dispatch {
+            kernel,
+            layer: 0,
+            workgroups: [
+                unit_workgroups(kernel, projection_rows, (h * g).div_ceil(4), fit),
+                groups(t * b, projection_rows.max(WIDE_ROWS)),
+                1,
+            ],
+            step: None,
+            rows: projection_rows,
+        }));
+        for l in 1..l_count {
+            // layer l's folded bias, where xp_row finds it
+            commands.push(Command::Copy {
+                src: Buf::Bx(l),
+                src_offset: 0,
+                dst: Buf::Xp,
+                dst_offset: f32s((t * b + l - 1) * h * g),
+                size: f32s(h * g),
+            });
+        }
+        let waves = if max_len == 0 { 0 } else { max_len + l_count - 1 };
+        for s in 0..waves {
+            for &kernel in shape.step_kernels() {
+                let width = if kernel == Kernel::LstmProject { o } else { h };
+                commands.push(Command::Dispatch(Dispatch {
+                    kernel,
+                    layer: shape.stack(),
+                    workgroups: [unit_workgroups(kernel, rows, width, fit), groups(b, rows), l_count as u32],
+                    step: Some(s as u32),
+                    rows,
+                }));
+            }
+        }
+        let state = f32s(l_count * b * o);
+        commands.push(Command::Copy {
+            src: Buf::StackH,
+            src_offset: (waves % 2) as u64 * f32s(shape.stack_half(b)),
+            dst: Buf::Hn,
+            dst_offset: 0,
+            size: state,
+        });
+        if shape.cell == Cell::Lstm {
+            commands.push(Command::Copy {
+                src: Buf::StackC,
+                src_offset: 0,
+                dst: Buf::Cn,
+                dst_offset: 0,
+                size: f32s(l_count * b * h),
+            });
         }
         Plan { commands }
     }

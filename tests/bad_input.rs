@@ -280,3 +280,20 @@ fn bench_skips_sizes_a_forced_variant_cannot_run_and_fails_when_it_runs_none() {
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("wgpu-rnn bench: invalid variant"));
 }
+
+#[test]
+fn a_forced_stack_of_layers_that_cannot_stack_is_an_error() {
+    use wgpu_rnn::Direction;
+    let cfg = RandomConfig { direction: Direction::Bidirectional, layers: 2, ..RandomConfig::simple(Cell::Gru, 4, 8) };
+    let net = random::network(&cfg, 1, |mut s| {
+        s.linear_before_reset = true;
+        s
+    });
+    let mut model = common::gpu().load(net).expect("loads");
+    let e = model.set_stacked(Some(true)).expect_err("two directions cannot stack");
+    assert!(matches!(&e, Error::Invalid { what, .. } if what == "stacked"), "{e}");
+    assert_mentions(&e, &["one direction", "equal specs"]);
+    model.set_stacked(Some(false)).expect("layer by layer always runs");
+    let inputs = random::inputs(model.network(), 3, 2, 1, false, false);
+    assert_eq!(model.forward(&inputs).expect("runs").dispatches, 2 * (1 + 3), "the setting is unchanged");
+}

@@ -29,14 +29,22 @@ fn compare_on(engine: &Engine, label: &str, net: &Network, inputs: &Inputs, unbo
     let cpu = wgpu_rnn::cpu::forward(net, inputs).expect("cpu runs");
     let mut failures = Vec::new();
     let probe = engine.load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
-    // every kernel version that can run this network on this device is checked
+    let stackable = wgpu_rnn::plan::NetShape::of(net).stackable();
+    // every kernel version that can run this network on this device is checked, per-step ones
+    // both layer by layer and as a wavefront stack where the layers stack
     for variant in StepVariant::ALL.into_iter().filter(|&v| probe.supports_variant(v)) {
-        let mut model = engine.load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
-        model.set_variant(Some(variant)).expect("supported");
-        assert!(model.is_gpu(), "{label}: not on the GPU");
-        let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label} {variant:?}: {e}"));
-        assert!(gpu.dispatches > 0, "{label}: no dispatches");
-        failures.extend(differences(&format!("{label} {variant:?}"), net, inputs, &gpu, &cpu, unbounded));
+        let per_step = matches!(variant, StepVariant::PerStep { .. });
+        let stackings: &[bool] = if stackable && per_step { &[false, true] } else { &[false] };
+        for &stacked in stackings {
+            let mut model = engine.load(net.clone()).unwrap_or_else(|e| panic!("{label}: {e}"));
+            model.set_variant(Some(variant)).expect("supported");
+            model.set_stacked(Some(stacked)).expect("stackable");
+            assert!(model.is_gpu(), "{label}: not on the GPU");
+            let gpu = model.forward(inputs).unwrap_or_else(|e| panic!("{label} {variant:?}: {e}"));
+            assert!(gpu.dispatches > 0, "{label}: no dispatches");
+            let name = format!("{label} {variant:?}{}", if stacked { " stacked" } else { "" });
+            failures.extend(differences(&name, net, inputs, &gpu, &cpu, unbounded));
+        }
     }
     failures
 }
@@ -181,6 +189,78 @@ fn kernels_with_and_without_lane_sharing_match_the_reference() {
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn wavefront_stacks_match_the_reference() {
+    // Stacks of 2-4 layers of one direction run as one wavefront (plan.rs `Plan::stacked`):
+    // T + L dispatches (2 (T + L - 1) + 1 for reset-before GRU and projected LSTM), layer d at
+    // step s - d. Every cell and both kinds of GRU, forward and reverse, odd and aligned sizes, input
+    // width apart from H, ragged batches (rows that finish before the others, one after a step),
+    // initial states, clip, relu, peepholes in some layers only, coupled gates; with and
+    // without lane sharing.
+    let mut failures = Vec::new();
+    let mut rng = Rng::new(77);
+    let mut stacked_runs = 0;
+    for i in 0..24 {
+        let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][i % 3];
+        // reset-before GRU and projected LSTM (two kernels per step) at every other size
+        let two_kernels = (i / 3) % 4 >= 2;
+        let direction = if (i / 3) % 2 == 0 { Direction::Forward } else { Direction::Reverse };
+        let hidden = pick(&mut rng, if i % 2 == 0 { &ODD[..] } else { &ALIGNED[..] });
+        let layers = 2 + i % 3;
+        let proj = if cell == Cell::Lstm && two_kernels && hidden > 1 { hidden / 2 + 1 } else { 0 };
+        let cfg = RandomConfig {
+            direction,
+            layers,
+            proj_size: proj,
+            peepholes: cell == Cell::Lstm,
+            ..RandomConfig::simple(cell, pick(&mut rng, &ODD), hidden)
+        };
+        let clip = (i % 4 == 1).then_some(0.7);
+        let mut net = random::network(&cfg, i as u64, |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru && !two_kernels;
+            s.input_forget = s.cell == Cell::Lstm && i % 4 == 2;
+            s.clip = clip;
+            if s.cell == Cell::Rnn && i % 2 == 1 {
+                s.activations = vec![vec![Activation::with_defaults(ActivationKind::Relu)]; 1];
+            }
+            s
+        });
+        if cell == Cell::Lstm && i % 2 == 0 {
+            net.layers[1].weights.p = None; // the stack runs peepholes with zeros for this layer
+        }
+        assert!(wgpu_rnn::plan::NetShape::of(&net).stackable(), "#{i} stacks");
+        let steps = pick(&mut rng, &[1, 2, 7, 20]);
+        let batch = pick(&mut rng, &[1, 3, 17]);
+        let mut inputs = random::inputs(&net, steps, batch, i as u64, i % 2 == 0, i % 3 != 0);
+        if batch > 1 && i % 5 == 0 {
+            let lens = inputs.lengths.get_or_insert_with(|| vec![steps; batch]);
+            lens[1] = 1; // a row whose upper layers run one step while the others run on
+        }
+        let max_len = inputs.lengths.as_ref().map_or(steps, |l| l.iter().copied().max().unwrap_or(0));
+        for (engine, name) in [(common::gpu(), "shared"), (common::unshared_gpu(), "unshared")] {
+            let cpu = wgpu_rnn::cpu::forward(&net, &inputs).expect("cpu runs");
+            for rows in [1, 4, 8, 16] {
+                let mut model = engine.load(net.clone()).expect("loads");
+                model.set_variant(Some(StepVariant::PerStep { rows })).expect("per-step kernels run everywhere");
+                model.set_stacked(Some(true)).expect("stackable");
+                assert!(model.is_gpu(), "not on the GPU");
+                let gpu = model.forward(&inputs).unwrap_or_else(|e| panic!("#{i}: {e}"));
+                let waves = if max_len == 0 { 0 } else { max_len + layers - 1 };
+                let per_wave = if proj > 0 || (cell == Cell::Gru && two_kernels) { 2 } else { 1 };
+                assert_eq!(gpu.dispatches, 1 + per_wave * waves, "#{i} rows {rows}: one projection, then the waves");
+                stacked_runs += 1;
+                let label = format!(
+                    "#{i} {name} rows{rows} {cell:?} {direction:?} L{layers} I{} H{hidden} P{proj} two_kernels={two_kernels} clip={clip:?} T={steps} B={batch} lens={:?}",
+                    cfg.input_size, inputs.lengths
+                );
+                failures.extend(differences(&label, &net, &inputs, &gpu, &cpu, i % 2 == 1 && cell == Cell::Rnn));
+            }
+        }
+    }
+    assert_eq!(stacked_runs, 24 * 2 * 4);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -372,3 +372,143 @@ fn blocked_layout_keeps_each_unit_block_contiguous_over_k() {
     assert_eq!(dst[k_count * UNIT_BLOCK], src[UNIT_BLOCK], "unit 8 at k 0");
     assert_eq!(dst[(k_count + 1) * UNIT_BLOCK], src[cols + UNIT_BLOCK], "unit 8 at k 1");
 }
+
+#[test]
+fn wavefront_stacks_take_t_plus_l_dispatches() {
+    let s = shape(Cell::Lstm, Direction::Forward, 3, 0, MergeMode::Concat, false);
+    assert!(s.stackable());
+    let (t, b, max_len, hg) = (6, 2, 5, 8 * 4);
+    let layer_by_layer = Plan::forward(&s, t, b, max_len, true, ONE_ROW, ON_CPU);
+    assert_eq!(layer_by_layer.dispatches(), 3 * (1 + max_len));
+    let plan = Plan::stacked(&s, t, b, max_len, true, 4, ON_CPU);
+    // layer 0's projection, then one dispatch per wave: layer d runs its step s - d
+    assert_eq!(plan.dispatches(), 1 + max_len + 3 - 1);
+    let dispatches: Vec<Dispatch> =
+        plan.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(*d) } else { None }).collect();
+    assert_eq!((dispatches[0].kernel, dispatches[0].layer), (Kernel::InputProjection, 0));
+    for (s_index, d) in dispatches[1..].iter().enumerate() {
+        assert_eq!((d.kernel, d.layer, d.step, d.rows), (Kernel::LstmStep, s.stack(), Some(s_index as u32), 4));
+        assert_eq!(d.workgroups[2], 3, "z spans the layers");
+    }
+    let copies: Vec<_> = plan
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Copy { src, src_offset, dst, dst_offset, size } => {
+                Some((*src, *src_offset, *dst, *dst_offset, *size))
+            }
+            _ => None,
+        })
+        .collect();
+    let f32s = |n: usize| (n * 4) as u64;
+    // layers 1 and 2 read their folded biases after layer 0's T*B rows of xp (rows.wgsl xp_row)
+    assert_eq!(copies[0], (Buf::Bx(1), 0, Buf::Xp, f32s(t * b * hg), f32s(hg)));
+    assert_eq!(copies[1], (Buf::Bx(2), 0, Buf::Xp, f32s((t * b + 1) * hg), f32s(hg)));
+    assert_eq!(s.elements(Buf::Xp, t, b), (t * b + 2) * hg);
+    // after 7 waves the states are in the second half, [L, B, H] as h_n wants them
+    assert_eq!(copies[2], (Buf::StackH, f32s(s.stack_half(b)), Buf::Hn, 0, f32s(3 * b * 8)));
+    assert_eq!(copies[3], (Buf::StackC, 0, Buf::Cn, 0, f32s(3 * b * 8)));
+    let clears: Vec<_> = plan.commands.iter().filter(|c| matches!(c, Command::Clear(_))).collect();
+    assert_eq!(clears, [&Command::Clear(Buf::LayerOut(2))], "only the last layer writes y");
+    let bindings = s.bindings(Kernel::LstmStep, s.stack());
+    assert_eq!(bindings.len(), Kernel::LstmStep.binding_kinds().len());
+    assert_eq!(bindings[6..], [Buf::StackH, Buf::StackH, Buf::StackC, Buf::LayerOut(2)]);
+    assert_eq!(plan.bind_sets(), vec![(Kernel::InputProjection, 0), (Kernel::LstmStep, 3)]);
+    // every sequence empty: no waves, the initial states come back
+    assert_eq!(Plan::stacked(&s, t, b, 0, true, 4, ON_CPU).dispatches(), 1);
+    // cells with two kernels per step run both per wave: 2 (T + L - 1) + 1
+    for (cell, proj, lbr, kernels) in [
+        (Cell::Gru, 0, false, [Kernel::GruGates, Kernel::GruCandidate]),
+        (Cell::Lstm, 3, false, [Kernel::LstmStep, Kernel::LstmProject]),
+    ] {
+        let s = shape(cell, Direction::Forward, 3, proj, MergeMode::Concat, lbr);
+        let plan = Plan::stacked(&s, t, b, t, false, 1, ON_GPU);
+        assert_eq!(plan.dispatches(), 1 + 2 * (t + 2), "{cell:?}");
+        let kinds: Vec<Kernel> = plan
+            .commands
+            .iter()
+            .filter_map(|c| if let Command::Dispatch(d) = c { Some(d.kernel) } else { None })
+            .collect();
+        assert_eq!(kinds[1..3], kernels, "{cell:?}");
+        for k in kernels {
+            assert_eq!(s.bindings(k, s.stack()).len(), k.binding_kinds().len(), "{k:?}");
+        }
+    }
+    let projected = shape(Cell::Lstm, Direction::Forward, 3, 3, MergeMode::Concat, false);
+    assert_eq!(projected.bindings(Kernel::LstmStep, 3)[9], Buf::Scratch, "m, for lstm_project");
+    assert_eq!(projected.elements(Buf::Scratch, t, b), 3 * b * 8, "m of every layer");
+    let reset_before = shape(Cell::Gru, Direction::Forward, 3, 0, MergeMode::Concat, false);
+    assert_eq!(reset_before.elements(Buf::Scratch, t, b), 3 * b * 8 * 3, "z, r ⊙ h and x·W_hᵀ");
+}
+
+#[test]
+fn only_equal_layers_of_one_direction_stack() {
+    let stackable = |cell, dir, layers, proj, lbr| shape(cell, dir, layers, proj, MergeMode::Concat, lbr).stackable();
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        assert!(stackable(cell, Direction::Forward, 2, 0, true), "{cell:?}");
+        assert!(stackable(cell, Direction::Reverse, 4, 0, true), "{cell:?} reverse");
+        assert!(!stackable(cell, Direction::Forward, 1, 0, true), "{cell:?}: one layer");
+        assert!(!stackable(cell, Direction::Bidirectional, 2, 0, true), "{cell:?}: two directions");
+    }
+    assert!(stackable(Cell::Gru, Direction::Forward, 2, 0, false), "reset-before GRU");
+    assert!(stackable(Cell::Lstm, Direction::Forward, 2, 3, false), "projected LSTM");
+    let cfg = RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Rnn, 5, 8) };
+    let mut net = random::network(&cfg, 1, |s| s);
+    assert!(NetShape::of(&net).stackable());
+    net.layers[1].spec.clip = Some(2.0);
+    assert!(!NetShape::of(&net).stackable(), "layers with different options");
+}
+
+#[test]
+fn stack_weights_fill_the_buffers_the_plan_sizes() {
+    let cfg = RandomConfig { layers: 3, proj_size: 5, ..RandomConfig::simple(Cell::Lstm, 6, 9) };
+    let net = random::network(&cfg, 2, |s| s);
+    let packed = wgpu_rnn::pack::pack_stack(&net.layers);
+    let shape = NetShape::of(&net);
+    assert_eq!(packed.wh.len(), shape.elements(Buf::StackWh, 1, 1), "projected: W and R have 5 inputs");
+    assert_eq!(packed.wr.map(|w| w.len()), Some(shape.elements(Buf::StackWr, 1, 1)));
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        for (input, hidden, layers) in [(5, 7, 2), (13, 33, 3), (8, 16, 4)] {
+            let cfg =
+                RandomConfig { layers, peepholes: cell == Cell::Lstm, ..RandomConfig::simple(cell, input, hidden) };
+            let net = random::network(&cfg, 2, |s| s);
+            let shape = NetShape::of(&net);
+            let packed = wgpu_rnn::pack::pack_stack(&net.layers);
+            let what = format!("{cell:?} I{input} H{hidden} L{layers}");
+            assert_eq!(packed.wh.len(), shape.elements(Buf::StackWh, 1, 1), "wh of {what}");
+            if cell != Cell::Rnn {
+                assert_eq!(packed.aux.len(), shape.elements(Buf::StackAux, 1, 1), "aux of {what}");
+            }
+            assert!(packed.wr.is_none());
+        }
+    }
+}
+
+#[test]
+fn cpu_drivers_stack_small_layers_by_default() {
+    let small = shape(Cell::Gru, Direction::Forward, 2, 0, MergeMode::Concat, true);
+    assert!(small.default_stacked(ONE_ROW, ON_CPU));
+    assert!(!small.default_stacked(ONE_ROW, ON_GPU), "unmeasured on GPUs");
+    assert!(!small.default_stacked(StepVariant::Persistent, ON_CPU), "stacks run per-step kernels");
+    let cfg = RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Gru, 5, wgpu_rnn::plan::STACKED_HIDDEN + 1) };
+    let large = NetShape::of(&random::network(&cfg, 1, |mut s| {
+        s.linear_before_reset = true;
+        s
+    }));
+    assert!(large.stackable() && !large.default_stacked(ONE_ROW, ON_CPU), "above STACKED_HIDDEN, layer by layer");
+    let many = wgpu_rnn::plan::STACKED_HIDDEN_MANY_DISPATCHES;
+    for (cell, proj, lbr) in [(Cell::Rnn, 0, false), (Cell::Gru, 0, false), (Cell::Lstm, 100, false)] {
+        for (hidden, stacks) in [(many, true), (many + 1, false)] {
+            let cfg = RandomConfig { layers: 2, proj_size: proj, ..RandomConfig::simple(cell, 5, hidden) };
+            let s = NetShape::of(&random::network(&cfg, 1, |mut s| {
+                s.linear_before_reset = lbr;
+                s
+            }));
+            assert_eq!(
+                s.default_stacked(ONE_ROW, ON_CPU),
+                stacks,
+                "{cell:?} H{hidden}: more dispatches per unit of work"
+            );
+        }
+    }
+}

@@ -5,6 +5,9 @@ const FLAG_CLIP: u32 = 1u;
 const FLAG_PEEPHOLE: u32 = 2u;
 const FLAG_INPUT_FORGET: u32 = 4u;
 const FLAG_PROJ: u32 = 8u;
+// A wavefront stack (plan.rs `Plan::stacked`): the direction slots are the layers of a
+// one-direction stack (shared/rows.wgsl `is_wave`).
+const FLAG_WAVE: u32 = 128u;
 
 struct LayerParams {
     steps: u32,        // T
@@ -15,7 +18,7 @@ struct LayerParams {
     reverse_mask: u32, // bit d set when direction slot d scans time backwards
     flags: u32,        // FLAG_*
     clip: f32,
-    acts: array<Act, 6>, // [d * 3 + slot]: f, g, h of each direction
+    acts: array<Act, 6>, // [d * 3 + slot]: f, g, h of each direction (act_index)
 }
 
 struct StepParams {
@@ -30,6 +33,15 @@ fn clip_gate(lp: LayerParams, x: f32) -> f32 {
         return clamp(x, -lp.clip, lp.clip);
     }
     return x;
+}
+
+// Index in `acts` of activation `slot` (f, g, h) of direction slot d: a wavefront stack's layers
+// share the first direction's (their specs are equal: plan.rs `NetShape::stackable`). Index the
+// uniform itself (`lp.acts[act_index(lp.flags, d, slot)]`): a function that took the struct
+// would copy the array, and a copy indexed at run time goes to memory (lavapipe LSTM H1024 B16
+// T50 steps 253 -> 366 ms).
+fn act_index(flags: u32, d: u32, slot: u32) -> u32 {
+    return select(d, 0u, (flags & FLAG_WAVE) != 0u) * 3u + slot;
 }
 
 // Time index of step `s` for direction `d` of a sequence of length `len` (s < len).

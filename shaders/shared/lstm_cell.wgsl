@@ -7,14 +7,14 @@ struct LstmCell {
 }
 
 fn lstm_cell(d: u32, a: vec4<f32>, pv: vec3<f32>, c_prev: f32) -> LstmCell {
-    let f_act = lp.acts[d * 3u];
+    let f_act = lp.acts[act_index(lp.flags, d, 0u)];
     let i = activate(f_act, clip_gate(lp, a.x + pv.x * c_prev));
     var f = 1.0 - i;
     if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
         f = activate(f_act, clip_gate(lp, a.z + pv.z * c_prev));
     }
-    let g = activate(lp.acts[d * 3u + 1u], clip_gate(lp, a.w));
+    let g = activate(lp.acts[act_index(lp.flags, d, 1u)], clip_gate(lp, a.w));
     let c_new = f * c_prev + i * g;
     let o = activate(f_act, clip_gate(lp, a.y + pv.y * c_new));
-    return LstmCell(c_new, o * activate(lp.acts[d * 3u + 2u], c_new));
+    return LstmCell(c_new, o * activate(lp.acts[act_index(lp.flags, d, 2u)], c_new));
 }

@@ -41,6 +41,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing buys nothing")]
 enum Command {
     /// Print the adapter, backend, driver, and the limits and features the engine uses.
     Info,
@@ -89,12 +90,22 @@ struct BenchArgs {
     layers: usize,
     #[arg(long)]
     bidirectional: bool,
+    /// LSTM projection size (PyTorch's proj_size; 0: none)
+    #[arg(long, default_value_t = 0)]
+    proj: usize,
+    /// GRU with linear_before_reset = 0, ONNX's default (default: PyTorch's and cuDNN's GRU)
+    #[arg(long)]
+    gru_reset_before: bool,
     /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
     #[arg(long)]
     suite: Option<String>,
     /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups), tiled1, tiled4, sliced1 or sliced4 (LSTM, GRU)
     #[arg(long, default_value = "auto")]
     variant: String,
+    /// Run stacks of two or more one-direction layers with equal specs as one wavefront (T+L
+    /// dispatches instead of L(T+1)): auto, on (other networks are skipped) or off
+    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
+    stacked: String,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     #[arg(long, default_value_t = 5)]
@@ -175,6 +186,8 @@ fn bench_configs(a: &BenchArgs) -> wgpu_rnn::Result<Vec<BenchConfig>> {
                     input: a.input.unwrap_or(hidden),
                     layers: a.layers,
                     bidirectional: a.bidirectional,
+                    proj: if cell == Cell::Lstm { a.proj } else { 0 },
+                    reset_before: a.gru_reset_before,
                     ..BenchConfig::new(cell, hidden, batch, a.steps)
                 });
             }
@@ -226,7 +239,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         let net = c.network(n as u64);
         let inputs = c.inputs(&net, n as u64);
         let mut model = engine.load(net)?;
-        if let Err(e) = model.set_variant(variant) {
+        let stacked = match a.stacked.as_str() {
+            "on" => Some(true),
+            "off" => Some(false),
+            _ => None,
+        };
+        if let Err(e) = model.set_variant(variant).and_then(|()| model.set_stacked(stacked)) {
             eprintln!("skipped: {e}");
             skipped = Some(e);
             continue;

@@ -9,12 +9,12 @@ use wgpu::util::DeviceExt;
 use crate::error::{Error, Result};
 use crate::kernels::{BindingKind, Kernel, SMALL_PARAMS_SIZE};
 use crate::network::{Inputs, Network, Outputs};
-use crate::pack::pack_layer;
+use crate::pack::{pack_layer, pack_stack};
 use crate::plan::{Buf, Command, NetShape, Plan, StepVariant};
 use crate::spec::Cell;
 
 use super::context::{GpuContext, scoped};
-use super::params::{LayerParams, SmallParams, has_peepholes, matmul_params, merge_params};
+use super::params::{FLAG_WAVE, LayerParams, SmallParams, has_peepholes, matmul_params, merge_params};
 
 /// Buffers and bind groups for one `(T, B)` shape, reused by every call of that shape.
 pub(super) struct Workspace {
@@ -25,6 +25,10 @@ pub(super) struct Workspace {
     step_stride: u64,
     /// Bytes from one half of `Buf::H` to the other (`NetShape::state_half`).
     state_half: u64,
+    /// Bytes from one half of `Buf::StackH` to the other (`NetShape::stack_half`), and the
+    /// `layer` of a stack's dispatches (`NetShape::stack`).
+    stack_half: u64,
+    stack: usize,
 }
 
 impl Workspace {
@@ -32,7 +36,8 @@ impl Workspace {
     /// the half of h it reads (`s & 1`) and the half it writes; none for other kernels.
     fn dynamic_offsets(&self, d: &crate::plan::Dispatch) -> ([u32; 3], usize) {
         let Some(s) = d.step.filter(|_| d.kernel.is_step()) else { return ([0; 3], 0) };
-        let half = |parity: u32| (parity & 1) * self.state_half as u32;
+        let half_size = if d.layer == self.stack { self.stack_half } else { self.state_half };
+        let half = |parity: u32| (parity & 1) * half_size as u32;
         ([s * self.step_stride as u32, half(s), half(s + 1)], 3)
     }
 }
@@ -69,6 +74,8 @@ pub struct GpuModel {
     pub(super) weights: HashMap<Buf, wgpu::Buffer>,
     pub(super) workspace: Mutex<Option<Workspace>>,
     pub(super) variant: Option<StepVariant>,
+    /// Forces the wavefront stack on or off (`None`: `NetShape::default_stacked`).
+    pub(super) stacked: Option<bool>,
 }
 
 impl std::fmt::Debug for GpuModel {
@@ -102,18 +109,41 @@ impl GpuModel {
                     (Buf::Wr(l), wr),
                 ] {
                     check_size(&limits, buf, data.len() as u64 * 4)?;
-                    let label = format!("wgpu-rnn.{buf:?}");
-                    let b = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some(&label),
-                        contents: bytemuck::cast_slice(&data),
-                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    });
-                    weights.insert(buf, b);
+                    weights.insert(buf, weight_buffer(device, buf, &data));
+                }
+            }
+            if shape.stackable() {
+                let packed = pack_stack(&net.layers);
+                // (placeholders where the cell has no such weights)
+                let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
+                let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
+                for (buf, data) in [(Buf::StackWh, packed.wh), (Buf::StackAux, aux), (Buf::StackWr, wr)] {
+                    check_size(&limits, buf, data.len() as u64 * 4)?;
+                    weights.insert(buf, weight_buffer(device, buf, &data));
                 }
             }
             Ok(weights)
         })??;
-        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None })
+        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None, stacked: None })
+    }
+
+    /// Forces the wavefront stack (`Plan::stacked`) on (`Some(true)`: an error where the
+    /// network is not `NetShape::stackable`) or off; `None` restores the automatic choice.
+    pub fn set_stacked(&mut self, stacked: Option<bool>) -> Result<()> {
+        if stacked == Some(true) && !self.shape.stackable() {
+            return Err(Error::invalid(
+                "stacked",
+                "a wavefront stack needs two or more layers of one direction with equal specs".to_string(),
+            ));
+        }
+        self.stacked = stacked;
+        Ok(())
+    }
+
+    /// Whether a call with batch `b` runs the layers as one wavefront stack.
+    pub fn stacked(&self, b: usize) -> bool {
+        let variant = self.variant(b);
+        self.shape.stackable() && self.stacked.unwrap_or_else(|| self.shape.default_stacked(variant, self.ctx.fit()))
     }
 
     /// Forces a step variant (for tests and benchmarks); `None` restores the automatic choice.
@@ -159,7 +189,15 @@ impl GpuModel {
     fn plan_for(&self, inp: &Inputs, lengths: &[usize]) -> Plan {
         let max_len = lengths.iter().copied().max().unwrap_or(0);
         let ragged = lengths.iter().any(|&l| l < inp.steps);
-        Plan::forward(&self.shape, inp.steps, inp.batch, max_len, ragged, self.variant(inp.batch), self.ctx.fit())
+        let (t, b, fit) = (inp.steps, inp.batch, self.ctx.fit());
+        match self.variant(b) {
+            // a stack runs per-step kernels; on GPUs, whose variants are others, one row each
+            StepVariant::PerStep { rows } if self.stacked(b) => {
+                Plan::stacked(&self.shape, t, b, max_len, ragged, rows, fit)
+            }
+            _ if self.stacked(b) => Plan::stacked(&self.shape, t, b, max_len, ragged, 1, fit),
+            variant => Plan::forward(&self.shape, t, b, max_len, ragged, variant, fit),
+        }
     }
 
     /// Runs the network and reads the outputs back (one submit, one readback).
@@ -330,21 +368,32 @@ impl GpuModel {
         let lengths = self.net.validate_inputs(inp)?;
         let plan = self.plan_for(inp, &lengths);
         scoped(&self.ctx.device, || {
-            self.upload(inp, &lengths, ws);
+            self.upload(inp, &lengths, ws, self.stacked(inp.batch));
             self.encode(encoder, &plan, ws);
         })?;
         Ok(plan)
     }
 
     /// Writes `x`, the lengths and the initial states into the workspace (`Queue::write_buffer`:
-    /// they land before the next submission).
-    fn upload(&self, inp: &Inputs, lengths: &[usize], ws: &Workspace) {
+    /// they land before the next submission); `stacked`: the states of a wavefront stack.
+    fn upload(&self, inp: &Inputs, lengths: &[usize], ws: &Workspace, stacked: bool) {
         let queue = &self.ctx.queue;
         let b = inp.batch;
         queue.write_buffer(&ws.buffers[&Buf::Input], 0, bytemuck::cast_slice(&inp.x));
         let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
         queue.write_buffer(&ws.buffers[&Buf::Lens], 0, bytemuck::cast_slice(&lens));
         let (d, o, h) = (self.shape.dirs, self.shape.out, self.shape.hidden);
+        if stacked {
+            // [L, B, H_out] and [L, B, H]: h_0 and c_0 as they come (one direction)
+            let l_count = self.shape.layers();
+            let h0 = inp.h0.clone().unwrap_or_else(|| vec![0.0; l_count * b * o]);
+            queue.write_buffer(&ws.buffers[&Buf::StackH], 0, bytemuck::cast_slice(&h0));
+            if self.shape.cell == Cell::Lstm {
+                let c0 = inp.c0.clone().unwrap_or_else(|| vec![0.0; l_count * b * h]);
+                queue.write_buffer(&ws.buffers[&Buf::StackC], 0, bytemuck::cast_slice(&c0));
+            }
+            return;
+        }
         for l in 0..self.shape.layers() {
             let hs = d * b * o;
             let h0 = inp.h0.as_ref().map_or_else(|| vec![0.0; hs], |v| v[l * hs..(l + 1) * hs].to_vec());
@@ -414,6 +463,9 @@ impl GpuModel {
         }
         let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
         let state_half = shape.state_half(b) as u64 * 4;
+        let stack_half = shape.stack_half(b) as u64 * 4;
+        // a wavefront stack's steps run L - 1 past the last time step
+        let step_count = t + shape.layers() - 1;
         scoped(device, || -> Result<Workspace> {
             let mut buffers = HashMap::new();
             let storage = |buf: Buf| -> Result<wgpu::Buffer> {
@@ -435,6 +487,9 @@ impl GpuModel {
                     wanted.push(Buf::Merged(l));
                 }
             }
+            if shape.stackable() {
+                wanted.extend([Buf::StackH, Buf::StackC]);
+            }
             for buf in wanted {
                 // a stream keeps its state buffers across chunk shapes
                 let made = match state.and_then(|s| s.get(&buf)) {
@@ -450,8 +505,8 @@ impl GpuModel {
                     usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
                 })
             };
-            let mut steps = vec![0u8; t * step_stride as usize];
-            for s in 0..t {
+            let mut steps = vec![0u8; step_count * step_stride as usize];
+            for s in 0..step_count {
                 let p = SmallParams([s as u32, 0, 0, 0]);
                 steps[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&p));
             }
@@ -471,6 +526,14 @@ impl GpuModel {
                     uniform(format!("wgpu-rnn.MatmulParams({l})"), bytemuck::bytes_of(&matmul_params(shape, l, t, b))),
                 );
             }
+            if shape.stackable() {
+                let layers = &self.net.layers;
+                let peepholes = layers.iter().any(|l| has_peepholes(l.spec.cell, l.weights.p.as_ref()));
+                let mut lp = LayerParams::new(&layers[0].spec, peepholes, t, b);
+                lp.dirs = layers.len() as u32;
+                lp.flags |= FLAG_WAVE;
+                buffers.insert(Buf::StackParams, uniform("wgpu-rnn.StackParams".into(), bytemuck::bytes_of(&lp)));
+            }
             // one bind group per (kernel, layer) the plan can dispatch; step kernels select their
             // step with a dynamic offset, so nothing is created per step
             let mut bind_groups = HashMap::new();
@@ -479,6 +542,9 @@ impl GpuModel {
                 .filter(|&v| self.supports(v))
                 .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v, self.ctx.fit()).bind_sets())
                 .collect();
+            if shape.stackable() {
+                sets.extend(Plan::stacked(shape, t, b, t.min(2), true, 1, self.ctx.fit()).bind_sets());
+            }
             sets.sort();
             sets.dedup();
             for (kernel, l) in sets {
@@ -492,6 +558,7 @@ impl GpuModel {
                             buffers.get(buf).or_else(|| self.weights.get(buf)).expect("every bound buffer exists");
                         let size = match (buf, kinds[i]) {
                             (Buf::Steps, _) => wgpu::BufferSize::new(SMALL_PARAMS_SIZE),
+                            (Buf::StackH, BindingKind::StateHalf) => wgpu::BufferSize::new(stack_half),
                             (_, BindingKind::StateHalf) => wgpu::BufferSize::new(state_half),
                             _ => None,
                         };
@@ -509,9 +576,28 @@ impl GpuModel {
                 });
                 bind_groups.insert((kernel, l), group);
             }
-            Ok(Workspace { steps: t, batch: b, buffers, bind_groups, step_stride, state_half })
+            Ok(Workspace {
+                steps: t,
+                batch: b,
+                buffers,
+                bind_groups,
+                step_stride,
+                state_half,
+                stack_half,
+                stack: shape.stack(),
+            })
         })?
     }
+}
+
+/// A weight buffer holding `data` (copied from: `Plan::stacked` copies biases into `Xp`).
+fn weight_buffer(device: &wgpu::Device, buf: Buf, data: &[f32]) -> wgpu::Buffer {
+    let label = format!("wgpu-rnn.{buf:?}");
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(&label),
+        contents: bytemuck::cast_slice(data),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+    })
 }
 
 fn check_size(limits: &wgpu::Limits, buf: Buf, bytes: u64) -> Result<()> {

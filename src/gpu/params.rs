@@ -38,6 +38,7 @@ pub const FLAG_PROJ: u32 = 8;
 pub const FLAG_GRU: u32 = 16;
 pub const FLAG_LSTM: u32 = 32;
 pub const FLAG_LINEAR_BEFORE_RESET: u32 = 64;
+pub const FLAG_WAVE: u32 = 128;
 
 /// Four words: `StepParams {step}`, `MatmulParams {m, n, k}`, `MergeParams {rows, width, mode}`.
 /// Keep in sync with those structs in the shaders.

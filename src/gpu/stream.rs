@@ -368,6 +368,7 @@ impl GpuModel {
             weights: self.weights.clone(),
             workspace: Mutex::new(None),
             variant: self.variant,
+            stacked: self.stacked,
         }
     }
 }
