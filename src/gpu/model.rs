@@ -112,19 +112,40 @@ impl GpuModel {
                     weights.insert(buf, weight_buffer(device, buf, &data));
                 }
             }
-            if shape.stackable() {
-                let packed = pack_stack(&net.layers);
-                // (placeholders where the cell has no such weights)
-                let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
-                let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
-                for (buf, data) in [(Buf::StackWh, packed.wh), (Buf::StackAux, aux), (Buf::StackWr, wr)] {
-                    check_size(&limits, buf, data.len() as u64 * 4)?;
-                    weights.insert(buf, weight_buffer(device, buf, &data));
-                }
-            }
             Ok(weights)
         })??;
-        Ok(GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None, stacked: None })
+        let mut model =
+            GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None, stacked: None };
+        // the stack's weights repeat the layers': uploaded where the default can stack
+        // (CPU drivers run per-step kernels at every batch), or once a stack is forced
+        if model.shape.default_stacked(StepVariant::PerStep { rows: 1 }, model.ctx.fit()) {
+            model.upload_stack_weights()?;
+        }
+        Ok(model)
+    }
+
+    /// Packs and uploads the wavefront stack's weights (`pack::pack_stack`) unless they are there.
+    fn upload_stack_weights(&mut self) -> Result<()> {
+        if self.weights.contains_key(&Buf::StackWh) {
+            return Ok(());
+        }
+        let packed = pack_stack(&self.net.layers);
+        // (placeholders where the cell has no such weights)
+        let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
+        let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
+        let limits = self.ctx.limits();
+        let device = &self.ctx.device;
+        let made = scoped(device, || -> Result<Vec<(Buf, wgpu::Buffer)>> {
+            [(Buf::StackWh, packed.wh), (Buf::StackAux, aux), (Buf::StackWr, wr)]
+                .into_iter()
+                .map(|(buf, data)| {
+                    check_size(&limits, buf, data.len() as u64 * 4)?;
+                    Ok((buf, weight_buffer(device, buf, &data)))
+                })
+                .collect()
+        })??;
+        self.weights.extend(made);
+        Ok(())
     }
 
     /// Forces the wavefront stack (`Plan::stacked`) on (`Some(true)`: an error where the
@@ -136,6 +157,14 @@ impl GpuModel {
                 "a wavefront stack needs two or more layers of one direction with equal specs".to_string(),
             ));
         }
+        if stacked == Some(true) && !self.weights.contains_key(&Buf::StackWh) {
+            self.upload_stack_weights()?;
+            // the workspace's bind groups were made without the stack's
+            *self
+                .workspace
+                .get_mut()
+                .map_err(|_| Error::Gpu("workspace lock poisoned by an earlier panic".into()))? = None;
+        }
         self.stacked = stacked;
         Ok(())
     }
@@ -143,7 +172,13 @@ impl GpuModel {
     /// Whether a call with batch `b` runs the layers as one wavefront stack.
     pub fn stacked(&self, b: usize) -> bool {
         let variant = self.variant(b);
-        self.shape.stackable() && self.stacked.unwrap_or_else(|| self.shape.default_stacked(variant, self.ctx.fit()))
+        self.has_stack() && self.stacked.unwrap_or_else(|| self.shape.default_stacked(variant, self.ctx.fit()))
+    }
+
+    /// Whether the stack's weights are on the GPU (`NetShape::stackable`, and stacked by
+    /// default on this device or forced).
+    fn has_stack(&self) -> bool {
+        self.weights.contains_key(&Buf::StackWh)
     }
 
     /// Forces a step variant (for tests and benchmarks); `None` restores the automatic choice.
@@ -189,14 +224,13 @@ impl GpuModel {
     fn plan_for(&self, inp: &Inputs, lengths: &[usize]) -> Plan {
         let max_len = lengths.iter().copied().max().unwrap_or(0);
         let ragged = lengths.iter().any(|&l| l < inp.steps);
-        let (t, b, fit) = (inp.steps, inp.batch, self.ctx.fit());
-        match self.variant(b) {
+        let (t, b, fit, variant) = (inp.steps, inp.batch, self.ctx.fit(), self.variant(inp.batch));
+        if self.stacked(b) {
             // a stack runs per-step kernels; on GPUs, whose variants are others, one row each
-            StepVariant::PerStep { rows } if self.stacked(b) => {
-                Plan::stacked(&self.shape, t, b, max_len, ragged, rows, fit)
-            }
-            _ if self.stacked(b) => Plan::stacked(&self.shape, t, b, max_len, ragged, 1, fit),
-            variant => Plan::forward(&self.shape, t, b, max_len, ragged, variant, fit),
+            let rows = if let StepVariant::PerStep { rows } = variant { rows } else { 1 };
+            Plan::stacked(&self.shape, t, b, max_len, ragged, rows, fit)
+        } else {
+            Plan::forward(&self.shape, t, b, max_len, ragged, variant, fit)
         }
     }
 
@@ -386,11 +420,13 @@ impl GpuModel {
         if stacked {
             // [L, B, H_out] and [L, B, H]: h_0 and c_0 as they come (one direction)
             let l_count = self.shape.layers();
-            let h0 = inp.h0.clone().unwrap_or_else(|| vec![0.0; l_count * b * o]);
-            queue.write_buffer(&ws.buffers[&Buf::StackH], 0, bytemuck::cast_slice(&h0));
+            let write = |buf: Buf, given: &Option<Vec<f32>>, n: usize| match given {
+                Some(v) => queue.write_buffer(&ws.buffers[&buf], 0, bytemuck::cast_slice(v)),
+                None => queue.write_buffer(&ws.buffers[&buf], 0, bytemuck::cast_slice(&vec![0.0f32; n])),
+            };
+            write(Buf::StackH, &inp.h0, l_count * b * o);
             if self.shape.cell == Cell::Lstm {
-                let c0 = inp.c0.clone().unwrap_or_else(|| vec![0.0; l_count * b * h]);
-                queue.write_buffer(&ws.buffers[&Buf::StackC], 0, bytemuck::cast_slice(&c0));
+                write(Buf::StackC, &inp.c0, l_count * b * h);
             }
             return;
         }
@@ -487,7 +523,7 @@ impl GpuModel {
                     wanted.push(Buf::Merged(l));
                 }
             }
-            if shape.stackable() {
+            if self.has_stack() {
                 wanted.extend([Buf::StackH, Buf::StackC]);
             }
             for buf in wanted {
@@ -526,7 +562,7 @@ impl GpuModel {
                     uniform(format!("wgpu-rnn.MatmulParams({l})"), bytemuck::bytes_of(&matmul_params(shape, l, t, b))),
                 );
             }
-            if shape.stackable() {
+            if self.has_stack() {
                 let layers = &self.net.layers;
                 let peepholes = layers.iter().any(|l| has_peepholes(l.spec.cell, l.weights.p.as_ref()));
                 let mut lp = LayerParams::new(&layers[0].spec, peepholes, t, b);
@@ -542,7 +578,7 @@ impl GpuModel {
                 .filter(|&v| self.supports(v))
                 .flat_map(|v| Plan::forward(shape, t, b, t.min(2), true, v, self.ctx.fit()).bind_sets())
                 .collect();
-            if shape.stackable() {
+            if self.has_stack() {
                 sets.extend(Plan::stacked(shape, t, b, t.min(2), true, 1, self.ctx.fit()).bind_sets());
             }
             sets.sort();
