@@ -12,7 +12,8 @@
 // Versions:
 //   gru_step:      linear_before_reset = 1, fully fused: n = g(xh + r ⊙ (h·Rhᵀ + Rbh)).
 //   gru_gates:     linear_before_reset = 0, phase 1: z and r ⊙ h for every unit.
-//   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'.
+//   gru_candidate: linear_before_reset = 0, phase 2: n = g(xh + (r ⊙ h)·Rhᵀ), then h'. Its `wh` is
+//                  Rh alone (plan.rs Buf::Wn: one vec4 per four inputs, as rnn_step's).
 //   (Phase 2 needs r of every unit, so reset-before GRU costs two dispatches per step unless
 //   layer_persistent.wgsl runs the layer.)
 //   All three run wavefront stacks (FLAG_WAVE, shared/rows.wgsl): a layer above the first adds
@@ -291,18 +292,19 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < ROWS; r++) {
         srow[r] = (d * lp.batch + tile_row(b0, r)) * H * 2u + 1u;
     }
-    var wi = input_quad(d, H, H, min(j0, H - 1u)) * 3u;
-    var wi1 = input_quad(d, H, H, min(j1, H - 1u)) * 3u;
+    // wh: the h gate's weights alone here (plan.rs Buf::Wn), one vec4 per unit and four inputs
+    var wi = input_quad(d, H, H, min(j0, H - 1u));
+    var wi1 = input_quad(d, H, H, min(j1, H - 1u));
     let ks = shared_inputs(H);
     for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
         let rc = reset_quads(srow, k0 + 4u * lane); // lane l: inputs k0 + 4l .. k0 + 4l + 4
         for (var i = 0u; i < LANES; i++) {
             let rq = lane_quads(rc, i);
             add_candidate(&acc, wi, rq);
-            wi += 3u * UNIT_BLOCK;
+            wi += UNIT_BLOCK;
             if (PAIRED) {
                 add_candidate(&acc1, wi1, rq);
-                wi1 += 3u * UNIT_BLOCK;
+                wi1 += UNIT_BLOCK;
             }
         }
     }
@@ -310,10 +312,10 @@ fn gru_candidate(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var k = ks; k < k4; k += 4u) {
         let rq = reset_quads(srow, k);
         add_candidate(&acc, wi, rq);
-        wi += 3u * UNIT_BLOCK;
+        wi += UNIT_BLOCK;
         if (PAIRED) {
             add_candidate(&acc1, wi1, rq);
-            wi1 += 3u * UNIT_BLOCK;
+            wi1 += UNIT_BLOCK;
         }
     }
     if (k4 < H) { // the last, partial quad
@@ -354,7 +356,7 @@ fn candidate_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
 
 // acc[r] += inputs k4 .. H of row r's r ⊙ h times their h-gate weights (the partial quad at wi).
 fn add_partial_candidate(acc: ptr<function, array<f32, ROWS>>, wi: u32, srow: array<u32, ROWS>, k4: u32) {
-    let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+    let n = wide4(wh[wi]);
     for (var k = k4; k < lp.hidden; k++) {
         for (var r = 0u; r < ROWS; r++) {
             (*acc)[r] += scratch[srow[r] + 2u * k] * n[k - k4];
@@ -375,7 +377,7 @@ fn reset_quads(srow: array<u32, ROWS>, k: u32) -> array<vec4<f32>, ROWS> {
 
 // acc[r] += inputs k .. k+4 of row r's r ⊙ h (rq[r]) times their h-gate weights (the quad at wi).
 fn add_candidate(acc: ptr<function, array<f32, ROWS>>, wi: u32, rq: array<vec4<f32>, ROWS>) {
-    let n = quad_h_gate(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+    let n = wide4(wh[wi]);
     for (var r = 0u; r < ROWS; r++) {
         (*acc)[r] += dot(rq[r], n);
     }

@@ -53,6 +53,10 @@ pub struct PackedLayer {
     /// `W_hr` transposed for a projection, in input quads (four inputs of an output per vec4):
     /// `[D, ceil(H/4), P*4]` blocked with unit width 4.
     pub wr: Option<Vec<f32>>,
+    /// GRU with linear_before_reset = 0: the candidate gate's `R` alone, packed like an RNN's
+    /// `wh` (four inputs of a unit per vec4), for `gru_candidate`, which reads it a third as
+    /// much as the three gates' quads.
+    pub wn: Option<Vec<f32>>,
 }
 
 /// Length of the packed `wh` for `d_count` directions, `k_count` inputs (H_out) and `h` units
@@ -116,6 +120,8 @@ pub struct PackedStack {
     pub aux: Vec<f32>,
     /// The layers' `wr` one after the other (LSTM with projection).
     pub wr: Option<Vec<f32>>,
+    /// The layers' `wn` one after the other (GRU with linear_before_reset = 0).
+    pub wn: Option<Vec<f32>>,
 }
 
 /// Packs a stack of layers with equal specs and one direction (`plan::NetShape::stackable`).
@@ -123,17 +129,19 @@ pub fn pack_stack(layers: &[Layer]) -> PackedStack {
     let mut wh = Vec::new();
     let mut aux = Vec::new();
     let mut wr = Vec::new();
+    let mut wn = Vec::new();
     for layer in layers {
         let packed = pack_layer(layer);
         wh.extend(packed.wh);
         aux.extend(packed.aux);
         wr.extend(packed.wr.unwrap_or_default());
+        wn.extend(packed.wn.unwrap_or_default());
     }
     for layer in &layers[1..] {
         let s = &layer.spec;
         wh.extend(pack_recurrent(&layer.weights.w, 1, s.cell.gates(), s.hidden_size, s.input_size));
     }
-    PackedStack { wh, aux, wr: (!wr.is_empty()).then_some(wr) }
+    PackedStack { wh, aux, wr: (!wr.is_empty()).then_some(wr), wn: (!wn.is_empty()).then_some(wn) }
 }
 
 /// Converts one layer to kernel layout.
@@ -196,5 +204,11 @@ pub fn pack_layer(layer: &Layer) -> PackedLayer {
         wh: pack_recurrent(&w.r, d_count, g_count, h, h_out),
         aux,
         wr,
+        wn: (s.cell == Cell::Gru && !s.linear_before_reset).then(|| {
+            // rows 2H..3H of each direction's R [3H, H_out]
+            let rows = h * h_out;
+            let rh: Vec<f32> = (0..d_count).flat_map(|d| &w.r[(d * 3 + 2) * rows..][..rows]).copied().collect();
+            pack_recurrent(&rh, d_count, 1, h, h_out)
+        }),
     }
 }

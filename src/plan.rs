@@ -47,6 +47,8 @@ pub enum Buf {
     Wh(usize),
     Aux(usize),
     Wr(usize),
+    /// GRU with linear_before_reset = 0: `gru_candidate`'s weights (`PackedLayer::wn`)
+    Wn(usize),
     /// A wavefront stack (`Plan::stacked`): its uniforms (`LayerParams` with one direction slot
     /// per layer), its weights (`StackWh`: the layers' recurrent weights `[L]`, then the input
     /// weights of layers 1.. `[L-1]`, each packed like `Wh`; `StackAux`: the layers' `Aux`
@@ -55,8 +57,9 @@ pub enum Buf {
     StackParams,
     StackWh,
     StackAux,
-    /// The layers' `Wr` `[L]` (LSTM with projection)
+    /// The layers' `Wr` `[L]` (LSTM with projection) and `Wn` `[L]` (reset-before GRU)
     StackWr,
+    StackWn,
     StackH,
     StackC,
 }
@@ -69,11 +72,13 @@ impl Buf {
             Buf::Wx(_)
                 | Buf::Bx(_)
                 | Buf::Wh(_)
+                | Buf::Wn(_)
                 | Buf::Aux(_)
                 | Buf::Wr(_)
                 | Buf::StackWh
                 | Buf::StackAux
                 | Buf::StackWr
+                | Buf::StackWn
         )
     }
 }
@@ -232,6 +237,14 @@ impl NetShape {
             Buf::StackWh => recurrent_len(self.cell, 2 * l - 1, o, h),
             Buf::StackAux => l * self.elements(Buf::Aux(0), t, b),
             Buf::StackWr => l * self.elements(Buf::Wr(0), t, b),
+            Buf::Wn(_) => {
+                if self.cell == Cell::Gru && !self.linear_before_reset {
+                    recurrent_len(Cell::Rnn, d, o, h)
+                } else {
+                    4
+                }
+            }
+            Buf::StackWn => l * self.elements(Buf::Wn(0), t, b),
             Buf::Steps | Buf::LayerParams(_) | Buf::MatmulParams(_) | Buf::MergeParams | Buf::StackParams => 0,
         }
     }
@@ -250,7 +263,10 @@ impl NetShape {
                     vec![StackParams, Steps, Xp, StackWh, StackAux, Lens, StackH, StackH, StackC, out]
                 }
                 Kernel::LstmProject => vec![StackParams, Steps, Scratch, StackWr, Lens, StackH, StackH, y],
-                // the GRU kernels
+                Kernel::GruCandidate => {
+                    vec![StackParams, Steps, Xp, StackWn, StackAux, Lens, StackH, StackH, y, Scratch]
+                }
+                // the other GRU kernels
                 _ => vec![StackParams, Steps, Xp, StackWh, StackAux, Lens, StackH, StackH, y, Scratch],
             };
         }
@@ -263,9 +279,11 @@ impl NetShape {
             | Kernel::GruStepSplit
             | Kernel::GruStepTiled
             | Kernel::GruStepSliced
-            | Kernel::GruGates
-            | Kernel::GruCandidate => {
+            | Kernel::GruGates => {
                 vec![LayerParams(l), Steps, Xp, Wh(l), Aux(l), Lens, H(l), H(l), LayerOut(l), Scratch]
+            }
+            Kernel::GruCandidate => {
+                vec![LayerParams(l), Steps, Xp, Wn(l), Aux(l), Lens, H(l), H(l), LayerOut(l), Scratch]
             }
             Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => {
                 let out = if self.proj { Scratch } else { LayerOut(l) };

@@ -344,6 +344,10 @@ fn packed_weights_fill_the_buffers_the_plan_sizes() {
             if let Some(wr) = &packed.wr {
                 assert_eq!(wr.len(), shape.elements(Buf::Wr(0), 1, 1), "wr of {what}");
             }
+            assert_eq!(packed.wn.is_some(), cell == Cell::Gru, "only reset-before GRU has wn: {what}");
+            if let Some(wn) = &packed.wn {
+                assert_eq!(wn.len(), shape.elements(Buf::Wn(0), 1, 1), "wn of {what}");
+            }
         }
     }
 }
@@ -480,6 +484,10 @@ fn stack_weights_fill_the_buffers_the_plan_sizes() {
                 assert_eq!(packed.aux.len(), shape.elements(Buf::StackAux, 1, 1), "aux of {what}");
             }
             assert!(packed.wr.is_none());
+            assert_eq!(
+                packed.wn.as_ref().map(|w| w.len()),
+                (cell == Cell::Gru).then(|| shape.elements(Buf::StackWn, 1, 1))
+            );
         }
     }
 }

@@ -98,8 +98,9 @@ impl GpuModel {
             let mut weights = HashMap::new();
             for (l, layer) in net.layers.iter().enumerate() {
                 let packed = pack_layer(layer);
-                // (a placeholder of one vec4 where there is no projection)
+                // (a placeholder of one vec4 where there is no projection, no `wn`)
                 let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
+                let wn = packed.wn.unwrap_or_else(|| vec![0.0; 4]);
                 let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
                 for (buf, data) in [
                     (Buf::Wx(l), packed.wx),
@@ -107,6 +108,7 @@ impl GpuModel {
                     (Buf::Wh(l), packed.wh),
                     (Buf::Aux(l), aux),
                     (Buf::Wr(l), wr),
+                    (Buf::Wn(l), wn),
                 ] {
                     check_size(&limits, buf, data.len() as u64 * 4)?;
                     weights.insert(buf, weight_buffer(device, buf, &data));
@@ -133,10 +135,11 @@ impl GpuModel {
         // (placeholders where the cell has no such weights)
         let aux = if packed.aux.is_empty() { vec![0.0] } else { packed.aux };
         let wr = packed.wr.unwrap_or_else(|| vec![0.0; 4]);
+        let wn = packed.wn.unwrap_or_else(|| vec![0.0; 4]);
         let limits = self.ctx.limits();
         let device = &self.ctx.device;
         let made = scoped(device, || -> Result<Vec<(Buf, wgpu::Buffer)>> {
-            [(Buf::StackWh, packed.wh), (Buf::StackAux, aux), (Buf::StackWr, wr)]
+            [(Buf::StackWh, packed.wh), (Buf::StackAux, aux), (Buf::StackWr, wr), (Buf::StackWn, wn)]
                 .into_iter()
                 .map(|(buf, data)| {
                     check_size(&limits, buf, data.len() as u64 * 4)?;
