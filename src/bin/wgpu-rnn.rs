@@ -262,6 +262,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     if a.x_on_gpu {
         println!("x already on the GPU: one stream chunk of T steps for B slots per call");
     }
+    if a.proj > 0 && records.iter().any(|r| r.config.cell == Cell::Lstm) {
+        println!("LSTM layers with a projection of {} (GFLOP/s count it)", a.proj);
+    }
+    if a.gru_reset_before && records.iter().any(|r| r.config.cell == Cell::Gru) {
+        println!("GRU with linear_before_reset = 0 (ONNX's default; PyTorch's and cuDNN's GRU is the other)");
+    }
     println!(
         "{:5} {:>5} {:>5} {:>4} {:>5} {:>2} {:>2} {:>10} {:>10} {:>10} {:>9} {:>10}  variant",
         "cell", "H", "I", "B", "T", "L", "D", "median ms", "gpu ms", "steps/s", "GFLOP/s", "dispatches"
