@@ -152,12 +152,8 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
     let acc = pair_triples(gid, &acc1);
-    // a wavefront stack's layer d: the products of its input, layer d-1's h (zero elsewhere)
-    var x0: array<vec3<f32>, ROWS>;
     var x1: array<vec3<f32>, ROWS>;
-    if (stacked_input(d)) {
-        x0 = unit_triples(gid, tile_state_rows(d - 1u, gid.y * ROWS), input_weights(d), &x1);
-    }
+    let x0 = pair_input_triples(gid, &x1);
     let j0 = paired_unit(gid.x);
     if (j0 < lp.hidden) {
         gru_finish_inputs(d, j0, gid.y * ROWS, acc, x0);
@@ -172,6 +168,18 @@ fn gru_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 // past H run on as unit H-1 for lane sharing; the caller writes nothing for them.
 fn pair_triples(gid: vec3<u32>, acc1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
     return unit_triples(gid, tile_state_rows(gid.z, gid.y * ROWS), gid.z, acc1);
+}
+
+// In a wavefront stack's layer d >= 1, the products of its input (layer d-1's h) for the units
+// of pair_triples, the second into x1; zeros elsewhere (gru_step, gru_gates). Call from uniform
+// control flow.
+fn pair_input_triples(gid: vec3<u32>, x1: ptr<function, array<vec3<f32>, ROWS>>) -> array<vec3<f32>, ROWS> {
+    let d = gid.z;
+    var x0: array<vec3<f32>, ROWS>;
+    if (stacked_input(d)) {
+        x0 = unit_triples(gid, tile_state_rows(d - 1u, gid.y * ROWS), input_weights(d), x1);
+    }
+    return x0;
 }
 
 // pair_triples of the tile's rows `hrow` with the weights of direction wd.
@@ -231,12 +239,8 @@ fn gru_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     var acc1: array<vec3<f32>, ROWS>;
     let acc = pair_triples(gid, &acc1); // (the h gate's products are not used here)
-    // a wavefront stack's layer d: the products of its input, layer d-1's h (zero elsewhere)
-    var x0: array<vec3<f32>, ROWS>;
     var x1: array<vec3<f32>, ROWS>;
-    if (stacked_input(d)) {
-        x0 = unit_triples(gid, tile_state_rows(d - 1u, gid.y * ROWS), input_weights(d), &x1);
-    }
+    let x0 = pair_input_triples(gid, &x1);
     let j0 = paired_unit(gid.x);
     if (j0 < lp.hidden) {
         gates_finish(d, j0, gid.y * ROWS, acc, x0);

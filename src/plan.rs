@@ -579,6 +579,52 @@ pub fn unit_workgroups(kernel: Kernel, rows: u32, units: usize, fit: DeviceFit) 
     groups(invocations, 64)
 }
 
+/// Layer `l`'s input projection over `t * b` rows, for `dirs` directions (z).
+fn projection_dispatch(shape: &NetShape, l: usize, t: usize, b: usize, dirs: usize, fit: DeviceFit) -> Dispatch {
+    let kernel = Kernel::InputProjection;
+    let rows = projection_rows(kernel, t * b, fit);
+    Dispatch {
+        kernel,
+        layer: l,
+        // each invocation computes a block of rows x 4 columns (two such where paired)
+        workgroups: [
+            unit_workgroups(kernel, rows, (shape.hidden * shape.gates()).div_ceil(4), fit),
+            groups(t * b, rows.max(WIDE_ROWS)),
+            dirs as u32,
+        ],
+        step: None,
+        rows,
+    }
+}
+
+/// The per-step kernels of step `s` (`NetShape::step_kernels`) for `layer` (a layer, or
+/// `NetShape::stack`), `slots` direction slots (z), batch `b`, `rows` rows per invocation.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per plan; a struct of them would be built only to be taken apart"
+)]
+fn push_step_dispatches(
+    commands: &mut Vec<Command>,
+    shape: &NetShape,
+    layer: usize,
+    slots: usize,
+    s: usize,
+    b: usize,
+    rows: u32,
+    fit: DeviceFit,
+) {
+    for &kernel in shape.step_kernels() {
+        let width = if kernel == Kernel::LstmProject { shape.out } else { shape.hidden };
+        commands.push(Command::Dispatch(Dispatch {
+            kernel,
+            layer,
+            workgroups: [unit_workgroups(kernel, rows, width, fit), groups(b, rows), slots as u32],
+            step: Some(s as u32),
+            rows,
+        }));
+    }
+}
+
 /// Workgroups for a one-dimensional kernel of `n` invocations spread over x and y.
 pub fn linear_workgroups(n: usize, per: u32, max_dim: u32) -> [u32; 3] {
     let total = groups(n, per).max(1);
@@ -606,20 +652,7 @@ impl Plan {
             if ragged {
                 commands.push(Command::Clear(Buf::LayerOut(l)));
             }
-            let kernel = Kernel::InputProjection;
-            let rows = projection_rows(kernel, t * b, fit);
-            commands.push(Command::Dispatch(Dispatch {
-                kernel,
-                layer: l,
-                // each invocation computes a block of rows x 4 columns (two such where paired)
-                workgroups: [
-                    unit_workgroups(kernel, rows, (h * shape.gates()).div_ceil(4), fit),
-                    groups(t * b, rows.max(WIDE_ROWS)),
-                    d as u32,
-                ],
-                step: None,
-                rows,
-            }));
+            commands.push(Command::Dispatch(projection_dispatch(shape, l, t, b, d, fit)));
             let final_half = match variant {
                 StepVariant::Persistent => {
                     commands.push(Command::Dispatch(Dispatch {
@@ -633,16 +666,7 @@ impl Plan {
                 }
                 StepVariant::PerStep { rows } => {
                     for s in 0..max_len {
-                        for &kernel in shape.step_kernels() {
-                            let width = if kernel == Kernel::LstmProject { o } else { h };
-                            commands.push(Command::Dispatch(Dispatch {
-                                kernel,
-                                layer: l,
-                                workgroups: [unit_workgroups(kernel, rows, width, fit), groups(b, rows), d as u32],
-                                step: Some(s as u32),
-                                rows,
-                            }));
-                        }
+                        push_step_dispatches(&mut commands, shape, l, d, s, b, rows, fit);
                     }
                     max_len % 2
                 }
@@ -722,19 +746,7 @@ impl Plan {
         if ragged {
             commands.push(Command::Clear(y));
         }
-        let kernel = Kernel::InputProjection;
-        let projection_rows = projection_rows(kernel, t * b, fit);
-        commands.push(Command::Dispatch(Dispatch {
-            kernel,
-            layer: 0,
-            workgroups: [
-                unit_workgroups(kernel, projection_rows, (h * g).div_ceil(4), fit),
-                groups(t * b, projection_rows.max(WIDE_ROWS)),
-                1,
-            ],
-            step: None,
-            rows: projection_rows,
-        }));
+        commands.push(Command::Dispatch(projection_dispatch(shape, 0, t, b, 1, fit)));
         for l in 1..l_count {
             // layer l's folded bias, where xp_row finds it
             commands.push(Command::Copy {
@@ -747,16 +759,7 @@ impl Plan {
         }
         let waves = if max_len == 0 { 0 } else { max_len + l_count - 1 };
         for s in 0..waves {
-            for &kernel in shape.step_kernels() {
-                let width = if kernel == Kernel::LstmProject { o } else { h };
-                commands.push(Command::Dispatch(Dispatch {
-                    kernel,
-                    layer: shape.stack(),
-                    workgroups: [unit_workgroups(kernel, rows, width, fit), groups(b, rows), l_count as u32],
-                    step: Some(s as u32),
-                    rows,
-                }));
-            }
+            push_step_dispatches(&mut commands, shape, shape.stack(), l_count, s, b, rows, fit);
         }
         let state = f32s(l_count * b * o);
         commands.push(Command::Copy {
