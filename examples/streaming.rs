@@ -66,7 +66,7 @@ fn run(steps: usize, hidden: usize) -> wgpu_rnn::Result<()> {
         latencies[(steps * 99 / 100).min(steps - 1)]
     );
     if worst > 1e-4 {
-        return Err(wgpu_rnn::Error::Gpu(format!("stream differs from the CPU reference by {worst}")));
+        return Err(wgpu_rnn::Error::invalid("stream", format!("differs from the CPU reference by {worst}")));
     }
     Ok(())
 }

@@ -1,15 +1,13 @@
 // gru_step_sliced: gru_step (same bindings, same end; linear_before_reset = 1) for small batches
 // on GPUs, a unit block per workgroup with k sliced over its invocations (shared/slices.wgsl),
 // as lstm_step_sliced does for LSTM.
-// Versions (module constant ROWS): 1 or 4 batch rows per workgroup. NVIDIA H200, GRU H2816 B1
-// T1500 (DeepBench), GPU ms: gru_step_split 108.6, sliced 52.1 (cuDNN FP32: 58.7).
-
-// Bindings, finish_gates and the state access come from gru_step.wgsl (kernels.rs puts that
-// file first in this module).
+// Versions (module constant ROWS): 1 or 4 batch rows per workgroup. BENCHMARKS.md "Kernel
+// versions on the H200" has their times.
+// uses: gru_step shared/slices
 
 fn slice_quad(qi: u32) -> array<vec3<f32>, 4> {
     let wi = qi * 3u;
-    return quad_triples(wide4(wh[wi]), wide4(wh[wi + 1u]), wide4(wh[wi + 2u]));
+    return quad_triples(f32x4(wh[wi]), f32x4(wh[wi + 1u]), f32x4(wh[wi + 2u]));
 }
 
 @compute @workgroup_size(UNIT_BLOCK, SLICES, 1)

@@ -1,17 +1,15 @@
 // gru_step_split: gru_step (linear_before_reset = 1, same bindings, same end) for small
-// batches on adapters with subgroups: a workgroup of 64 owns hidden unit j and ROWS batch rows,
-// splits the three recurrent dot products over k (split_reduce), and invocation 0 finishes.
-// Versions (module constant ROWS): 1 or 4 batch rows per workgroup.
+// batches on adapters with subgroups: a workgroup of SPLIT invocations owns hidden unit j and
+// ROWS batch rows (1 or 4), splits the three recurrent dot products over k (shared/split.wgsl),
+// and invocation 0 finishes. On GPUs gru_step_sliced replaced it as the default.
+// uses: gru_step shared/split
 
-// Bindings, gru_fused_finish and the state access come from gru_step.wgsl (kernels.rs puts that
-// file first in this module).
-
-// Float i of the recurrent weights (gru_step binds them as vec4s).
+// Float i of the recurrent weights (gru_step binds them as F32x4s).
 fn wh_at(i: u32) -> f32 {
-    return wide4(wh[i / 4u])[i % 4u];
+    return f32x4(wh[i / 4u])[i % 4u];
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(SPLIT, 1, 1)
 fn gru_step_split(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,

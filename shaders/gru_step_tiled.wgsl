@@ -1,20 +1,16 @@
 // gru_step_tiled: gru_step (same bindings, same end; linear_before_reset = 1) for large batches
-// on GPUs. A workgroup owns a tile of hidden units x batch rows (shared/tiles.wgsl): per chunk
-// of inputs it copies the chunk's weights (the three gates of its units) and h (its rows) into
-// workgroup memory, then each invocation accumulates its unit's three gates for ROWS rows from
-// there, as lstm_step_tiled does for LSTM.
+// on GPUs. A workgroup owns a tile of TILE_UNITS hidden units x TILE_BATCH batch rows
+// (shared/tiles.wgsl): per chunk of inputs it copies the chunk's weights (the three gates of its
+// units) and h (its rows) into workgroup memory, then each invocation accumulates its unit's
+// three gates for ROWS rows from there, as lstm_step_tiled does for LSTM.
 // Versions (module constant ROWS): 1 (16x16 invocations, one row each; the default) or 4
-// (16x4, four rows each). NVIDIA H200, GRU H1024 B64, GPU ms of a forward call: gru_step with
-// 8 rows per invocation (the default before) 16.6 at T100; at T50 gru_step with 1 row 4.4,
-// tiled ROWS = 4 4.0, ROWS = 1 3.5.
-
-// Bindings, finish_gates and the state access come from gru_step.wgsl (kernels.rs puts that
-// file first in this module).
+// (16x4, four rows each). BENCHMARKS.md "Kernel versions on the H200" has their times.
+// uses: gru_step shared/tiles
 
 const QUAD_VEC4S: u32 = 3u;
 
 fn tile_weight(v: u32) -> vec4<f32> {
-    return wide4(wh[v]);
+    return f32x4(wh[v]);
 }
 
 fn tile_quad(q: u32, u: u32) -> array<vec3<f32>, 4> {

@@ -1,6 +1,7 @@
 // layer_persistent: a whole recurrent layer (every time step) in one dispatch, for H and H_out
-// up to 128. Workgroup (b, d) owns batch row b of direction d and loops over its sequence; the
-// state lives in workgroup memory and steps are separated by workgroupBarrier only.
+// up to PERSISTENT_UNITS (kernels::PERSISTENT_UNITS, in the prelude). Workgroup (b, d) owns batch
+// row b of direction d and loops over its sequence; the state lives in workgroup memory and
+// steps are separated by workgroupBarrier only.
 // Serves every cell (flags select RNN, GRU with either reset placement, LSTM with peepholes,
 // input_forget and projection), with the semantics of rnn_step, gru_step/gru_gates/
 // gru_candidate, lstm_step and lstm_project.
@@ -9,12 +10,9 @@
 //   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
 //   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
 //   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, input quads, blocked)
-// Versions:
-//   scalar weight loads from global memory, one per gate and input.
-//   layer_persistent: vec4 weight loads (one per input for LSTM, G per four inputs for RNN and
-//   GRU's input quads) from global memory (they are small and stay in cache).
-
-const UNITS: u32 = 128u;
+// Versions: layer_persistent, vec4 weight loads from global memory (one per input for LSTM, G
+// per four inputs for RNN's and GRU's input quads; the weights are small and stay in cache).
+// uses: shared/activations shared/blocked shared/layer_params shared/lstm_cell
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
@@ -26,11 +24,11 @@ const UNITS: u32 = 128u;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read> wr: array<f32>;
 
-var<workgroup> h_wg: array<f32, UNITS>;   // h_{t-1}
-var<workgroup> mid_wg: array<f32, UNITS>; // GRU r ⊙ h, or LSTM m = o ⊙ h(c) before projection
+var<workgroup> h_wg: array<f32, PERSISTENT_UNITS>;   // h_{t-1}
+var<workgroup> mid_wg: array<f32, PERSISTENT_UNITS>; // GRU r ⊙ h, or LSTM m = o ⊙ h(c) before projection
 var<workgroup> len_wg: u32;
 
-@compute @workgroup_size(128, 1, 1)
+@compute @workgroup_size(PERSISTENT_UNITS, 1, 1)
 fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let j = lid.x;
     let b = wid.y;
@@ -72,8 +70,8 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
             // input quads: G vec4s per four inputs (h_wg and the weights are zero past HI)
             var wi = input_quad(d, HI, H, j) * G;
             if (lstm) {
-                // four vec4s (i, o, f, c), one per input (a loop of its own: sharing the loop
-                // below made both cells about 20% slower on lavapipe)
+                // four vec4s (i, o, f, c), one per input (a loop of its own: one loop for
+                // every cell was slower)
                 for (var k = 0u; k < HI; k += 4u) {
                     acc += h_wg[k] * wh[wi] + h_wg[k + 1u] * wh[wi + 1u] + h_wg[k + 2u] * wh[wi + 2u] + h_wg[k + 3u] * wh[wi + 3u];
                     wi += 4u * UNIT_BLOCK;

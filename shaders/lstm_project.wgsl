@@ -1,26 +1,26 @@
 // lstm_project: the projection that finishes an LSTM step with proj_size P (PyTorch):
-//   h = W_hr · m,  m = o ⊙ tanh(c) from lstm_step
-//   m: [D, B, H]   wr: W_hr pre-transposed in input quads (four inputs of an output per vec4),
-//                  blocked (shared/blocked.wgsl)   y: [T, B, D, P]
-//   h_cur, h_next: [D, B, P] each, the halves of h the step reads and writes (plan.rs Buf::H)
-// Versions (module constant ROWS):
-//   ROWS = 1: one invocation per output element, dot product over H.
-//   ROWS = 4, 8: each weight load feeds four or eight batch rows.
-//   (All: row offsets computed once per invocation, one vec4 weight load per four inputs;
-//   LSTM H512 P256 B16 T50 about 235 -> 200 ms on lavapipe against one scalar load per input.)
-//   In a wavefront stack (FLAG_WAVE, shared/rows.wgsl) the slots d are the layers, each with
-//   its own W_hr; only the last writes y.
+//   h = W_hr · m,  m = o ⊙ h(c) from lstm_step
+//   m:  [D, B, H]
+//   wr: W_hr transposed in input quads (four inputs of an output per F32x4), blocked by
+//       UNIT_BLOCK outputs (shared/blocked.wgsl)
+//   h_cur, h_next: [D, B, P] each, the halves of h the step reads and writes (plan Buf::H)
+//   y:  [T, B, D, P]
+// Invocation (p, tile, d): output p of batch rows tile*ROWS .. tile*ROWS + ROWS, direction d.
+// Versions: lstm_project, ROWS = 1, 4, 8 or 16 rows per invocation, each weight load feeding
+// ROWS rows (one vec4 of weights per four inputs). In a wavefront stack (FLAG_WAVE,
+// shared/rows.wgsl) the slots d are the layers, each with its own W_hr; only the last writes y.
+// uses: shared/blocked shared/loads shared/rows
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read> wr: array<Wide4>;
+@group(0) @binding(3) var<storage, read> wr: array<F32x4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> h_cur: array<f32>; // the half of h this step reads
 @group(0) @binding(6) var<storage, read_write> h_next: array<f32>; // the half it writes
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(STEP_WORKGROUP, 1, 1)
 fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     let p = gid.x;
     let b0 = gid.y * ROWS;
@@ -39,7 +39,7 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
     var wi = input_quad(d, H, P, p);
     let k4 = H & ~3u;
     for (var k = 0u; k < k4; k += 4u) {
-        let w = wide4(wr[wi]); // inputs k .. k+4
+        let w = f32x4(wr[wi]); // inputs k .. k+4
         wi += UNIT_BLOCK;
         for (var r = 0u; r < ROWS; r++) {
             let mk = mrow[r] + k;
@@ -47,7 +47,7 @@ fn lstm_project(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     for (var k = k4; k < H; k++) {
-        let w = wide4(wr[wi])[k - k4];
+        let w = f32x4(wr[wi])[k - k4];
         for (var r = 0u; r < ROWS; r++) {
             acc[r] += m[mrow[r] + k] * w;
         }

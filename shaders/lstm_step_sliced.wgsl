@@ -3,15 +3,9 @@
 // workgroup one unit, whose quads are UNIT_BLOCK quads apart: each invocation's 32 bytes of a
 // quad sit in a different cache line, shared with other workgroups' units; here a workgroup reads
 // whole lines, and reads them once for all its ROWS rows.
-// Versions, NVIDIA H200 (BENCHMARKS.md), GPU ms of the whole forward call:
-//   lstm_step_split, 4 rows per workgroup (before), LSTM H1024 B4 T25:  1.65
-//   lstm_step_split, 1 row per workgroup:                              1.17
-//   sliced, ROWS = 4 (one workgroup per block for B <= 4):              0.73
-//   sliced, ROWS = 1 (more workgroups; the default up to 1024 of them): versions table, T50:
-//     0.91 against 1.25 for ROWS = 4 at H1024 B4, 2.47 against 1.57 at H1024 B16
-
-// Bindings, quad_weights, finish_gates and the state access come from lstm_step.wgsl (kernels.rs
-// puts that file first in this module).
+// Versions (module constant ROWS): 1 (more workgroups; the default up to SLICED_WORKGROUPS of
+// them, plan/policy.rs) or 4 rows per workgroup. BENCHMARKS.md "Kernel versions on the H200".
+// uses: lstm_step shared/slices
 
 fn slice_quad(qi: u32) -> array<vec4<f32>, 4> {
     return quad_weights(qi * 2u);

@@ -1,18 +1,14 @@
 // lstm_step_split: lstm_step (same bindings, same end) for small batches on adapters with
-// subgroups. A workgroup of 64 owns one hidden unit j and ROWS batch rows: its invocations split
-// the recurrent dot products over k, reduce them with subgroupAdd, combine the subgroups' sums
-// through workgroup memory, and invocation 0 applies the gates. A GPU then runs H*64 invocations
-// per step instead of H, which is what small batches need.
-// Versions (module constant ROWS): 1 or 4 batch rows per workgroup. Each invocation takes an
-// input quad at a time (its four inputs' weights are two Wide8 in a row).
-// On GPUs lstm_step_sliced replaced it as the default (1.05-2.95x faster on an NVIDIA H200 over
-// DeepBench's LSTM and GRU sizes: it reads whole cache lines of the blocked layout);
-// rnn_step_split still serves RNN.
+// subgroups. A workgroup of SPLIT invocations owns one hidden unit j and ROWS batch rows (1 or
+// 4): its invocations split the recurrent dot products over k, one input quad at a time (its
+// four inputs' weights are an F32x8 pair), reduce them with subgroupAdd, combine the subgroups'
+// sums through workgroup memory (shared/split.wgsl), and invocation 0 applies the gates. A GPU
+// then runs H * SPLIT invocations per step instead of H, which is what small batches need.
+// On GPUs lstm_step_sliced reads the blocked weights in whole cache lines and replaced it as the
+// default; it stays selectable (bench --variant split1, split4).
+// uses: lstm_step shared/split
 
-// Bindings, lstm_finish and the state access come from lstm_step.wgsl (kernels.rs puts that file
-// first in this module).
-
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(SPLIT, 1, 1)
 fn lstm_step_split(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,

@@ -1,26 +1,19 @@
 // lstm_step_tiled: lstm_step (same bindings, same end) for large batches on GPUs. A workgroup
-// owns a tile of hidden units x batch rows (shared/tiles.wgsl): per chunk of inputs it copies
-// the chunk's weights (every gate of its units) and h (its rows) into workgroup memory, then
-// each invocation accumulates its unit's four gates for ROWS rows from there. Every weight read
-// from memory serves TILE_BATCH rows and every h read TILE_UNITS units; lstm_step reads both
-// once per invocation and leans on the cache.
-// Versions (module constant ROWS), NVIDIA H200, LSTM H1024 B64, GPU ms of a forward call:
-//   lstm_step, 8 rows per invocation (the default before), T100:     42.4
-//   lstm_step, 1 row per invocation, T50:                             9.1
-//   ROWS = 4: 16x4 invocations, four rows each (each weight vec4
-//             read from workgroup memory feeds four rows), T50:       6.6
-//   ROWS = 1: 16x16 invocations, one row each (more invocations to
-//             hide latency; the default), T50:                        4.4
-//   (At B16 and below, and at H128 and below, lstm_step_sliced is faster.)
-
-// Bindings, finish_gates and the state access come from lstm_step.wgsl (kernels.rs puts that file
-// first in this module).
+// owns a tile of TILE_UNITS hidden units x TILE_BATCH batch rows (shared/tiles.wgsl): per chunk
+// of inputs it copies the chunk's weights (every gate of its units) and h (its rows) into
+// workgroup memory, then each invocation accumulates its unit's four gates for ROWS rows from
+// there. Every weight read from memory serves TILE_BATCH rows and every h read TILE_UNITS units;
+// lstm_step reads both once per invocation and leans on the cache.
+// Versions (module constant ROWS): 1 (16x16 invocations, one row each; the default: more
+// invocations hide more latency) or 4 (16x4, each weight read from workgroup memory feeding four
+// rows). BENCHMARKS.md "Kernel versions on the H200" has their times.
+// uses: lstm_step shared/tiles
 
 const QUAD_VEC4S: u32 = 4u;
 
 fn tile_weight(v: u32) -> vec4<f32> {
     let pair = wh[v / 2u];
-    return select(wide8_hi(pair), wide8_lo(pair), v % 2u == 0u);
+    return select(f32x8_hi(pair), f32x8_lo(pair), v % 2u == 0u);
 }
 
 fn tile_quad(q: u32, u: u32) -> array<vec4<f32>, 4> {

@@ -1,14 +1,9 @@
 // merge_directions: a bidirectional layer's two outputs into one (sum, average or mul).
 //   y: [R, 2, W] (R = T*B rows)   out: [R, W]
-// Codes: keep in sync with `spec::MergeMode::code` (Rust).
-// Versions:
-//   merge_directions: one invocation per output element.
+// The codes MERGE_* come from Rust (spec::MergeMode, in the prelude kernels.rs writes).
+// Versions: merge_directions, one invocation per output element, spread over x and y.
 
-const MERGE_SUM: u32 = 1u;
-const MERGE_AVERAGE: u32 = 2u;
-const MERGE_MUL: u32 = 3u;
-
-// Keep in sync with `gpu::params::MergeParams` (Rust).
+// Keep in sync with `gpu::params::MergeParams` (Rust; a test compares the layouts).
 struct MergeParams {
     rows: u32,
     width: u32,
@@ -20,9 +15,9 @@ struct MergeParams {
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
-fn merge_directions(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * 65535u * 64u;
+@compute @workgroup_size(STEP_WORKGROUP, 1, 1)
+fn merge_directions(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * STEP_WORKGROUP;
     if (i >= p.rows * p.width) {
         return;
     }

@@ -1,92 +1,58 @@
 // rnn_step: one time step of a vanilla RNN layer, both directions in one dispatch.
 //   h' = f(clip(xp + h·Rᵀ))      (both biases are folded into xp)
-//   xp: [D, T, B, H]   wh: vec4s, R pre-transposed in input quads (four inputs of a unit per
-//   vec4), blocked (shared/blocked.wgsl)   h_cur, h_next: [D, B, H_in] each, the halves of h the
-//   step reads and writes (plan.rs Buf::H)
-//   y:  [T, B, D, H_in]
-// Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS.., direction d.
-// Versions (module constant ROWS):
-//   ROWS = 1: one invocation per output, a dot product over H_in reading coalesced rows of wh.
-//   ROWS = 4, 8, 16: each weight load feeds that many batch rows.
-//   (All: row offsets computed once per invocation, k unrolled by 4, h read as vec4s where
-//   H_in % 4 == 0, pipeline constant STATE_ALIGNED; on devices that share lanes,
-//   shared/lanes.wgsl, h read once per subgroup, and two units per invocation, PAIRED.)
-//   Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers, and
-//   layers above the first add their input product, slot d-1's h times W_dᵀ, with a second
-//   pass of the same loops (add_products); one dispatch per step for the whole stack.
+//   xp:   [D, T, B, H]
+//   wh:   R transposed in input quads (four inputs of a unit per F32x4), blocked by UNIT_BLOCK
+//         units (shared/blocked.wgsl)
+//   h_cur, h_next: [D, B, H_in] each, the halves of h the step reads and writes (plan Buf::H)
+//   y:    [T, B, D, H_in]
+// Invocation (j, tile, d): hidden unit j of batch rows tile*ROWS .. tile*ROWS + ROWS, direction d.
+// Versions (kernels.rs KERNELS has when each runs):
+//   rnn_step         this file: one invocation per unit and ROWS rows (1, 4, 8, 16), a dot
+//                    product over H_in, each weight load feeding ROWS rows.
+//   rnn_step_lanes   CPU drivers: h shared across subgroup lanes, two units per invocation.
+//   rnn_step_split   GPUs, small batches: a workgroup per unit splits k (subgroups).
+//   (layer_persistent runs whole RNN layers up to H 128 in one dispatch.)
+// Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers; a layer above
+// the first adds its input product, slot d-1's h times W_dᵀ, with a second pass of the same loop.
+// uses: shared/activations shared/blocked shared/rows shared/state_vec4
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> sp: StepParams;
 @group(0) @binding(2) var<storage, read> xp: array<f32>;
-@group(0) @binding(3) var<storage, read> wh: array<Wide4>;
+@group(0) @binding(3) var<storage, read> wh: array<F32x4>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
-@group(0) @binding(5) var<storage, read_write> h_cur: array<Wide4>; // see shared/state_vec4.wgsl
+@group(0) @binding(5) var<storage, read_write> h_cur: array<F32x4>; // see shared/state_vec4.wgsl
 @group(0) @binding(6) var<storage, read_write> h_next: array<f32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(STEP_WORKGROUP, 1, 1)
 fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
     let b0 = gid.y * ROWS;
     let d = gid.z;
-    let H = lp.hidden;
-    if (b0 >= lp.batch || d >= lp.dirs || (gid.x >= H && !SHARE_LANES)) {
+    if (j >= lp.hidden || b0 >= lp.batch || d >= lp.dirs) {
         return;
     }
-    // this invocation's unit, and with PAIRED the one UNIT_BLOCK after it (shared/lanes.wgsl);
-    // units past H run on as unit H-1 for lane sharing and write nothing
-    let j0 = paired_unit(gid.x);
-    let j1 = j0 + UNIT_BLOCK;
     var acc: array<f32, ROWS>;
-    var acc1: array<f32, ROWS>; // j1's (PAIRED only)
-    add_products(&acc, &acc1, tile_state_rows(d, b0), d, j0, j1);
+    add_products(&acc, tile_state_rows(d, b0), d, j);
     if (stacked_input(d)) { // a wavefront stack's layer d: its input is layer d-1's h
-        add_products(&acc, &acc1, tile_state_rows(d - 1u, b0), input_weights(d), j0, j1);
+        add_products(&acc, tile_state_rows(d - 1u, b0), input_weights(d), j);
     }
-    if (j0 < H) {
-        rnn_finish(d, j0, b0, acc);
-    }
-    if (PAIRED && j1 < H) {
-        rnn_finish(d, j1, b0, acc1);
-    }
+    rnn_finish(d, j, b0, acc);
 }
 
-// acc[r] (and with PAIRED acc1[r]) += the h of the tile's rows (state rows `hrow`) times the
-// weights of direction wd of units j0 (and j1). Call from uniform control flow.
-fn add_products(acc: ptr<function, array<f32, ROWS>>, acc1: ptr<function, array<f32, ROWS>>,
-                hrow: array<u32, ROWS>, wd: u32, j0: u32, j1: u32) {
-    let H = lp.hidden;
+// acc[r] += the h of the tile's rows (state rows `hrow`) times the weights of direction wd of
+// unit j: one vec4 of h and one of weights per four inputs.
+fn add_products(acc: ptr<function, array<f32, ROWS>>, hrow: array<u32, ROWS>, wd: u32, j: u32) {
     let HI = lp.hidden_in;
-    let lane = share_lane();
-    var wi = input_quad(wd, HI, H, min(j0, H - 1u));
-    var wi1 = input_quad(wd, HI, H, min(j1, H - 1u));
-    let ks = shared_inputs(HI);
-    for (var k0 = 0u; k0 < ks; k0 += 4u * LANES) {
-        let hc = h_chunk(hrow, k0, lane);
-        for (var i = 0u; i < LANES; i++) {
-            let hq = lane_quads(hc, i);
-            add_dots(acc, wide4(wh[wi]), hq);
-            wi += UNIT_BLOCK;
-            if (PAIRED) {
-                add_dots(acc1, wide4(wh[wi1]), hq);
-                wi1 += UNIT_BLOCK;
-            }
-        }
-    }
+    var wi = input_quad(wd, HI, lp.hidden, j);
     let k4 = HI & ~3u;
-    for (var k = ks; k < k4; k += 4u) {
-        let hq = h_quads(hrow, k); // inputs k .. k+4
-        add_dots(acc, wide4(wh[wi]), hq);
+    for (var k = 0u; k < k4; k += 4u) {
+        add_dots(acc, f32x4(wh[wi]), h_quads(hrow, k)); // inputs k .. k+4
         wi += UNIT_BLOCK;
-        if (PAIRED) {
-            add_dots(acc1, wide4(wh[wi1]), hq);
-            wi1 += UNIT_BLOCK;
-        }
     }
     if (k4 < HI) { // the last, partial quad
-        add_partial_dots(acc, wide4(wh[wi]), hrow, k4);
-        if (PAIRED) {
-            add_partial_dots(acc1, wide4(wh[wi1]), hrow, k4);
-        }
+        add_partial_dots(acc, f32x4(wh[wi]), hrow, k4);
     }
 }
 
@@ -106,8 +72,8 @@ fn add_dots(acc: ptr<function, array<f32, ROWS>>, w: vec4<f32>, hq: array<vec4<f
     }
 }
 
-// Finishes hidden unit j of the tile's rows from their recurrent products `acc` (also the end
-// of rnn_step_split).
+// Finishes hidden unit j of the tile's rows from their recurrent products `acc`: the end of
+// every RNN step kernel.
 fn rnn_finish(d: u32, j: u32, b0: u32, acc: array<f32, ROWS>) {
     let B = lp.batch;
     for (var r = 0u; r < ROWS; r++) {

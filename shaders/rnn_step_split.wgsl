@@ -1,12 +1,9 @@
 // rnn_step_split: rnn_step (same bindings, same end) for small batches on adapters with
-// subgroups: a workgroup of 64 owns hidden unit j and ROWS batch rows, splits the recurrent dot
-// product over k (split_reduce), and invocation 0 finishes.
-// Versions (module constant ROWS): 1 or 4 batch rows per workgroup.
+// subgroups: a workgroup of SPLIT invocations owns hidden unit j and ROWS batch rows (1 or 4),
+// splits the recurrent dot product over k (shared/split.wgsl), and invocation 0 finishes.
+// uses: rnn_step shared/split
 
-// Bindings, rnn_finish and the state access come from rnn_step.wgsl (kernels.rs puts that file
-// first in this module).
-
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(SPLIT, 1, 1)
 fn rnn_step_split(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
@@ -26,7 +23,7 @@ fn rnn_step_split(
         let k = k0 + li;
         if (k < HI) {
             let i = quad_weight(d, HI, H, j, k, 1u);
-            let w = wide4(wh[i / 4u])[i % 4u];
+            let w = f32x4(wh[i / 4u])[i % 4u];
             for (var r = 0u; r < ROWS; r++) {
                 acc[r].x += h_load(hrow[r] + k) * w;
             }

@@ -19,13 +19,13 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
-    /// Options from the environment.
-    pub fn from_env() -> Self {
-        EngineOptions {
-            gpu: GpuOptions::from_env(),
+    /// Options from the environment (an error names a variable whose value means nothing).
+    pub fn from_env() -> Result<Self> {
+        Ok(EngineOptions {
+            gpu: GpuOptions::from_env()?,
             require_gpu: std::env::var("WGPU_RNN_REQUIRE_GPU")
                 .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
-        }
+        })
     }
 }
 
@@ -47,12 +47,12 @@ impl Engine {
     /// An engine on the best adapter, with options from the environment. Without any adapter it
     /// warns once on stderr and uses the CPU reference, unless a GPU is required.
     pub fn new() -> Result<Engine> {
-        Self::with_options(&EngineOptions::from_env())
+        Self::with_options(&EngineOptions::from_env()?)
     }
 
     /// An engine that must run on a GPU adapter.
     pub fn gpu() -> Result<Engine> {
-        Self::with_options(&EngineOptions { require_gpu: true, ..EngineOptions::from_env() })
+        Self::with_options(&EngineOptions { require_gpu: true, ..EngineOptions::from_env()? })
     }
 
     /// An engine with explicit options.

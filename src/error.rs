@@ -29,9 +29,37 @@ pub enum Error {
     /// No GPU adapter is available and the caller demanded one.
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
-    /// wgpu reported an error (validation, out of memory, device loss, mapping).
-    #[error("GPU error: {0}")]
-    Gpu(String),
+    /// wgpu reported an error while the engine was doing `during`: validation, out of memory,
+    /// an internal error, or a failed request, mapping or poll. `source` keeps wgpu's error.
+    #[error("GPU error while {during}: {source}")]
+    Gpu { during: String, source: GpuFault },
+    /// The device was lost (destroyed, or the driver gave it up). Models on it cannot run again:
+    /// make a new engine.
+    #[error("GPU device lost while {during}: {reason}")]
+    DeviceLost { during: String, reason: String },
+}
+
+/// The wgpu failure behind an [`Error::Gpu`], kept as wgpu reported it.
+#[derive(Debug, Error)]
+pub enum GpuFault {
+    /// Caught in an error scope: validation, out of memory or internal.
+    #[error(transparent)]
+    Scope(#[from] wgpu::Error),
+    /// The adapter refused to make a device.
+    #[error(transparent)]
+    RequestDevice(#[from] wgpu::RequestDeviceError),
+    /// A buffer could not be mapped for reading.
+    #[error(transparent)]
+    Map(#[from] wgpu::BufferAsyncError),
+    /// A mapped buffer's range could not be read.
+    #[error(transparent)]
+    MapRange(#[from] wgpu::MapRangeError),
+    /// Waiting for the device failed.
+    #[error(transparent)]
+    Poll(#[from] wgpu::PollError),
+    /// A readback that never completed.
+    #[error("the mapping did not complete within {seconds} s")]
+    MapTimeout { seconds: u64 },
 }
 
 /// Shorthand for `Result<T, wgpu_rnn::Error>`.
@@ -44,5 +72,9 @@ impl Error {
     }
     pub(crate) fn shape(name: impl Into<String>, expected: impl ToString, got: impl ToString) -> Self {
         Error::Shape { name: name.into(), expected: expected.to_string(), got: got.to_string() }
+    }
+    /// An [`Error::Gpu`] for `source`, met while doing `during`.
+    pub(crate) fn gpu(during: impl Into<String>, source: impl Into<GpuFault>) -> Self {
+        Error::Gpu { during: during.into(), source: source.into() }
     }
 }

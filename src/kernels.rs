@@ -1,35 +1,169 @@
-//! The WGSL kernels: one file per kernel in `shaders/`, versions as entry points, shared code in
-//! `shaders/shared/`. One name runs end to end: `lstm_step.wgsl`, entry point `lstm_step`, CPU twin
-//! `cpu::lstm_step`, label `"wgpu-rnn.lstm_step"`.
+//! The WGSL kernels: what each is, when the plan picks it, and how its module is put together.
+//!
+//! Start with [`KERNELS`], the table of every kernel version. A kernel's file in `shaders/` is
+//! its whole story: a header (tensors with their shapes, the versions that exist), the
+//! bindings, the entry point and its helpers. The files it builds on are declared in the file
+//! itself, on `// uses:` lines (paths in `shaders/` without `.wgsl`: `shared/rows`, or another
+//! kernel's file such as `lstm_step`, whose bindings and end a variant shares). [`Kernel::source`]
+//! joins a constant prelude ([`prelude`]: `ROWS` and every constant Rust shares with the
+//! kernels) with the file and everything it uses, each file once; `wgpu-rnn kernels --source
+//! NAME` prints the result.
+//!
+//! A kernel file is the portable version. What only CPU drivers need lives in twin files: the
+//! `*_lanes` kernels share loads across subgroup lanes and compute two units per invocation,
+//! and the build [`KernelBuild::LanesWide`] swaps `shared/loads` for `shared/loads_wide` (floats
+//! read as 64-bit pairs). One name runs end to end: `lstm_step.wgsl`, entry point `lstm_step`,
+//! CPU twin `cpu::lstm_step`, [`Kernel::LstmStep`], label `"wgpu-rnn.lstm_step"`.
 
-/// How a kernel binds one resource.
+use std::fmt::Write as _;
+
+use crate::kernels::KernelBuild::{Lanes, LanesWide, Portable};
+
+/// One kernel version: a row of [`KERNELS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindingKind {
-    /// A uniform struct of this many bytes.
-    Uniform(u64),
-    /// A uniform struct selected per dispatch with a dynamic offset (the step index).
-    DynamicUniform(u64),
-    StorageRead,
-    StorageReadWrite,
-    /// One half of the ping-pong state `plan::Buf::H`, read_write storage at a dynamic offset:
-    /// step kernels bind the half they read and the half they write (never the same range, so
-    /// the two writable bindings do not alias).
-    StateHalf,
+pub struct KernelVersion {
+    pub kernel: Kernel,
+    /// The entry point (also the kernel's label and, for the plain kernels, its CPU twin's name).
+    pub entry_point: &'static str,
+    /// The file in `shaders/` that holds the entry point, without `.wgsl`.
+    pub file: &'static str,
+    /// The values of the module constant `ROWS` it is built for (batch rows per invocation;
+    /// `[1]`: it does not tile rows).
+    pub rows: &'static [u32],
+    /// Its pipeline constant, built false and true (`plan::NetShape::aligned` picks).
+    pub constant: Option<&'static str>,
+    /// The builds it is compiled in.
+    pub builds: &'static [KernelBuild],
+    /// When the plan picks it (`plan::policy`).
+    pub picked: &'static str,
+    /// The section of BENCHMARKS.md with its measurements.
+    pub benchmarks: &'static str,
 }
 
-/// Every compute entry point the engine dispatches.
+const STEP_ROWS: &[u32] = &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS];
+const COOPERATIVE_ROWS: &[u32] = &[1, TILE_ROWS];
+const PROJECTION_ROW_VARIANTS: &[u32] = &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS];
+const ONE_ROW: &[u32] = &[1];
+const PORTABLE: &[KernelBuild] = &[Portable];
+const LANES_BUILDS: &[KernelBuild] = &[Lanes, LanesWide];
+const EVERY_BUILD: &[KernelBuild] = &KernelBuild::ALL;
+const STATE: Option<&str> = Some("STATE_ALIGNED");
+const LAVAPIPE: &str = "Kernel versions (lavapipe)";
+const H200: &str = "Kernel versions on the H200";
+
+/// Every kernel version, in the order of [`Kernel::ALL`] (a test checks both, and that each
+/// file has its entry point and each section exists). `wgpu-rnn kernels` prints this table.
+#[rustfmt::skip]
+pub const KERNELS: [KernelVersion; 22] = [
+    KernelVersion { kernel: Kernel::InputProjection, entry_point: "input_projection", file: "input_projection",
+        rows: PROJECTION_ROW_VARIANTS, constant: Some("INPUT_ALIGNED"), builds: PORTABLE,
+        picked: "every layer's input projection where lanes are not shared; ROWS 8, 16 from 64 rows, 32 from 256 rows on CPU drivers",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::InputProjectionLanes, entry_point: "input_projection_lanes", file: "input_projection_lanes",
+        rows: PROJECTION_ROW_VARIANTS, constant: Some("INPUT_ALIGNED"), builds: LANES_BUILDS,
+        picked: "input_projection's place where lanes are shared (CPU drivers with 8-wide subgroups)",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::RnnStep, entry_point: "rnn_step", file: "rnn_step",
+        rows: STEP_ROWS, constant: STATE, builds: PORTABLE,
+        picked: "RNN steps on CPU drivers without lane sharing (ROWS by batch); on GPUs above H 128 and batch 4",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::RnnStepLanes, entry_point: "rnn_step_lanes", file: "rnn_step_lanes",
+        rows: STEP_ROWS, constant: STATE, builds: LANES_BUILDS,
+        picked: "rnn_step's place where lanes are shared",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::RnnStepSplit, entry_point: "rnn_step_split", file: "rnn_step_split",
+        rows: COOPERATIVE_ROWS, constant: None, builds: EVERY_BUILD,
+        picked: "RNN steps on GPUs with subgroups above H 128, batch up to SPLIT_BATCH",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::GruStep, entry_point: "gru_step", file: "gru_step",
+        rows: STEP_ROWS, constant: STATE, builds: PORTABLE,
+        picked: "PyTorch GRU (linear_before_reset = 1) steps on CPU drivers without lane sharing",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::GruStepLanes, entry_point: "gru_step_lanes", file: "gru_step_lanes",
+        rows: STEP_ROWS, constant: STATE, builds: LANES_BUILDS,
+        picked: "gru_step's place where lanes are shared",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::GruStepSplit, entry_point: "gru_step_split", file: "gru_step_split",
+        rows: COOPERATIVE_ROWS, constant: None, builds: EVERY_BUILD,
+        picked: "only when forced (bench --variant split1|split4); gru_step_sliced replaced it",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::GruStepTiled, entry_point: "gru_step_tiled", file: "gru_step_tiled",
+        rows: COOPERATIVE_ROWS, constant: STATE, builds: EVERY_BUILD,
+        picked: "PyTorch GRU steps on GPUs above H 128 and batch 16 (ROWS 1)",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::GruStepSliced, entry_point: "gru_step_sliced", file: "gru_step_sliced",
+        rows: COOPERATIVE_ROWS, constant: STATE, builds: EVERY_BUILD,
+        picked: "PyTorch GRU steps on GPUs above H 64, batch up to SLICED_BATCH or H up to SLICED_HIDDEN (ROWS 4 past SLICED_WORKGROUPS)",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::GruGates, entry_point: "gru_gates", file: "gru_step",
+        rows: STEP_ROWS, constant: STATE, builds: PORTABLE,
+        picked: "ONNX GRU (linear_before_reset = 0) steps, phase 1: GPUs above H 64, CPU drivers without lane sharing",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::GruGatesLanes, entry_point: "gru_gates_lanes", file: "gru_step_lanes",
+        rows: STEP_ROWS, constant: STATE, builds: LANES_BUILDS,
+        picked: "gru_gates' place where lanes are shared",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::GruCandidate, entry_point: "gru_candidate", file: "gru_step",
+        rows: STEP_ROWS, constant: STATE, builds: PORTABLE,
+        picked: "ONNX GRU steps, phase 2, after gru_gates",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::GruCandidateLanes, entry_point: "gru_candidate_lanes", file: "gru_step_lanes",
+        rows: STEP_ROWS, constant: STATE, builds: LANES_BUILDS,
+        picked: "gru_candidate's place where lanes are shared",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::LstmStep, entry_point: "lstm_step", file: "lstm_step",
+        rows: STEP_ROWS, constant: STATE, builds: PORTABLE,
+        picked: "LSTM steps on CPU drivers without lane sharing; on GPUs LSTM with a projection above H 64",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::LstmStepLanes, entry_point: "lstm_step_lanes", file: "lstm_step_lanes",
+        rows: STEP_ROWS, constant: STATE, builds: LANES_BUILDS,
+        picked: "lstm_step's place where lanes are shared",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::LstmStepSplit, entry_point: "lstm_step_split", file: "lstm_step_split",
+        rows: COOPERATIVE_ROWS, constant: None, builds: EVERY_BUILD,
+        picked: "only when forced (bench --variant split1|split4); lstm_step_sliced replaced it",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::LstmStepTiled, entry_point: "lstm_step_tiled", file: "lstm_step_tiled",
+        rows: COOPERATIVE_ROWS, constant: STATE, builds: EVERY_BUILD,
+        picked: "LSTM (no projection) steps on GPUs above H 128 and batch 16 (ROWS 1)",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::LstmStepSliced, entry_point: "lstm_step_sliced", file: "lstm_step_sliced",
+        rows: COOPERATIVE_ROWS, constant: STATE, builds: EVERY_BUILD,
+        picked: "LSTM (no projection) steps on GPUs above H 64, batch up to SLICED_BATCH or H up to SLICED_HIDDEN (ROWS 4 past SLICED_WORKGROUPS)",
+        benchmarks: H200 },
+    KernelVersion { kernel: Kernel::LstmProject, entry_point: "lstm_project", file: "lstm_project",
+        rows: STEP_ROWS, constant: None, builds: EVERY_BUILD,
+        picked: "after the LSTM step kernel, every step of a layer with a projection (per-step ROWS)",
+        benchmarks: "Wavefront stacks (lavapipe)" },
+    KernelVersion { kernel: Kernel::MergeDirections, entry_point: "merge_directions", file: "merge_directions",
+        rows: ONE_ROW, constant: None, builds: EVERY_BUILD,
+        picked: "after each bidirectional layer merged by sum, average or mul",
+        benchmarks: LAVAPIPE },
+    KernelVersion { kernel: Kernel::LayerPersistent, entry_point: "layer_persistent", file: "layer_persistent",
+        rows: ONE_ROW, constant: None, builds: EVERY_BUILD,
+        picked: "whole layers on GPUs: RNN up to H 128, LSTM and GRU up to SMALL_HIDDEN; anywhere with --variant persistent",
+        benchmarks: H200 },
+];
+
+/// Every compute entry point the engine dispatches, in the order of [`KERNELS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kernel {
     InputProjection,
+    InputProjectionLanes,
     RnnStep,
+    RnnStepLanes,
     RnnStepSplit,
     GruStep,
+    GruStepLanes,
     GruStepSplit,
     GruStepTiled,
     GruStepSliced,
     GruGates,
+    GruGatesLanes,
     GruCandidate,
+    GruCandidateLanes,
     LstmStep,
+    LstmStepLanes,
     LstmStepSplit,
     LstmStepTiled,
     LstmStepSliced,
@@ -38,44 +172,73 @@ pub enum Kernel {
     LayerPersistent,
 }
 
-const ACTIVATIONS: &str = include_str!("../shaders/shared/activations.wgsl");
-const LAYER_PARAMS: &str = include_str!("../shaders/shared/layer_params.wgsl");
-const ROWS: &str = include_str!("../shaders/shared/rows.wgsl");
-const LSTM_CELL: &str = include_str!("../shaders/shared/lstm_cell.wgsl");
-const SPLIT: &str = include_str!("../shaders/shared/split.wgsl");
-const TILES: &str = include_str!("../shaders/shared/tiles.wgsl");
-const SLICES: &str = include_str!("../shaders/shared/slices.wgsl");
-const BLOCKED: &str = include_str!("../shaders/shared/blocked.wgsl");
-const STATE_VEC4: &str = include_str!("../shaders/shared/state_vec4.wgsl");
-const VEC4_READS: &str = include_str!("../shaders/shared/vec4_reads.wgsl");
-const LANES: &str = include_str!("../shaders/shared/lanes.wgsl");
-const LANES_OFF: &str = include_str!("../shaders/shared/lanes_off.wgsl");
-const WIDE_LOADS: &str = include_str!("../shaders/shared/wide_loads.wgsl");
-const WIDE_LOADS_OFF: &str = include_str!("../shaders/shared/wide_loads_off.wgsl");
-
-/// How a device's kernels are built: the load tricks for CPU drivers, where every storage load
-/// is a loop over the SIMD row's lanes (`GpuContext::share_lanes`, `GpuContext::wide_loads`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KernelBuild {
-    /// Share loads of h and input rows across subgroup lanes (`shaders/shared/lanes.wgsl`,
-    /// needs `Features::SUBGROUP`).
-    pub share_lanes: bool,
-    /// Read weights and inputs as 64-bit pairs of floats (`shaders/shared/wide_loads.wgsl`,
-    /// needs `Features::SHADER_INT64`).
-    pub wide_loads: bool,
+/// How a device's kernels are built: which versions it runs and how they read storage
+/// (`GpuContext::build`). One module per kernel, build and `ROWS`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum KernelBuild {
+    /// The plain kernels, for every adapter: GPUs, and CPU drivers without 8-wide subgroups.
+    #[default]
+    Portable,
+    /// CPU drivers with 8-wide subgroups (`Features::SUBGROUP`): the `*_lanes` kernels share
+    /// loads across subgroup lanes and compute two units per invocation.
+    Lanes,
+    /// `Lanes`, and floats read as 64-bit pairs (`shared/loads_wide` for `shared/loads`; needs
+    /// `Features::SHADER_INT64`): what lavapipe runs.
+    LanesWide,
 }
 
 impl KernelBuild {
-    /// Every combination, for validating each build of the kernels.
-    pub const ALL: [KernelBuild; 4] = [
-        KernelBuild { share_lanes: false, wide_loads: false },
-        KernelBuild { share_lanes: true, wide_loads: false },
-        KernelBuild { share_lanes: false, wide_loads: true },
-        KernelBuild { share_lanes: true, wide_loads: true },
-    ];
+    /// Every build a device can make (each validated by the tests).
+    pub const ALL: [KernelBuild; 3] = [Portable, Lanes, LanesWide];
+
+    /// Its name on the command line and in `WGPU_RNN_BUILD`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Portable => "portable",
+            Lanes => "lanes",
+            LanesWide => "lanes-wide",
+        }
+    }
+
+    /// Parses [`KernelBuild::name`].
+    pub fn parse(s: &str) -> crate::Result<KernelBuild> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| crate::Error::invalid("build", format!("unknown build `{s}` (portable, lanes, lanes-wide)")))
+    }
+
+    /// Whether the plan runs the `*_lanes` kernels (`plan::DeviceFit::lanes`).
+    pub fn shares_lanes(self) -> bool {
+        self != Portable
+    }
+
+    /// The device features the build needs.
+    pub fn features(self) -> wgpu::Features {
+        match self {
+            Portable => wgpu::Features::empty(),
+            Lanes => wgpu::Features::SUBGROUP,
+            LanesWide => wgpu::Features::SUBGROUP | wgpu::Features::SHADER_INT64,
+        }
+    }
+
+    /// The file a `// uses:` name stands for in this build: `shared/loads_wide` for
+    /// `shared/loads` in `LanesWide`, else the name itself.
+    pub fn resolve(self, used: &str) -> &str {
+        match (self, used) {
+            (LanesWide, "shared/loads") => "shared/loads_wide",
+            _ => used,
+        }
+    }
 }
 
-/// Batch rows per invocation of the tiled step kernels (module constant `ROWS`, `Kernel::source`).
+impl std::fmt::Display for KernelBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Batch rows per invocation of the tiled step kernels' small tiles (module constant `ROWS`).
 pub const TILE_ROWS: u32 = 4;
 
 /// Batch rows per invocation of the per-step kernels' wide tiling, for batches over
@@ -91,24 +254,176 @@ pub const WIDEST_ROWS: u32 = 16;
 /// (`plan::DeviceFit::wide_tiles`).
 pub const PROJECTION_ROWS: u32 = 32;
 
+/// Invocations per workgroup of the kernels that take one unit (or column quad) per invocation,
+/// and of the split-K kernels (WGSL `STEP_WORKGROUP`).
+pub const STEP_WORKGROUP: u32 = 64;
+
+/// Subgroup width the `*_lanes` kernels are written for (WGSL `LANES`).
+pub const LANES: u32 = 8;
+
+/// Hidden units per workgroup of the workgroup-tiled step kernels (WGSL `TILE_UNITS`); each
+/// workgroup also takes `TILED_BATCH` batch rows (`TILE_BATCH`).
+pub const TILED_UNITS: u32 = 16;
+pub const TILED_BATCH: u32 = 16;
+
+/// Slices of k per unit block in the sliced step kernels (WGSL `SLICES`).
+pub const SLICES: u32 = 16;
+
+/// Largest H and H_out `layer_persistent.wgsl` holds (WGSL `PERSISTENT_UNITS`).
+pub const PERSISTENT_UNITS: u32 = 128;
+
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
 /// Size of the small 4-word uniform structs (`StepParams`, `MatmulParams`, `MergeParams`).
 pub const SMALL_PARAMS_SIZE: u64 = 16;
 
+/// Every constant Rust shares with the kernels, by its WGSL name: the one source of each (the
+/// prelude writes them into every module).
+pub fn shared_constants() -> Vec<(String, u32)> {
+    use crate::gpu::params as p;
+    let mut v: Vec<(String, u32)> = [
+        ("UNIT_BLOCK", crate::pack::UNIT_BLOCK as u32),
+        ("STEP_WORKGROUP", STEP_WORKGROUP),
+        ("LANES", LANES),
+        ("TILE_UNITS", TILED_UNITS),
+        ("TILE_BATCH", TILED_BATCH),
+        ("SLICES", SLICES),
+        ("PERSISTENT_UNITS", PERSISTENT_UNITS),
+        ("FLAG_CLIP", p::FLAG_CLIP),
+        ("FLAG_PEEPHOLE", p::FLAG_PEEPHOLE),
+        ("FLAG_INPUT_FORGET", p::FLAG_INPUT_FORGET),
+        ("FLAG_PROJ", p::FLAG_PROJ),
+        ("FLAG_GRU", p::FLAG_GRU),
+        ("FLAG_LSTM", p::FLAG_LSTM),
+        ("FLAG_LINEAR_BEFORE_RESET", p::FLAG_LINEAR_BEFORE_RESET),
+        ("FLAG_WAVE", p::FLAG_WAVE),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_string(), v))
+    .collect();
+    for kind in crate::spec::ActivationKind::ALL {
+        v.push((format!("ACT_{}", screaming(&format!("{kind:?}"))), kind.code()));
+    }
+    for mode in crate::spec::MergeMode::ALL {
+        v.push((format!("MERGE_{}", screaming(&format!("{mode:?}"))), mode.code()));
+    }
+    v
+}
+
+/// `LeakyRelu` -> `LEAKY_RELU`.
+fn screaming(camel: &str) -> String {
+    let mut s = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            s.push('_');
+        }
+        s.push(c.to_ascii_uppercase());
+    }
+    s
+}
+
+/// The start of every module: `ROWS` (one module per value: it also sizes the kernels' private
+/// arrays, which a CPU driver keeps in registers only where every loop over them unrolls to
+/// their full size) and [`shared_constants`].
+pub fn prelude(rows: u32) -> String {
+    let mut s = String::from("// prelude (kernels.rs `prelude`): the constants Rust shares with the kernels\n");
+    let _ = writeln!(s, "const ROWS: u32 = {rows}u; // batch rows per invocation");
+    for (name, value) in shared_constants() {
+        let _ = writeln!(s, "const {name}: u32 = {value}u;");
+    }
+    s
+}
+
+/// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
+/// against the directory).
+pub const SHADER_FILES: [(&str, &str); 32] = [
+    ("input_projection", include_str!("../shaders/input_projection.wgsl")),
+    ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
+    ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
+    ("rnn_step_lanes", include_str!("../shaders/rnn_step_lanes.wgsl")),
+    ("rnn_step_split", include_str!("../shaders/rnn_step_split.wgsl")),
+    ("gru_step", include_str!("../shaders/gru_step.wgsl")),
+    ("gru_step_lanes", include_str!("../shaders/gru_step_lanes.wgsl")),
+    ("gru_step_split", include_str!("../shaders/gru_step_split.wgsl")),
+    ("gru_step_tiled", include_str!("../shaders/gru_step_tiled.wgsl")),
+    ("gru_step_sliced", include_str!("../shaders/gru_step_sliced.wgsl")),
+    ("lstm_step", include_str!("../shaders/lstm_step.wgsl")),
+    ("lstm_step_lanes", include_str!("../shaders/lstm_step_lanes.wgsl")),
+    ("lstm_step_split", include_str!("../shaders/lstm_step_split.wgsl")),
+    ("lstm_step_tiled", include_str!("../shaders/lstm_step_tiled.wgsl")),
+    ("lstm_step_sliced", include_str!("../shaders/lstm_step_sliced.wgsl")),
+    ("lstm_project", include_str!("../shaders/lstm_project.wgsl")),
+    ("merge_directions", include_str!("../shaders/merge_directions.wgsl")),
+    ("layer_persistent", include_str!("../shaders/layer_persistent.wgsl")),
+    ("shared/activations", include_str!("../shaders/shared/activations.wgsl")),
+    ("shared/blocked", include_str!("../shaders/shared/blocked.wgsl")),
+    ("shared/lanes", include_str!("../shaders/shared/lanes.wgsl")),
+    ("shared/layer_params", include_str!("../shaders/shared/layer_params.wgsl")),
+    ("shared/loads", include_str!("../shaders/shared/loads.wgsl")),
+    ("shared/loads_wide", include_str!("../shaders/shared/loads_wide.wgsl")),
+    ("shared/lstm_cell", include_str!("../shaders/shared/lstm_cell.wgsl")),
+    ("shared/rows", include_str!("../shaders/shared/rows.wgsl")),
+    ("shared/slices", include_str!("../shaders/shared/slices.wgsl")),
+    ("shared/split", include_str!("../shaders/shared/split.wgsl")),
+    ("shared/state_lanes", include_str!("../shaders/shared/state_lanes.wgsl")),
+    ("shared/state_vec4", include_str!("../shaders/shared/state_vec4.wgsl")),
+    ("shared/tiles", include_str!("../shaders/shared/tiles.wgsl")),
+    ("shared/vec4_reads", include_str!("../shaders/shared/vec4_reads.wgsl")),
+];
+
+/// The text of a file in `shaders/` by its `// uses:` name.
+pub fn shader_file(name: &str) -> Option<&'static str> {
+    SHADER_FILES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+/// The names a file's `// uses:` lines give, in order.
+pub fn uses(text: &str) -> Vec<&str> {
+    text.lines().filter_map(|l| l.trim().strip_prefix("// uses:")).flat_map(|rest| rest.split_whitespace()).collect()
+}
+
+/// The files of `file`'s module in `build`, each once, every file after the files it uses.
+pub fn composition(file: &str, build: KernelBuild) -> Vec<&'static str> {
+    fn visit(name: &str, build: KernelBuild, seen: &mut Vec<&'static str>, path: &mut Vec<String>) {
+        let name = build.resolve(name);
+        if seen.contains(&name) {
+            return;
+        }
+        assert!(!path.iter().any(|p| p == name), "shaders: `// uses:` cycle through {name} ({path:?})");
+        let (stored, text) = SHADER_FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("shaders: `{name}` is used but no such file is registered"));
+        path.push(name.to_string());
+        for used in uses(text) {
+            visit(used, build, seen, path);
+        }
+        path.pop();
+        seen.push(stored);
+    }
+    let mut seen = Vec::new();
+    visit(file, build, &mut seen, &mut Vec::new());
+    seen
+}
+
 impl Kernel {
-    /// All kernels.
-    pub const ALL: [Kernel; 16] = [
+    /// All kernels, in the order of [`KERNELS`].
+    pub const ALL: [Kernel; 22] = [
         Kernel::InputProjection,
+        Kernel::InputProjectionLanes,
         Kernel::RnnStep,
+        Kernel::RnnStepLanes,
         Kernel::RnnStepSplit,
         Kernel::GruStep,
+        Kernel::GruStepLanes,
         Kernel::GruStepSplit,
         Kernel::GruStepTiled,
         Kernel::GruStepSliced,
         Kernel::GruGates,
+        Kernel::GruGatesLanes,
         Kernel::GruCandidate,
+        Kernel::GruCandidateLanes,
         Kernel::LstmStep,
+        Kernel::LstmStepLanes,
         Kernel::LstmStepSplit,
         Kernel::LstmStepTiled,
         Kernel::LstmStepSliced,
@@ -117,46 +432,24 @@ impl Kernel {
         Kernel::LayerPersistent,
     ];
 
-    /// Entry point name (also the CPU twin's name).
-    pub fn entry_point(self) -> &'static str {
-        match self {
-            Kernel::InputProjection => "input_projection",
-            Kernel::RnnStep => "rnn_step",
-            Kernel::RnnStepSplit => "rnn_step_split",
-            Kernel::GruStep => "gru_step",
-            Kernel::GruStepSplit => "gru_step_split",
-            Kernel::GruStepTiled => "gru_step_tiled",
-            Kernel::GruStepSliced => "gru_step_sliced",
-            Kernel::GruGates => "gru_gates",
-            Kernel::GruCandidate => "gru_candidate",
-            Kernel::LstmStep => "lstm_step",
-            Kernel::LstmStepSplit => "lstm_step_split",
-            Kernel::LstmStepTiled => "lstm_step_tiled",
-            Kernel::LstmStepSliced => "lstm_step_sliced",
-            Kernel::LstmProject => "lstm_project",
-            Kernel::MergeDirections => "merge_directions",
-            Kernel::LayerPersistent => "layer_persistent",
-        }
+    /// Its row of [`KERNELS`].
+    pub fn version(self) -> &'static KernelVersion {
+        &KERNELS[self as usize]
     }
 
-    /// The shader file that holds the entry point.
+    /// The kernel whose entry point is `name`.
+    pub fn parse(name: &str) -> Option<Kernel> {
+        KERNELS.iter().find(|v| v.entry_point == name).map(|v| v.kernel)
+    }
+
+    /// Entry point name (also the CPU twin's name).
+    pub fn entry_point(self) -> &'static str {
+        self.version().entry_point
+    }
+
+    /// The shader file that holds the entry point (`shaders/<file>.wgsl`).
     pub fn file(self) -> &'static str {
-        match self {
-            Kernel::InputProjection => "input_projection.wgsl",
-            Kernel::RnnStep => "rnn_step.wgsl",
-            Kernel::RnnStepSplit => "rnn_step_split.wgsl",
-            Kernel::GruStepSplit => "gru_step_split.wgsl",
-            Kernel::GruStepTiled => "gru_step_tiled.wgsl",
-            Kernel::GruStepSliced => "gru_step_sliced.wgsl",
-            Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => "gru_step.wgsl",
-            Kernel::LstmStep => "lstm_step.wgsl",
-            Kernel::LstmStepSplit => "lstm_step_split.wgsl",
-            Kernel::LstmStepTiled => "lstm_step_tiled.wgsl",
-            Kernel::LstmStepSliced => "lstm_step_sliced.wgsl",
-            Kernel::LstmProject => "lstm_project.wgsl",
-            Kernel::MergeDirections => "merge_directions.wgsl",
-            Kernel::LayerPersistent => "layer_persistent.wgsl",
-        }
+        self.version().file
     }
 
     /// wgpu label of everything made for this kernel.
@@ -164,94 +457,50 @@ impl Kernel {
         format!("wgpu-rnn.{}", self.entry_point())
     }
 
-    /// The per-step kernel whose file a split-K, workgroup-tiled or sliced kernel's module
-    /// starts with: that kernel uses its bindings and ends with its function for the gates and
-    /// state update.
-    pub fn twin(self) -> Option<Kernel> {
-        match self {
-            Kernel::RnnStepSplit => Some(Kernel::RnnStep),
-            Kernel::GruStepSplit | Kernel::GruStepTiled | Kernel::GruStepSliced => Some(Kernel::GruStep),
-            Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => Some(Kernel::LstmStep),
-            _ => None,
-        }
-    }
-
-    /// The complete WGSL module of the kernel's pipeline with `rows` batch rows per invocation
-    /// (one of `row_variants`): the constant `ROWS`, shared code, then the kernel file (a
-    /// split-K, tiled or sliced kernel's file after its twin's, see `twin`), built as `build`
-    /// says.
-    ///
-    /// `ROWS` is a module constant rather than a pipeline constant because it also sizes the
-    /// kernels' private arrays: lavapipe keeps such an array in registers only where every loop
-    /// over it unrolls to its full size (arrays of 16 with `ROWS = 4`: LSTM H1024 B4 steps
-    /// 171 -> 160 ms when sized 4; the projection's arrays of 32 with 16 rows: 50x slower).
+    /// The complete WGSL module of the kernel's pipeline in `build` with `rows` batch rows per
+    /// invocation (one of `row_variants`): the prelude, then every file the kernel's file uses
+    /// (its `// uses:` lines, followed through), then the file itself.
     pub fn source(self, build: KernelBuild, rows: u32) -> String {
-        let lanes = if build.share_lanes { LANES } else { LANES_OFF };
-        let wide = if build.wide_loads { WIDE_LOADS } else { WIDE_LOADS_OFF };
-        let own = Self::file_text(self.file());
-        let body = match self.twin() {
-            Some(twin) => format!("{}\n{own}", Self::file_text(twin.file())),
-            None => own.to_string(),
-        };
-        let lstm_cell = if matches!(
-            self,
-            Kernel::LstmStep
-                | Kernel::LstmStepSplit
-                | Kernel::LstmStepTiled
-                | Kernel::LstmStepSliced
-                | Kernel::LayerPersistent
-        ) {
-            LSTM_CELL
-        } else {
-            ""
-        };
-        let split = if self.needs_subgroups() {
-            SPLIT
-        } else if self.is_workgroup_tiled() {
-            TILES
-        } else if self.is_sliced() {
-            SLICES
-        } else {
-            ""
-        };
-        let state_vec4 = if self.reads_state_as_vec4() || self.twin().is_some() { STATE_VEC4 } else { "" };
-        let module = match (self.is_step(), self == Kernel::LayerPersistent) {
-            (true, _) => {
-                format!(
-                    "{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{ROWS}\n{lstm_cell}\n{split}\n{lanes}\n{wide}\n{VEC4_READS}\n{state_vec4}\n{body}"
-                )
-            }
-            (false, true) => format!("{ACTIVATIONS}\n{LAYER_PARAMS}\n{BLOCKED}\n{lstm_cell}\n{body}"),
-            (false, false) if self == Kernel::MergeDirections => body,
-            (false, false) => format!("{BLOCKED}\n{lanes}\n{wide}\n{VEC4_READS}\n{body}"),
-        };
-        format!("const ROWS: u32 = {rows}u; // batch rows per invocation (kernels.rs Kernel::source)\n{module}")
+        let mut s = prelude(rows);
+        for name in composition(self.file(), build) {
+            let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
+        }
+        s
     }
 
-    /// The text of a file in `shaders/`.
-    fn file_text(file: &str) -> &'static str {
-        match file {
-            "input_projection.wgsl" => include_str!("../shaders/input_projection.wgsl"),
-            "rnn_step.wgsl" => include_str!("../shaders/rnn_step.wgsl"),
-            "rnn_step_split.wgsl" => include_str!("../shaders/rnn_step_split.wgsl"),
-            "gru_step_split.wgsl" => include_str!("../shaders/gru_step_split.wgsl"),
-            "gru_step_tiled.wgsl" => include_str!("../shaders/gru_step_tiled.wgsl"),
-            "gru_step_sliced.wgsl" => include_str!("../shaders/gru_step_sliced.wgsl"),
-            "gru_step.wgsl" => include_str!("../shaders/gru_step.wgsl"),
-            "lstm_step.wgsl" => include_str!("../shaders/lstm_step.wgsl"),
-            "lstm_step_split.wgsl" => include_str!("../shaders/lstm_step_split.wgsl"),
-            "lstm_step_tiled.wgsl" => include_str!("../shaders/lstm_step_tiled.wgsl"),
-            "lstm_step_sliced.wgsl" => include_str!("../shaders/lstm_step_sliced.wgsl"),
-            "lstm_project.wgsl" => include_str!("../shaders/lstm_project.wgsl"),
-            "layer_persistent.wgsl" => include_str!("../shaders/layer_persistent.wgsl"),
-            _ => include_str!("../shaders/merge_directions.wgsl"),
+    /// The portable kernel a `*_lanes` kernel stands in for (itself for the others): the two
+    /// share bindings and results.
+    pub fn portable(self) -> Kernel {
+        match self {
+            Kernel::InputProjectionLanes => Kernel::InputProjection,
+            Kernel::RnnStepLanes => Kernel::RnnStep,
+            Kernel::GruStepLanes => Kernel::GruStep,
+            Kernel::GruGatesLanes => Kernel::GruGates,
+            Kernel::GruCandidateLanes => Kernel::GruCandidate,
+            Kernel::LstmStepLanes => Kernel::LstmStep,
+            other => other,
         }
+    }
+
+    /// The `*_lanes` version of a portable kernel, where it has one.
+    pub fn lanes(self) -> Option<Kernel> {
+        Kernel::ALL.into_iter().find(|&k| k != self && k.portable() == self)
+    }
+
+    /// Whether this is a `*_lanes` kernel.
+    pub fn shares_lanes(self) -> bool {
+        self.portable() != self
+    }
+
+    /// The builds the kernel is compiled in.
+    pub fn builds(self) -> &'static [KernelBuild] {
+        self.version().builds
     }
 
     /// Whether the kernel runs once per time step (binding 1 is the dynamic step uniform, and
     /// the module constant `ROWS` picks its batch tiling).
     pub fn is_step(self) -> bool {
-        !matches!(self, Kernel::InputProjection | Kernel::MergeDirections | Kernel::LayerPersistent)
+        !matches!(self.portable(), Kernel::InputProjection | Kernel::MergeDirections | Kernel::LayerPersistent)
     }
 
     /// Whether the kernel synchronizes its workgroup with `workgroupBarrier`.
@@ -262,7 +511,7 @@ impl Kernel {
     /// Whether the kernel is a per-step kernel whose workgroup computes its units together
     /// (split-K, workgroup-tiled or sliced): built for 1 and `TILE_ROWS` rows, with barriers.
     pub fn is_cooperative_step(self) -> bool {
-        self.needs_subgroups() || self.is_workgroup_tiled() || self.is_sliced()
+        self.is_split() || self.is_workgroup_tiled() || self.is_sliced()
     }
 
     /// Whether the kernel slices the recurrent product of a unit block over its workgroup
@@ -271,35 +520,37 @@ impl Kernel {
         matches!(self, Kernel::LstmStepSliced | Kernel::GruStepSliced)
     }
 
-    /// Whether the kernel keeps wgpu's runtime checks even where the engine drops them
-    /// (`gpu::pipelines::shader_checks`): the persistent and split-K kernels, which lavapipe
-    /// ran slower without them.
-    pub fn keeps_checks(self) -> bool {
-        self == Kernel::LayerPersistent || self.needs_subgroups()
-    }
-
     /// Whether the kernel computes a tile of units and batch rows per workgroup through
     /// workgroup memory (`StepVariant::Tiled`).
     pub fn is_workgroup_tiled(self) -> bool {
         matches!(self, Kernel::LstmStepTiled | Kernel::GruStepTiled)
     }
 
+    /// Whether the kernel splits each unit's product over a workgroup (`StepVariant::Split`).
+    pub fn is_split(self) -> bool {
+        matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)
+    }
+
+    /// Whether the kernel keeps wgpu's runtime checks even where the engine drops them
+    /// (`gpu::pipelines::shader_checks`): the persistent and split-K kernels, which lavapipe
+    /// ran slower without them.
+    pub fn keeps_checks(self) -> bool {
+        self == Kernel::LayerPersistent || self.is_split()
+    }
+
     /// Whether the kernel built for `rows` rows per invocation computes two units per invocation
-    /// where lanes are shared (`PAIRED` in shaders/shared/lanes.wgsl; `lstm_step` from two rows
-    /// on, `LSTM_PAIRED`; `plan::unit_workgroups` sizes the dispatches).
+    /// (`paired_unit` in shaders/shared/lanes.wgsl; `lstm_step_lanes` from two rows on, its
+    /// `PAIR_UNITS`): `plan::unit_workgroups` sizes their dispatches by it.
     pub fn pairs_units(self, rows: u32) -> bool {
         match self {
-            Kernel::InputProjection | Kernel::RnnStep | Kernel::GruStep | Kernel::GruGates | Kernel::GruCandidate => {
-                true
-            }
-            Kernel::LstmStep => rows > 1,
-            _ => false,
+            Kernel::LstmStepLanes => rows > 1,
+            other => other.shares_lanes(),
         }
     }
 
     /// Whether the kernel needs `Features::SUBGROUP` (it is built only where the device has it).
     pub fn needs_subgroups(self) -> bool {
-        matches!(self, Kernel::RnnStepSplit | Kernel::GruStepSplit | Kernel::LstmStepSplit)
+        self.is_split() || self.shares_lanes()
     }
 
     /// The pipeline constant that says the kernel's vec4 reads start on a vec4 (each pipeline
@@ -307,30 +558,7 @@ impl Kernel {
     /// `INPUT_ALIGNED`, the step kernels' `STATE_ALIGNED` (h read as vec4s,
     /// `shaders/shared/state_vec4.wgsl`).
     pub fn alignment_constant(self) -> Option<&'static str> {
-        if self == Kernel::InputProjection {
-            Some("INPUT_ALIGNED")
-        } else if self.reads_state_as_vec4() {
-            Some("STATE_ALIGNED")
-        } else {
-            None
-        }
-    }
-
-    /// Whether the kernel reads h as vec4s (`shaders/shared/state_vec4.wgsl`), with the
-    /// pipeline constant `STATE_ALIGNED`.
-    pub fn reads_state_as_vec4(self) -> bool {
-        matches!(
-            self,
-            Kernel::LstmStep
-                | Kernel::LstmStepTiled
-                | Kernel::LstmStepSliced
-                | Kernel::RnnStep
-                | Kernel::GruStep
-                | Kernel::GruStepTiled
-                | Kernel::GruStepSliced
-                | Kernel::GruGates
-                | Kernel::GruCandidate
-        )
+        self.version().constant
     }
 
     /// The values of its alignment constant the kernel is built for (`false` only where it has
@@ -341,56 +569,31 @@ impl Kernel {
 
     /// The `ROWS` values the kernel is built for (`[1]`: the kernel does not tile rows).
     pub fn row_variants(self) -> &'static [u32] {
-        match (self.is_step(), self.is_cooperative_step()) {
-            (true, false) => &[1, TILE_ROWS, WIDE_ROWS, WIDEST_ROWS],
-            (true, true) => &[1, TILE_ROWS],
-            (false, _) if self == Kernel::InputProjection => &[WIDE_ROWS, WIDEST_ROWS, PROJECTION_ROWS],
-            (false, _) => &[1],
+        self.version().rows
+    }
+
+    /// Invocations per workgroup `[x, y, z]` of the kernel built for `rows` rows (a test reads
+    /// the WGSL's with naga and compares); the plan sizes dispatches by it.
+    pub fn workgroup_size(self, rows: u32) -> [u32; 3] {
+        match self {
+            Kernel::LayerPersistent => [PERSISTENT_UNITS, 1, 1],
+            Kernel::LstmStepTiled | Kernel::GruStepTiled => [TILED_UNITS, TILED_BATCH / rows, 1],
+            Kernel::LstmStepSliced | Kernel::GruStepSliced => [crate::pack::UNIT_BLOCK as u32, SLICES, 1],
+            _ => [STEP_WORKGROUP, 1, 1],
         }
     }
 
-    /// The kernel's bindings in order; `plan::bindings` names the buffers in the same order.
+    /// The kernel's bindings in order; `plan::NetShape::bindings` names the buffers in the same
+    /// order.
     pub fn binding_kinds(self) -> &'static [BindingKind] {
         use BindingKind::*;
         const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
-        match self {
+        match self.portable() {
             Kernel::InputProjection => {
                 &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageRead, StorageReadWrite]
             }
-            Kernel::RnnStep | Kernel::RnnStepSplit => {
-                &[LP, SP, StorageRead, StorageRead, StorageRead, StateHalf, StateHalf, StorageReadWrite]
-            }
-            Kernel::GruStep
-            | Kernel::GruStepSplit
-            | Kernel::GruStepTiled
-            | Kernel::GruStepSliced
-            | Kernel::GruGates
-            | Kernel::GruCandidate => &[
-                LP,
-                SP,
-                StorageRead,
-                StorageRead,
-                StorageRead,
-                StorageRead,
-                StateHalf,
-                StateHalf,
-                StorageReadWrite,
-                StorageReadWrite,
-            ],
-            Kernel::LstmStep | Kernel::LstmStepSplit | Kernel::LstmStepTiled | Kernel::LstmStepSliced => &[
-                LP,
-                SP,
-                StorageRead,
-                StorageRead,
-                StorageRead,
-                StorageRead,
-                StateHalf,
-                StateHalf,
-                StorageReadWrite,
-                StorageReadWrite,
-            ],
-            Kernel::LstmProject => {
+            Kernel::RnnStep | Kernel::RnnStepSplit | Kernel::LstmProject => {
                 &[LP, SP, StorageRead, StorageRead, StorageRead, StateHalf, StateHalf, StorageReadWrite]
             }
             Kernel::MergeDirections => &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageReadWrite],
@@ -405,26 +608,34 @@ impl Kernel {
                 StorageReadWrite,
                 StorageRead,
             ],
-        }
-    }
-
-    /// Invocations per workgroup along x (the step kernels and merge use 64; the matmul 8x8;
-    /// the persistent kernel one workgroup of `PERSISTENT_UNITS` per sequence and direction).
-    pub fn workgroup_x(self) -> u32 {
-        match self {
-            Kernel::InputProjection => 8,
-            Kernel::LayerPersistent => PERSISTENT_UNITS as u32,
-            Kernel::LstmStepTiled | Kernel::GruStepTiled => TILED_UNITS as u32,
-            Kernel::LstmStepSliced | Kernel::GruStepSliced => crate::pack::UNIT_BLOCK as u32,
-            _ => 64,
+            // the GRU and LSTM step kernels
+            _ => &[
+                LP,
+                SP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StateHalf,
+                StateHalf,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
         }
     }
 }
 
-/// Hidden units per workgroup of the workgroup-tiled step kernels (their `TILE_UNITS`); each
-/// workgroup also takes `TILED_BATCH` batch rows (`TILE_BATCH`).
-pub const TILED_UNITS: usize = 16;
-pub const TILED_BATCH: usize = 16;
-
-/// Largest H and H_out `layer_persistent.wgsl` holds (its `UNITS`).
-pub const PERSISTENT_UNITS: usize = 128;
+/// How a kernel binds one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    /// A uniform struct of this many bytes.
+    Uniform(u64),
+    /// A uniform struct selected per dispatch with a dynamic offset (the step index).
+    DynamicUniform(u64),
+    StorageRead,
+    StorageReadWrite,
+    /// One half of the ping-pong state `plan::Buf::H`, read_write storage at a dynamic offset:
+    /// step kernels bind the half they read and the half they write (never the same range, so
+    /// the two writable bindings do not alias).
+    StateHalf,
+}

@@ -103,6 +103,9 @@ pub enum MergeMode {
 }
 
 impl MergeMode {
+    /// Every mode, in the order of their shader codes.
+    pub const ALL: [MergeMode; 4] = [MergeMode::Concat, MergeMode::Sum, MergeMode::Average, MergeMode::Mul];
+
     /// Parses `concat`, `sum`, `average`, `mul`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
@@ -113,14 +116,10 @@ impl MergeMode {
             _ => Err(Error::invalid("merge_mode", format!("unknown merge mode `{s}` (concat, sum, average, mul)"))),
         }
     }
-    /// Code used by `merge_directions.wgsl`; keep in sync with its `MERGE_*` constants.
+    /// Code used by `merge_directions.wgsl` (its `MERGE_*` constants, written from these by
+    /// `kernels::prelude`).
     pub(crate) fn code(self) -> u32 {
-        match self {
-            MergeMode::Concat => 0,
-            MergeMode::Sum => 1,
-            MergeMode::Average => 2,
-            MergeMode::Mul => 3,
-        }
+        Self::ALL.iter().position(|&m| m == self).expect("mode is in ALL") as u32
     }
 }
 
@@ -156,7 +155,8 @@ impl ActivationKind {
         ActivationKind::Softplus,
     ];
 
-    /// Shader code; keep in sync with the `ACT_*` constants in `shaders/shared/activations.wgsl`.
+    /// Shader code: the `ACT_*` constants of `shaders/shared/activations.wgsl`, written from these
+    /// by `kernels::prelude`.
     pub(crate) fn code(self) -> u32 {
         Self::ALL.iter().position(|&k| k == self).expect("kind is in ALL") as u32
     }

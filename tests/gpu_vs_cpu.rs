@@ -165,9 +165,13 @@ fn kernels_with_and_without_lane_sharing_match_the_reference() {
         && info.subgroup_min_size == 8
         && info.subgroup_max_size == 8
         && info.device_type == wgpu::DeviceType::Cpu;
-    assert_eq!(shared.share_lanes, possible, "lane sharing on exactly where the adapter allows it: {info:?}");
+    assert_eq!(shared.build.shares_lanes(), possible, "lane sharing on exactly where the adapter allows it: {info:?}");
     let wide = possible && shared.device.features().contains(wgpu::Features::SHADER_INT64);
-    assert_eq!(shared.wide_loads, wide, "wide loads on exactly where lanes are shared and u64 exists: {info:?}");
+    assert_eq!(
+        shared.build == wgpu_rnn::kernels::KernelBuild::LanesWide,
+        wide,
+        "wide loads on exactly where lanes are shared and u64 exists: {info:?}"
+    );
     let mut failures = Vec::new();
     for (i, cell) in [Cell::Rnn, Cell::Gru, Cell::Lstm].into_iter().enumerate() {
         for (input, hidden, batch, lbr) in
@@ -341,7 +345,10 @@ fn projections_of_many_rows_match_the_reference() {
             .commands
             .iter()
             .filter_map(|c| match c {
-                wgpu_rnn::plan::Command::Dispatch(d) if d.kernel == wgpu_rnn::kernels::Kernel::InputProjection => {
+                // (or its *_lanes version, where the device shares lanes)
+                wgpu_rnn::plan::Command::Dispatch(d)
+                    if d.kernel.portable() == wgpu_rnn::kernels::Kernel::InputProjection =>
+                {
                     Some(d.rows)
                 }
                 _ => None,

@@ -49,7 +49,45 @@ fn wgpu_validation_errors_come_back_as_errors() {
     }))
     .expect("device");
     match Engine::from_wgpu(device, queue) {
-        Err(wgpu_rnn::Error::Gpu(msg)) => assert!(msg.contains("wgpu-rnn."), "the error names the object: {msg}"),
+        Err(
+            e @ wgpu_rnn::Error::Gpu {
+                source: wgpu_rnn::error::GpuFault::Scope(wgpu::Error::Validation { .. }), ..
+            },
+        ) => {
+            let msg = format!("{e}");
+            assert!(msg.contains("wgpu-rnn."), "the error names the object: {msg}");
+            assert!(msg.contains("compiling the kernels"), "the error says what the engine was doing: {msg}");
+        }
         other => panic!("expected a GPU validation error, got {other:?}"),
     }
+}
+
+/// A lost device is `Error::DeviceLost` on every later call, never a GPU error or a hang: an
+/// engine on its own device hears it from the device's lost callback; one on the host's device
+/// hears it from the host (`GpuContext::note_device_lost`).
+#[test]
+fn a_lost_device_is_reported_as_lost() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance");
+    let case = Case::load(&dir.join("lstm_forward_s1.safetensors")).expect("loads");
+    let is_lost = |r: wgpu_rnn::Result<wgpu_rnn::Outputs>| matches!(r, Err(wgpu_rnn::Error::DeviceLost { .. }));
+
+    let own = Engine::gpu().expect("an adapter");
+    let model = own.load(case.network.clone()).expect("loads");
+    model.forward(&case.inputs).expect("runs before the loss");
+    own.context().expect("GPU").device.destroy();
+    let first = model.forward(&case.inputs);
+    assert!(
+        matches!(&first, Err(wgpu_rnn::Error::DeviceLost { reason, .. }) if reason.contains("Destroyed")),
+        "{first:?}"
+    );
+    assert!(is_lost(model.forward(&case.inputs)), "and on every call after");
+    assert!(matches!(own.load(case.network.clone()), Err(wgpu_rnn::Error::DeviceLost { .. })), "loading too");
+
+    let (device, queue) = host_device();
+    let hosted = Engine::from_wgpu(device, queue).expect("engine");
+    let model = hosted.load(case.network.clone()).expect("loads");
+    model.forward(&case.inputs).expect("runs before the loss");
+    hosted.context().expect("GPU").note_device_lost("the host's lost callback ran");
+    let err = model.forward(&case.inputs).expect_err("lost");
+    assert!(err.to_string().contains("the host's lost callback ran"), "{err}");
 }

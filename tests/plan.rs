@@ -10,7 +10,7 @@ const ON_GPU: DeviceFit = DeviceFit {
     wide_tiles: false,
     row_tiles: false,
     workgroup_tiles: true,
-    paired: false,
+    lanes: false,
 };
 const ON_CPU: DeviceFit = DeviceFit {
     persistent: false,
@@ -18,7 +18,7 @@ const ON_CPU: DeviceFit = DeviceFit {
     wide_tiles: true,
     row_tiles: true,
     workgroup_tiles: false,
-    paired: true,
+    lanes: true,
 };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, MergeMode};
@@ -157,11 +157,12 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
 }
 
 /// The plan's first dispatch of `kernel`.
+/// The first dispatch of `kernel` or its `*_lanes` version.
 fn first_dispatch(plan: &Plan, kernel: Kernel) -> Dispatch {
     plan.commands
         .iter()
         .find_map(|c| match c {
-            Command::Dispatch(d) if d.kernel == kernel => Some(*d),
+            Command::Dispatch(d) if d.kernel.portable() == kernel => Some(*d),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no {kernel:?} in the plan"))
@@ -206,15 +207,21 @@ fn large_layers_use_batch_tiled_step_kernels() {
 
 #[test]
 fn paired_kernels_take_half_the_invocations_where_lanes_are_shared() {
-    // invocation i computes unit (i / 8) * 16 + i % 8 and the one 8 after it (PAIRED in
-    // shaders/shared/lanes.wgsl): ceil(units / 16) * 8 invocations in workgroups of 64
-    let x_groups_rows = |cell, hidden, lbr, kernel, fit, rows| {
+    // the *_lanes kernels: invocation i computes unit (i / 8) * 16 + i % 8 and the one 8 after
+    // it (paired_unit in shaders/shared/lanes.wgsl): ceil(units / 16) * 8 invocations in
+    // workgroups of 64
+    let x_groups_rows = |cell, hidden, lbr, kernel: Kernel, fit: DeviceFit, rows| {
         let net = random::network(&RandomConfig::simple(cell, 8, hidden), 1, |mut s| {
             s.linear_before_reset = lbr;
             s
         });
-        first_dispatch(&Plan::forward(&NetShape::of(&net), 4, 16, 4, false, StepVariant::PerStep { rows }, fit), kernel)
-            .workgroups[0]
+        let d = first_dispatch(
+            &Plan::forward(&NetShape::of(&net), 4, 16, 4, false, StepVariant::PerStep { rows }, fit),
+            kernel,
+        );
+        let want = if fit.lanes { kernel.lanes().expect("a lanes version") } else { kernel };
+        assert_eq!(d.kernel, want, "the lanes version exactly where lanes are shared");
+        d.workgroups[0]
     };
     let x_groups = |cell, hidden, lbr, kernel, fit| x_groups_rows(cell, hidden, lbr, kernel, fit, 16);
     for (kernel, lbr) in [(Kernel::GruStep, true), (Kernel::GruGates, false), (Kernel::GruCandidate, false)] {
@@ -234,12 +241,12 @@ fn paired_kernels_take_half_the_invocations_where_lanes_are_shared() {
     assert_eq!(x_groups(Cell::Gru, 1024, true, Kernel::InputProjection, ON_GPU), 12);
     let paired: Vec<_> = Kernel::ALL.into_iter().filter(|k| k.pairs_units(16)).collect();
     let want = [
-        Kernel::InputProjection,
-        Kernel::RnnStep,
-        Kernel::GruStep,
-        Kernel::GruGates,
-        Kernel::GruCandidate,
-        Kernel::LstmStep,
+        Kernel::InputProjectionLanes,
+        Kernel::RnnStepLanes,
+        Kernel::GruStepLanes,
+        Kernel::GruGatesLanes,
+        Kernel::GruCandidateLanes,
+        Kernel::LstmStepLanes,
     ];
     assert_eq!(paired, want);
     assert_eq!(x_groups(Cell::Rnn, 1024, false, Kernel::RnnStep, ON_CPU), 8, "rnn_step: 512 invocations");
@@ -389,9 +396,10 @@ fn wavefront_stacks_take_t_plus_l_dispatches() {
     assert_eq!(plan.dispatches(), 1 + max_len + 3 - 1);
     let dispatches: Vec<Dispatch> =
         plan.commands.iter().filter_map(|c| if let Command::Dispatch(d) = c { Some(*d) } else { None }).collect();
-    assert_eq!((dispatches[0].kernel, dispatches[0].layer), (Kernel::InputProjection, 0));
+    // (on a CPU driver that shares lanes, the *_lanes kernels)
+    assert_eq!((dispatches[0].kernel, dispatches[0].layer), (Kernel::InputProjectionLanes, 0));
     for (s_index, d) in dispatches[1..].iter().enumerate() {
-        assert_eq!((d.kernel, d.layer, d.step, d.rows), (Kernel::LstmStep, s.stack(), Some(s_index as u32), 4));
+        assert_eq!((d.kernel, d.layer, d.step, d.rows), (Kernel::LstmStepLanes, s.stack(), Some(s_index as u32), 4));
         assert_eq!(d.workgroups[2], 3, "z spans the layers");
     }
     let copies: Vec<_> = plan
@@ -417,7 +425,7 @@ fn wavefront_stacks_take_t_plus_l_dispatches() {
     let bindings = s.bindings(Kernel::LstmStep, s.stack());
     assert_eq!(bindings.len(), Kernel::LstmStep.binding_kinds().len());
     assert_eq!(bindings[6..], [Buf::StackH, Buf::StackH, Buf::StackC, Buf::LayerOut(2)]);
-    assert_eq!(plan.bind_sets(), vec![(Kernel::InputProjection, 0), (Kernel::LstmStep, 3)]);
+    assert_eq!(plan.bind_sets(), vec![(Kernel::InputProjectionLanes, 0), (Kernel::LstmStepLanes, 3)]);
     // every sequence empty: no waves, the initial states come back
     assert_eq!(Plan::stacked(&s, t, b, 0, true, 4, ON_CPU).dispatches(), 1);
     // cells with two kernels per step run both per wave: 2 (T + L - 1) + 1

@@ -1,20 +1,14 @@
-// Per-layer constants of the step kernels and the per-step index (dynamic offset).
-// Keep in sync with `gpu::params::LayerParams` and `gpu::params::StepParams` (Rust).
-
-const FLAG_CLIP: u32 = 1u;
-const FLAG_PEEPHOLE: u32 = 2u;
-const FLAG_INPUT_FORGET: u32 = 4u;
-const FLAG_PROJ: u32 = 8u;
-// A wavefront stack (plan.rs `Plan::stacked`): the direction slots are the layers of a
-// one-direction stack (shared/rows.wgsl `is_wave`).
-const FLAG_WAVE: u32 = 128u;
+// Per-layer constants of the step kernels, and the per-step index (read at a dynamic offset).
+// Keep in sync with `gpu::params::LayerParams` and `StepParams` (Rust; a test compares the
+// layouts). The FLAG_* bits come from Rust (gpu::params, in the prelude kernels.rs writes).
+// uses: shared/activations
 
 struct LayerParams {
     steps: u32,        // T
     batch: u32,        // B
     hidden: u32,       // H: cell width
     hidden_in: u32,    // H_out: width of h (the projection size, or H)
-    dirs: u32,         // D
+    dirs: u32,         // D (a wavefront stack's layers: FLAG_WAVE)
     reverse_mask: u32, // bit d set when direction slot d scans time backwards
     flags: u32,        // FLAG_*
     clip: f32,
@@ -36,10 +30,9 @@ fn clip_gate(lp: LayerParams, x: f32) -> f32 {
 }
 
 // Index in `acts` of activation `slot` (f, g, h) of direction slot d: a wavefront stack's layers
-// share the first direction's (their specs are equal: plan.rs `NetShape::stackable`). Index the
+// share the first direction's (their specs are equal: plan NetShape::stackable). Index the
 // uniform itself (`lp.acts[act_index(lp.flags, d, slot)]`): a function that took the struct
-// would copy the array, and a copy indexed at run time goes to memory (lavapipe LSTM H1024 B16
-// T50 steps 253 -> 366 ms).
+// would copy the array, and a copy indexed at run time goes to memory.
 fn act_index(flags: u32, d: u32, slot: u32) -> u32 {
     return select(d, 0u, (flags & FLAG_WAVE) != 0u) * 3u + slot;
 }
@@ -49,8 +42,3 @@ fn time_index(lp: LayerParams, d: u32, s: u32, len: u32) -> u32 {
     let rev = ((lp.reverse_mask >> d) & 1u) == 1u;
     return select(s, len - 1u - s, rev);
 }
-
-// Cell selection for kernels that serve every cell (layer_persistent.wgsl).
-const FLAG_GRU: u32 = 16u;
-const FLAG_LSTM: u32 = 32u;
-const FLAG_LINEAR_BEFORE_RESET: u32 = 64u;

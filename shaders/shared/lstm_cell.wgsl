@@ -1,6 +1,7 @@
-// The LSTM cell update shared by lstm_step, lstm_step_split and layer_persistent (ONNX gates
-// i, o, f, c; peepholes i, o, f; clip; input_forget). `a` holds the four gate pre-activations
-// without peepholes. Needs the kernel's `lp: LayerParams`.
+// The LSTM cell update shared by lstm_step (and the kernels that end as it does) and
+// layer_persistent: ONNX gates i, o, f, c; peepholes i, o, f; clip; input_forget. `a` holds the
+// four gate pre-activations without peepholes. Needs the kernel's `lp: LayerParams`.
+// uses: shared/activations shared/layer_params
 struct LstmCell {
     c: f32,
     h: f32, // o ⊙ h(c): h itself, or m before a projection

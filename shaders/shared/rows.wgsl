@@ -1,7 +1,9 @@
 // Batch tiling of the step kernels: each invocation computes its hidden unit for ROWS batch rows
 // (b0 .. b0+ROWS), so every weight it loads serves ROWS rows. ROWS is a constant of each
-// pipeline's module (kernels.rs `Kernel::source`; 1: one row per invocation, the baseline
-// version; 4, 8 and 16: tiled versions), and sizes the tile's arrays.
+// pipeline's module (the prelude kernels.rs writes; 1: one row per invocation; 4, 8 and 16:
+// tiled), and sizes the tile's arrays. Then which time step each row takes (row_step), in a
+// layer or in a wavefront stack. Needs the kernel's `lp`, `sp` and `lens`.
+// uses: shared/layer_params
 
 // Batch row `r` of the tile starting at `b0`, clamped into the batch (reads only).
 fn tile_row(b0: u32, r: u32) -> u32 {

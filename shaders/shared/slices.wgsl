@@ -8,8 +8,8 @@
 // i, o, f, c; vec3 for GRU's z, r, h) and finish_gates; the kernel file defines:
 //   slice_quad(qi)    the Gates weights of the four inputs of quad qi (in quads, blocked layout)
 //   partial: [SLICES, UNIT_BLOCK, ROWS] of Gates
-
-const SLICES: u32 = 16u;
+// SLICES comes from Rust (kernels::SLICES, in the prelude): the workgroup is UNIT_BLOCK x SLICES.
+// uses: shared/rows shared/state_vec4
 
 var<workgroup> partial: array<Gates, SLICES * UNIT_BLOCK * ROWS>;
 

@@ -1,7 +1,7 @@
 // Split-K reduction shared by the *_step_split kernels: a workgroup of SPLIT invocations each
 // hold partial dot products for ROWS batch rows; subgroupAdd sums each subgroup, the subgroups'
 // sums meet in workgroup memory, and invocation 0 gets the totals. Call from uniform control flow.
-const SPLIT: u32 = 64u;
+const SPLIT: u32 = STEP_WORKGROUP; // a split kernel's workgroup: 64 invocations
 // [invocation][row]: a subgroup's sum, written by its first lane (zeros elsewhere)
 var<workgroup> partial: array<array<vec4<f32>, ROWS>, SPLIT>;
 

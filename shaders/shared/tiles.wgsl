@@ -8,9 +8,10 @@
 //   tile_quad(q, u)    the Gates weights of the four inputs of quad q of tile unit u, out of w_tile
 //   w_tile: [CHUNK_QUADS, QUAD_VEC4S, TILE_UNITS] of vec4
 //   h_tile: [TILE_BATCH, CHUNK_QUADS] of vec4 (four inputs of a row)
+// TILE_UNITS and TILE_BATCH come from Rust (kernels::TILED_UNITS, TILED_BATCH: the plan sizes
+// the dispatch by them), in the prelude.
+// uses: shared/rows shared/state_vec4
 
-const TILE_UNITS: u32 = 16u; // keep in sync with kernels::TILED_UNITS
-const TILE_BATCH: u32 = 16u; // keep in sync with kernels::TILED_BATCH
 const TILE_Y: u32 = TILE_BATCH / ROWS; // invocations along the batch, ROWS rows each
 const TILE_THREADS: u32 = TILE_UNITS * TILE_Y;
 const CHUNK_QUADS: u32 = 8u;

@@ -1,4 +1,4 @@
-//! The `wgpu-rnn` command line: `info`, `check`, `quickstart`.
+//! The `wgpu-rnn` command line: `info`, `check`, `quickstart`, `bench`, `kernels`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use wgpu_rnn::bench::{self, BenchConfig, BenchRecord};
 use wgpu_rnn::case::{Case, Comparison};
 use wgpu_rnn::gpu::GpuOptions;
+use wgpu_rnn::kernels::{KERNELS, Kernel, KernelBuild};
 use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
@@ -32,10 +33,11 @@ struct Cli {
     /// Keep all of wgpu's runtime checks in the kernels, slower (env WGPU_RNN_CHECKED_SHADERS=1)
     #[arg(long, global = true)]
     checked_shaders: bool,
-    /// Lane sharing (and with it 64-bit weight loads) on CPU adapters with 8-wide subgroups:
-    /// auto, on or off (env WGPU_RNN_SHARE_LANES=0|1)
-    #[arg(long, global = true, value_parser = ["auto", "on", "off"])]
-    share_lanes: Option<String>,
+    /// How the kernels are built: auto (lanes-wide on CPU adapters with 8-wide subgroups and
+    /// 64-bit integers, lanes without them, else portable), portable, lanes or lanes-wide
+    /// (env WGPU_RNN_BUILD)
+    #[arg(long, global = true, value_parser = ["auto", "portable", "lanes", "lanes-wide"])]
+    build: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +55,16 @@ enum Command {
     },
     /// Time forward calls on the GPU (warm-up, median of repeats; progress on stderr).
     Bench(BenchArgs),
+    /// List every kernel version (entry point, file, ROWS, builds, when the plan picks it), or
+    /// print the WGSL module one would compile.
+    Kernels {
+        /// Print the joined WGSL module of this kernel (an entry point, e.g. lstm_step)
+        #[arg(long)]
+        source: Option<String>,
+        /// Its batch rows per invocation (default: the first it is built for)
+        #[arg(long)]
+        rows: Option<u32>,
+    },
     /// Run a random LSTM and GRU on the GPU and check them against the CPU reference.
     Quickstart {
         #[arg(long, default_value_t = 128)]
@@ -127,7 +139,24 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut opts = EngineOptions::from_env();
+    if let Command::Kernels { source, rows } = &cli.command {
+        // no device needed: the table and the WGSL are the crate's own
+        let build = match cli.build.as_deref().filter(|b| *b != "auto").map(KernelBuild::parse).transpose() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("wgpu-rnn: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        return kernels(source.as_deref(), *rows, build);
+    }
+    let mut opts = match EngineOptions::from_env() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("wgpu-rnn: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if cli.backend.is_some() || cli.adapter.is_some() {
         opts.gpu = GpuOptions {
             backend: cli.backend.clone().or(opts.gpu.backend),
@@ -136,10 +165,15 @@ fn main() -> ExitCode {
         };
     }
     opts.gpu.checked_shaders |= cli.checked_shaders;
-    match cli.share_lanes.as_deref() {
-        Some("on") => opts.gpu.share_lanes = Some(true),
-        Some("off") => opts.gpu.share_lanes = Some(false),
-        Some(_) => opts.gpu.share_lanes = None,
+    match cli.build.as_deref() {
+        Some("auto") => opts.gpu.build = None,
+        Some(b) => match KernelBuild::parse(b) {
+            Ok(b) => opts.gpu.build = Some(b),
+            Err(e) => {
+                eprintln!("wgpu-rnn: {e}");
+                return ExitCode::from(2);
+            }
+        },
         None => {}
     }
     opts.require_gpu |= cli.require_gpu;
@@ -150,11 +184,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if opts.gpu.share_lanes == Some(true) && engine.context().is_some_and(|c| !c.share_lanes) {
-        eprintln!("wgpu-rnn: lane sharing needs subgroups exactly 8 lanes wide; this adapter runs without it");
-    }
     match cli.command {
         Command::Info => info(&engine),
+        Command::Kernels { .. } => unreachable!("answered before the engine is made"),
         Command::Check { paths } => check(&engine, &paths),
         Command::Quickstart { hidden, input, batch, steps, layers, seed } => {
             quickstart(&engine, hidden, input, batch, steps, layers, seed)
@@ -363,8 +395,15 @@ fn info(engine: &Engine) -> ExitCode {
         "shader runtime checks: bounds checks {}, loop bounding {} (layer_persistent: {})",
         step.bounds_checks, step.force_loop_bounding, persistent.force_loop_bounding
     );
-    println!("lane sharing (subgroup shuffles): {}", if ctx.share_lanes { "on" } else { "off" });
-    println!("wide loads (64-bit pairs of floats): {}", if ctx.wide_loads { "on" } else { "off" });
+    println!(
+        "kernel build: {} ({})",
+        ctx.build,
+        match ctx.build {
+            KernelBuild::Portable => "the portable kernels",
+            KernelBuild::Lanes => "*_lanes kernels: loads shared across subgroup lanes",
+            KernelBuild::LanesWide => "*_lanes kernels, floats read as 64-bit pairs",
+        }
+    );
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);
@@ -510,4 +549,52 @@ fn quickstart(
         }
     }
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `wgpu-rnn kernels`: the table of kernel versions, or one kernel's joined module.
+fn kernels(source: Option<&str>, rows: Option<u32>, build: Option<KernelBuild>) -> ExitCode {
+    let Some(name) = source else {
+        println!(
+            "{:<24} {:<24} {:<12} {:<14} {:<26} when the plan picks it",
+            "kernel", "file", "ROWS", "constant", "builds"
+        );
+        for v in KERNELS {
+            let rows = v.rows.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let builds = v.builds.iter().map(|b| b.name()).collect::<Vec<_>>().join(",");
+            println!(
+                "{:<24} {:<24} {:<12} {:<14} {:<26} {} [BENCHMARKS.md: {}]",
+                v.entry_point,
+                format!("{}.wgsl", v.file),
+                rows,
+                v.constant.unwrap_or("-"),
+                builds,
+                v.picked,
+                v.benchmarks
+            );
+        }
+        println!(
+            "\nbuilds: portable (every adapter), lanes (CPU drivers with 8-wide subgroups), lanes-wide (lanes, floats read as u64 pairs)"
+        );
+        println!("wgpu-rnn kernels --source NAME [--rows N] [--build B] prints the WGSL module that would be compiled");
+        return ExitCode::SUCCESS;
+    };
+    let Some(kernel) = Kernel::parse(name) else {
+        let names: Vec<&str> = KERNELS.iter().map(|v| v.entry_point).collect();
+        eprintln!("wgpu-rnn kernels: unknown kernel `{name}` (one of: {})", names.join(", "));
+        return ExitCode::from(2);
+    };
+    let build = build.unwrap_or(kernel.builds()[0]);
+    if !kernel.builds().contains(&build) {
+        let builds: Vec<&str> = kernel.builds().iter().map(|b| b.name()).collect();
+        eprintln!("wgpu-rnn kernels: {name} is not built in `{build}` (only in: {})", builds.join(", "));
+        return ExitCode::from(2);
+    }
+    let rows = rows.unwrap_or(kernel.row_variants()[0]);
+    if !kernel.row_variants().contains(&rows) {
+        eprintln!("wgpu-rnn kernels: {name} is built for ROWS {:?}, not {rows}", kernel.row_variants());
+        return ExitCode::from(2);
+    }
+    println!("// {name}, build {build}, ROWS = {rows}: the module `wgpu-rnn` compiles (entry point {name})");
+    print!("{}", kernel.source(build, rows));
+    ExitCode::SUCCESS
 }

@@ -1,7 +1,9 @@
 //! The device, queue and pipelines: made once, shared by every model on the device.
 
-use crate::error::{Error, Result};
-use crate::kernels::KernelBuild;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, GpuFault, Result};
+use crate::kernels::{KernelBuild, LANES};
 
 use super::pipelines::{Pipelines, shader_checks};
 
@@ -14,37 +16,58 @@ pub struct GpuOptions {
     /// Keep all of wgpu's runtime checks in the kernels (slower; see
     /// `pipelines::shader_checks` for what is dropped otherwise). Env `WGPU_RNN_CHECKED_SHADERS=1`.
     pub checked_shaders: bool,
-    /// Lane sharing (`GpuContext::share_lanes`): `None` decides by adapter, `Some(false)` turns
-    /// it off, `Some(true)` turns it on where the device allows it (8-wide subgroups). Env
-    /// `WGPU_RNN_SHARE_LANES=1|on` or `0|off` (anything else: by adapter). Wide loads
-    /// (`GpuContext::wide_loads`) follow it.
-    pub share_lanes: Option<bool>,
+    /// The kernels' build (`GpuContext::build`): `None` decides by adapter; a build the device
+    /// cannot make is an error. Env `WGPU_RNN_BUILD=portable|lanes|lanes-wide` (`auto` or
+    /// empty: by adapter).
+    pub build: Option<KernelBuild>,
 }
 
 impl GpuOptions {
-    /// Options read from `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
-    pub fn from_env() -> Self {
+    /// Options read from `WGPU_RNN_BACKEND`, `WGPU_RNN_ADAPTER`, `WGPU_RNN_CHECKED_SHADERS` and
+    /// `WGPU_RNN_BUILD`.
+    pub fn from_env() -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
-        GpuOptions {
+        Ok(GpuOptions {
             backend: var("WGPU_RNN_BACKEND"),
             adapter: var("WGPU_RNN_ADAPTER"),
             checked_shaders: var("WGPU_RNN_CHECKED_SHADERS").is_some_and(|v| truthy(&v)),
-            share_lanes: var("WGPU_RNN_SHARE_LANES").and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "on" => Some(true),
-                "0" | "false" | "off" => Some(false),
-                _ => None,
-            }),
-        }
+            build: match var("WGPU_RNN_BUILD") {
+                None => None,
+                Some(v) if v.trim().eq_ignore_ascii_case("auto") => None,
+                Some(v) => Some(KernelBuild::parse(&v)?),
+            },
+        })
     }
 
-    /// What the device does with lane sharing: on only where its subgroups are exactly
-    /// `LANES` (8) wide, by default only on CPU adapters (measured there; on GPUs neighbouring
-    /// invocations reading one address cost one load already).
-    fn share_lanes(&self, info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
-        let possible = features.contains(wgpu::Features::SUBGROUP)
-            && info.subgroup_min_size == SHARE_LANES_WIDTH
-            && info.subgroup_max_size == SHARE_LANES_WIDTH;
-        possible && self.share_lanes.unwrap_or(info.device_type == wgpu::DeviceType::Cpu)
+    /// The build a device makes: by default `LanesWide` (or `Lanes` without 64-bit integers)
+    /// on CPU adapters whose subgroups are exactly `LANES` wide, where loads are loops over the
+    /// SIMD row's lanes (on GPUs neighbouring invocations reading one address cost one load
+    /// already), else `Portable`. A forced build the device cannot make is an error.
+    fn build(&self, info: &wgpu::AdapterInfo, features: wgpu::Features) -> Result<KernelBuild> {
+        let lanes = features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == LANES
+            && info.subgroup_max_size == LANES;
+        let wide = features.contains(wgpu::Features::SHADER_INT64);
+        match self.build {
+            None if lanes && info.device_type == wgpu::DeviceType::Cpu => {
+                Ok(if wide { KernelBuild::LanesWide } else { KernelBuild::Lanes })
+            }
+            None | Some(KernelBuild::Portable) => Ok(KernelBuild::Portable),
+            Some(b) if !lanes => Err(Error::invalid(
+                "build",
+                format!(
+                    "`{b}` needs subgroups exactly {LANES} lanes wide; {} has {} (subgroups {}..={})",
+                    info.name,
+                    if features.contains(wgpu::Features::SUBGROUP) { "subgroups" } else { "none" },
+                    info.subgroup_min_size,
+                    info.subgroup_max_size
+                ),
+            )),
+            Some(b) if !features.contains(b.features()) => {
+                Err(Error::invalid("build", format!("`{b}` needs SHADER_INT64, which {} lacks", info.name)))
+            }
+            Some(b) => Ok(b),
+        }
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
@@ -66,9 +89,6 @@ impl GpuOptions {
         })
     }
 }
-
-/// Subgroup width that lane sharing is written for (`LANES` in `shaders/shared/lanes.wgsl`).
-const SHARE_LANES_WIDTH: u32 = 8;
 
 fn truthy(v: &str) -> bool {
     v == "1" || v.eq_ignore_ascii_case("true")
@@ -105,17 +125,15 @@ pub struct GpuContext {
     pub adapter_features: wgpu::Features,
     /// Whether the kernels keep all of wgpu's runtime checks (`GpuOptions::checked_shaders`).
     pub checked_shaders: bool,
-    /// Whether the kernels share loads across subgroup lanes (`shaders/shared/lanes.wgsl`): on
-    /// a CPU adapter with 8-wide subgroups, the lanes that need the same h (or rows of the
-    /// input) load it once per subgroup instead of once per lane. `GpuOptions::share_lanes`.
-    pub share_lanes: bool,
-    /// Whether the kernels read weights and inputs as 64-bit pairs of floats
-    /// (`shaders/shared/wide_loads.wgsl`): where lanes are shared (the same CPU drivers) and the
-    /// device has `SHADER_INT64`; a load there costs per component, so two 64-bit halves cost
-    /// less than four floats.
-    pub wide_loads: bool,
+    /// How the kernels are built (`GpuOptions::build`): on a CPU adapter with 8-wide subgroups
+    /// the `*_lanes` kernels, whose lanes load the h (or input rows) they all need once per
+    /// subgroup, and there also floats read as 64-bit pairs where the device has
+    /// `SHADER_INT64`; elsewhere the portable kernels.
+    pub build: KernelBuild,
     backend: wgpu::Backend,
     pub(crate) pipelines: Pipelines,
+    /// Why the device was lost, once it is (its lost callback, or `note_device_lost`).
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -175,12 +193,46 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", info.name)))?;
+        .map_err(|e| Error::gpu(format!("requesting a device on {}", info.name), e))?;
         // Every engine call runs inside error scopes; anything uncaptured is reported, not a panic.
-        device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
-            eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")
-        }));
-        Self::with_device(device, queue, &info, adapter.features(), opts)
+        device.on_uncaptured_error(Arc::new(|e: wgpu::Error| eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")));
+        let ctx = Self::with_device(device, queue, &info, adapter.features(), opts)?;
+        // the device is the engine's own: its loss is reported by every later call
+        let lost = ctx.lost.clone();
+        ctx.device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = lost.lock() {
+                *l = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        Ok(ctx)
+    }
+
+    /// Tells the engine that the device is lost, so that every later call returns
+    /// [`Error::DeviceLost`]. An engine made with `Engine::from_wgpu` leaves the device's lost
+    /// callback to the host (wgpu keeps one per device); the host calls this from it.
+    pub fn note_device_lost(&self, reason: impl Into<String>) {
+        if let Ok(mut l) = self.lost.lock() {
+            *l = Some(reason.into());
+        }
+    }
+
+    /// Why the device was lost, if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Runs `f` inside error scopes (`scoped`), after checking that the device is not lost;
+    /// a device lost meanwhile is reported as such.
+    pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let lost = |reason| Error::DeviceLost { during: during.to_string(), reason };
+        if let Some(reason) = self.lost() {
+            return Err(lost(reason));
+        }
+        let result = scoped(&self.device, during, f);
+        match self.lost() {
+            Some(reason) => Err(lost(reason)),
+            None => result,
+        }
     }
 
     /// The runtime checks compiled into `kernel` (`pipelines::shader_checks`).
@@ -189,11 +241,12 @@ impl GpuContext {
     }
 
     /// Uses the host application's device and queue (its limits and features as they are;
-    /// `WGPU_RNN_CHECKED_SHADERS` and `WGPU_RNN_SHARE_LANES` apply).
+    /// `WGPU_RNN_CHECKED_SHADERS` and `WGPU_RNN_BUILD` apply). The device's lost callback stays
+    /// the host's: see `note_device_lost`.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<GpuContext> {
         let info = device.adapter_info();
         let features = device.features();
-        Self::with_device(device, queue, &info, features, &GpuOptions::from_env())
+        Self::with_device(device, queue, &info, features, &GpuOptions::from_env()?)
     }
 
     fn with_device(
@@ -205,21 +258,20 @@ impl GpuContext {
     ) -> Result<GpuContext> {
         let backend = info.backend;
         let checked_shaders = opts.checked_shaders;
-        let share_lanes = opts.share_lanes(info, device.features());
-        let wide_loads = share_lanes && device.features().contains(wgpu::Features::SHADER_INT64);
-        let build = KernelBuild { share_lanes, wide_loads };
-        let pipelines =
-            scoped(&device, || Pipelines::new(&device, build, |k| shader_checks(k, backend, checked_shaders)))?;
+        let build = opts.build(info, device.features())?;
+        let pipelines = scoped(&device, "compiling the kernels", || {
+            Pipelines::new(&device, build, |k| shader_checks(k, backend, checked_shaders))
+        })?;
         Ok(GpuContext {
             adapter: AdapterSummary::of(info),
             adapter_features,
             device,
             queue,
             checked_shaders,
-            share_lanes,
-            wide_loads,
+            build,
             backend,
             pipelines,
+            lost: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -249,7 +301,7 @@ impl GpuContext {
             wide_tiles: cpu,
             row_tiles: cpu,
             workgroup_tiles: !cpu,
-            paired: self.share_lanes,
+            lanes: self.build.shares_lanes(),
         }
     }
 
@@ -260,15 +312,15 @@ impl GpuContext {
 }
 
 /// Runs `f` inside validation, out-of-memory and internal error scopes and returns the first
-/// error wgpu reports as [`Error::Gpu`].
-pub(crate) fn scoped<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<T> {
+/// error wgpu reports as [`Error::Gpu`], met while doing `during`.
+pub(crate) fn scoped<T>(device: &wgpu::Device, during: &str, f: impl FnOnce() -> T) -> Result<T> {
     let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let value = f();
     let errors = [validation.pop(), oom.pop(), internal.pop()].map(pollster::block_on);
     match errors.into_iter().flatten().next() {
-        Some(e) => Err(Error::Gpu(e.to_string())),
+        Some(e) => Err(Error::gpu(during, GpuFault::Scope(e))),
         None => Ok(value),
     }
 }

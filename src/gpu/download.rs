@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GpuFault, Result};
 
 /// Copies `size` bytes of `src` after the given encoder's work, submits, waits for the GPU, and
 /// returns the bytes as f32. Blocks the calling thread (see [`PendingRead`] for the
@@ -19,6 +19,9 @@ pub fn read_back(
 ) -> Result<Vec<f32>> {
     PendingRead::start(device, queue, encoder, src, size).wait()
 }
+
+/// How long `PendingRead::wait` waits for a mapping before giving up.
+const WAIT_SECONDS: u64 = 600;
 
 #[derive(Default)]
 struct MapState {
@@ -74,9 +77,9 @@ impl PendingRead {
 
     fn take_mapped(&self) -> Option<Result<Vec<f32>>> {
         let result = self.state.lock().ok()?.result.take()?;
-        Some(result.map_err(|e| Error::Gpu(format!("buffer mapping failed: {e}"))).and_then(|()| {
+        Some(result.map_err(|e| Error::gpu("mapping a buffer for reading", e)).and_then(|()| {
             let data = {
-                let view = self.staging.get_mapped_range(..).map_err(|e| Error::Gpu(format!("mapped range: {e}")))?;
+                let view = self.staging.get_mapped_range(..).map_err(|e| Error::gpu("reading a mapped buffer", e))?;
                 bytemuck::cast_slice::<u8, f32>(&view).to_vec()
             };
             self.staging.unmap();
@@ -93,14 +96,16 @@ impl PendingRead {
     /// Blocks until the data is there. Another thread polling the same device may be the one
     /// that runs the mapping callback, so this waits for the callback itself, not for the poll.
     pub fn wait(self) -> Result<Vec<f32>> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(WAIT_SECONDS);
         loop {
-            self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::gpu("waiting for a readback", e))?;
             if let Some(r) = self.take_mapped() {
                 return r;
             }
             if std::time::Instant::now() > deadline {
-                return Err(Error::Gpu("buffer mapping did not complete".into()));
+                return Err(Error::gpu("waiting for a readback", GpuFault::MapTimeout { seconds: WAIT_SECONDS }));
             }
             std::thread::yield_now();
         }
@@ -118,7 +123,8 @@ impl Future for PendingRead {
         }
         match self.take_mapped() {
             Some(r) => Poll::Ready(r),
-            None => Poll::Ready(Err(Error::Gpu("buffer mapping state was lost".into()))),
+            // the callback ran, but another call took its result: a second await of one read
+            None => Poll::Ready(Err(Error::invalid("readback", "its data was already taken"))),
         }
     }
 }

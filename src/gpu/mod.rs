@@ -1,10 +1,13 @@
-//! The wgpu executor: device and adapter selection, pipelines created once, weights uploaded
-//! once, workspaces reused per shape, one function that owns buffer mapping.
+//! Everything that touches wgpu: device and adapter selection (`context`), pipelines created
+//! once (`pipelines`), models with their weights uploaded once (`model`), the executor that
+//! records plans on workspaces reused per shape (`executor`), streams, and the one place that
+//! maps buffers (`download`).
 
 mod context;
 mod download;
+mod executor;
 mod model;
-mod params;
+pub(crate) mod params;
 mod pipelines;
 mod stream;
 

@@ -13,11 +13,10 @@ use crate::kernels::{BindingKind, Kernel, KernelBuild};
 ///   (`robustBufferAccess`, which Vulkan requires and wgpu enables), and the kernels' private
 ///   arrays are indexed below their constant sizes (`r < ROWS`, the arrays' size).
 ///
-/// Dropping both makes the per-step kernels about 1.5x faster (LSTM H1024 B16: 282 -> 180 ms
-/// for 20 steps). `layer_persistent` and the split-K kernels keep both
-/// (`Kernel::keeps_checks`): without them lavapipe ran them 1.4-6x *slower*. The
-/// workgroup-tiled kernels, made for GPUs, index their workgroup arrays below their sizes by
-/// construction and drop them.
+/// Dropping both makes the per-step kernels faster on lavapipe (BENCHMARKS.md "Kernel versions
+/// (lavapipe)"). `layer_persistent` and the split-K kernels keep both (`Kernel::keeps_checks`):
+/// lavapipe ran them slower without them. The workgroup-tiled kernels, made for GPUs, index
+/// their workgroup arrays below their sizes by construction and drop them.
 ///
 /// `checked` (`GpuOptions::checked_shaders`, `WGPU_RNN_CHECKED_SHADERS=1`) keeps every check.
 pub fn shader_checks(kernel: Kernel, backend: wgpu::Backend, checked: bool) -> wgpu::ShaderRuntimeChecks {
@@ -42,9 +41,9 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// Compiles every kernel. Call inside an error scope: WGSL or layout errors surface there.
-    /// Builds every kernel, each with the runtime checks `checks(kernel)` gives, with the
-    /// load tricks `build` asks for (`Kernel::source`).
+    /// Compiles every kernel of `build` (`Kernel::builds`; those that need subgroups only where
+    /// the device has them), each with the runtime checks `checks(kernel)` gives. Call inside
+    /// an error scope: WGSL or layout errors surface there.
     pub fn new(
         device: &wgpu::Device,
         build: KernelBuild,
@@ -53,7 +52,8 @@ impl Pipelines {
         let mut modules: HashMap<(&'static str, u32), wgpu::ShaderModule> = HashMap::new();
         let mut by_kernel = HashMap::new();
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
-        for kernel in Kernel::ALL.into_iter().filter(|k| subgroups || !k.needs_subgroups()) {
+        let built = |k: &Kernel| k.builds().contains(&build) && (subgroups || !k.needs_subgroups());
+        for kernel in Kernel::ALL.into_iter().filter(built) {
             let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
                 .binding_kinds()
                 .iter()

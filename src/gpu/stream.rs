@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::plan::{Buf, Plan, StepVariant};
 use crate::spec::Cell;
 
-use super::context::scoped;
 use super::download::PendingRead;
-use super::model::{GpuModel, STORAGE, Timing, Workspace};
+use super::executor::Workspace;
+use super::model::{GpuModel, STORAGE, Timing};
 
 /// Where a chunk's input comes from.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +76,7 @@ impl GpuModel {
             return Err(Error::invalid("slots", format!("{slots} (must be 1..={max})")));
         }
         let device = &self.ctx.device;
-        let state = scoped(device, || {
+        let state = self.ctx.scoped("allocating a stream's state", || {
             let mut state = HashMap::new();
             for l in 0..self.shape.layers() {
                 for buf in [Buf::H(l), Buf::C(l)] {
@@ -183,7 +183,13 @@ impl Stream {
                 ));
             }
         }
-        let mut guard = self.chunk.lock().map_err(|_| Error::Gpu("stream lock poisoned".into()))?;
+        // a panic while the lock was held leaves the chunk workspace in doubt: make it again
+        let mut guard = self.chunk.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            guard
+        });
+        self.chunk.clear_poison();
         if !matches!(&*guard, Some(ws) if ws.steps == steps) {
             *guard = None;
             *guard = Some(self.model.workspace_for(steps, n, Some(&self.state))?);
@@ -192,7 +198,7 @@ impl Stream {
         let ragged = active.is_some_and(|a| a.iter().any(|&on| !on));
         let plan = Plan::chunk(shape, steps, n, ragged, self.variant(), self.model.ctx.fit());
         let device = &self.model.ctx.device;
-        scoped(device, || {
+        self.model.ctx.scoped("recording a stream chunk", || {
             // uploads go through the encoder, so chunks recorded back to back stay in order
             let upload = |label: &str, bytes: &[u8], dst: &wgpu::Buffer, enc: &mut wgpu::CommandEncoder| {
                 let staging = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -241,7 +247,7 @@ impl Stream {
             ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.stream") });
         let out = self.encode_chunk(&mut encoder, ChunkInput::Host(x), steps, active, None)?;
         let bytes = (steps * self.slots * self.output_width() * 4) as u64;
-        scoped(&ctx.device, || PendingRead::start(&ctx.device, &ctx.queue, encoder, &out.y, bytes))
+        ctx.scoped("reading a chunk back", || PendingRead::start(&ctx.device, &ctx.queue, encoder, &out.y, bytes))
     }
 
     /// Runs a chunk from host memory and returns `y [k, N, H_out]` (blocks until the GPU is done).
@@ -272,7 +278,7 @@ impl Stream {
         let mut encoder =
             ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.stream.reset") });
         self.encode_reset(&mut encoder, slots)?;
-        scoped(&ctx.device, || {
+        ctx.scoped("resetting stream slots", || {
             ctx.queue.submit([encoder.finish()]);
         })
     }
@@ -312,8 +318,9 @@ impl Stream {
                 );
             }
         }
-        let data =
-            scoped(&ctx.device, || super::read_back(&ctx.device, &ctx.queue, encoder, &gather, (per * 4) as u64))??;
+        let data = ctx.scoped("reading a slot's state", || {
+            super::read_back(&ctx.device, &ctx.queue, encoder, &gather, (per * 4) as u64)
+        })??;
         let (hs, cs) = data.split_at(layers * o);
         Ok(SlotState { h: hs.to_vec(), c: lstm.then(|| cs.to_vec()) })
     }
@@ -339,7 +346,7 @@ impl Stream {
             }
         }
         let queue = &self.model.ctx.queue;
-        scoped(&self.model.ctx.device, || {
+        self.model.ctx.scoped("writing a slot's state", || {
             for l in 0..layers {
                 queue.write_buffer(
                     &self.state[&Buf::H(l)],

@@ -23,7 +23,7 @@ pub fn gpu() -> &'static Engine {
 pub fn checked_gpu() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let mut opts = wgpu_rnn::EngineOptions::from_env();
+        let mut opts = wgpu_rnn::EngineOptions::from_env().expect("valid environment");
         opts.require_gpu = true;
         opts.gpu.checked_shaders = true;
         let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
@@ -33,17 +33,17 @@ pub fn checked_gpu() -> &'static Engine {
     })
 }
 
-/// A GPU engine with lane sharing off (`GpuOptions::share_lanes`), and with it wide loads: the
-/// kernels every adapter without 8-wide subgroups runs, on the CI's lavapipe.
+/// A GPU engine with the portable build (`GpuOptions::build`): the kernels every adapter
+/// without 8-wide subgroups runs, on the CI's lavapipe.
 pub fn unshared_gpu() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let mut opts = wgpu_rnn::EngineOptions::from_env();
+        let mut opts = wgpu_rnn::EngineOptions::from_env().expect("valid environment");
         opts.require_gpu = true;
-        opts.gpu.share_lanes = Some(false);
+        opts.gpu.build = Some(wgpu_rnn::kernels::KernelBuild::Portable);
         let e = Engine::with_options(&opts).expect("GPU tests need an adapter");
         let ctx = e.context().expect("a GPU engine");
-        assert!(!ctx.share_lanes && !ctx.wide_loads, "lane sharing and wide loads turned off");
+        assert_eq!(ctx.build, wgpu_rnn::kernels::KernelBuild::Portable, "the portable kernels");
         e
     })
 }
