@@ -33,6 +33,10 @@ pub enum Error {
     /// an internal error, or a failed request, mapping or poll. `source` keeps wgpu's error.
     #[error("GPU error while {during}: {source}")]
     Gpu { during: String, source: GpuFault },
+    /// A training step met a NaN or infinity in the loss or a gradient. The step was not
+    /// applied: the weights and optimizer state are as they were before it.
+    #[error("training step {step}: {tensor} is not finite (NaN or infinity); the step was not applied")]
+    NonFinite { step: u64, tensor: String },
     /// The device was lost (destroyed, or the driver gave it up). Models on it cannot run again:
     /// make a new engine.
     #[error("GPU device lost while {during}: {reason}")]

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::error::{Error, Result};
 use crate::network::{Layer, LayerWeights, Network};
 use crate::spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode, resolve_activations};
-use crate::tensor::TensorFile;
+use crate::tensor::{Tensor, TensorFile};
 
 /// The attributes of one ONNX recurrent node, as strings (the conformance format's metadata).
 #[derive(Debug, Clone, Default)]
@@ -175,6 +175,50 @@ fn torch_gate_order(cell: Cell) -> &'static [usize] {
 fn reorder_gates(cell: Cell, data: &[f32], h: usize, cols: usize) -> Vec<f32> {
     let block = h * cols;
     torch_gate_order(cell).iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
+}
+
+/// Reorders `G*h` rows of `cols` columns from ONNX gate order back into PyTorch's.
+fn reorder_gates_to_torch(cell: Cell, data: &[f32], h: usize, cols: usize) -> Vec<f32> {
+    let block = h * cols;
+    let order = torch_gate_order(cell);
+    (0..order.len())
+        .flat_map(|tb| {
+            let ob = order.iter().position(|&o| o == tb).expect("the order is a permutation");
+            data[ob * block..(ob + 1) * block].iter().copied()
+        })
+        .collect()
+}
+
+/// The PyTorch `state_dict` tensors (`weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`,
+/// `bias_hh_l{k}`, `weight_hr_l{k}`, suffix `_reverse`) of `weights`, which are `net`'s own
+/// weights or anything of their shapes (their gradients), in ONNX layout. The inverse of
+/// [`torch_network`] for networks PyTorch can express.
+pub fn torch_state_dict(net: &Network, weights: &[LayerWeights]) -> Vec<(String, Tensor)> {
+    let mut out = Vec::new();
+    for (k, (layer, w)) in net.layers.iter().zip(weights).enumerate() {
+        let s = &layer.spec;
+        let (cell, h, o, kin) = (s.cell, s.hidden_size, s.output_size(), s.input_size);
+        let gh = cell.gates() * h;
+        for d in 0..s.directions() {
+            let name = |base: &str| format!("{base}_l{k}{}", if d == 1 { "_reverse" } else { "" });
+            let t = |shape: Vec<usize>, data: Vec<f32>| Tensor { shape, data };
+            let bias = &w.b[d * 2 * gh..(d + 1) * 2 * gh];
+            out.push((
+                name("weight_ih"),
+                t(vec![gh, kin], reorder_gates_to_torch(cell, &w.w[d * gh * kin..][..gh * kin], h, kin)),
+            ));
+            out.push((
+                name("weight_hh"),
+                t(vec![gh, o], reorder_gates_to_torch(cell, &w.r[d * gh * o..][..gh * o], h, o)),
+            ));
+            out.push((name("bias_ih"), t(vec![gh], reorder_gates_to_torch(cell, &bias[..gh], h, 1))));
+            out.push((name("bias_hh"), t(vec![gh], reorder_gates_to_torch(cell, &bias[gh..], h, 1))));
+            if let Some(p) = &w.proj {
+                out.push((name("weight_hr"), t(vec![o, h], p[d * o * h..][..o * h].to_vec())));
+            }
+        }
+    }
+    out
 }
 
 /// A network from a PyTorch `state_dict` (`weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`,

@@ -28,10 +28,11 @@ pub mod plan;
 pub mod random;
 pub mod spec;
 pub mod tensor;
+pub mod train;
 
 pub use engine::{Engine, EngineOptions, Model};
 pub use error::{Error, Result};
-pub use network::{Inputs, Layer, LayerWeights, Network, Outputs};
+pub use network::{Gradients, Inputs, Layer, LayerWeights, Network, Outputs, Upstream};
 pub use spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode};
 
 /// The README's example compiles (`cargo test --doc`).

@@ -64,6 +64,33 @@ pub struct Outputs {
     pub dispatches: usize,
 }
 
+/// Gradients arriving at a forward call's outputs, in the layouts of [`Outputs`]: the
+/// gradient of some scalar loss with respect to each output. A missing state gradient is zero.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Upstream {
+    /// `dy [T, B, W]`. Entries past a sequence's length are ignored: those outputs are constant
+    /// zeros, so nothing flows back from them.
+    pub y: Vec<f32>,
+    /// `dh_n [L*D, B, H_out]`
+    pub h_n: Option<Vec<f32>>,
+    /// `dc_n [L*D, B, H]` (LSTM stacks)
+    pub c_n: Option<Vec<f32>>,
+}
+
+/// Gradients of a forward call's inputs and of every weight, in the layouts they came in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Gradients {
+    /// `dx [T, B, I]`
+    pub x: Vec<f32>,
+    /// `dh0 [L*D, B, H_out]`
+    pub h0: Vec<f32>,
+    /// `dc0 [L*D, B, H]` (LSTM stacks)
+    pub c0: Option<Vec<f32>>,
+    /// Per layer, the weights' gradients in ONNX layout and gate order (`dW`, `dR`, `dB`, `dP`
+    /// when the layer has peepholes, `dW_hr` when it has a projection).
+    pub layers: Vec<LayerWeights>,
+}
+
 impl Network {
     /// The cell shared by every layer.
     pub fn cell(&self) -> Cell {
@@ -203,5 +230,34 @@ impl Network {
             }
         }
         Ok(lengths)
+    }
+
+    /// Checks upstream gradients against a forward call's inputs (their output shapes).
+    pub fn validate_upstream(&self, inp: &Inputs, up: &Upstream) -> Result<()> {
+        let (t, b, ld) = (inp.steps, inp.batch, self.layers.len() * self.directions());
+        let check = |name: &str, v: &[f32], dims: [usize; 3]| -> Result<()> {
+            if v.len() != dims.iter().product::<usize>() {
+                return Err(Error::shape(
+                    format!("upstream {name}"),
+                    format!("{dims:?}"),
+                    format!("{} values", v.len()),
+                ));
+            }
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(Error::invalid(format!("upstream {name}"), format!("non-finite value at index {i}")));
+            }
+            Ok(())
+        };
+        check("y", &up.y, [t, b, self.merged_width()])?;
+        if let Some(h) = &up.h_n {
+            check("h_n", h, [ld, b, self.output_size()])?;
+        }
+        if let Some(c) = &up.c_n {
+            if self.cell() != Cell::Lstm {
+                return Err(Error::invalid("upstream c_n", "only LSTM has a cell state"));
+            }
+            check("c_n", c, [ld, b, self.layers[0].spec.hidden_size])?;
+        }
+        Ok(())
     }
 }

@@ -243,6 +243,44 @@ impl Activation {
             ActivationKind::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         }
     }
+
+    /// The derivative `f'(x)` in f64 (the CPU reference's backward). At a kink it takes the
+    /// value torch autograd takes: 0 for `Relu` at 0, the right-hand slope for `LeakyRelu` and
+    /// `Elu` at 0, 1 for `ThresholdedRelu` at `alpha`, 0 where `HardSigmoid` is saturated.
+    pub fn derivative(&self, x: f64) -> f64 {
+        let (a, b) = (self.alpha as f64, self.beta as f64);
+        match self.kind {
+            ActivationKind::Relu => f64::from(x > 0.0),
+            ActivationKind::Tanh => 1.0 - x.tanh().powi(2),
+            ActivationKind::Sigmoid => {
+                let s = 1.0 / (1.0 + (-x).exp());
+                s * (1.0 - s)
+            }
+            ActivationKind::Affine => a,
+            ActivationKind::LeakyRelu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+            ActivationKind::ThresholdedRelu => f64::from(x >= a),
+            ActivationKind::ScaledTanh => a * b * (1.0 - (b * x).tanh().powi(2)),
+            ActivationKind::HardSigmoid => {
+                let y = a * x + b;
+                if y > 0.0 && y < 1.0 { a } else { 0.0 }
+            }
+            ActivationKind::Elu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    a * x.exp()
+                }
+            }
+            ActivationKind::Softsign => 1.0 / (1.0 + x.abs()).powi(2),
+            ActivationKind::Softplus => 1.0 / (1.0 + (-x).exp()),
+        }
+    }
 }
 
 /// Resolves ONNX's `activations`, `activation_alpha`, `activation_beta` attributes into one list

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use wgpu_rnn::bench::{self, BenchConfig, BenchRecord};
-use wgpu_rnn::case::{Case, Comparison};
+use wgpu_rnn::case::{Case, Comparison, TrainCase};
 use wgpu_rnn::gpu::GpuOptions;
 use wgpu_rnn::kernels::{KERNELS, Kernel, KernelBuild};
 use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig};
+use wgpu_rnn::tensor::TensorFile;
 use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
 
 #[derive(Parser)]
@@ -48,7 +49,9 @@ enum Command {
     /// Print the adapter, backend, driver, and the limits and features the engine uses.
     Info,
     /// Run conformance cases (files or directories of .safetensors) on the GPU and the CPU
-    /// reference and compare both with the expected outputs.
+    /// reference and compare both with the expected outputs. Gradient cases also check the
+    /// backward, training cases (`format = "train"`) the K training steps: both on the CPU
+    /// reference until the GPU backward lands.
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -468,12 +471,58 @@ fn check_case(engine: &Engine, case: &Case) -> Result<(f64, f64, &'static str), 
     Ok((rel, max, if model.is_gpu() { "gpu+cpu" } else { "cpu only: no GPU" }))
 }
 
+/// Checks a gradient case's backward on the CPU reference; Ok((rel, max)) when it passes.
+fn check_gradients(case: &Case) -> Result<(f64, f64), String> {
+    let Some(g) = &case.gradients else { return Ok((0.0, 0.0)) };
+    let grads =
+        wgpu_rnn::cpu::backward(&case.network, &case.inputs, &g.upstream).map_err(|e| format!("cpu backward: {e}"))?;
+    summarize("cpu", &case.compare_gradients(&grads))
+}
+
+/// Runs a training case's K steps on the CPU reference; Ok((rel, max)) when they pass.
+fn check_training(case: &TrainCase) -> Result<(f64, f64), String> {
+    let mut model = case.model.clone();
+    let mut state = wgpu_rnn::train::OptimizerState::new(&model.parameter_sizes());
+    let mut stats = Vec::new();
+    for (k, batch) in case.batches.iter().enumerate() {
+        let s = wgpu_rnn::train::reference_step(&mut model, &mut state, &case.config, batch)
+            .map_err(|e| format!("cpu step {k}: {e}"))?;
+        stats.push(s);
+    }
+    summarize("cpu", &case.compare(&stats, &model))
+}
+
+/// The largest errors of passing comparisons, or the first failure.
+fn summarize(path: &str, cmp: &[Comparison]) -> Result<(f64, f64), String> {
+    if let Some(c) = cmp.iter().find(|c| !c.passed()) {
+        return Err(format!("{path} {} rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")));
+    }
+    Ok((cmp.iter().map(|c| c.rel).fold(0.0, f64::max), cmp.iter().map(|c| c.max).fold(0.0, f64::max)))
+}
+
+/// One case file of any kind: forward (with gradients when it has them) or training.
+fn check_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String> {
+    let file = TensorFile::read(path).map_err(|e| e.to_string())?;
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if TrainCase::is_train(&file) {
+        let case = TrainCase::from_file(name, &file).map_err(|e| e.to_string())?;
+        let (rel, max) = check_training(&case)?;
+        return Ok((rel, max, format!("training, {} steps: cpu reference", case.batches.len())));
+    }
+    let case = Case::from_file(name, &file).map_err(|e| e.to_string())?;
+    let (rel, max, paths) = check_case(engine, &case)?;
+    if case.gradients.is_none() {
+        return Ok((rel, max, paths.to_string()));
+    }
+    let (grel, gmax) = check_gradients(&case)?;
+    Ok((rel.max(grel), max.max(gmax), format!("{paths}; gradients: cpu reference")))
+}
+
 fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for path in case_files(paths) {
         let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-        let result = Case::load(&path).map_err(|e| e.to_string()).and_then(|case| check_case(engine, &case));
-        match result {
+        match check_file(engine, &path) {
             Ok((rel, max, paths)) => {
                 passed += 1;
                 println!("PASS {name} rel={rel:.2e} max={max:.2e} ({paths})");

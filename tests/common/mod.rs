@@ -1,4 +1,5 @@
-//! Shared by the GPU test files: one engine per test binary, and a GPU that must exist.
+//! Shared by the test files: one engine per test binary, a GPU that must exist, the shipped
+//! case files.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
@@ -50,16 +51,28 @@ pub fn unshared_gpu() -> &'static Engine {
 
 /// All conformance case files shipped with the repo.
 pub fn case_files() -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let mut v = Vec::new();
-    for dir in ["conformance", "conformance-extra"] {
-        for e in std::fs::read_dir(root.join(dir)).expect("tests/data exists") {
-            let p = e.expect("readable").path();
-            if p.extension().is_some_and(|x| x == "safetensors") {
-                v.push(p);
-            }
-        }
-    }
+    let mut v: Vec<PathBuf> = ["conformance", "conformance-extra"].into_iter().flat_map(data_files).collect();
     v.sort();
     v
+}
+
+/// The case files (`*.safetensors`) in `tests/data/<dir>`, sorted.
+pub fn data_files(dir: &str) -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// One line per failed comparison of `case`: name, errors and the first mismatches.
+pub fn failure_lines(case: &str, comparisons: &[wgpu_rnn::case::Comparison]) -> Vec<String> {
+    comparisons
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| format!("{case} {}: rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")))
+        .collect()
 }

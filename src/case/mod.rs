@@ -10,6 +10,11 @@ use crate::network::{Inputs, Network, Outputs};
 use crate::spec::Cell;
 use crate::tensor::{Tensor, TensorFile};
 
+mod gradients;
+mod train;
+pub use gradients::GradientCheck;
+pub use train::TrainCase;
+
 /// Relative L2 error allowed by FORMAT.md.
 pub const REL_TOL: f64 = 1e-4;
 /// Largest absolute element difference allowed by FORMAT.md.
@@ -33,6 +38,9 @@ pub struct Case {
     pub layout: CaseLayout,
     /// Expected outputs by name (`Y`, `Y_h`, `Y_c` or `output`, `h_n`, `c_n`), in file layout.
     pub expected: Vec<(String, Tensor)>,
+    /// For gradient cases (`metadata["gradients"] = "1"`): the upstream gradients and the
+    /// expected gradients.
+    pub gradients: Option<GradientCheck>,
 }
 
 /// Swaps the first two axes of a `[a, b, rest]` row-major array.
@@ -75,11 +83,15 @@ impl Case {
 
     /// A case from an already parsed file.
     pub fn from_file(name: String, f: &TensorFile) -> Result<Case> {
-        match f.meta("format")? {
-            "onnx" => Self::onnx(name, f),
-            "pytorch" => Self::torch(name, f),
-            other => Err(Error::invalid("format", format!("unknown case format `{other}` (onnx or pytorch)"))),
+        let mut case = match f.meta("format")? {
+            "onnx" => Self::onnx(name, f)?,
+            "pytorch" => Self::torch(name, f)?,
+            other => return Err(Error::invalid("format", format!("unknown case format `{other}` (onnx or pytorch)"))),
+        };
+        if f.meta_bool("gradients", false)? {
+            case.gradients = Some(case.gradient_check(f)?);
         }
+        Ok(case)
     }
 
     fn onnx(name: String, f: &TensorFile) -> Result<Case> {
@@ -115,7 +127,8 @@ impl Case {
         if network.cell() == Cell::Lstm {
             names.push("Y_c");
         }
-        let case = Case { name, network, inputs, layout: CaseLayout::Onnx { batch_major }, expected: vec![] };
+        let case =
+            Case { name, network, inputs, layout: CaseLayout::Onnx { batch_major }, expected: vec![], gradients: None };
         case.with_expected(f, &names)
     }
 
@@ -146,7 +159,14 @@ impl Case {
         if cfg.cell == Cell::Lstm {
             names.push("c_n");
         }
-        let case = Case { name, network, inputs, layout: CaseLayout::Torch { batch_first }, expected: vec![] };
+        let case = Case {
+            name,
+            network,
+            inputs,
+            layout: CaseLayout::Torch { batch_first },
+            expected: vec![],
+            gradients: None,
+        };
         case.with_expected(f, &names)
     }
 
@@ -236,12 +256,7 @@ impl Case {
             .iter()
             .map(|(name, want)| match got.iter().find(|(n, _)| n == name) {
                 Some((_, g)) => Comparison::of(name, &g.shape, &g.data, &want.data),
-                None => Comparison {
-                    name: name.clone(),
-                    rel: f64::INFINITY,
-                    max: f64::INFINITY,
-                    mismatches: vec!["output not produced".into()],
-                },
+                None => Comparison::missing(name, "output not produced"),
             })
             .collect()
     }
@@ -257,18 +272,34 @@ pub struct Comparison {
     pub max: f64,
     /// The first few mismatching elements, `name[i, j, ...]: got vs want`.
     pub mismatches: Vec<String>,
+    /// The largest absolute difference allowed for this output.
+    pub abs_tol: f64,
 }
 
 impl Comparison {
-    /// Compares `got` with `want` (same shape); NaN never passes.
+    /// Compares an output `got` with `want` (same shape); NaN never passes.
     pub fn of(name: &str, shape: &[usize], got: &[f32], want: &[f32]) -> Comparison {
+        Self::within(name, shape, got, want, ABS_TOL)
+    }
+    /// Compares a gradient: as [`Self::of`], with the absolute bound scaled by
+    /// `max(1, max |want|)` as FORMAT.md says for gradients and training results.
+    pub fn of_gradient(name: &str, shape: &[usize], got: &[f32], want: &[f32]) -> Comparison {
+        let scale = want.iter().fold(1.0f64, |m, &w| m.max((w as f64).abs()));
+        Self::within(name, shape, got, want, ABS_TOL * scale)
+    }
+    /// A result that was not produced at all: never passes.
+    pub fn missing(name: &str, why: impl Into<String>) -> Comparison {
+        Comparison {
+            name: name.into(),
+            rel: f64::INFINITY,
+            max: f64::INFINITY,
+            mismatches: vec![why.into()],
+            abs_tol: 0.0,
+        }
+    }
+    fn within(name: &str, shape: &[usize], got: &[f32], want: &[f32], abs_tol: f64) -> Comparison {
         if got.len() != want.len() {
-            return Comparison {
-                name: name.into(),
-                rel: f64::INFINITY,
-                max: f64::INFINITY,
-                mismatches: vec![format!("{} values, expected {}", got.len(), want.len())],
-            };
+            return Self::missing(name, format!("{} values, expected {}", got.len(), want.len()));
         }
         let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
         let mut mismatches = Vec::new();
@@ -278,16 +309,16 @@ impl Comparison {
             num += diff * diff;
             den += (w as f64) * (w as f64);
             max = max.max(diff);
-            if diff > ABS_TOL && mismatches.len() < 5 {
+            if diff > abs_tol && mismatches.len() < 5 {
                 mismatches.push(format!("{name}{:?}: got {g} want {w}", unravel(i, shape)));
             }
         }
         let rel = if den > 0.0 { num.sqrt() / den.sqrt() } else { num.sqrt() };
-        Comparison { name: name.into(), rel, max, mismatches }
+        Comparison { name: name.into(), rel, max, mismatches, abs_tol }
     }
     /// Whether the output is within FORMAT.md's tolerance.
     pub fn passed(&self) -> bool {
-        self.rel <= REL_TOL && self.max <= ABS_TOL
+        self.rel <= REL_TOL && self.max <= self.abs_tol
     }
 }
 

@@ -1,0 +1,15 @@
+//! Training: an optional embedding, a recurrent stack and a linear head, trained with
+//! cross-entropy or mean squared error, SGD, Adam or AdamW, and gradient clipping.
+//!
+//! [`reference_step`] is the CPU reference in f64, checked against PyTorch by the training
+//! cases in `tests/data/train` (FORMAT.md, "train"); the GPU trainer is checked against it.
+
+mod loss;
+mod model;
+mod optim;
+mod reference;
+
+pub use loss::{LossKind, Targets, loss_and_grad};
+pub use model::{Batch, BatchInputs, Embedding, HeadMode, Linear, TrainModel};
+pub use optim::{Optimizer, OptimizerState, clip, global_norm, update};
+pub use reference::{StepStats, TrainConfig, loss_and_gradients, reference_step};

@@ -1,0 +1,186 @@
+//! One training step on the CPU in f64: forward with the tape, head, loss, backward through
+//! the head, the stack and the embedding, clipping and the optimizer. The GPU trainer is
+//! checked against it; the training cases (`tests/data/train`) check it against PyTorch.
+
+use super::loss::{LossKind, loss_and_grad};
+use super::model::{Batch, BatchInputs, HeadMode, TrainModel, flatten_grads};
+use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
+use crate::cpu::{backward64, run};
+use crate::error::{Error, Result};
+use crate::network::Inputs;
+
+/// How a model trains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    pub loss: LossKind,
+    pub optimizer: Optimizer,
+    /// Clip the gradients to this global L2 norm (`clip_grad_norm_`) before each update.
+    pub clip_norm: Option<f32>,
+    /// Clip each gradient element to `[-v, v]` (`clip_grad_value_`), before any norm clipping.
+    pub clip_value: Option<f32>,
+}
+
+impl TrainConfig {
+    /// Checks the optimizer and the clipping bounds.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer.validate()?;
+        for (what, v) in [("clip_norm", self.clip_norm), ("clip_value", self.clip_value)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(Error::invalid(what, format!("{v} is not a finite number > 0")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// The loss before the update.
+    pub loss: f64,
+    /// The global L2 norm of all gradients, before clipping.
+    pub grad_norm: f64,
+}
+
+/// The batch's stack inputs (embedded tokens or features), checked against the model.
+fn stack_inputs(model: &TrainModel, batch: &Batch) -> Result<Inputs> {
+    let (t, b) = (batch.steps, batch.batch);
+    let x = match (&batch.inputs, &model.embedding) {
+        (BatchInputs::Tokens(ids), Some(e)) => {
+            if ids.len() != t * b {
+                return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
+            }
+            let mut x = Vec::with_capacity(t * b * e.dim);
+            for (i, &id) in ids.iter().enumerate() {
+                if id >= e.vocab {
+                    return Err(Error::invalid(
+                        "tokens",
+                        format!("id {id} at position {i} is not below vocab {}", e.vocab),
+                    ));
+                }
+                x.extend_from_slice(&e.weight[id * e.dim..(id + 1) * e.dim]);
+            }
+            x
+        }
+        (BatchInputs::Features(x), None) => x.clone(),
+        (BatchInputs::Tokens(_), None) => {
+            return Err(Error::invalid("inputs", "token ids, but the model has no embedding"));
+        }
+        (BatchInputs::Features(_), Some(_)) => {
+            return Err(Error::invalid("inputs", "features, but the model embeds token ids"));
+        }
+    };
+    let inp = Inputs { x, steps: t, batch: b, lengths: batch.lengths.clone(), h0: None, c0: None };
+    model.stack.validate_inputs(&inp)?;
+    Ok(inp)
+}
+
+/// The loss of `batch` and the gradient of every parameter, in
+/// [`TrainModel::parameters_mut`]'s order.
+pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> Result<(f64, Vec<Vec<f64>>)> {
+    model.validate()?;
+    let inp = stack_inputs(model, batch)?;
+    let net = &model.stack;
+    let (t, b) = (batch.steps, batch.batch);
+    let (d, o, ld) = (net.directions(), net.output_size(), net.layers.len() * net.directions());
+    let fwd = run(net, &inp, true)?;
+    // feat: [rows, Win], rows = T*B (time-major) or B
+    let (rows, win) = (if model.head_mode == HeadMode::Steps { t * b } else { b }, model.head.inputs);
+    let feat: Vec<f64> = match model.head_mode {
+        HeadMode::Steps => fwd.y.clone(),
+        HeadMode::Last => (0..b)
+            .flat_map(|bi| (0..d).flat_map(move |di| ((ld - d + di) * b + bi) * o..((ld - d + di) * b + bi + 1) * o))
+            .map(|i| fwd.h_n[i])
+            .collect(),
+    };
+    let (c, hw, hb) = (model.head.outputs, &model.head.weight, &model.head.bias);
+    let mut logits = vec![0.0; rows * c];
+    for r in 0..rows {
+        for k in 0..c {
+            let dot: f64 = (0..win).map(|i| feat[r * win + i] * hw[k * win + i] as f64).sum();
+            logits[r * c + k] = dot + hb[k] as f64;
+        }
+    }
+    let lengths = inp.lengths.clone().unwrap_or_else(|| vec![t; b]);
+    let keep: Vec<bool> = match model.head_mode {
+        HeadMode::Steps => (0..rows).map(|r| r / b < lengths[r % b]).collect(),
+        HeadMode::Last => vec![true; rows],
+    };
+    let (loss, dlogits) = loss_and_grad(kind, &logits, c, &batch.targets, &keep)?;
+    // head backward: dW = dlogitsᵀ·feat, db = Σ dlogits, dfeat = dlogits·W
+    let (mut dhw, mut dhb, mut dfeat) = (vec![0.0; c * win], vec![0.0; c], vec![0.0; rows * win]);
+    for r in 0..rows {
+        for k in 0..c {
+            let g = dlogits[r * c + k];
+            dhb[k] += g;
+            for i in 0..win {
+                dhw[k * win + i] += g * feat[r * win + i];
+                dfeat[r * win + i] += g * hw[k * win + i] as f64;
+            }
+        }
+    }
+    let mut dy = vec![0.0; t * b * net.merged_width()];
+    let mut dh_n = vec![0.0; ld * b * o];
+    match model.head_mode {
+        HeadMode::Steps => dy = dfeat,
+        HeadMode::Last => {
+            for bi in 0..b {
+                for di in 0..d {
+                    let src = &dfeat[bi * win + di * o..][..o];
+                    dh_n[((ld - d + di) * b + bi) * o..][..o].copy_from_slice(src);
+                }
+            }
+        }
+    }
+    let dc_n = vec![0.0; ld * b * net.layers[0].spec.hidden_size];
+    let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd);
+    let demb = match (&model.embedding, &batch.inputs) {
+        (Some(e), BatchInputs::Tokens(ids)) => {
+            let mut de = vec![0.0; e.vocab * e.dim];
+            for (i, &id) in ids.iter().enumerate() {
+                for j in 0..e.dim {
+                    de[id * e.dim + j] += g.x[i * e.dim + j];
+                }
+            }
+            Some(de)
+        }
+        _ => None,
+    };
+    Ok((loss, flatten_grads(demb, g.layers, dhw, dhb)))
+}
+
+/// One training step: loss and gradients, clipping, optimizer update. On a NaN or infinity in
+/// the loss, a gradient or an updated weight it returns [`Error::NonFinite`] and changes
+/// nothing.
+pub fn reference_step(
+    model: &mut TrainModel,
+    state: &mut OptimizerState,
+    cfg: &TrainConfig,
+    batch: &Batch,
+) -> Result<StepStats> {
+    cfg.validate()?;
+    let sizes = model.parameter_sizes();
+    if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
+        return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
+    }
+    let (loss, mut grads) = loss_and_gradients(model, cfg.loss, batch)?;
+    let step = state.step + 1;
+    if !loss.is_finite() {
+        return Err(Error::NonFinite { step, tensor: "loss".into() });
+    }
+    if let Some(k) = grads.iter().position(|g| g.iter().any(|v| !v.is_finite())) {
+        return Err(Error::NonFinite { step, tensor: format!("gradient of {}", model.parameter_names()[k]) });
+    }
+    let grad_norm = global_norm(&grads);
+    clip(&mut grads, cfg.clip_norm, cfg.clip_value);
+    // Update copies, and keep them only if every weight stayed finite in f32.
+    let (mut new_model, mut new_state) = (model.clone(), state.clone());
+    update(&cfg.optimizer, &mut new_state, &mut new_model.parameters_mut(), &grads);
+    if let Some(k) = new_model.parameters_mut().iter().position(|p| p.iter().any(|v| !v.is_finite())) {
+        return Err(Error::NonFinite { step, tensor: format!("{} after the update", model.parameter_names()[k]) });
+    }
+    (*model, *state) = (new_model, new_state);
+    Ok(StepStats { loss, grad_norm })
+}

@@ -1,0 +1,105 @@
+//! The CPU training reference against PyTorch: every training case (`tests/data/train`, K
+//! optimizer steps of Embedding -> stack -> Linear) gives PyTorch's losses, gradient norms and
+//! final parameters within FORMAT.md's bounds; and bad training input is a typed error that
+//! leaves the model as it was.
+
+use std::path::PathBuf;
+
+mod common;
+
+use wgpu_rnn::case::TrainCase;
+use wgpu_rnn::train::{self, OptimizerState, StepStats, TrainModel};
+
+fn train_cases() -> Vec<PathBuf> {
+    common::data_files("train")
+}
+
+fn run_reference(case: &TrainCase) -> (Vec<StepStats>, TrainModel) {
+    let mut model = case.model.clone();
+    let mut state = OptimizerState::new(&model.parameter_sizes());
+    let stats = case
+        .batches
+        .iter()
+        .map(|b| train::reference_step(&mut model, &mut state, &case.config, b).expect("step runs"))
+        .collect();
+    (stats, model)
+}
+
+#[test]
+fn every_training_case_passes_on_the_cpu_reference() {
+    let files = train_cases();
+    assert!(files.len() >= 16, "expected the shipped training cases, found {}", files.len());
+    let mut failures = Vec::new();
+    for path in files {
+        let case = TrainCase::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (stats, model) = run_reference(&case);
+        let cmp = case.compare(&stats, &model);
+        assert!(cmp.len() >= 5, "{}: {} comparisons", case.name, cmp.len());
+        failures.extend(common::failure_lines(&case.name, &cmp));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn first_case() -> TrainCase {
+    TrainCase::load(&train_cases()[0]).expect("loads")
+}
+
+#[test]
+fn a_wrong_optimizer_fails_the_comparison() {
+    let mut case = first_case();
+    let expected = case.clone();
+    match &mut case.config.optimizer {
+        train::Optimizer::Adam { lr, .. } | train::Optimizer::AdamW { lr, .. } | train::Optimizer::Sgd { lr, .. } => {
+            *lr *= 1.05
+        }
+    }
+    let (stats, model) = run_reference(&case);
+    let bad: Vec<String> =
+        expected.compare(&stats, &model).into_iter().filter(|c| !c.passed()).map(|c| c.name).collect();
+    assert!(bad.iter().any(|n| n.starts_with("final.")), "a 5% larger learning rate must change the weights: {bad:?}");
+    assert!(!bad.iter().any(|n| n == "loss" && stats.len() == 1), "the first loss comes before any update");
+}
+
+#[test]
+fn bad_training_input_is_a_typed_error_and_changes_nothing() {
+    let case = first_case();
+    let fresh = || (case.model.clone(), OptimizerState::new(&case.model.parameter_sizes()));
+    let step = |model: &mut TrainModel, state: &mut OptimizerState, cfg: &train::TrainConfig, batch: &train::Batch| {
+        let before = (model.clone(), state.clone());
+        let err = train::reference_step(model, state, cfg, batch).expect_err("rejected");
+        assert_eq!((model.clone(), state.clone()), before, "{err}: the model or optimizer changed");
+        err.to_string()
+    };
+    let (mut model, mut state) = fresh();
+    let mut cfg = case.config;
+    cfg.optimizer = train::Optimizer::Sgd { lr: -0.1, momentum: 0.0, weight_decay: 0.0 };
+    assert!(step(&mut model, &mut state, &cfg, &case.batches[0]).contains("learning rate"));
+    cfg.optimizer = train::Optimizer::adam(0.01);
+    cfg.clip_norm = Some(f32::NAN);
+    assert!(step(&mut model, &mut state, &cfg, &case.batches[0]).contains("clip_norm"));
+
+    let mut batch = case.batches[0].clone();
+    match &mut batch.targets {
+        train::Targets::Classes(ids) => ids[0] = case.model.head.outputs,
+        train::Targets::Values(v) => v.truncate(1),
+    }
+    let msg = step(&mut model, &mut state, &case.config, &batch);
+    assert!(msg.contains("class id") || msg.contains("targets"), "{msg}");
+
+    let mut batch = case.batches[0].clone();
+    batch.lengths = Some(vec![0; batch.batch]);
+    assert!(step(&mut model, &mut state, &case.config, &batch).contains("outside 1..="));
+
+    if let train::BatchInputs::Tokens(ids) = &mut batch.inputs {
+        batch.lengths = None;
+        ids[0] = 1_000_000;
+        assert!(step(&mut model, &mut state, &case.config, &batch).contains("vocab"));
+    }
+
+    // An update that overflows f32: the step names the tensor and is not applied.
+    let (mut model, mut state) = fresh();
+    cfg = case.config;
+    cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
+    let msg = step(&mut model, &mut state, &cfg, &case.batches[0]);
+    assert!(msg.contains("training step 1") && msg.contains("not finite") && msg.contains("after the update"), "{msg}");
+}
