@@ -124,6 +124,17 @@ impl Model {
         }
     }
 
+    /// The gradients of `sum(outputs ⊙ upstream)` with respect to the inputs (x, h0, c0) and
+    /// every weight, in the layouts they came in: backpropagation through time on the GPU, or
+    /// the f64 CPU reference ([`crate::cpu::backward`]) for CPU models. For users who bring
+    /// their own loss: `upstream` is its gradient with respect to the outputs.
+    pub fn backward(&self, inp: &Inputs, upstream: &crate::network::Upstream) -> Result<crate::network::Gradients> {
+        match self {
+            Model::Gpu(m) => m.backward(inp, upstream),
+            Model::Cpu(net) => crate::cpu::backward(net, inp, upstream),
+        }
+    }
+
     /// Runs a forward call and leaves its outputs on the GPU ([`Error::NoAdapter`] on the CPU).
     pub fn forward_resident(&self, inp: &Inputs) -> Result<ResidentOutputs> {
         match self {

@@ -297,6 +297,10 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_LSTM", p::FLAG_LSTM),
         ("FLAG_LINEAR_BEFORE_RESET", p::FLAG_LINEAR_BEFORE_RESET),
         ("FLAG_WAVE", p::FLAG_WAVE),
+        ("TRAIN_WORKGROUP", crate::plan::train::TRAIN_WORKGROUP),
+        ("MM_TILE", crate::plan::train::MM_TILE),
+        ("FLAG_MM_BIAS", crate::plan::train::FLAG_MM_BIAS),
+        ("FLAG_MM_ACCUMULATE", crate::plan::train::FLAG_MM_ACCUMULATE),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))
@@ -336,7 +340,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 32] = [
+pub const SHADER_FILES: [(&str, &str); 36] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -369,6 +373,10 @@ pub const SHADER_FILES: [(&str, &str); 32] = [
     ("shared/state_vec4", include_str!("../shaders/shared/state_vec4.wgsl")),
     ("shared/tiles", include_str!("../shaders/shared/tiles.wgsl")),
     ("shared/vec4_reads", include_str!("../shaders/shared/vec4_reads.wgsl")),
+    ("train/matmul", include_str!("../shaders/train/matmul.wgsl")),
+    ("train/train_params", include_str!("../shaders/train/train_params.wgsl")),
+    ("train/train_step", include_str!("../shaders/train/train_step.wgsl")),
+    ("train/train_step_backward", include_str!("../shaders/train/train_step_backward.wgsl")),
 ];
 
 /// The text of a file in `shaders/` by its `// uses:` name.
@@ -638,4 +646,81 @@ pub enum BindingKind {
     /// step kernels bind the half they read and the half they write (never the same range, so
     /// the two writable bindings do not alias).
     StateHalf,
+}
+
+/// The training kernels (`shaders/train/`), built on a device the first time it trains
+/// (`gpu::train`). One version each, portable: every adapter runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrainKernel {
+    /// `C = A·B (+ C) (+ bias)` with strided operands: the input projection and every weight
+    /// gradient.
+    Matmul,
+    /// One time step of a layer, both directions, keeping the tape.
+    TrainStep,
+    /// The backward of one step, both directions.
+    TrainStepBackward,
+}
+
+impl TrainKernel {
+    pub const ALL: [TrainKernel; 3] = [TrainKernel::Matmul, TrainKernel::TrainStep, TrainKernel::TrainStepBackward];
+
+    /// Entry point, label suffix and file name in `shaders/train/`.
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            TrainKernel::Matmul => "matmul",
+            TrainKernel::TrainStep => "train_step",
+            TrainKernel::TrainStepBackward => "train_step_backward",
+        }
+    }
+
+    /// wgpu label of everything made for this kernel.
+    pub fn label(self) -> String {
+        format!("wgpu-rnn.{}", self.entry_point())
+    }
+
+    /// The complete WGSL module: the prelude, the files it uses, the file.
+    pub fn source(self) -> String {
+        let mut s = prelude(1);
+        for name in composition(&format!("train/{}", self.entry_point()), KernelBuild::Portable) {
+            let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
+        }
+        s
+    }
+
+    /// The kernel's bindings in order (`gpu::train` binds its buffers in this order).
+    pub fn binding_kinds(self) -> &'static [BindingKind] {
+        use BindingKind::*;
+        const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
+        const TP: BindingKind = Uniform(crate::gpu::TRAIN_PARAMS_SIZE);
+        const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
+        match self {
+            TrainKernel::Matmul => {
+                &[DynamicUniform(crate::gpu::MATMUL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
+            }
+            TrainKernel::TrainStep => &[
+                LP,
+                TP,
+                SP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
+            TrainKernel::TrainStepBackward => &[
+                LP,
+                TP,
+                SP,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgpu_rnn::kernels::{self, BindingKind, KERNELS, Kernel, KernelBuild, SHADER_FILES};
+use wgpu_rnn::kernels::{self, BindingKind, KERNELS, Kernel, KernelBuild, SHADER_FILES, TrainKernel};
 
 fn module(kernel: Kernel, build: KernelBuild, rows: u32) -> naga::Module {
     let src = kernel.source(build, rows);
@@ -53,6 +53,29 @@ fn every_kernel_validates() {
             kernel.file(),
             kernel.entry_point()
         );
+    }
+}
+
+/// The training kernels validate without any capability (every adapter runs them), have their
+/// entry points, and declare the bindings Rust binds.
+#[test]
+fn every_training_kernel_validates() {
+    for kernel in TrainKernel::ALL {
+        let src = kernel.source();
+        let m = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{}: {}", kernel.entry_point(), e.emit_to_string(&src)));
+        if let Err(e) = Validator::new(ValidationFlags::all(), Capabilities::empty()).validate(&m) {
+            panic!("{} does not validate: {}", kernel.entry_point(), e.emit_to_string(&src));
+        }
+        assert!(m.entry_points.iter().any(|ep| ep.name == kernel.entry_point()), "{kernel:?}: entry point");
+        let bindings = m.global_variables.iter().filter(|(_, v)| v.binding.is_some()).count();
+        assert_eq!(bindings, kernel.binding_kinds().len(), "{kernel:?}: bindings");
+        let storage = kernel
+            .binding_kinds()
+            .iter()
+            .filter(|k| !matches!(k, BindingKind::Uniform(_) | BindingKind::DynamicUniform(_)))
+            .count();
+        assert!(storage <= 8, "{kernel:?}: {storage} storage buffers, over WebGPU's default limit of 8");
     }
 }
 

@@ -455,8 +455,7 @@ fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Runs one case on `model` and the CPU reference; Ok((rel, max)) when everything passes.
-fn check_case(engine: &Engine, case: &Case) -> Result<(f64, f64, &'static str), String> {
-    let model: Model = engine.load(case.network.clone()).map_err(|e| e.to_string())?;
+fn check_case(model: &Model, case: &Case) -> Result<(f64, f64, &'static str), String> {
     let mut all: Vec<(&str, Comparison)> = Vec::new();
     let on = if model.is_gpu() { "gpu" } else { "cpu-fallback" };
     let out = model.forward(&case.inputs).map_err(|e| format!("{on}: {e}"))?;
@@ -471,12 +470,17 @@ fn check_case(engine: &Engine, case: &Case) -> Result<(f64, f64, &'static str), 
     Ok((rel, max, if model.is_gpu() { "gpu+cpu" } else { "cpu only: no GPU" }))
 }
 
-/// Checks a gradient case's backward on the CPU reference; Ok((rel, max)) when it passes.
-fn check_gradients(case: &Case) -> Result<(f64, f64), String> {
+/// Checks a gradient case's backward on `model` (the GPU's, or the CPU reference without one)
+/// and on the CPU reference; Ok((rel, max)) when both pass.
+fn check_gradients(model: &Model, case: &Case) -> Result<(f64, f64), String> {
     let Some(g) = &case.gradients else { return Ok((0.0, 0.0)) };
+    let on = if model.is_gpu() { "gpu" } else { "cpu-fallback" };
+    let grads = model.backward(&case.inputs, &g.upstream).map_err(|e| format!("{on} backward: {e}"))?;
+    let (rel, max) = summarize(on, &case.compare_gradients(&grads))?;
     let grads =
         wgpu_rnn::cpu::backward(&case.network, &case.inputs, &g.upstream).map_err(|e| format!("cpu backward: {e}"))?;
-    summarize("cpu", &case.compare_gradients(&grads))
+    let (crel, cmax) = summarize("cpu", &case.compare_gradients(&grads))?;
+    Ok((rel.max(crel), max.max(cmax)))
 }
 
 /// Runs a training case's K steps on the CPU reference; Ok((rel, max)) when they pass.
@@ -510,12 +514,13 @@ fn check_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String
         return Ok((rel, max, format!("training, {} steps: cpu reference", case.batches.len())));
     }
     let case = Case::from_file(name, &file).map_err(|e| e.to_string())?;
-    let (rel, max, paths) = check_case(engine, &case)?;
+    let model: Model = engine.load(case.network.clone()).map_err(|e| e.to_string())?;
+    let (rel, max, paths) = check_case(&model, &case)?;
     if case.gradients.is_none() {
         return Ok((rel, max, paths.to_string()));
     }
-    let (grel, gmax) = check_gradients(&case)?;
-    Ok((rel.max(grel), max.max(gmax), format!("{paths}; gradients: cpu reference")))
+    let (grel, gmax) = check_gradients(&model, &case)?;
+    Ok((rel.max(grel), max.max(gmax), format!("gradient case, {paths}")))
 }
 
 fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {

@@ -132,6 +132,8 @@ pub struct GpuContext {
     pub build: KernelBuild,
     backend: wgpu::Backend,
     pub(crate) pipelines: Pipelines,
+    /// The training kernels, built the first time the device trains (`train_pipelines`).
+    train: std::sync::OnceLock<crate::gpu::train::TrainPipelines>,
     /// Why the device was lost, once it is (its lost callback, or `note_device_lost`).
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -235,6 +237,19 @@ impl GpuContext {
         }
     }
 
+    /// The training kernels' pipelines, compiled on the first call (a device that never trains
+    /// does not pay for them). They drop runtime checks as the step kernels do.
+    pub(crate) fn train_pipelines(&self) -> Result<&crate::gpu::train::TrainPipelines> {
+        if let Some(p) = self.train.get() {
+            return Ok(p);
+        }
+        let checks = shader_checks(crate::kernels::Kernel::LstmStep, self.backend, self.checked_shaders);
+        let built = self.scoped("compiling the training kernels", || {
+            crate::gpu::train::TrainPipelines::new(&self.device, checks)
+        })?;
+        Ok(self.train.get_or_init(|| built))
+    }
+
     /// The runtime checks compiled into `kernel` (`pipelines::shader_checks`).
     pub fn shader_checks(&self, kernel: crate::kernels::Kernel) -> wgpu::ShaderRuntimeChecks {
         shader_checks(kernel, self.backend, self.checked_shaders)
@@ -271,6 +286,7 @@ impl GpuContext {
             build,
             backend,
             pipelines,
+            train: std::sync::OnceLock::new(),
             lost: Arc::new(Mutex::new(None)),
         })
     }

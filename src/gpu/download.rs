@@ -20,6 +20,38 @@ pub fn read_back(
     PendingRead::start(device, queue, encoder, src, size).wait()
 }
 
+/// Reads several buffers after the encoder's work with one mapping: each `(buffer, floats)`
+/// is copied into one staging buffer, in order, and comes back as its own vector.
+pub fn read_back_many(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    mut encoder: wgpu::CommandEncoder,
+    parts: &[(&wgpu::Buffer, usize)],
+) -> Result<Vec<Vec<f32>>> {
+    let total: usize = parts.iter().map(|p| p.1).sum();
+    let gather = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wgpu-rnn.gather"),
+        size: (total.max(1) * 4) as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let mut offset = 0u64;
+    for &(buf, n) in parts.iter().filter(|p| p.1 > 0) {
+        encoder.copy_buffer_to_buffer(buf, 0, &gather, offset, n as u64 * 4);
+        offset += n as u64 * 4;
+    }
+    let data = read_back(device, queue, encoder, &gather, (total.max(1) * 4) as u64)?;
+    let mut rest = &data[..];
+    Ok(parts
+        .iter()
+        .map(|p| {
+            let (part, tail) = rest.split_at(p.1);
+            rest = tail;
+            part.to_vec()
+        })
+        .collect())
+}
+
 /// How long `PendingRead::wait` waits for a mapping before giving up.
 const WAIT_SECONDS: u64 = 600;
 

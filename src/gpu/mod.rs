@@ -10,9 +10,11 @@ mod model;
 pub(crate) mod params;
 mod pipelines;
 mod stream;
+pub mod train;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use download::PendingRead;
 pub(crate) use download::read_back;
 pub use model::{GpuModel, ResidentOutputs, Timing};
 pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};
+pub use train::{GpuTrainer, MATMUL_PARAMS_SIZE, TRAIN_PARAMS_SIZE};

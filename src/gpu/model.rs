@@ -47,6 +47,8 @@ pub struct GpuModel {
     pub(super) variant: Option<StepVariant>,
     /// Forces the wavefront stack on or off (`None`: `NetShape::default_stacked`).
     pub(super) stacked: Option<bool>,
+    /// The training kernels' copy of the weights, made by the first `backward`.
+    pub(super) trainer: std::sync::OnceLock<super::GpuTrainer>,
 }
 
 impl std::fmt::Debug for GpuModel {
@@ -87,8 +89,16 @@ impl GpuModel {
             }
             Ok(weights)
         })??;
-        let mut model =
-            GpuModel { ctx, net, shape, weights, workspace: Mutex::new(None), variant: None, stacked: None };
+        let mut model = GpuModel {
+            ctx,
+            net,
+            shape,
+            weights,
+            workspace: Mutex::new(None),
+            variant: None,
+            stacked: None,
+            trainer: std::sync::OnceLock::new(),
+        };
         // the stack's weights repeat the layers': uploaded where the default can stack
         // (CPU drivers run per-step kernels at every batch), or once a stack is forced
         if model.shape.default_stacked(StepVariant::PerStep { rows: 1 }, model.ctx.fit()) {
@@ -206,6 +216,20 @@ impl GpuModel {
         }
     }
 
+    /// A training forward and its backward on the GPU: the gradients of
+    /// `sum(outputs ⊙ upstream)` (see [`super::GpuTrainer::forward_backward`]). The first call
+    /// uploads the weights in the training kernels' layout.
+    pub fn backward(&self, inp: &Inputs, up: &crate::network::Upstream) -> Result<crate::network::Gradients> {
+        let trainer = match self.trainer.get() {
+            Some(t) => t,
+            None => {
+                let made = super::GpuTrainer::new(self.ctx.clone(), self.net.clone())?;
+                self.trainer.get_or_init(|| made)
+            }
+        };
+        Ok(trainer.forward_backward(inp, up)?.1)
+    }
+
     /// Runs the network and reads the outputs back (one submit, one readback).
     pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
         let (t, b) = (inp.steps, inp.batch);
@@ -216,32 +240,25 @@ impl GpuModel {
             self.shape.elements(Buf::Hn, t, b),
             if lstm { self.shape.elements(Buf::Cn, t, b) } else { 0 },
         ];
-        let total: usize = sizes.iter().sum();
         let ws = self.workspace(t, b)?;
         let ws = ws.as_ref().expect("workspace made");
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
         let plan = self.encode_with(&mut encoder, inp, ws)?;
-        let data = self.ctx.scoped("reading the outputs back", || -> Result<Vec<f32>> {
-            // gather the outputs into one buffer so a single mapping reads them all
-            let gather = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgpu-rnn.outputs"),
-                size: total as u64 * 4,
-                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let mut offset = 0u64;
-            for (buf, n) in [(self.shape.output(), sizes[0]), (Buf::Hn, sizes[1]), (Buf::Cn, sizes[2])] {
-                if n > 0 {
-                    encoder.copy_buffer_to_buffer(&ws.buffers[&buf], 0, &gather, offset, n as u64 * 4);
-                    offset += n as u64 * 4;
-                }
-            }
-            super::read_back(device, &self.ctx.queue, encoder, &gather, total as u64 * 4)
-        })??;
-        let (y, rest) = data.split_at(sizes[0]);
-        let (h_n, c_n) = rest.split_at(sizes[1]);
-        Ok(Outputs { y: y.to_vec(), h_n: h_n.to_vec(), c_n: lstm.then(|| c_n.to_vec()), dispatches: plan.dispatches() })
+        let parts = [
+            (&ws.buffers[&self.shape.output()], sizes[0]),
+            (&ws.buffers[&Buf::Hn], sizes[1]),
+            (&ws.buffers[&Buf::Cn], sizes[2]),
+        ];
+        let mut data = self
+            .ctx
+            .scoped("reading the outputs back", || {
+                super::download::read_back_many(device, &self.ctx.queue, encoder, &parts)
+            })??
+            .into_iter();
+        let (y, h_n, c_n) =
+            (data.next().unwrap_or_default(), data.next().unwrap_or_default(), data.next().unwrap_or_default());
+        Ok(Outputs { y, h_n, c_n: lstm.then_some(c_n), dispatches: plan.dispatches() })
     }
 
     /// Runs the network and leaves the outputs on the GPU (no readback, no wait).

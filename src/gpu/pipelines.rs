@@ -28,6 +28,31 @@ pub fn shader_checks(kernel: Kernel, backend: wgpu::Backend, checked: bool) -> w
     checks
 }
 
+/// The bind group layout entries of a kernel's bindings, in order.
+pub(crate) fn layout_entries(kinds: &[BindingKind]) -> Vec<wgpu::BindGroupLayoutEntry> {
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let ty = match *kind {
+                BindingKind::Uniform(size) | BindingKind::DynamicUniform(size) => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: matches!(kind, BindingKind::DynamicUniform(_)),
+                    min_binding_size: NonZeroU64::new(size),
+                },
+                BindingKind::StorageRead | BindingKind::StorageReadWrite | BindingKind::StateHalf => {
+                    wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: *kind == BindingKind::StorageRead },
+                        has_dynamic_offset: *kind == BindingKind::StateHalf,
+                        min_binding_size: None,
+                    }
+                }
+            };
+            wgpu::BindGroupLayoutEntry { binding: i as u32, visibility: wgpu::ShaderStages::COMPUTE, ty, count: None }
+        })
+        .collect()
+}
+
 /// One kernel's layout and pipeline.
 pub struct KernelPipeline {
     pub layout: wgpu::BindGroupLayout,
@@ -54,33 +79,7 @@ impl Pipelines {
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         let built = |k: &Kernel| k.builds().contains(&build) && (subgroups || !k.needs_subgroups());
         for kernel in Kernel::ALL.into_iter().filter(built) {
-            let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
-                .binding_kinds()
-                .iter()
-                .enumerate()
-                .map(|(i, kind)| {
-                    let ty = match *kind {
-                        BindingKind::Uniform(size) | BindingKind::DynamicUniform(size) => wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: matches!(kind, BindingKind::DynamicUniform(_)),
-                            min_binding_size: NonZeroU64::new(size),
-                        },
-                        BindingKind::StorageRead | BindingKind::StorageReadWrite | BindingKind::StateHalf => {
-                            wgpu::BindingType::Buffer {
-                                ty: wgpu::BufferBindingType::Storage { read_only: *kind == BindingKind::StorageRead },
-                                has_dynamic_offset: *kind == BindingKind::StateHalf,
-                                min_binding_size: None,
-                            }
-                        }
-                    };
-                    wgpu::BindGroupLayoutEntry {
-                        binding: i as u32,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty,
-                        count: None,
-                    }
-                })
-                .collect();
+            let entries = layout_entries(kernel.binding_kinds());
             let label = kernel.label();
             let layout = device
                 .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });

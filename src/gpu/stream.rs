@@ -376,6 +376,7 @@ impl GpuModel {
             workspace: Mutex::new(None),
             variant: self.variant,
             stacked: self.stacked,
+            trainer: std::sync::OnceLock::new(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod policy;
 pub mod shape;
+pub mod train;
 pub mod types;
 
 pub use policy::{

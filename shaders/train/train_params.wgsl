@@ -1,0 +1,76 @@
+// Per-layer constants of the training step kernels besides LayerParams: where each tensor lives
+// in the layer's weight buffer, its tape record, its state and its backward's carry. Keep in sync
+// with `gpu::train::params::TrainParams` (Rust; a test compares the layouts).
+// uses: shared/layer_params
+
+struct TrainParams {
+    w_off: u32,        // wts: W [D, G*H, I]
+    r_off: u32,        // wts: R [D, G*H, H_out]
+    b_off: u32,        // wts: B [D, 2*G*H] (Wb then Rb per direction)
+    p_off: u32,        // wts: P [D, 3*H] (FLAG_PEEPHOLE)
+    proj_off: u32,     // wts: W_hr [D, H_out, H] (FLAG_PROJ)
+    record: u32,       // floats per tape record (one step of one row of one direction)
+    hprev_off: u32,    // record: h before the step [H_out]
+    ext_off: u32,      // record: LSTM c', GRU Rh h + Rbh (linear_before_reset) or r ⊙ h [H]
+    m_off: u32,        // record: LSTM o ⊙ h(c') before the projection [H] (FLAG_PROJ)
+    merge: u32,        // MERGE_* of the layer's output (MERGE_CONCAT for one direction)
+    width: u32,        // floats per row of the merged output and its gradient dy
+    state_c: u32,      // state: where c [D, B, H] starts after h [D, B, H_out]
+    carry_c: u32,      // carry: dc [D, B, H] after dh [D, B, H_out]
+    carry_tot: u32,    // carry: dh with dy added [D, B, H_out]
+    carry_direct: u32, // carry: GRU's z ⊙ dh that flows straight to h_prev [D, B, H_out]
+    carry_c0: u32,     // carry: the layer's c0 [D, B, H]
+    dgr_off: u32,      // dgates: the recurrent half dGr [D, T, B, G*H] (GRU; else dGx serves)
+    dp_off: u32,       // extras: peephole partial sums [D, B, 3*H] after dh per step [D, T, B, H_out]
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Index of row (d, t, b)'s record in the tape and of its gates in xp and dgates.
+fn record_row(lp: LayerParams, d: u32, t: u32, b: u32) -> u32 {
+    return (d * lp.steps + t) * lp.batch + b;
+}
+
+// The recurrent-weight row `row` of direction d, R[d, row, :], starts here in wts.
+fn r_row(tp: TrainParams, lp: LayerParams, d: u32, row: u32) -> u32 {
+    return tp.r_off + (d * lp.hidden * gates(lp) + row) * lp.hidden_in;
+}
+
+// Gates per unit: 1 (RNN), 3 (GRU), 4 (LSTM).
+fn gates(lp: LayerParams) -> u32 {
+    if ((lp.flags & FLAG_LSTM) != 0u) {
+        return 4u;
+    }
+    if ((lp.flags & FLAG_GRU) != 0u) {
+        return 3u;
+    }
+    return 1u;
+}
+
+// The derivative of `activate(a, x)`, zero where the layer's clip bound x. At a kink it takes
+// the value torch autograd takes (spec::Activation::derivative is the CPU twin).
+fn activate_grad(lp: LayerParams, a: Act, x: f32) -> f32 {
+    if ((lp.flags & FLAG_CLIP) != 0u && abs(x) > lp.clip) {
+        return 0.0;
+    }
+    return act_derivative(a, x);
+}
+
+fn act_derivative(a: Act, x: f32) -> f32 {
+    switch a.kind {
+        case ACT_RELU: { return select(0.0, 1.0, x > 0.0); }
+        case ACT_TANH: { let t = stable_tanh(x); return 1.0 - t * t; }
+        case ACT_SIGMOID: { let s = stable_sigmoid(x); return s * (1.0 - s); }
+        case ACT_AFFINE: { return a.alpha; }
+        case ACT_LEAKY_RELU: { return select(a.alpha, 1.0, x > 0.0); }
+        case ACT_THRESHOLDED_RELU: { return select(0.0, 1.0, x >= a.alpha); }
+        case ACT_SCALED_TANH: { let t = stable_tanh(a.beta * x); return a.alpha * a.beta * (1.0 - t * t); }
+        case ACT_HARD_SIGMOID: {
+            let v = a.alpha * x + a.beta;
+            return select(0.0, a.alpha, v > 0.0 && v < 1.0);
+        }
+        case ACT_ELU: { return select(a.alpha * exp(x), 1.0, x > 0.0); }
+        case ACT_SOFTSIGN: { let q = 1.0 + abs(x); return 1.0 / (q * q); }
+        default: { return stable_sigmoid(x); } // ACT_SOFTPLUS
+    }
+}

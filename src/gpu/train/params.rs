@@ -1,0 +1,148 @@
+//! Rust mirrors of the training kernels' uniforms.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::plan::train::{Matmul, TrainLayer, TrainPlan};
+use crate::spec::MergeMode;
+
+/// Size of `TrainParams` in WGSL.
+pub const TRAIN_PARAMS_SIZE: u64 = 80;
+/// Size of `MatmulParams` (shaders/train/matmul.wgsl) in WGSL.
+pub const MATMUL_PARAMS_SIZE: u64 = 64;
+
+/// Keep in sync with `TrainParams` in shaders/train/train_params.wgsl (a test compares).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct TrainParams {
+    pub w_off: u32,
+    pub r_off: u32,
+    pub b_off: u32,
+    pub p_off: u32,
+    pub proj_off: u32,
+    pub record: u32,
+    pub hprev_off: u32,
+    pub ext_off: u32,
+    pub m_off: u32,
+    pub merge: u32,
+    pub width: u32,
+    pub state_c: u32,
+    pub carry_c: u32,
+    pub carry_tot: u32,
+    pub carry_direct: u32,
+    pub carry_c0: u32,
+    pub dgr_off: u32,
+    pub dp_off: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub flags: u32,
+    pub a_off: u32,
+    pub a_m: u32,
+    pub a_k: u32,
+    pub bias_off: u32,
+    pub b_off: u32,
+    pub b_k: u32,
+    pub b_n: u32,
+    pub _pad0: u32,
+    pub c_off: u32,
+    pub c_m: u32,
+    pub c_n: u32,
+    pub _pad1: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<TrainParams>() as u64 == TRAIN_PARAMS_SIZE);
+const _: () = assert!(std::mem::size_of::<MatmulParams>() as u64 == MATMUL_PARAMS_SIZE);
+
+fn u(v: usize) -> u32 {
+    v as u32
+}
+
+impl TrainParams {
+    /// Layer l's training uniforms in `plan` (sizes checked to fit u32 by `gpu::train`).
+    pub fn new(plan: &TrainPlan, l: usize) -> TrainParams {
+        let (ly, t, b): (TrainLayer, usize, usize) = (plan.layers[l], plan.steps, plan.batch);
+        let merge = if ly.dirs == 2 { plan.merge } else { MergeMode::Concat };
+        TrainParams {
+            w_off: 0,
+            r_off: u(ly.r_off()),
+            b_off: u(ly.b_off()),
+            p_off: u(ly.p_off()),
+            proj_off: u(ly.proj_off()),
+            record: u(ly.record()),
+            hprev_off: u(ly.hprev_off()),
+            ext_off: u(ly.ext_off()),
+            m_off: u(ly.m_off()),
+            merge: merge.code(),
+            width: u(plan.merged_width(l)),
+            state_c: u(ly.dirs * b * ly.out),
+            carry_c: u(ly.carry_c(b)),
+            carry_tot: u(ly.carry_tot(b)),
+            carry_direct: u(ly.carry_direct(b)),
+            carry_c0: u(ly.carry_c0(b)),
+            dgr_off: u(ly.dgr_off(t, b)),
+            dp_off: u(ly.dp_off(t, b)),
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
+impl From<&Matmul> for MatmulParams {
+    fn from(p: &Matmul) -> Self {
+        MatmulParams {
+            m: u(p.m),
+            n: u(p.n),
+            k: u(p.k),
+            flags: p.flags,
+            a_off: u(p.a_off),
+            a_m: u(p.a_m),
+            a_k: u(p.a_k),
+            bias_off: u(p.bias_off),
+            b_off: u(p.b_off),
+            b_k: u(p.b_k),
+            b_n: u(p.b_n),
+            _pad0: 0,
+            c_off: u(p.c_off),
+            c_m: u(p.c_m),
+            c_n: u(p.c_n),
+            _pad1: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernels::TrainKernel;
+
+    /// `(size, member offsets)` of the WGSL struct `name` in `kernel`'s module.
+    fn wgsl_layout(kernel: TrainKernel, name: &str) -> (u64, Vec<u32>) {
+        let module = naga::front::wgsl::parse_str(&kernel.source()).expect("parses");
+        let ty = module.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).expect("struct exists").1;
+        match &ty.inner {
+            naga::TypeInner::Struct { members, span } => (*span as u64, members.iter().map(|m| m.offset).collect()),
+            other => panic!("{name} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn training_uniforms_match_their_wgsl_layouts() {
+        // every member is a u32, in the same order: offsets 0, 4, 8, ...
+        for (kernel, name, size) in [
+            (TrainKernel::TrainStep, "TrainParams", super::TRAIN_PARAMS_SIZE),
+            (TrainKernel::Matmul, "MatmulParams", super::MATMUL_PARAMS_SIZE),
+        ] {
+            let (wgsl_size, offsets) = wgsl_layout(kernel, name);
+            assert_eq!(wgsl_size, size, "{name}: size");
+            let expect: Vec<u32> = (0..size as u32 / 4).map(|i| 4 * i).collect();
+            assert_eq!(offsets, expect, "{name}: member offsets");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The buffers, uniforms and bind groups of training passes over one (T, B), and the recording
+//! of a [`TrainPlan`] into an encoder.
+
+use std::collections::HashMap;
+
+use wgpu::util::DeviceExt;
+
+use super::params::{MATMUL_PARAMS_SIZE, MatmulParams, TrainParams};
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::params::{LayerParams, SmallParams};
+use crate::kernels::{Kernel, SMALL_PARAMS_SIZE, TrainKernel};
+use crate::network::{Inputs, Network, Upstream};
+use crate::plan::linear_workgroups;
+use crate::plan::train::{MAX_WORKGROUPS, MM_TILE, TBuf, TCommand, TrainPlan};
+
+pub(super) const STORAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
+
+/// One (T, B)'s buffers and bind groups. The weights and their gradients belong to the trainer;
+/// the workspace binds them.
+pub(super) struct TrainWorkspace {
+    pub plan: TrainPlan,
+    buffers: HashMap<TBuf, wgpu::Buffer>,
+    /// Per command index: its bind group and dynamic offset.
+    bound: Vec<Option<(wgpu::BindGroup, Option<u32>)>>,
+    /// Keeps the uniform buffers the bind groups read alive.
+    _uniforms: Vec<wgpu::Buffer>,
+}
+
+impl TrainWorkspace {
+    /// Whether the workspace serves calls of `t` steps and batch `b`.
+    pub fn fits(&self, t: usize, b: usize) -> bool {
+        self.plan.steps == t && self.plan.batch == b
+    }
+
+    pub fn buffer(&self, buf: TBuf) -> &wgpu::Buffer {
+        &self.buffers[&buf]
+    }
+
+    pub fn new(
+        ctx: &GpuContext,
+        net: &Network,
+        weights: &[wgpu::Buffer],
+        grads: &[wgpu::Buffer],
+        t: usize,
+        b: usize,
+    ) -> Result<TrainWorkspace> {
+        let plan = TrainPlan::new(net, t, b);
+        let limits = ctx.limits();
+        // the dispatches must fit the device: B workgroups per step, T*B/MM_TILE per matmul
+        let most_rows = plan
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                TCommand::Matmul { p, .. } => Some(p.m.max(p.n).div_ceil(MM_TILE as usize)),
+                _ => None,
+            })
+            .chain([b])
+            .max()
+            .unwrap_or(0);
+        if most_rows > MAX_WORKGROUPS {
+            return Err(Error::invalid(
+                "training",
+                format!("T={t}, B={b} needs {most_rows} workgroups along one dimension (at most {MAX_WORKGROUPS})"),
+            ));
+        }
+        for buf in plan.buffers() {
+            let bytes = 4 * plan.size(buf) as u64;
+            if bytes > limits.max_storage_buffer_binding_size {
+                return Err(Error::invalid(
+                    "training",
+                    format!(
+                        "{buf:?} needs {bytes} bytes, over the device's binding limit {}",
+                        limits.max_storage_buffer_binding_size
+                    ),
+                ));
+            }
+        }
+        ctx.scoped("making a training workspace", || Self::make(ctx, net, plan, weights, grads, &limits))?
+    }
+
+    fn make(
+        ctx: &GpuContext,
+        net: &Network,
+        plan: TrainPlan,
+        weights: &[wgpu::Buffer],
+        grads: &[wgpu::Buffer],
+        limits: &wgpu::Limits,
+    ) -> Result<TrainWorkspace> {
+        let (t, b) = (plan.steps, plan.batch);
+        let device = &ctx.device;
+        let mut buffers = HashMap::new();
+        for buf in plan.buffers() {
+            let made = match buf {
+                TBuf::Wts(l) => weights[l].clone(),
+                TBuf::Grads(l) => grads[l].clone(),
+                TBuf::Ones => device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("wgpu-rnn.train.Ones"),
+                    contents: bytemuck::bytes_of(&1.0f32),
+                    usage: STORAGE,
+                }),
+                _ => device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("wgpu-rnn.train.{buf:?}")),
+                    size: 4 * plan.size(buf).max(4) as u64,
+                    usage: STORAGE,
+                    mapped_at_creation: false,
+                }),
+            };
+            buffers.insert(buf, made);
+        }
+        let stride = (limits.min_uniform_buffer_offset_alignment as u64).max(MATMUL_PARAMS_SIZE);
+        let uniform = |label: &str, bytes: &[u8]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+        };
+        // dynamic-offset entries: one per step, one per matmul
+        let entries = |items: Vec<Vec<u8>>| {
+            let mut bytes = vec![0u8; stride as usize * items.len().max(1)];
+            for (i, item) in items.iter().enumerate() {
+                bytes[i * stride as usize..][..item.len()].copy_from_slice(item);
+            }
+            bytes
+        };
+        let steps = uniform(
+            "wgpu-rnn.train.StepParams",
+            &entries((0..t).map(|s| bytemuck::bytes_of(&SmallParams([s as u32, 0, 0, 0])).to_vec()).collect()),
+        );
+        let matmuls: Vec<MatmulParams> = plan
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                TCommand::Matmul { p, .. } => Some(MatmulParams::from(p)),
+                _ => None,
+            })
+            .collect();
+        let mm = uniform(
+            "wgpu-rnn.train.MatmulParams",
+            &entries(matmuls.iter().map(|p| bytemuck::bytes_of(p).to_vec()).collect()),
+        );
+        let layer_uniforms: Vec<(wgpu::Buffer, wgpu::Buffer)> = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, ly)| {
+                let layer = LayerParams::new(&net.layers[l].spec, ly.peephole, t, b);
+                (
+                    uniform("wgpu-rnn.train.LayerParams", bytemuck::bytes_of(&layer)),
+                    uniform("wgpu-rnn.train.TrainParams", bytemuck::bytes_of(&TrainParams::new(&plan, l))),
+                )
+            })
+            .collect();
+        let merge = uniform(
+            "wgpu-rnn.train.MergeParams",
+            bytemuck::bytes_of(&SmallParams([(t * b) as u32, plan.layers[0].out as u32, plan.merge.code(), 0])),
+        );
+        let pipelines = ctx.train_pipelines()?;
+        let group = |layout: &wgpu::BindGroupLayout, label: &str, resources: Vec<wgpu::BindingResource>| {
+            let entries: Vec<wgpu::BindGroupEntry> = resources
+                .into_iter()
+                .enumerate()
+                .map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32, resource })
+                .collect();
+            device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
+        };
+        let buf = |b: TBuf| &buffers[&b];
+        let mut bound = Vec::new();
+        let mut matmul_index = 0u64;
+        let mut cache: HashMap<(TBuf, TBuf, TBuf), wgpu::BindGroup> = HashMap::new();
+        let mut step_groups: HashMap<(usize, bool), wgpu::BindGroup> = HashMap::new();
+        for cmd in &plan.commands {
+            bound.push(match *cmd {
+                TCommand::Matmul { a, b: bb, c, .. } => {
+                    let layout = &pipelines.get(TrainKernel::Matmul).layout;
+                    let g = cache
+                        .entry((a, bb, c))
+                        .or_insert_with(|| {
+                            group(
+                                layout,
+                                "wgpu-rnn.matmul",
+                                vec![sized(&mm, MATMUL_PARAMS_SIZE), whole(buf(a)), whole(buf(bb)), whole(buf(c))],
+                            )
+                        })
+                        .clone();
+                    let offset = (matmul_index * stride) as u32;
+                    matmul_index += 1;
+                    Some((g, Some(offset)))
+                }
+                TCommand::Step { layer, step } | TCommand::StepBackward { layer, step } => {
+                    let backward = matches!(cmd, TCommand::StepBackward { .. });
+                    let (lp, tp) = &layer_uniforms[layer];
+                    let g = step_groups
+                        .entry((layer, backward))
+                        .or_insert_with(|| {
+                            let head = vec![whole(lp), whole(tp), sized(&steps, SMALL_PARAMS_SIZE)];
+                            let (kernel, rest) = if backward {
+                                (
+                                    TrainKernel::TrainStepBackward,
+                                    vec![
+                                        TBuf::Wts(layer),
+                                        TBuf::Lens,
+                                        TBuf::Tape(layer),
+                                        plan.upstream_of(layer),
+                                        TBuf::Y(layer),
+                                        TBuf::Carry(layer),
+                                        TBuf::DGates(layer),
+                                        TBuf::Extras(layer),
+                                    ],
+                                )
+                            } else {
+                                (
+                                    TrainKernel::TrainStep,
+                                    vec![
+                                        TBuf::Xp(layer),
+                                        TBuf::Wts(layer),
+                                        TBuf::Lens,
+                                        TBuf::State(layer),
+                                        TBuf::Tape(layer),
+                                        TBuf::Y(layer),
+                                    ],
+                                )
+                            };
+                            let mut res = head;
+                            res.extend(rest.into_iter().map(|x| whole(buf(x))));
+                            group(&pipelines.get(kernel).layout, &kernel.label(), res)
+                        })
+                        .clone();
+                    Some((g, Some((step as u64 * stride) as u32)))
+                }
+                TCommand::Merge { layer } => Some((
+                    group(
+                        ctx.pipelines.layout(Kernel::MergeDirections),
+                        "wgpu-rnn.merge_directions",
+                        vec![whole(&merge), whole(buf(TBuf::Y(layer))), whole(buf(TBuf::Merged(layer)))],
+                    ),
+                    None,
+                )),
+                TCommand::Clear(_) | TCommand::Copy { .. } => None,
+            });
+        }
+        let mut uniforms = vec![steps, mm, merge];
+        for (a, b) in layer_uniforms {
+            uniforms.extend([a, b]);
+        }
+        Ok(TrainWorkspace { plan, buffers, bound, _uniforms: uniforms })
+    }
+
+    /// Writes a call's inputs and upstream gradients (zeros for absent states).
+    pub fn upload(&self, queue: &wgpu::Queue, inp: &Inputs, lengths: &[usize], up: &Upstream) {
+        let write = |buf: TBuf, data: Option<&[f32]>| {
+            let zeros;
+            let data = match data {
+                Some(d) => d,
+                None => {
+                    zeros = vec![0.0f32; self.plan.size(buf)];
+                    &zeros
+                }
+            };
+            if !data.is_empty() {
+                queue.write_buffer(&self.buffers[&buf], 0, bytemuck::cast_slice(data));
+            }
+        };
+        write(TBuf::X, Some(&inp.x));
+        write(TBuf::H0, inp.h0.as_deref());
+        write(TBuf::C0, inp.c0.as_deref());
+        write(TBuf::Dy, Some(&up.y));
+        write(TBuf::DhN, up.h_n.as_deref());
+        write(TBuf::DcN, up.c_n.as_deref());
+        let lens: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
+        queue.write_buffer(&self.buffers[&TBuf::Lens], 0, bytemuck::cast_slice(&lens));
+    }
+
+    /// Records the plan: copies and clears between compute passes, each run of dispatches in
+    /// one pass.
+    pub fn record(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let pipelines = ctx.train_pipelines()?;
+        let cmds = &self.plan.commands;
+        let (t, b) = (self.plan.steps, self.plan.batch);
+        let mut i = 0;
+        while i < cmds.len() {
+            match cmds[i] {
+                TCommand::Clear(buf) => encoder.clear_buffer(&self.buffers[&buf], 0, None),
+                TCommand::Copy { src, src_off, dst, dst_off, len } => encoder.copy_buffer_to_buffer(
+                    &self.buffers[&src],
+                    4 * src_off as u64,
+                    &self.buffers[&dst],
+                    4 * dst_off as u64,
+                    4 * len as u64,
+                ),
+                _ => {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("wgpu-rnn.train"),
+                        timestamp_writes: None,
+                    });
+                    while i < cmds.len() && cmds[i].is_dispatch() {
+                        let (group, offset) = self.bound[i].as_ref().expect("dispatches are bound");
+                        let (pipeline, workgroups) = match cmds[i] {
+                            TCommand::Matmul { p, .. } => (
+                                &pipelines.get(TrainKernel::Matmul).pipeline,
+                                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE as usize) as u32, 1],
+                            ),
+                            TCommand::Step { layer, .. } => (
+                                &pipelines.get(TrainKernel::TrainStep).pipeline,
+                                [b as u32, self.plan.layers[layer].dirs as u32, 1],
+                            ),
+                            TCommand::StepBackward { layer, .. } => (
+                                &pipelines.get(TrainKernel::TrainStepBackward).pipeline,
+                                [b as u32, self.plan.layers[layer].dirs as u32, 1],
+                            ),
+                            _ => (
+                                &ctx.pipelines.get(Kernel::MergeDirections, 1, false).pipeline,
+                                linear_workgroups(
+                                    t * b * self.plan.layers[0].out,
+                                    crate::kernels::STEP_WORKGROUP,
+                                    MAX_WORKGROUPS as u32,
+                                ),
+                            ),
+                        };
+                        pass.set_pipeline(pipeline);
+                        pass.set_bind_group(0, group, offset.as_slice());
+                        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A whole buffer as a binding.
+fn whole(buf: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
+    buf.as_entire_binding()
+}
+
+/// The first `size` bytes of a buffer as a binding (a dynamic-offset uniform's window).
+fn sized(buf: &wgpu::Buffer, size: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: buf, offset: 0, size: wgpu::BufferSize::new(size) })
+}

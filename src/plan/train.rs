@@ -1,0 +1,572 @@
+//! The plan of one training pass: a forward that keeps a tape, then backpropagation through
+//! time. Which kernels run, in which order, on which buffers; no wgpu types, so tests count its
+//! dispatches and size its buffers without a device. `gpu::train` records it.
+//!
+//! Per layer, forward: one `matmul` per direction (`xp = x·Wᵀ + Wb`), then one `train_step` per
+//! time step for both directions. Backward, from the last layer down: one
+//! `train_step_backward` per step, then the weights' gradients and the layer input's gradient
+//! as matmuls over all T·B rows at once (`dW = dGᵀ·X`, `dR = dGᵀ·H_prev`, bias and peephole
+//! column sums, `dW_hr = dHᵀ·M`, `dX = dG·W`).
+
+use crate::network::Network;
+use crate::spec::{Cell, MergeMode};
+
+/// Invocations per workgroup of `train_step` and `train_step_backward` (WGSL `TRAIN_WORKGROUP`).
+pub const TRAIN_WORKGROUP: u32 = 64;
+/// Side of `matmul`'s square output tile (WGSL `MM_TILE`).
+pub const MM_TILE: u32 = 16;
+/// `MatmulParams::flags`: add the bias row `b[bias_off + n]` (WGSL `FLAG_MM_BIAS`).
+pub const FLAG_MM_BIAS: u32 = 1;
+/// `MatmulParams::flags`: add to C instead of overwriting it (WGSL `FLAG_MM_ACCUMULATE`).
+pub const FLAG_MM_ACCUMULATE: u32 = 2;
+/// The most workgroups along one dimension of a dispatch (WebGPU's default limit).
+pub const MAX_WORKGROUPS: usize = 65535;
+
+/// A buffer of a training pass. Sizes in floats: [`TrainPlan::size`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TBuf {
+    /// `x [T, B, I]`
+    X,
+    /// Sequence lengths `[B]` (u32).
+    Lens,
+    /// One float, 1.0: the B operand of column sums (strides 0).
+    Ones,
+    /// `h0 [L*D, B, H_out]`, `c0 [L*D, B, H]` (zeros when absent).
+    H0,
+    C0,
+    /// Upstream gradients: `dy [T, B, W]`, `dh_n [L*D, B, H_out]`, `dc_n [L*D, B, H]`.
+    Dy,
+    DhN,
+    DcN,
+    /// Forward outputs: `h_n`, `c_n` (the last layer's merged `y` is [`TrainPlan::output`]).
+    HN,
+    CN,
+    /// Gradients of the initial states, `[L*D, B, H_out]` and `[L*D, B, H]`.
+    Dh0,
+    Dc0,
+    /// Layer l's weights and their gradients, one buffer each in ONNX layout
+    /// ([`TrainLayer::weights_len`]).
+    Wts(usize),
+    Grads(usize),
+    /// `xp [D, T, B, G*H]`
+    Xp(usize),
+    /// `h [D, B, H_out]` then `c [D, B, H]`
+    State(usize),
+    /// `[D, T, B, record]` ([`TrainLayer::record`])
+    Tape(usize),
+    /// The layer's output `[T, B, D, H_out]`.
+    Y(usize),
+    /// Its merged output `[T, B, H_out]` (sum, average, mul of two directions).
+    Merged(usize),
+    /// The backward walk's carry, per row of each direction ([`TrainLayer::carry_len`]).
+    Carry(usize),
+    /// `dGx [D, T, B, G*H]`, then for GRU `dGr` of the same size.
+    DGates(usize),
+    /// `dh [D, T, B, H_out]` per step (projection), then peephole partials `[D, B, 3H]`.
+    Extras(usize),
+    /// Gradient of layer l's input `[T, B, K]` (layer 0's is `dx`).
+    DIn(usize),
+}
+
+/// What a training layer is, for sizing and addressing (read off a [`Network`] layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainLayer {
+    pub cell: Cell,
+    /// Directions D.
+    pub dirs: usize,
+    /// Input width K.
+    pub input: usize,
+    /// Cell width H.
+    pub hidden: usize,
+    /// Width of h, H_out (the projection size, or H).
+    pub out: usize,
+    pub peephole: bool,
+    pub proj: bool,
+    /// GRU `linear_before_reset`.
+    pub linear_before_reset: bool,
+}
+
+impl TrainLayer {
+    /// Every layer of `net`.
+    pub fn of(net: &Network) -> Vec<TrainLayer> {
+        net.layers
+            .iter()
+            .map(|l| TrainLayer {
+                cell: l.spec.cell,
+                dirs: l.spec.directions(),
+                input: l.spec.input_size,
+                hidden: l.spec.hidden_size,
+                out: l.spec.output_size(),
+                peephole: l.spec.cell == Cell::Lstm && l.weights.p.is_some(),
+                proj: l.weights.proj.is_some(),
+                linear_before_reset: l.spec.linear_before_reset,
+            })
+            .collect()
+    }
+
+    /// Gate rows G*H.
+    pub fn gh(&self) -> usize {
+        self.cell.gates() * self.hidden
+    }
+    /// Offsets in the weight buffer: `W [D, GH, K]`, `R [D, GH, H_out]`, `B [D, 2GH]`,
+    /// `P [D, 3H]`, `W_hr [D, H_out, H]`: ONNX's tensors one after another.
+    pub fn r_off(&self) -> usize {
+        self.dirs * self.gh() * self.input
+    }
+    pub fn b_off(&self) -> usize {
+        self.r_off() + self.dirs * self.gh() * self.out
+    }
+    pub fn p_off(&self) -> usize {
+        self.b_off() + self.dirs * 2 * self.gh()
+    }
+    pub fn proj_off(&self) -> usize {
+        self.p_off() + if self.peephole { self.dirs * 3 * self.hidden } else { 0 }
+    }
+    pub fn weights_len(&self) -> usize {
+        self.proj_off() + if self.proj { self.dirs * self.out * self.hidden } else { 0 }
+    }
+    /// Floats per tape record: pre-activations `[GH]`, `h_prev [H_out]`, ext `[H]` (GRU, LSTM),
+    /// m `[H]` (projection).
+    pub fn record(&self) -> usize {
+        self.m_off() + if self.proj { self.hidden } else { 0 }
+    }
+    pub fn hprev_off(&self) -> usize {
+        self.gh()
+    }
+    pub fn ext_off(&self) -> usize {
+        self.gh() + self.out
+    }
+    pub fn m_off(&self) -> usize {
+        self.ext_off() + if self.cell == Cell::Rnn { 0 } else { self.hidden }
+    }
+    /// Saved activations per row of one direction and step: at most `(G + 2) * H` floats
+    /// (`G + 3` with a projection, whose h and m differ).
+    pub fn state_len(&self, b: usize) -> usize {
+        self.dirs * b * (self.out + self.hidden)
+    }
+    /// The carry: `dh [D, B, H_out]`, `dc [D, B, H]`, dh with dy `[D, B, H_out]`, GRU's direct
+    /// share `[D, B, H_out]`, c0 `[D, B, H]`.
+    pub fn carry_c(&self, b: usize) -> usize {
+        self.dirs * b * self.out
+    }
+    pub fn carry_tot(&self, b: usize) -> usize {
+        self.carry_c(b) + self.dirs * b * self.hidden
+    }
+    pub fn carry_direct(&self, b: usize) -> usize {
+        self.carry_tot(b) + self.dirs * b * self.out
+    }
+    pub fn carry_c0(&self, b: usize) -> usize {
+        self.carry_direct(b) + self.dirs * b * self.out
+    }
+    pub fn carry_len(&self, b: usize) -> usize {
+        self.carry_c0(b) + self.dirs * b * self.hidden
+    }
+    /// Where `dGr` starts in the layer's dgates (GRU; 0 elsewhere: dGx serves).
+    pub fn dgr_off(&self, t: usize, b: usize) -> usize {
+        if self.cell == Cell::Gru { self.dirs * t * b * self.gh() } else { 0 }
+    }
+    pub fn dgates_len(&self, t: usize, b: usize) -> usize {
+        self.dirs * t * b * self.gh() * if self.cell == Cell::Gru { 2 } else { 1 }
+    }
+    /// Where the peephole partials start in extras (after dh per step, with a projection).
+    pub fn dp_off(&self, t: usize, b: usize) -> usize {
+        if self.proj { self.dirs * t * b * self.out } else { 0 }
+    }
+    pub fn extras_len(&self, t: usize, b: usize) -> usize {
+        self.dp_off(t, b) + if self.peephole { self.dirs * b * 3 * self.hidden } else { 0 }
+    }
+}
+
+/// One product of `matmul` (fields as `MatmulParams` in shaders/train/matmul.wgsl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Matmul {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub flags: u32,
+    pub a_off: usize,
+    pub a_m: usize,
+    pub a_k: usize,
+    pub bias_off: usize,
+    pub b_off: usize,
+    pub b_k: usize,
+    pub b_n: usize,
+    pub c_off: usize,
+    pub c_m: usize,
+    pub c_n: usize,
+}
+
+/// One command of a training pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TCommand {
+    /// Zero a buffer.
+    Clear(TBuf),
+    /// Copy `len` floats.
+    Copy { src: TBuf, src_off: usize, dst: TBuf, dst_off: usize, len: usize },
+    /// `matmul` with operands A, B (and its bias) and C.
+    Matmul { p: Matmul, a: TBuf, b: TBuf, c: TBuf },
+    /// `train_step` of layer `layer` at step `step`, both directions.
+    Step { layer: usize, step: usize },
+    /// `train_step_backward`.
+    StepBackward { layer: usize, step: usize },
+    /// `merge_directions` of layer `layer`: `Y(l)` into `Merged(l)`.
+    Merge { layer: usize },
+}
+
+impl TCommand {
+    /// Whether the command is a compute dispatch.
+    pub fn is_dispatch(&self) -> bool {
+        !matches!(self, TCommand::Clear(_) | TCommand::Copy { .. })
+    }
+}
+
+/// The commands of one training pass over `steps` steps and batch `batch`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainPlan {
+    pub layers: Vec<TrainLayer>,
+    pub merge: MergeMode,
+    pub steps: usize,
+    pub batch: usize,
+    pub commands: Vec<TCommand>,
+}
+
+impl TrainPlan {
+    /// The plan of a forward with tape and its backward for `net` over `t` steps, batch `b`.
+    pub fn new(net: &Network, t: usize, b: usize) -> TrainPlan {
+        let layers = TrainLayer::of(net);
+        let mut plan = TrainPlan { layers, merge: net.merge, steps: t, batch: b, commands: vec![] };
+        for l in 0..plan.layers.len() {
+            plan.forward_layer(l);
+        }
+        for l in (0..plan.layers.len()).rev() {
+            plan.backward_layer(l);
+        }
+        plan
+    }
+
+    fn forward_layer(&mut self, l: usize) {
+        let (t, b, ly) = (self.steps, self.batch, self.layers[l]);
+        let (d, gh, k) = (ly.dirs, ly.gh(), ly.input);
+        let states = d * b;
+        let mut c = vec![
+            TCommand::Copy {
+                src: TBuf::H0,
+                src_off: l * states * ly.out,
+                dst: TBuf::State(l),
+                dst_off: 0,
+                len: states * ly.out,
+            },
+            TCommand::Clear(TBuf::Y(l)),
+        ];
+        if ly.cell == Cell::Lstm {
+            c.push(TCommand::Copy {
+                src: TBuf::C0,
+                src_off: l * states * ly.hidden,
+                dst: TBuf::State(l),
+                dst_off: states * ly.out,
+                len: states * ly.hidden,
+            });
+        }
+        for dir in 0..d {
+            // xp_d [T*B, GH] = x [T*B, K] · W_dᵀ + Wb_d
+            let w = dir * gh * k;
+            let p = Matmul {
+                m: t * b,
+                n: gh,
+                k,
+                flags: FLAG_MM_BIAS,
+                a_m: k,
+                a_k: 1,
+                b_off: w,
+                b_k: 1,
+                b_n: k,
+                bias_off: ly.b_off() + dir * 2 * gh,
+                c_off: dir * t * b * gh,
+                c_m: gh,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            c.push(TCommand::Matmul { p, a: self.input(l), b: TBuf::Wts(l), c: TBuf::Xp(l) });
+        }
+        c.extend((0..t).map(|step| TCommand::Step { layer: l, step }));
+        if self.merges(l) {
+            c.push(TCommand::Merge { layer: l });
+        }
+        c.push(TCommand::Copy {
+            src: TBuf::State(l),
+            src_off: 0,
+            dst: TBuf::HN,
+            dst_off: l * states * ly.out,
+            len: states * ly.out,
+        });
+        if ly.cell == Cell::Lstm {
+            c.push(TCommand::Copy {
+                src: TBuf::State(l),
+                src_off: states * ly.out,
+                dst: TBuf::CN,
+                dst_off: l * states * ly.hidden,
+                len: states * ly.hidden,
+            });
+        }
+        self.commands.extend(c);
+    }
+
+    fn backward_layer(&mut self, l: usize) {
+        let (t, b, ly) = (self.steps, self.batch, self.layers[l]);
+        let (d, gh, k, h, o) = (ly.dirs, ly.gh(), ly.input, ly.hidden, ly.out);
+        let (states, rows) = (d * b, t * b);
+        let mut c = vec![
+            TCommand::Clear(TBuf::DGates(l)),
+            TCommand::Copy {
+                src: TBuf::DhN,
+                src_off: l * states * o,
+                dst: TBuf::Carry(l),
+                dst_off: 0,
+                len: states * o,
+            },
+        ];
+        if ly.extras_len(t, b) > 0 {
+            c.push(TCommand::Clear(TBuf::Extras(l)));
+        }
+        if ly.cell == Cell::Lstm {
+            let (src_off, len) = (l * states * h, states * h);
+            c.push(TCommand::Copy { src: TBuf::DcN, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c(b), len });
+            c.push(TCommand::Copy { src: TBuf::C0, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c0(b), len });
+        }
+        c.extend((0..t).rev().map(|step| TCommand::StepBackward { layer: l, step }));
+        c.push(TCommand::Copy {
+            src: TBuf::Carry(l),
+            src_off: 0,
+            dst: TBuf::Dh0,
+            dst_off: l * states * o,
+            len: states * o,
+        });
+        if ly.cell == Cell::Lstm {
+            c.push(TCommand::Copy {
+                src: TBuf::Carry(l),
+                src_off: ly.carry_c(b),
+                dst: TBuf::Dc0,
+                dst_off: l * states * h,
+                len: states * h,
+            });
+        }
+        let (g, dg) = (TBuf::Grads(l), TBuf::DGates(l));
+        // A column sum over the T*B rows of `a` (rows of `m` floats at a_off) into c_off.
+        let colsum = |m: usize, a: TBuf, a_off: usize, a_k: usize, k: usize, c_off: usize| TCommand::Matmul {
+            p: Matmul { m, n: 1, k, a_off, a_m: 1, a_k, c_off, c_m: 1, ..Matmul::default() },
+            a,
+            b: TBuf::Ones,
+            c: g,
+        };
+        for dir in 0..d {
+            let dgx = dir * rows * gh;
+            let dgr = ly.dgr_off(t, b) + dgx;
+            let tape = dir * rows * ly.record();
+            // dW_d [GH, K] = dGxᵀ · x
+            let p = Matmul {
+                m: gh,
+                n: k,
+                k: rows,
+                a_off: dgx,
+                a_m: 1,
+                a_k: gh,
+                b_k: k,
+                b_n: 1,
+                c_off: dir * gh * k,
+                c_m: k,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            c.push(TCommand::Matmul { p, a: dg, b: self.input(l), c: g });
+            c.push(colsum(gh, dg, dgx, gh, rows, ly.b_off() + dir * 2 * gh));
+            // dR_d [GH, H_out] = dGrᵀ · h_prev; GRU linear_before_reset 0: the candidate's rows
+            // multiply r ⊙ h_prev (the tape's ext)
+            let split = ly.cell == Cell::Gru && !ly.linear_before_reset;
+            let parts = if split {
+                vec![(0, 2 * h, ly.hprev_off()), (2 * h, h, ly.ext_off())]
+            } else {
+                vec![(0, gh, ly.hprev_off())]
+            };
+            for (row0, m, operand) in parts {
+                let p = Matmul {
+                    m,
+                    n: o,
+                    k: rows,
+                    a_off: dgr + row0,
+                    a_m: 1,
+                    a_k: gh,
+                    b_off: tape + operand,
+                    b_k: ly.record(),
+                    b_n: 1,
+                    c_off: ly.r_off() + (dir * gh + row0) * o,
+                    c_m: o,
+                    c_n: 1,
+                    ..Matmul::default()
+                };
+                c.push(TCommand::Matmul { p, a: dg, b: TBuf::Tape(l), c: g });
+            }
+            c.push(colsum(gh, dg, dgr, gh, rows, ly.b_off() + dir * 2 * gh + gh));
+            if ly.peephole {
+                let a_off = ly.dp_off(t, b) + dir * b * 3 * h;
+                c.push(colsum(3 * h, TBuf::Extras(l), a_off, 3 * h, b, ly.p_off() + dir * 3 * h));
+            }
+            if ly.proj {
+                // dW_hr_d [H_out, H] = dhᵀ · m
+                let p = Matmul {
+                    m: o,
+                    n: h,
+                    k: rows,
+                    a_off: dir * rows * o,
+                    a_m: 1,
+                    a_k: o,
+                    b_off: tape + ly.m_off(),
+                    b_k: ly.record(),
+                    b_n: 1,
+                    c_off: ly.proj_off() + dir * o * h,
+                    c_m: h,
+                    c_n: 1,
+                    ..Matmul::default()
+                };
+                c.push(TCommand::Matmul { p, a: TBuf::Extras(l), b: TBuf::Tape(l), c: g });
+            }
+            // dX [T*B, K] (+)= dGx_d · W_d
+            let p = Matmul {
+                m: rows,
+                n: k,
+                k: gh,
+                flags: if dir > 0 { FLAG_MM_ACCUMULATE } else { 0 },
+                a_off: dgx,
+                a_m: gh,
+                a_k: 1,
+                b_off: dir * gh * k,
+                b_k: k,
+                b_n: 1,
+                c_m: k,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            c.push(TCommand::Matmul { p, a: dg, b: TBuf::Wts(l), c: TBuf::DIn(l) });
+        }
+        self.commands.extend(c);
+    }
+
+    /// Whether layer l's two directions are merged by a kernel (sum, average, mul).
+    pub fn merges(&self, l: usize) -> bool {
+        self.layers[l].dirs == 2 && self.merge != MergeMode::Concat
+    }
+
+    /// Layer l's input: x, or the layer below's (merged) output.
+    pub fn input(&self, l: usize) -> TBuf {
+        if l == 0 { TBuf::X } else { self.output_of(l - 1) }
+    }
+
+    /// Layer l's merged output.
+    pub fn output_of(&self, l: usize) -> TBuf {
+        if self.merges(l) { TBuf::Merged(l) } else { TBuf::Y(l) }
+    }
+
+    /// The network's output `y [T, B, W]`.
+    pub fn output(&self) -> TBuf {
+        self.output_of(self.layers.len() - 1)
+    }
+
+    /// The gradient arriving at layer l's merged output.
+    pub fn upstream_of(&self, l: usize) -> TBuf {
+        if l + 1 == self.layers.len() { TBuf::Dy } else { TBuf::DIn(l + 1) }
+    }
+
+    /// Floats per row of layer l's merged output.
+    pub fn merged_width(&self, l: usize) -> usize {
+        let ly = self.layers[l];
+        if ly.dirs == 2 && self.merge == MergeMode::Concat { 2 * ly.out } else { ly.out }
+    }
+
+    /// The size of `buf` in floats (u32 for `Lens`).
+    pub fn size(&self, buf: TBuf) -> usize {
+        let (t, b) = (self.steps, self.batch);
+        let states = |per: fn(&TrainLayer) -> usize| self.layers.iter().map(|l| l.dirs * b * per(l)).sum::<usize>();
+        match buf {
+            TBuf::X => t * b * self.layers[0].input,
+            TBuf::Lens => b,
+            TBuf::Ones => 1,
+            TBuf::H0 | TBuf::DhN | TBuf::HN | TBuf::Dh0 => states(|l| l.out),
+            TBuf::C0 | TBuf::DcN | TBuf::CN | TBuf::Dc0 => states(|l| l.hidden),
+            TBuf::Dy => t * b * self.merged_width(self.layers.len() - 1),
+            TBuf::Wts(l) | TBuf::Grads(l) => self.layers[l].weights_len(),
+            TBuf::Xp(l) => self.layers[l].dirs * t * b * self.layers[l].gh(),
+            TBuf::State(l) => self.layers[l].state_len(b),
+            TBuf::Tape(l) => self.layers[l].dirs * t * b * self.layers[l].record(),
+            TBuf::Y(l) => t * b * self.layers[l].dirs * self.layers[l].out,
+            TBuf::Merged(l) => t * b * self.layers[l].out,
+            TBuf::Carry(l) => self.layers[l].carry_len(b),
+            TBuf::DGates(l) => self.layers[l].dgates_len(t, b),
+            TBuf::Extras(l) => self.layers[l].extras_len(t, b),
+            TBuf::DIn(l) => t * b * self.layers[l].input,
+        }
+    }
+
+    /// Every buffer the plan names, each once.
+    pub fn buffers(&self) -> Vec<TBuf> {
+        let mut v = vec![
+            TBuf::X,
+            TBuf::Lens,
+            TBuf::Ones,
+            TBuf::H0,
+            TBuf::C0,
+            TBuf::Dy,
+            TBuf::DhN,
+            TBuf::DcN,
+            TBuf::HN,
+            TBuf::CN,
+            TBuf::Dh0,
+            TBuf::Dc0,
+        ];
+        for c in &self.commands {
+            match *c {
+                TCommand::Clear(x) => v.push(x),
+                TCommand::Copy { src, dst, .. } => v.extend([src, dst]),
+                TCommand::Matmul { a, b, c, .. } => v.extend([a, b, c]),
+                TCommand::Step { layer, .. } => {
+                    v.extend([TBuf::Xp(layer), TBuf::Wts(layer), TBuf::State(layer), TBuf::Tape(layer), TBuf::Y(layer)])
+                }
+                TCommand::StepBackward { layer, .. } => v.extend([
+                    TBuf::Wts(layer),
+                    TBuf::Tape(layer),
+                    self.upstream_of(layer),
+                    TBuf::Y(layer),
+                    TBuf::Carry(layer),
+                    TBuf::DGates(layer),
+                    TBuf::Extras(layer),
+                ]),
+                TCommand::Merge { layer } => v.extend([TBuf::Y(layer), TBuf::Merged(layer)]),
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Compute dispatches in all.
+    pub fn dispatches(&self) -> usize {
+        self.commands.iter().filter(|c| c.is_dispatch()).count()
+    }
+
+    /// Compute dispatches of layer l's forward and backward.
+    pub fn layer_dispatches(&self, l: usize) -> usize {
+        self.commands
+            .iter()
+            .filter(|c| match **c {
+                TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } | TCommand::Merge { layer } => {
+                    layer == l
+                }
+                TCommand::Matmul { c, .. } => matches!(c, TBuf::Xp(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l),
+                _ => false,
+            })
+            .count()
+    }
+
+    /// Bytes of the saved activations (the tapes) of all layers.
+    pub fn tape_bytes(&self) -> usize {
+        (0..self.layers.len()).map(|l| 4 * self.size(TBuf::Tape(l))).sum()
+    }
+}

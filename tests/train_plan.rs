@@ -1,0 +1,107 @@
+//! The training pass's plan, without a GPU: dispatches per layer and step, saved activations
+//! within (G + 2)·T·B·H floats per layer and direction, and every buffer the kernels index
+//! sized for them.
+
+use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan};
+use wgpu_rnn::random::{self, RandomConfig};
+use wgpu_rnn::spec::{Cell, Direction, MergeMode};
+
+fn plan(
+    cell: Cell,
+    direction: Direction,
+    layers: usize,
+    proj: usize,
+    merge: MergeMode,
+    t: usize,
+    b: usize,
+) -> TrainPlan {
+    let mut cfg = RandomConfig::simple(cell, 5, 7);
+    cfg.direction = direction;
+    cfg.layers = layers;
+    cfg.proj_size = proj;
+    cfg.merge = merge;
+    cfg.peepholes = cell == Cell::Lstm;
+    TrainPlan::new(&random::network(&cfg, 1, |s| s), t, b)
+}
+
+#[test]
+fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        for (direction, merge) in [(Direction::Forward, MergeMode::Concat), (Direction::Bidirectional, MergeMode::Sum)]
+        {
+            for t in [1, 9, 40] {
+                let p = plan(cell, direction, 3, 0, merge, t, 4);
+                for l in 0..3 {
+                    let n = p.layer_dispatches(l);
+                    let steps = p
+                        .commands
+                        .iter()
+                        .filter(|c| matches!(c, TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } if *layer == l))
+                        .count();
+                    assert_eq!(steps, 2 * t, "{cell:?} {direction:?}: one forward and one backward dispatch per step");
+                    // per direction: xp, dW, dWb, dR (2 for reset-before GRU), dRb, dP, dX; and a merge
+                    assert!(n <= 2 * t + 16, "{cell:?} {direction:?} T={t}: {n} dispatches in layer {l}");
+                }
+                assert_eq!(p.dispatches(), (0..3).map(|l| p.layer_dispatches(l)).sum::<usize>());
+            }
+        }
+    }
+}
+
+#[test]
+fn saved_activations_stay_within_g_plus_two_per_unit() {
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        let (t, b) = (6, 3);
+        let p = plan(cell, Direction::Bidirectional, 2, 0, MergeMode::Concat, t, b);
+        for (l, ly) in p.layers.iter().enumerate() {
+            let per_row = p.size(TBuf::Tape(l)) / (ly.dirs * t * b);
+            assert!(per_row <= (cell.gates() + 2) * ly.hidden, "{cell:?}: {per_row} floats per step and row");
+            assert_eq!(p.size(TBuf::Tape(l)), ly.dirs * t * b * ly.record());
+        }
+    }
+}
+
+#[test]
+fn buffers_hold_what_the_commands_address() {
+    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+        for proj in [0, if cell == Cell::Lstm { 3 } else { 0 }] {
+            let p = plan(cell, Direction::Bidirectional, 2, proj, MergeMode::Average, 5, 3);
+            for c in &p.commands {
+                match *c {
+                    TCommand::Copy { src, src_off, dst, dst_off, len } => {
+                        assert!(src_off + len <= p.size(src), "{c:?}: source");
+                        assert!(dst_off + len <= p.size(dst), "{c:?}: destination");
+                    }
+                    TCommand::Matmul { p: m, a, b, c: out } => {
+                        let last = |off: usize, s1: usize, n1: usize, s2: usize, n2: usize| {
+                            off + s1 * (n1 - 1) + s2 * (n2 - 1)
+                        };
+                        assert!(last(m.a_off, m.a_m, m.m, m.a_k, m.k) < p.size(a), "{c:?}: A");
+                        assert!(last(m.b_off, m.b_k, m.k, m.b_n, m.n) < p.size(b), "{c:?}: B");
+                        assert!(last(m.c_off, m.c_m, m.m, m.c_n, m.n) < p.size(out), "{c:?}: C");
+                    }
+                    _ => {}
+                }
+            }
+            // every weight gradient is written: the matmuls into Grads(l) cover it exactly once
+            for (l, ly) in p.layers.iter().enumerate() {
+                let mut covered = vec![0u32; ly.weights_len()];
+                for c in &p.commands {
+                    if let TCommand::Matmul { p: m, c: TBuf::Grads(x), .. } = *c {
+                        if x == l {
+                            for i in 0..m.m {
+                                for j in 0..m.n {
+                                    covered[m.c_off + i * m.c_m + j * m.c_n] += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                assert!(
+                    covered.iter().all(|&n| n == 1),
+                    "{cell:?} proj {proj}: layer {l} gradients written {covered:?}"
+                );
+            }
+        }
+    }
+}
