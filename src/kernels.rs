@@ -281,6 +281,7 @@ pub const SMALL_PARAMS_SIZE: u64 = 16;
 /// prelude writes them into every module).
 pub fn shared_constants() -> Vec<(String, u32)> {
     use crate::gpu::params as p;
+    use crate::plan::train_step as ts;
     let mut v: Vec<(String, u32)> = [
         ("UNIT_BLOCK", crate::pack::UNIT_BLOCK as u32),
         ("STEP_WORKGROUP", STEP_WORKGROUP),
@@ -301,6 +302,15 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("MM_TILE", crate::plan::train::MM_TILE),
         ("FLAG_MM_BIAS", crate::plan::train::FLAG_MM_BIAS),
         ("FLAG_MM_ACCUMULATE", crate::plan::train::FLAG_MM_ACCUMULATE),
+        ("OPT_WORKGROUP", ts::OPT_WORKGROUP),
+        ("LOSS_CROSS_ENTROPY", ts::LOSS_CROSS_ENTROPY),
+        ("LOSS_MSE", ts::LOSS_MSE),
+        ("OPT_SGD", ts::OPT_SGD),
+        ("OPT_ADAM", ts::OPT_ADAM),
+        ("OPT_ADAMW", ts::OPT_ADAMW),
+        ("FLAG_OPT_CLIP_VALUE", ts::FLAG_OPT_CLIP_VALUE),
+        ("FLAG_OPT_CLIP_NORM", ts::FLAG_OPT_CLIP_NORM),
+        ("FLAG_OPT_FIRST_STEP", ts::FLAG_OPT_FIRST_STEP),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))
@@ -340,7 +350,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 36] = [
+pub const SHADER_FILES: [(&str, &str); 39] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -373,7 +383,10 @@ pub const SHADER_FILES: [(&str, &str); 36] = [
     ("shared/state_vec4", include_str!("../shaders/shared/state_vec4.wgsl")),
     ("shared/tiles", include_str!("../shaders/shared/tiles.wgsl")),
     ("shared/vec4_reads", include_str!("../shaders/shared/vec4_reads.wgsl")),
+    ("train/embed", include_str!("../shaders/train/embed.wgsl")),
+    ("train/loss", include_str!("../shaders/train/loss.wgsl")),
     ("train/matmul", include_str!("../shaders/train/matmul.wgsl")),
+    ("train/optimizer", include_str!("../shaders/train/optimizer.wgsl")),
     ("train/train_params", include_str!("../shaders/train/train_params.wgsl")),
     ("train/train_step", include_str!("../shaders/train/train_step.wgsl")),
     ("train/train_step_backward", include_str!("../shaders/train/train_step_backward.wgsl")),
@@ -652,24 +665,56 @@ pub enum BindingKind {
 /// (`gpu::train`). One version each, portable: every adapter runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TrainKernel {
-    /// `C = A·B (+ C) (+ bias)` with strided operands: the input projection and every weight
-    /// gradient.
+    /// `C = A·B (+ C) (+ bias)` with strided operands: the input projection, the head and
+    /// every weight gradient.
     Matmul,
     /// One time step of a layer, both directions, keeping the tape.
     TrainStep,
     /// The backward of one step, both directions.
     TrainStepBackward,
+    /// The embedding's gather, and its gradient's sums per token.
+    Embed,
+    EmbedBackward,
+    /// The loss and its gradient per row.
+    Loss,
+    /// Sums of squares of a parameter group's gradients.
+    SumSquares,
+    /// Clipping and the optimizer step of a parameter group.
+    OptimizerUpdate,
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 3] = [TrainKernel::Matmul, TrainKernel::TrainStep, TrainKernel::TrainStepBackward];
+    pub const ALL: [TrainKernel; 8] = [
+        TrainKernel::Matmul,
+        TrainKernel::TrainStep,
+        TrainKernel::TrainStepBackward,
+        TrainKernel::Embed,
+        TrainKernel::EmbedBackward,
+        TrainKernel::Loss,
+        TrainKernel::SumSquares,
+        TrainKernel::OptimizerUpdate,
+    ];
 
-    /// Entry point, label suffix and file name in `shaders/train/`.
+    /// Entry point and label suffix.
     pub fn entry_point(self) -> &'static str {
         match self {
             TrainKernel::Matmul => "matmul",
             TrainKernel::TrainStep => "train_step",
             TrainKernel::TrainStepBackward => "train_step_backward",
+            TrainKernel::Embed => "embed",
+            TrainKernel::EmbedBackward => "embed_backward",
+            TrainKernel::Loss => "loss",
+            TrainKernel::SumSquares => "sum_squares",
+            TrainKernel::OptimizerUpdate => "optimizer_update",
+        }
+    }
+
+    /// Its file in `shaders/train/`, without `.wgsl`.
+    pub fn file(self) -> &'static str {
+        match self {
+            TrainKernel::EmbedBackward => "embed",
+            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => "optimizer",
+            other => other.entry_point(),
         }
     }
 
@@ -681,7 +726,7 @@ impl TrainKernel {
     /// The complete WGSL module: the prelude, the files it uses, the file.
     pub fn source(self) -> String {
         let mut s = prelude(1);
-        for name in composition(&format!("train/{}", self.entry_point()), KernelBuild::Portable) {
+        for name in composition(&format!("train/{}", self.file()), KernelBuild::Portable) {
             let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
         }
         s
@@ -705,6 +750,26 @@ impl TrainKernel {
                 StorageRead,
                 StorageRead,
                 StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
+            TrainKernel::Embed | TrainKernel::EmbedBackward => {
+                &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
+            }
+            TrainKernel::Loss => &[
+                Uniform(crate::gpu::LOSS_PARAMS_SIZE),
+                StorageRead,
+                StorageRead,
+                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+            ],
+            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => &[
+                DynamicUniform(SMALL_PARAMS_SIZE),
+                Uniform(crate::gpu::OPTIMIZER_PARAMS_SIZE),
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageRead,
                 StorageReadWrite,
                 StorageReadWrite,
             ],

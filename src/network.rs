@@ -174,6 +174,21 @@ impl Network {
         Ok(())
     }
 
+    /// Checks per-sequence lengths for `t` steps and batch `b`; returns them (all `t` when
+    /// absent).
+    pub fn validate_lengths(t: usize, b: usize, lengths: Option<&[usize]>) -> Result<Vec<usize>> {
+        let Some(l) = lengths else { return Ok(vec![t; b]) };
+        if l.len() != b {
+            return Err(Error::shape("lengths", format!("[{b}]"), format!("[{}]", l.len())));
+        }
+        for (i, &len) in l.iter().enumerate() {
+            if len == 0 || len > t {
+                return Err(Error::Length { index: i, len: len as i64, steps: t });
+            }
+        }
+        Ok(l.to_vec())
+    }
+
     /// Checks a forward call's inputs against the network; returns the resolved lengths.
     pub fn validate_inputs(&self, inp: &Inputs) -> Result<Vec<usize>> {
         let (t, b) = (inp.steps, inp.batch);
@@ -191,20 +206,7 @@ impl Network {
         if let Some(i) = inp.x.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("x", format!("non-finite value at index {i}")));
         }
-        let lengths = match &inp.lengths {
-            None => vec![t; b],
-            Some(l) => {
-                if l.len() != b {
-                    return Err(Error::shape("lengths", format!("[{b}]"), format!("[{}]", l.len())));
-                }
-                for (i, &len) in l.iter().enumerate() {
-                    if len == 0 || len > t {
-                        return Err(Error::Length { index: i, len: len as i64, steps: t });
-                    }
-                }
-                l.clone()
-            }
-        };
+        let lengths = Self::validate_lengths(t, b, inp.lengths.as_deref())?;
         let (l, d) = (self.layers.len(), self.directions());
         let hs = l * d * b * self.output_size();
         if let Some(h0) = &inp.h0 {

@@ -17,4 +17,6 @@ pub use download::PendingRead;
 pub(crate) use download::read_back;
 pub use model::{GpuModel, ResidentOutputs, Timing};
 pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};
-pub use train::{GpuTrainer, MATMUL_PARAMS_SIZE, TRAIN_PARAMS_SIZE};
+pub use train::{
+    GpuStepper, GpuTrainer, LOSS_PARAMS_SIZE, MATMUL_PARAMS_SIZE, OPTIMIZER_PARAMS_SIZE, TRAIN_PARAMS_SIZE,
+};

@@ -9,6 +9,7 @@
 pub mod policy;
 pub mod shape;
 pub mod train;
+pub mod train_step;
 pub mod types;
 
 pub use policy::{

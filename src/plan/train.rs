@@ -66,6 +66,30 @@ pub enum TBuf {
     Extras(usize),
     /// Gradient of layer l's input `[T, B, K]` (layer 0's is `dx`).
     DIn(usize),
+    // A training step's buffers (`TrainPlan::training_step`):
+    /// Token ids `[T, B]` (u32).
+    Ids,
+    /// Class ids `[rows]` (u32) or values `[rows, C]`.
+    Targets,
+    /// The embedding `[vocab, E]` and its gradient.
+    EmbW,
+    EmbGrad,
+    /// The head `Linear(W, C)`: weight `[C, W]` then bias `[C]`, and their gradients.
+    HeadW,
+    HeadGradW,
+    /// The head's outputs `[rows, C]`, the loss's gradient of them, each row's loss `[rows]`.
+    Logits,
+    DLogits,
+    RowLoss,
+    /// `[0]` loss, `[1]` non-finite update flag, `[2 + 2g]`, `[3 + 2g]` group g's sums of squares.
+    Stats,
+    /// Parameter group g's optimizer moments, and the copies of its parameters and moments
+    /// taken before the update (restored when a step fails).
+    OptM(usize),
+    OptV(usize),
+    BackP(usize),
+    BackM(usize),
+    BackV(usize),
 }
 
 /// What a training layer is, for sizing and addressing (read off a [`Network`] layer).
@@ -211,6 +235,16 @@ pub enum TCommand {
     StepBackward { layer: usize, step: usize },
     /// `merge_directions` of layer `layer`: `Y(l)` into `Merged(l)`.
     Merge { layer: usize },
+    /// `embed`: `X` from `EmbW` and `Ids`.
+    Embed,
+    /// `embed_backward`: `EmbGrad` from `DIn(0)` and `Ids`.
+    EmbedBackward,
+    /// `loss`: `DLogits` and `RowLoss` from `Logits` and `Targets`.
+    Loss,
+    /// `sum_squares` of parameter group g's gradients into `Stats`.
+    SumSquares { group: usize },
+    /// `optimizer_update` of parameter group g.
+    Update { group: usize },
 }
 
 impl TCommand {
@@ -224,6 +258,11 @@ impl TCommand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainPlan {
     pub layers: Vec<TrainLayer>,
+    /// A training step's model around the stack (`training_step`); `None` for a bare pass.
+    pub head: Option<super::train_step::StepShape>,
+    /// Parameter groups `(parameters, gradients, floats)` of a training step, in
+    /// `TrainModel::parameters_mut`'s order.
+    pub groups: Vec<(TBuf, TBuf, usize)>,
     pub merge: MergeMode,
     pub steps: usize,
     pub batch: usize,
@@ -233,8 +272,7 @@ pub struct TrainPlan {
 impl TrainPlan {
     /// The plan of a forward with tape and its backward for `net` over `t` steps, batch `b`.
     pub fn new(net: &Network, t: usize, b: usize) -> TrainPlan {
-        let layers = TrainLayer::of(net);
-        let mut plan = TrainPlan { layers, merge: net.merge, steps: t, batch: b, commands: vec![] };
+        let mut plan = TrainPlan::new_empty(net, t, b);
         for l in 0..plan.layers.len() {
             plan.forward_layer(l);
         }
@@ -244,7 +282,13 @@ impl TrainPlan {
         plan
     }
 
-    fn forward_layer(&mut self, l: usize) {
+    /// A plan without commands.
+    pub(super) fn new_empty(net: &Network, t: usize, b: usize) -> TrainPlan {
+        let layers = TrainLayer::of(net);
+        TrainPlan { layers, head: None, groups: vec![], merge: net.merge, steps: t, batch: b, commands: vec![] }
+    }
+
+    pub(super) fn forward_layer(&mut self, l: usize) {
         let (t, b, ly) = (self.steps, self.batch, self.layers[l]);
         let (d, gh, k) = (ly.dirs, ly.gh(), ly.input);
         let states = d * b;
@@ -311,7 +355,7 @@ impl TrainPlan {
         self.commands.extend(c);
     }
 
-    fn backward_layer(&mut self, l: usize) {
+    pub(super) fn backward_layer(&mut self, l: usize) {
         let (t, b, ly) = (self.steps, self.batch, self.layers[l]);
         let (d, gh, k, h, o) = (ly.dirs, ly.gh(), ly.input, ly.hidden, ly.out);
         let (states, rows) = (d * b, t * b);
@@ -502,6 +546,7 @@ impl TrainPlan {
             TBuf::DGates(l) => self.layers[l].dgates_len(t, b),
             TBuf::Extras(l) => self.layers[l].extras_len(t, b),
             TBuf::DIn(l) => t * b * self.layers[l].input,
+            _ => self.step_size(buf),
         }
     }
 
@@ -539,6 +584,13 @@ impl TrainPlan {
                     TBuf::Extras(layer),
                 ]),
                 TCommand::Merge { layer } => v.extend([TBuf::Y(layer), TBuf::Merged(layer)]),
+                TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
+                TCommand::EmbedBackward => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
+                TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
+                TCommand::SumSquares { group } | TCommand::Update { group } => {
+                    let (p, g, _) = self.groups[group];
+                    v.extend([TBuf::Stats, p, g, TBuf::OptM(group), TBuf::OptV(group)])
+                }
             }
         }
         v.sort();

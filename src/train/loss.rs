@@ -43,13 +43,47 @@ pub fn loss_and_grad(
     targets: &Targets,
     keep: &[bool],
 ) -> Result<(f64, Vec<f64>)> {
+    let kept = check_targets(kind, targets, classes, keep)?;
+    let mut grad = vec![0.0; out.len()];
+    let mut total = 0.0;
+    match (kind, targets) {
+        (LossKind::CrossEntropy, Targets::Classes(ids)) => {
+            for (row, (&id, _)) in ids.iter().zip(keep).enumerate().filter(|(_, (_, k))| **k) {
+                let z = &out[row * classes..(row + 1) * classes];
+                let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
+                total += max + sum.ln() - z[id];
+                for (c, g) in grad[row * classes..(row + 1) * classes].iter_mut().enumerate() {
+                    *g = ((z[c] - max).exp() / sum - f64::from(c == id)) / kept as f64;
+                }
+            }
+            Ok((total / kept as f64, grad))
+        }
+        (LossKind::Mse, Targets::Values(y)) => {
+            let rows = keep.len();
+            let n = (kept * classes) as f64;
+            for row in (0..rows).filter(|&r| keep[r]) {
+                for i in row * classes..(row + 1) * classes {
+                    let d = out[i] - y[i] as f64;
+                    total += d * d;
+                    grad[i] = 2.0 * d / n;
+                }
+            }
+            Ok((total / n, grad))
+        }
+        _ => unreachable!("check_targets matched the targets to the loss"),
+    }
+}
+
+/// Checks targets for `keep.len()` rows of `classes` outputs: their kind fits the loss, their
+/// count the rows, each kept row's class id is below `classes`, and some row is kept. Returns
+/// the number of kept rows.
+pub fn check_targets(kind: LossKind, targets: &Targets, classes: usize, keep: &[bool]) -> Result<usize> {
     let rows = keep.len();
     let kept = keep.iter().filter(|&&k| k).count();
     if kept == 0 {
         return Err(Error::invalid("loss", "no position inside the sequences' lengths"));
     }
-    let mut grad = vec![0.0; out.len()];
-    let mut total = 0.0;
     match (kind, targets) {
         (LossKind::CrossEntropy, Targets::Classes(ids)) => {
             if ids.len() != rows {
@@ -62,35 +96,19 @@ pub fn loss_and_grad(
                         format!("class id {id} at row {row} is not below C = {classes}"),
                     ));
                 }
-                let z = &out[row * classes..(row + 1) * classes];
-                let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
-                total += max + sum.ln() - z[id];
-                for (c, g) in grad[row * classes..(row + 1) * classes].iter_mut().enumerate() {
-                    *g = ((z[c] - max).exp() / sum - f64::from(c == id)) / kept as f64;
-                }
             }
-            Ok((total / kept as f64, grad))
         }
         (LossKind::Mse, Targets::Values(y)) => {
-            if y.len() != out.len() {
+            if y.len() != rows * classes {
                 return Err(Error::shape(
                     "targets",
                     format!("[{rows}, {classes}] values"),
                     format!("{} values", y.len()),
                 ));
             }
-            let n = (kept * classes) as f64;
-            for row in (0..rows).filter(|&r| keep[r]) {
-                for i in row * classes..(row + 1) * classes {
-                    let d = out[i] - y[i] as f64;
-                    total += d * d;
-                    grad[i] = 2.0 * d / n;
-                }
-            }
-            Ok((total / n, grad))
         }
-        (LossKind::CrossEntropy, _) => Err(Error::invalid("targets", "cross-entropy takes class ids")),
-        (LossKind::Mse, _) => Err(Error::invalid("targets", "mean squared error takes values")),
+        (LossKind::CrossEntropy, _) => return Err(Error::invalid("targets", "cross-entropy takes class ids")),
+        (LossKind::Mse, _) => return Err(Error::invalid("targets", "mean squared error takes values")),
     }
+    Ok(kept)
 }

@@ -80,6 +80,34 @@ pub struct Batch {
 }
 
 impl TrainModel {
+    /// A model around `stack`: an `Embedding(vocab, I)` in front when `vocab` is given (weights
+    /// uniform in [-1, 1)), and a `Linear(W, classes)` head reading `head_mode`'s width (uniform
+    /// in ±1/√W, as `torch.nn.Linear` draws them). `seed` makes the draw repeatable.
+    pub fn new(
+        stack: Network,
+        vocab: Option<usize>,
+        classes: usize,
+        head_mode: HeadMode,
+        seed: u64,
+    ) -> Result<TrainModel> {
+        stack.validate()?;
+        let mut rng = crate::random::Rng::new(seed);
+        let dim = stack.input_size();
+        let embedding = vocab.map(|v| Embedding { vocab: v, dim, weight: rng.vec(v * dim, 1.0) });
+        let mut model = TrainModel {
+            embedding,
+            stack,
+            head: Linear { inputs: 0, outputs: classes, weight: vec![], bias: vec![] },
+            head_mode,
+        };
+        let w = model.head_width();
+        let scale = 1.0 / (w.max(1) as f32).sqrt();
+        model.head =
+            Linear { inputs: w, outputs: classes, weight: rng.vec(classes * w, scale), bias: rng.vec(classes, scale) };
+        model.validate()?;
+        Ok(model)
+    }
+
     /// Width the head reads: the merged output's for `Steps`, `D*H_out` for `Last`.
     pub fn head_width(&self) -> usize {
         match self.head_mode {

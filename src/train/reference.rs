@@ -77,6 +77,58 @@ fn stack_inputs(model: &TrainModel, batch: &Batch) -> Result<Inputs> {
     Ok(inp)
 }
 
+/// Which of the head's rows the loss counts: for a head at every step, row `t*B + b` when
+/// `t < lengths[b]`; for a head on the final states, every sequence.
+pub(crate) fn kept_rows(mode: HeadMode, t: usize, lengths: &[usize]) -> Vec<bool> {
+    let b = lengths.len();
+    match mode {
+        HeadMode::Steps => (0..t * b).map(|r| r / b < lengths[r % b]).collect(),
+        HeadMode::Last => vec![true; b],
+    }
+}
+
+/// Checks a batch against a model and a loss without running anything: token ids below the
+/// vocabulary (or features of the right size), lengths, targets. Returns the lengths and the
+/// rows the loss counts.
+pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> Result<(Vec<usize>, usize)> {
+    let (t, b) = (batch.steps, batch.batch);
+    if t == 0 || b == 0 {
+        return Err(Error::invalid("batch", format!("steps and batch must be at least 1 (got T={t}, B={b})")));
+    }
+    match (&batch.inputs, &model.embedding) {
+        (BatchInputs::Tokens(ids), Some(e)) => {
+            if ids.len() != t * b {
+                return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
+            }
+            if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| **id >= e.vocab) {
+                return Err(Error::invalid(
+                    "tokens",
+                    format!("id {id} at position {i} is not below vocab {}", e.vocab),
+                ));
+            }
+        }
+        (BatchInputs::Features(x), None) => {
+            let i = model.stack.input_size();
+            if x.len() != t * b * i {
+                return Err(Error::shape("x", format!("[T={t}, B={b}, I={i}]"), format!("{} values", x.len())));
+            }
+            if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+                return Err(Error::invalid("x", format!("non-finite value at index {k}")));
+            }
+        }
+        (BatchInputs::Tokens(_), None) => {
+            return Err(Error::invalid("inputs", "token ids, but the model has no embedding"));
+        }
+        (BatchInputs::Features(_), Some(_)) => {
+            return Err(Error::invalid("inputs", "features, but the model embeds token ids"));
+        }
+    }
+    let lengths = crate::network::Network::validate_lengths(t, b, batch.lengths.as_deref())?;
+    let keep = kept_rows(model.head_mode, t, &lengths);
+    let kept = super::loss::check_targets(loss, &batch.targets, model.head.outputs, &keep)?;
+    Ok((lengths, kept))
+}
+
 /// The loss of `batch` and the gradient of every parameter, in
 /// [`TrainModel::parameters_mut`]'s order.
 pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> Result<(f64, Vec<Vec<f64>>)> {
@@ -104,10 +156,7 @@ pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> 
         }
     }
     let lengths = inp.lengths.clone().unwrap_or_else(|| vec![t; b]);
-    let keep: Vec<bool> = match model.head_mode {
-        HeadMode::Steps => (0..rows).map(|r| r / b < lengths[r % b]).collect(),
-        HeadMode::Last => vec![true; rows],
-    };
+    let keep = kept_rows(model.head_mode, t, &lengths);
     let (loss, dlogits) = loss_and_grad(kind, &logits, c, &batch.targets, &keep)?;
     // head backward: dW = dlogitsᵀ·feat, db = Σ dlogits, dfeat = dlogits·W
     let (mut dhw, mut dhb, mut dfeat) = (vec![0.0; c * win], vec![0.0; c], vec![0.0; rows * win]);

@@ -7,12 +7,17 @@
 //! - [`TrainPipelines`]: the training kernels, compiled the first time a device trains.
 
 mod params;
+mod stepper;
 mod workspace;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use params::{MATMUL_PARAMS_SIZE, MatmulParams, TRAIN_PARAMS_SIZE, TrainParams};
+pub use params::{
+    LOSS_PARAMS_SIZE, LossParams, MATMUL_PARAMS_SIZE, MatmulParams, OPTIMIZER_PARAMS_SIZE, OptimizerParams,
+    TRAIN_PARAMS_SIZE, TrainParams,
+};
+pub use stepper::GpuStepper;
 use workspace::TrainWorkspace;
 
 use super::context::GpuContext;
@@ -132,6 +137,16 @@ impl GpuTrainer {
         Ok(GpuTrainer { ctx, net, layers, weights, grads, workspace: Mutex::new(None) })
     }
 
+    /// The trainer's own buffers by the plan's names.
+    fn external(&self) -> HashMap<TBuf, wgpu::Buffer> {
+        let mut m = HashMap::new();
+        for (l, (w, g)) in self.weights.iter().zip(&self.grads).enumerate() {
+            m.insert(TBuf::Wts(l), w.clone());
+            m.insert(TBuf::Grads(l), g.clone());
+        }
+        m
+    }
+
     /// The network (its weights as uploaded).
     pub fn network(&self) -> &Network {
         &self.net
@@ -147,7 +162,8 @@ impl GpuTrainer {
             self.workspace.lock().map_err(|_| crate::Error::invalid("trainer", "a previous call panicked"))?;
         if guard.as_ref().is_none_or(|ws| !ws.fits(inp.steps, inp.batch)) {
             *guard = None;
-            *guard = Some(TrainWorkspace::new(&self.ctx, &self.net, &self.weights, &self.grads, inp.steps, inp.batch)?);
+            let plan = crate::plan::train::TrainPlan::new(&self.net, inp.steps, inp.batch);
+            *guard = Some(TrainWorkspace::new(&self.ctx, &self.net, &self.external(), plan)?);
         }
         let ws = guard.as_ref().expect("workspace made");
         let device = &self.ctx.device;

@@ -58,6 +58,45 @@ pub struct MatmulParams {
     pub _pad1: u32,
 }
 
+/// Size of `LossParams` (shaders/train/loss.wgsl) in WGSL.
+pub const LOSS_PARAMS_SIZE: u64 = 32;
+/// Size of `OptimizerParams` (shaders/train/optimizer.wgsl) in WGSL.
+pub const OPTIMIZER_PARAMS_SIZE: u64 = 48;
+
+/// Keep in sync with `LossParams` in shaders/train/loss.wgsl (a test compares).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct LossParams {
+    pub rows: u32,
+    pub classes: u32,
+    pub kind: u32,
+    pub batch: u32,
+    pub steps: u32,
+    pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Keep in sync with `OptimizerParams` in shaders/train/optimizer.wgsl (a test compares).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct OptimizerParams {
+    pub kind: u32,
+    pub flags: u32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub bias1: f32,
+    pub bias2: f32,
+    pub clip_norm: f32,
+    pub clip_value: f32,
+}
+
+const _: () = assert!(std::mem::size_of::<LossParams>() as u64 == LOSS_PARAMS_SIZE);
+const _: () = assert!(std::mem::size_of::<OptimizerParams>() as u64 == OPTIMIZER_PARAMS_SIZE);
 const _: () = assert!(std::mem::size_of::<TrainParams>() as u64 == TRAIN_PARAMS_SIZE);
 const _: () = assert!(std::mem::size_of::<MatmulParams>() as u64 == MATMUL_PARAMS_SIZE);
 
@@ -134,10 +173,14 @@ mod tests {
 
     #[test]
     fn training_uniforms_match_their_wgsl_layouts() {
-        // every member is a u32, in the same order: offsets 0, 4, 8, ...
+        // every member is 4 bytes wide, in the same order: offsets 0, 4, 8, ...
         for (kernel, name, size) in [
             (TrainKernel::TrainStep, "TrainParams", super::TRAIN_PARAMS_SIZE),
             (TrainKernel::Matmul, "MatmulParams", super::MATMUL_PARAMS_SIZE),
+            (TrainKernel::Loss, "LossParams", super::LOSS_PARAMS_SIZE),
+            (TrainKernel::OptimizerUpdate, "OptimizerParams", super::OPTIMIZER_PARAMS_SIZE),
+            (TrainKernel::Embed, "EmbedParams", crate::kernels::SMALL_PARAMS_SIZE),
+            (TrainKernel::OptimizerUpdate, "GroupParams", crate::kernels::SMALL_PARAMS_SIZE),
         ] {
             let (wgsl_size, offsets) = wgsl_layout(kernel, name);
             assert_eq!(wgsl_size, size, "{name}: size");

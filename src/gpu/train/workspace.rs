@@ -24,6 +24,9 @@ pub(super) struct TrainWorkspace {
     buffers: HashMap<TBuf, wgpu::Buffer>,
     /// Per command index: its bind group and dynamic offset.
     bound: Vec<Option<(wgpu::BindGroup, Option<u32>)>>,
+    /// The per-step uniforms of a training step, written before each submit.
+    pub loss_params: wgpu::Buffer,
+    pub opt_params: wgpu::Buffer,
     /// Keeps the uniform buffers the bind groups read alive.
     _uniforms: Vec<wgpu::Buffer>,
 }
@@ -38,15 +41,15 @@ impl TrainWorkspace {
         &self.buffers[&buf]
     }
 
+    /// Makes the buffers of `plan` that `external` (the trainer's parameters, gradients and
+    /// optimizer state) does not hold, its uniforms and bind groups.
     pub fn new(
         ctx: &GpuContext,
         net: &Network,
-        weights: &[wgpu::Buffer],
-        grads: &[wgpu::Buffer],
-        t: usize,
-        b: usize,
+        external: &HashMap<TBuf, wgpu::Buffer>,
+        plan: TrainPlan,
     ) -> Result<TrainWorkspace> {
-        let plan = TrainPlan::new(net, t, b);
+        let (t, b) = (plan.steps, plan.batch);
         let limits = ctx.limits();
         // the dispatches must fit the device: B workgroups per step, T*B/MM_TILE per matmul
         let most_rows = plan
@@ -77,15 +80,14 @@ impl TrainWorkspace {
                 ));
             }
         }
-        ctx.scoped("making a training workspace", || Self::make(ctx, net, plan, weights, grads, &limits))?
+        ctx.scoped("making a training workspace", || Self::make(ctx, net, plan, external, &limits))?
     }
 
     fn make(
         ctx: &GpuContext,
         net: &Network,
         plan: TrainPlan,
-        weights: &[wgpu::Buffer],
-        grads: &[wgpu::Buffer],
+        external: &HashMap<TBuf, wgpu::Buffer>,
         limits: &wgpu::Limits,
     ) -> Result<TrainWorkspace> {
         let (t, b) = (plan.steps, plan.batch);
@@ -93,8 +95,7 @@ impl TrainWorkspace {
         let mut buffers = HashMap::new();
         for buf in plan.buffers() {
             let made = match buf {
-                TBuf::Wts(l) => weights[l].clone(),
-                TBuf::Grads(l) => grads[l].clone(),
+                _ if external.contains_key(&buf) => external[&buf].clone(),
                 TBuf::Ones => device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("wgpu-rnn.train.Ones"),
                     contents: bytemuck::bytes_of(&1.0f32),
@@ -156,6 +157,38 @@ impl TrainWorkspace {
         let merge = uniform(
             "wgpu-rnn.train.MergeParams",
             bytemuck::bytes_of(&SmallParams([(t * b) as u32, plan.layers[0].out as u32, plan.merge.code(), 0])),
+        );
+        let head = plan.head;
+        let embed = uniform(
+            "wgpu-rnn.train.EmbedParams",
+            bytemuck::bytes_of(&SmallParams([
+                (t * b) as u32,
+                plan.layers[0].input as u32,
+                head.and_then(|h| h.embedding).map_or(0, |e| e.0 as u32),
+                0,
+            ])),
+        );
+        let writable = |label: &str, size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let loss_params = writable("wgpu-rnn.train.LossParams", super::params::LOSS_PARAMS_SIZE);
+        let opt_params = writable("wgpu-rnn.train.OptimizerParams", super::params::OPTIMIZER_PARAMS_SIZE);
+        let group_params = uniform(
+            "wgpu-rnn.train.GroupParams",
+            &entries(
+                plan.groups
+                    .iter()
+                    .enumerate()
+                    .map(|(g, grp)| {
+                        bytemuck::bytes_of(&SmallParams([grp.2 as u32, g as u32, plan.groups.len() as u32, 0])).to_vec()
+                    })
+                    .collect(),
+            ),
         );
         let pipelines = ctx.train_pipelines()?;
         let group = |layout: &wgpu::BindGroupLayout, label: &str, resources: Vec<wgpu::BindingResource>| {
@@ -238,14 +271,42 @@ impl TrainWorkspace {
                     ),
                     None,
                 )),
+                TCommand::Embed | TCommand::EmbedBackward => {
+                    let kernel = if *cmd == TCommand::Embed { TrainKernel::Embed } else { TrainKernel::EmbedBackward };
+                    let (src, dst) =
+                        if *cmd == TCommand::Embed { (TBuf::EmbW, TBuf::X) } else { (TBuf::DIn(0), TBuf::EmbGrad) };
+                    let res = vec![whole(&embed), whole(buf(TBuf::Ids)), whole(buf(src)), whole(buf(dst))];
+                    Some((group(&pipelines.get(kernel).layout, &kernel.label(), res), None))
+                }
+                TCommand::Loss => {
+                    let res =
+                        [TBuf::Logits, TBuf::Targets, TBuf::Lens, TBuf::DLogits, TBuf::RowLoss].map(|x| whole(buf(x)));
+                    let mut all = vec![whole(&loss_params)];
+                    all.extend(res);
+                    Some((group(&pipelines.get(TrainKernel::Loss).layout, "wgpu-rnn.loss", all), None))
+                }
+                TCommand::SumSquares { group: g } | TCommand::Update { group: g } => {
+                    let (p, gr, _) = plan.groups[g];
+                    let res = vec![
+                        sized(&group_params, SMALL_PARAMS_SIZE),
+                        whole(&opt_params),
+                        whole(buf(TBuf::Stats)),
+                        whole(buf(p)),
+                        whole(buf(gr)),
+                        whole(buf(TBuf::OptM(g))),
+                        whole(buf(TBuf::OptV(g))),
+                    ];
+                    let layout = &pipelines.get(TrainKernel::OptimizerUpdate).layout;
+                    Some((group(layout, "wgpu-rnn.optimizer", res), Some((g as u64 * stride) as u32)))
+                }
                 TCommand::Clear(_) | TCommand::Copy { .. } => None,
             });
         }
-        let mut uniforms = vec![steps, mm, merge];
+        let mut uniforms = vec![steps, mm, merge, embed, group_params];
         for (a, b) in layer_uniforms {
             uniforms.extend([a, b]);
         }
-        Ok(TrainWorkspace { plan, buffers, bound, _uniforms: uniforms })
+        Ok(TrainWorkspace { plan, buffers, bound, loss_params, opt_params, _uniforms: uniforms })
     }
 
     /// Writes a call's inputs and upstream gradients (zeros for absent states).
@@ -279,6 +340,7 @@ impl TrainWorkspace {
         let pipelines = ctx.train_pipelines()?;
         let cmds = &self.plan.commands;
         let (t, b) = (self.plan.steps, self.plan.batch);
+        let linear = |n: usize| linear_workgroups(n, crate::plan::train::TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
         let mut i = 0;
         while i < cmds.len() {
             match cmds[i] {
@@ -309,6 +371,22 @@ impl TrainWorkspace {
                             TCommand::StepBackward { layer, .. } => (
                                 &pipelines.get(TrainKernel::TrainStepBackward).pipeline,
                                 [b as u32, self.plan.layers[layer].dirs as u32, 1],
+                            ),
+                            TCommand::Embed => {
+                                (&pipelines.get(TrainKernel::Embed).pipeline, linear(t * b * self.plan.layers[0].input))
+                            }
+                            TCommand::EmbedBackward => {
+                                (&pipelines.get(TrainKernel::EmbedBackward).pipeline, linear(self.plan.layers[0].input))
+                            }
+                            TCommand::Loss => {
+                                (&pipelines.get(TrainKernel::Loss).pipeline, linear(self.plan.head_rows()))
+                            }
+                            TCommand::SumSquares { .. } => {
+                                (&pipelines.get(TrainKernel::SumSquares).pipeline, [1, 1, 1])
+                            }
+                            TCommand::Update { group } => (
+                                &pipelines.get(TrainKernel::OptimizerUpdate).pipeline,
+                                linear(self.plan.groups[group].2),
                             ),
                             _ => (
                                 &ctx.pipelines.get(Kernel::MergeDirections, 1, false).pipeline,

@@ -1,0 +1,305 @@
+//! [`GpuStepper`]: optimizer steps of Embedding -> stack -> Linear on the GPU, one encoder and
+//! one submit each, reading back only the loss and the sums of squares (a few floats).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+use super::params::{LossParams, OptimizerParams};
+use super::workspace::{STORAGE, TrainWorkspace};
+use super::{flat_weights, split_weights};
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
+use crate::plan::train_step::{self as ts, StepShape};
+use crate::train::{
+    Batch, BatchInputs, Embedding, Optimizer, OptimizerState, StepStats, Targets, TrainConfig, TrainModel,
+};
+
+/// A model's parameters, gradients and optimizer state on the GPU, stepped by one submit per
+/// batch. The model on the host is read back by [`GpuStepper::model`].
+pub struct GpuStepper {
+    ctx: Arc<GpuContext>,
+    /// The model as it was made (its shapes; its values are the GPU's after [`Self::model`]).
+    model: TrainModel,
+    cfg: TrainConfig,
+    shape: StepShape,
+    layers: Vec<TrainLayer>,
+    /// Parameter groups `(parameters, gradients, floats)`, as `TrainPlan::groups`.
+    groups: Vec<(TBuf, TBuf, usize)>,
+    buffers: HashMap<TBuf, wgpu::Buffer>,
+    step: u64,
+    workspace: Option<TrainWorkspace>,
+}
+
+impl std::fmt::Debug for GpuStepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuStepper").field("shape", &self.shape).field("step", &self.step).finish_non_exhaustive()
+    }
+}
+
+/// The parameters of group `g` as `TrainModel::parameters_mut` lists them, flattened.
+fn group_values(model: &TrainModel) -> Vec<Vec<f32>> {
+    let mut v = Vec::new();
+    if let Some(e) = &model.embedding {
+        v.push(e.weight.clone());
+    }
+    v.extend(model.stack.layers.iter().map(|l| flat_weights(&l.weights)));
+    let mut head = model.head.weight.clone();
+    head.extend_from_slice(&model.head.bias);
+    v.push(head);
+    v
+}
+
+impl GpuStepper {
+    /// Validates the model and the configuration, and uploads the parameters with zeroed
+    /// optimizer state.
+    pub fn new(ctx: Arc<GpuContext>, model: TrainModel, cfg: TrainConfig) -> Result<GpuStepper> {
+        model.validate()?;
+        cfg.validate()?;
+        ctx.train_pipelines()?;
+        let shape = StepShape::of(&model, cfg.loss);
+        let layers = TrainLayer::of(&model.stack);
+        // the groups as a plan of any size names them
+        let groups = TrainPlan::training_step(&model.stack, shape, 1, 1).groups;
+        let values = group_values(&model);
+        let buffers = ctx.scoped("uploading a model for training", || {
+            let make = |buf: TBuf, data: &[f32]| {
+                let label = format!("wgpu-rnn.train.{buf:?}");
+                let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&label),
+                    contents: bytemuck::cast_slice(data),
+                    usage: STORAGE,
+                });
+                (buf, buffer)
+            };
+            let mut m = HashMap::new();
+            for (g, (&(p, grad, len), value)) in groups.iter().zip(&values).enumerate() {
+                let zeros = vec![0.0f32; len.max(1)];
+                m.extend([
+                    make(p, value),
+                    make(grad, &zeros),
+                    make(TBuf::OptM(g), &zeros),
+                    make(TBuf::OptV(g), &zeros),
+                ]);
+                m.extend([TBuf::BackP(g), TBuf::BackM(g), TBuf::BackV(g)].map(|b| make(b, &zeros)));
+            }
+            m
+        })?;
+        Ok(GpuStepper { ctx, model, cfg, shape, layers, groups, buffers, step: 0, workspace: None })
+    }
+
+    /// Optimizer steps taken.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// The configuration it trains with.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// One optimizer step on `batch`: forward, loss, backward, clipping and the update, one
+    /// submit. Errors: a batch that does not fit the model ([`Error::Invalid`], [`Error::Shape`]),
+    /// and [`Error::NonFinite`] naming the step and the tensor when the loss, a gradient or an
+    /// updated weight is not finite; after any error the parameters and the optimizer state are
+    /// as they were before the call.
+    pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
+        let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
+        let (t, b) = (batch.steps, batch.batch);
+        if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
+            self.workspace = None;
+            let plan = TrainPlan::training_step(&self.model.stack, self.shape, t, b);
+            self.workspace = Some(TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?);
+        }
+        let ws = self.workspace.as_ref().expect("workspace made");
+        let step = self.step + 1;
+        let queue = &self.ctx.queue;
+        let device = &self.ctx.device;
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
+        let stats = self.ctx.scoped("running a training step", || -> Result<Vec<f32>> {
+            self.upload(ws, batch, &lengths, kept, step);
+            ws.record(&self.ctx, &mut encoder)?;
+            let n = ws.plan.size(TBuf::Stats);
+            let read = super::super::download::read_back_many(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])?;
+            Ok(read.into_iter().next().unwrap_or_default())
+        })??;
+        let loss = stats[0] as f64;
+        let sums: Vec<f64> = (0..self.groups.len()).map(|g| stats[2 + 2 * g] as f64).collect();
+        let grad_norm = sums.iter().sum::<f64>().sqrt();
+        let names = self.group_names();
+        if !loss.is_finite() {
+            return Err(Error::NonFinite { step, tensor: "loss".into() });
+        }
+        if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
+            return Err(Error::NonFinite { step, tensor: format!("gradient of {}", names[g]) });
+        }
+        if stats[1] != 0.0 {
+            self.restore()?;
+            return Err(Error::NonFinite { step, tensor: "a parameter after the update".into() });
+        }
+        self.step = step;
+        Ok(StepStats { loss, grad_norm })
+    }
+
+    /// Names of the parameter groups: `embedding.weight`, `rnn.l{k}` (W, R, B, P, W_hr),
+    /// `head` (weight, bias).
+    fn group_names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.shape.embedding.is_some() {
+            v.push("embedding.weight".to_string());
+        }
+        v.extend((0..self.layers.len()).map(|k| format!("rnn.l{k}")));
+        v.push("head".to_string());
+        v
+    }
+
+    /// Writes a step's inputs, targets and per-step uniforms.
+    fn upload(&self, ws: &TrainWorkspace, batch: &Batch, lengths: &[usize], kept: usize, step: u64) {
+        let queue = &self.ctx.queue;
+        let write = |buf: TBuf, bytes: &[u8]| queue.write_buffer(ws.buffer(buf), 0, bytes);
+        let u32s = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
+        match &batch.inputs {
+            BatchInputs::Tokens(ids) => write(TBuf::Ids, bytemuck::cast_slice(&u32s(ids))),
+            BatchInputs::Features(x) => write(TBuf::X, bytemuck::cast_slice(x)),
+        }
+        write(TBuf::Lens, bytemuck::cast_slice(&u32s(lengths)));
+        let classes = self.shape.classes;
+        let (kind, scale) = match &batch.targets {
+            Targets::Classes(ids) => {
+                write(TBuf::Targets, bytemuck::cast_slice(&u32s(ids)));
+                (ts::LOSS_CROSS_ENTROPY, 1.0 / kept as f64)
+            }
+            Targets::Values(v) => {
+                write(TBuf::Targets, bytemuck::cast_slice(v));
+                (ts::LOSS_MSE, 1.0 / (kept * classes) as f64)
+            }
+        };
+        let lp = LossParams {
+            rows: ws.plan.head_rows() as u32,
+            classes: classes as u32,
+            kind,
+            batch: batch.batch as u32,
+            steps: u32::from(self.shape.head_mode == crate::train::HeadMode::Steps),
+            scale: scale as f32,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        queue.write_buffer(&ws.loss_params, 0, bytemuck::bytes_of(&lp));
+        queue.write_buffer(&ws.opt_params, 0, bytemuck::bytes_of(&optimizer_params(&self.cfg, step)));
+    }
+
+    /// Puts back the parameters and moments saved before the last update.
+    fn restore(&self) -> Result<()> {
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.restore") });
+        for (g, &(p, _, len)) in self.groups.iter().enumerate() {
+            for (src, dst) in [(TBuf::BackP(g), p), (TBuf::BackM(g), TBuf::OptM(g)), (TBuf::BackV(g), TBuf::OptV(g))] {
+                encoder.copy_buffer_to_buffer(&self.buffers[&src], 0, &self.buffers[&dst], 0, 4 * len as u64);
+            }
+        }
+        self.ctx.scoped("restoring the parameters", || self.ctx.queue.submit([encoder.finish()]))?;
+        Ok(())
+    }
+
+    /// The model with the GPU's current parameters.
+    pub fn model(&self) -> Result<TrainModel> {
+        let parts: Vec<(&wgpu::Buffer, usize)> =
+            self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect();
+        let encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.model") });
+        let mut values = self
+            .ctx
+            .scoped("reading the parameters back", || {
+                super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, &parts)
+            })??
+            .into_iter();
+        let mut model = self.model.clone();
+        if let Some(e) = &mut model.embedding {
+            *e = Embedding { weight: values.next().unwrap_or_default(), ..e.clone() };
+        }
+        for (layer, ly) in model.stack.layers.iter_mut().zip(&self.layers) {
+            layer.weights = split_weights(ly, &values.next().unwrap_or_default());
+        }
+        let head = values.next().unwrap_or_default();
+        let split = self.model.head.weight.len().min(head.len());
+        model.head.weight = head[..split].to_vec();
+        model.head.bias = head[split..].to_vec();
+        Ok(model)
+    }
+
+    /// The optimizer state (moments in f64, as the CPU reference keeps them).
+    pub fn optimizer_state(&self) -> Result<OptimizerState> {
+        let mut parts = Vec::new();
+        for g in 0..self.groups.len() {
+            parts.push((&self.buffers[&TBuf::OptM(g)], self.groups[g].2));
+            parts.push((&self.buffers[&TBuf::OptV(g)], self.groups[g].2));
+        }
+        let encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.state") });
+        let data = self.ctx.scoped("reading the optimizer state back", || {
+            super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, &parts)
+        })??;
+        // groups hold several of the model's tensors: split them as parameters_mut lists them
+        let sizes = self.model.parameter_sizes();
+        let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        let (mut m, mut v) = (Vec::new(), Vec::new());
+        let (mut mi, mut vi) =
+            (data.iter().step_by(2).flat_map(|x| x.iter()), data.iter().skip(1).step_by(2).flat_map(|x| x.iter()));
+        for &n in &sizes {
+            m.push(f64s(&mi.by_ref().take(n).copied().collect::<Vec<f32>>()));
+            v.push(f64s(&vi.by_ref().take(n).copied().collect::<Vec<f32>>()));
+        }
+        Ok(OptimizerState { step: self.step, m, v })
+    }
+
+    /// The commands of a step over `t` steps and batch `b` (dispatch counts for benchmarks).
+    pub fn plan(&self, t: usize, b: usize) -> TrainPlan {
+        TrainPlan::training_step(&self.model.stack, self.shape, t, b)
+    }
+
+    /// Compute dispatches of one step over `t` steps and batch `b`.
+    pub fn dispatches(&self, t: usize, b: usize) -> usize {
+        self.plan(t, b).commands.iter().filter(|c| c.is_dispatch()).count()
+    }
+}
+
+/// The optimizer's uniforms for step `step` (1-based): bias corrections, the first step's flag.
+fn optimizer_params(cfg: &TrainConfig, step: u64) -> OptimizerParams {
+    let mut flags = 0;
+    if cfg.clip_value.is_some() {
+        flags |= ts::FLAG_OPT_CLIP_VALUE;
+    }
+    if cfg.clip_norm.is_some() {
+        flags |= ts::FLAG_OPT_CLIP_NORM;
+    }
+    if step == 1 {
+        flags |= ts::FLAG_OPT_FIRST_STEP;
+    }
+    let t = step.min(i32::MAX as u64) as i32;
+    let (kind, lr, momentum, beta1, beta2, eps, weight_decay) = match cfg.optimizer {
+        Optimizer::Sgd { lr, momentum, weight_decay } => (ts::OPT_SGD, lr, momentum, 0.0, 0.0, 0.0, weight_decay),
+        Optimizer::Adam { lr, beta1, beta2, eps, weight_decay } => {
+            (ts::OPT_ADAM, lr, 0.0, beta1, beta2, eps, weight_decay)
+        }
+        Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay } => {
+            (ts::OPT_ADAMW, lr, 0.0, beta1, beta2, eps, weight_decay)
+        }
+    };
+    OptimizerParams {
+        kind,
+        flags,
+        lr,
+        momentum,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        bias1: (1.0 - (beta1 as f64).powi(t)) as f32,
+        bias2: (1.0 - (beta2 as f64).powi(t)) as f32,
+        clip_norm: cfg.clip_norm.unwrap_or(0.0),
+        clip_value: cfg.clip_value.unwrap_or(0.0),
+    }
+}

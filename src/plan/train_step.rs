@@ -1,0 +1,201 @@
+//! The plan of one optimizer step of Embedding -> stack -> Linear: the training pass of
+//! [`TrainPlan`] with the embedding before it, the head and the loss between its forward and
+//! its backward, and gradient norms, clipping and the optimizer after it. One encoder, one
+//! submit; what comes back is `Stats` (the loss, the sums of squares, a failure flag).
+
+use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainPlan};
+use crate::network::Network;
+use crate::train::{HeadMode, LossKind, TrainModel};
+
+/// Invocations per workgroup of `sum_squares` (WGSL `OPT_WORKGROUP`, a power of two).
+pub const OPT_WORKGROUP: u32 = 256;
+/// `LossParams::kind` (WGSL `LOSS_*`).
+pub const LOSS_CROSS_ENTROPY: u32 = 0;
+pub const LOSS_MSE: u32 = 1;
+/// `OptimizerParams::kind` (WGSL `OPT_*`).
+pub const OPT_SGD: u32 = 0;
+pub const OPT_ADAM: u32 = 1;
+pub const OPT_ADAMW: u32 = 2;
+/// `OptimizerParams::flags` (WGSL `FLAG_OPT_*`).
+pub const FLAG_OPT_CLIP_VALUE: u32 = 1;
+pub const FLAG_OPT_CLIP_NORM: u32 = 2;
+pub const FLAG_OPT_FIRST_STEP: u32 = 4;
+
+/// What surrounds the stack in a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepShape {
+    /// `(vocab, E)` when the inputs are token ids.
+    pub embedding: Option<(usize, usize)>,
+    /// The head's width in (W) and out (C).
+    pub head_in: usize,
+    pub classes: usize,
+    pub head_mode: HeadMode,
+    pub loss: LossKind,
+}
+
+impl StepShape {
+    /// Read off a model.
+    pub fn of(model: &TrainModel, loss: LossKind) -> StepShape {
+        StepShape {
+            embedding: model.embedding.as_ref().map(|e| (e.vocab, e.dim)),
+            head_in: model.head.inputs,
+            classes: model.head.outputs,
+            head_mode: model.head_mode,
+            loss,
+        }
+    }
+}
+
+impl TrainPlan {
+    /// The plan of one optimizer step of `model`'s shape over `t` steps, batch `b`.
+    pub fn training_step(net: &Network, shape: StepShape, t: usize, b: usize) -> TrainPlan {
+        let mut plan = TrainPlan::new_empty(net, t, b);
+        plan.head = Some(shape);
+        if let Some((vocab, dim)) = shape.embedding {
+            plan.groups.push((TBuf::EmbW, TBuf::EmbGrad, vocab * dim));
+        }
+        for (l, ly) in plan.layers.clone().iter().enumerate() {
+            plan.groups.push((TBuf::Wts(l), TBuf::Grads(l), ly.weights_len()));
+        }
+        plan.groups.push((TBuf::HeadW, TBuf::HeadGradW, shape.classes * (shape.head_in + 1)));
+        plan.commands.extend([TCommand::Clear(TBuf::Stats), TCommand::Clear(TBuf::H0), TCommand::Clear(TBuf::C0)]);
+        if shape.embedding.is_some() {
+            plan.commands.push(TCommand::Embed);
+        }
+        for l in 0..plan.layers.len() {
+            plan.forward_layer(l);
+        }
+        plan.head_and_loss(shape);
+        for l in (0..plan.layers.len()).rev() {
+            plan.backward_layer(l);
+        }
+        if shape.embedding.is_some() {
+            plan.commands.extend([TCommand::Clear(TBuf::EmbGrad), TCommand::EmbedBackward]);
+        }
+        let groups = plan.groups.len();
+        plan.commands.extend((0..groups).map(|group| TCommand::SumSquares { group }));
+        for g in 0..groups {
+            let (p, _, len) = plan.groups[g];
+            for (src, dst) in [(p, TBuf::BackP(g)), (TBuf::OptM(g), TBuf::BackM(g)), (TBuf::OptV(g), TBuf::BackV(g))] {
+                plan.commands.push(TCommand::Copy { src, src_off: 0, dst, dst_off: 0, len });
+            }
+        }
+        plan.commands.extend((0..groups).map(|group| TCommand::Update { group }));
+        plan
+    }
+
+    /// Rows the head reads: every step's (`T*B`) or every sequence's final state (`B`).
+    pub fn head_rows(&self) -> usize {
+        match self.head.map(|h| h.head_mode) {
+            Some(HeadMode::Last) => self.batch,
+            _ => self.steps * self.batch,
+        }
+    }
+
+    /// The head's forward, the loss, and the head's backward into the stack's upstream
+    /// gradients (`Dy` for a head at every step, the last layer's `DhN` for one on the final
+    /// states).
+    fn head_and_loss(&mut self, shape: StepShape) {
+        let (rows, c, win) = (self.head_rows(), shape.classes, shape.head_in);
+        let last = self.layers.len() - 1;
+        let (d, o, b) = (self.layers[last].dirs, self.layers[last].out, self.batch);
+        // feature inputs: (buffer, offset, row stride, width, column offset in the head) per part
+        let parts: Vec<(TBuf, usize, usize, usize, usize)> = match shape.head_mode {
+            HeadMode::Steps => vec![(self.output(), 0, win, win, 0)],
+            HeadMode::Last => (0..d).map(|dir| (TBuf::HN, (last * d + dir) * b * o, o, o, dir * o)).collect(),
+        };
+        let mut cmds = vec![TCommand::Clear(TBuf::DhN), TCommand::Clear(TBuf::DcN)];
+        if shape.head_mode == HeadMode::Last {
+            cmds.push(TCommand::Clear(TBuf::Dy));
+        }
+        // logits [rows, C] = Σ_parts feat · W[:, part]ᵀ + bias
+        for (i, &(buf, off, stride, width, col)) in parts.iter().enumerate() {
+            let p = Matmul {
+                m: rows,
+                n: c,
+                k: width,
+                flags: if i == 0 { FLAG_MM_BIAS } else { FLAG_MM_ACCUMULATE },
+                bias_off: c * win,
+                a_off: off,
+                a_m: stride,
+                a_k: 1,
+                b_off: col,
+                b_k: 1,
+                b_n: win,
+                c_m: c,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            cmds.push(TCommand::Matmul { p, a: buf, b: TBuf::HeadW, c: TBuf::Logits });
+        }
+        cmds.push(TCommand::Loss);
+        let colsum = |m: usize, a: TBuf, a_k: usize, k: usize, c: TBuf, c_off: usize| TCommand::Matmul {
+            p: Matmul { m, n: 1, k, a_m: 1, a_k, c_off, c_m: 1, ..Matmul::default() },
+            a,
+            b: TBuf::Ones,
+            c,
+        };
+        cmds.push(colsum(1, TBuf::RowLoss, 1, rows, TBuf::Stats, 0));
+        cmds.push(colsum(c, TBuf::DLogits, c, rows, TBuf::HeadGradW, c * win));
+        for &(buf, off, stride, width, col) in &parts {
+            // dW[:, part] [C, width] = dlogitsᵀ · feat
+            let p = Matmul {
+                m: c,
+                n: width,
+                k: rows,
+                a_m: 1,
+                a_k: c,
+                b_off: off,
+                b_k: stride,
+                b_n: 1,
+                c_off: col,
+                c_m: win,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            cmds.push(TCommand::Matmul { p, a: TBuf::DLogits, b: buf, c: TBuf::HeadGradW });
+            // dfeat [rows, width] = dlogits · W[:, part], into the stack's upstream
+            let (dst, c_off, c_m) = match shape.head_mode {
+                HeadMode::Steps => (TBuf::Dy, 0, win),
+                HeadMode::Last => (TBuf::DhN, off, o),
+            };
+            let p = Matmul {
+                m: rows,
+                n: width,
+                k: c,
+                a_m: c,
+                a_k: 1,
+                b_off: col,
+                b_k: win,
+                b_n: 1,
+                c_off,
+                c_m,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            cmds.push(TCommand::Matmul { p, a: TBuf::DLogits, b: TBuf::HeadW, c: dst });
+        }
+        self.commands.extend(cmds);
+    }
+
+    /// Sizes of a training step's own buffers (floats; u32 for ids and class targets).
+    pub(super) fn step_size(&self, buf: TBuf) -> usize {
+        let head = self.head.expect("a training step's buffer");
+        let (rows, c) = (self.head_rows(), head.classes);
+        let group_len = |g: usize| self.groups[g].2;
+        match buf {
+            TBuf::Ids => self.steps * self.batch,
+            TBuf::Targets => match head.loss {
+                LossKind::CrossEntropy => rows,
+                LossKind::Mse => rows * c,
+            },
+            TBuf::EmbW | TBuf::EmbGrad => head.embedding.map_or(0, |(v, e)| v * e),
+            TBuf::HeadW | TBuf::HeadGradW => c * (head.head_in + 1),
+            TBuf::Logits | TBuf::DLogits => rows * c,
+            TBuf::RowLoss => rows,
+            TBuf::Stats => 2 + 2 * self.groups.len(),
+            TBuf::OptM(g) | TBuf::OptV(g) | TBuf::BackP(g) | TBuf::BackM(g) | TBuf::BackV(g) => group_len(g),
+            other => unreachable!("{other:?} is sized by TrainPlan::size"),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! [`Trainer`]: the training API. It steps a model on the engine's GPU (one submit per step,
+//! `gpu::GpuStepper`) or, on an engine without one, with the f64 CPU reference.
+
+use super::model::{Batch, TrainModel};
+use super::optim::OptimizerState;
+use super::reference::{StepStats, TrainConfig, reference_step};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::gpu::GpuStepper;
+
+/// Trains an Embedding -> stack -> Linear model with a loss, an optimizer and clipping.
+///
+/// ```no_run
+/// use wgpu_rnn::train::{Batch, BatchInputs, Targets, TrainConfig, Trainer};
+/// # fn demo(engine: &wgpu_rnn::Engine, model: wgpu_rnn::train::TrainModel, cfg: TrainConfig, batch: Batch)
+/// #     -> wgpu_rnn::Result<()> {
+/// let mut trainer = Trainer::new(engine, model, cfg)?;
+/// let stats = trainer.step(&batch)?;
+/// println!("loss {:.4}, gradient norm {:.4}", stats.loss, stats.grad_norm);
+/// let trained = trainer.model()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Trainer {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one trainer per model; boxing buys nothing")]
+enum Inner {
+    Gpu(GpuStepper),
+    Cpu { model: TrainModel, state: OptimizerState, cfg: TrainConfig },
+}
+
+impl Trainer {
+    /// Validates the model and the configuration and, on a GPU engine, uploads the model.
+    pub fn new(engine: &Engine, model: TrainModel, cfg: TrainConfig) -> Result<Trainer> {
+        let inner = match engine.context() {
+            Some(ctx) => Inner::Gpu(GpuStepper::new(ctx.clone(), model, cfg)?),
+            None => {
+                model.validate()?;
+                cfg.validate()?;
+                let state = OptimizerState::new(&model.parameter_sizes());
+                Inner::Cpu { model, state, cfg }
+            }
+        };
+        Ok(Trainer { inner })
+    }
+
+    /// One optimizer step: forward, loss, backward, clipping, update. Returns the loss and the
+    /// gradient norm before clipping. After an error ([`crate::Error::NonFinite`] for a NaN or
+    /// infinity, or a batch that does not fit) the model is as it was.
+    pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.step(batch),
+            Inner::Cpu { model, state, cfg } => reference_step(model, state, cfg, batch),
+        }
+    }
+
+    /// The model with its current parameters (read back from the GPU).
+    pub fn model(&self) -> Result<TrainModel> {
+        match &self.inner {
+            Inner::Gpu(g) => g.model(),
+            Inner::Cpu { model, .. } => Ok(model.clone()),
+        }
+    }
+
+    /// Whether the steps run on a GPU.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.inner, Inner::Gpu(_))
+    }
+
+    /// Optimizer steps taken.
+    pub fn steps(&self) -> u64 {
+        match &self.inner {
+            Inner::Gpu(g) => g.steps(),
+            Inner::Cpu { state, .. } => state.step,
+        }
+    }
+}
