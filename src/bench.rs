@@ -131,11 +131,26 @@ pub struct BenchRecord {
     pub kernels: Vec<(String, f64)>,
     /// Where the timed calls took x from.
     pub source: InputSource,
+    /// A training step (`bench --train`) rather than a forward call: the saved activations'
+    /// bytes (the tapes of all layers).
+    pub train: Option<TrainFacts>,
+}
+
+/// What `bench --train` reports besides time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainFacts {
+    /// Bytes of the saved activations (every layer's tape).
+    pub tape_bytes: usize,
+    /// Compute dispatches per layer (the stack's share of the step, forward and backward).
+    pub layer_dispatches: usize,
 }
 
 impl BenchRecord {
+    /// GFLOP/s of the recurrent layers: a forward call's FLOPs, three times that for a training
+    /// step (its backward does twice the forward's products).
     pub fn gflops(&self) -> f64 {
-        self.config.flops() / (self.ms * 1e6)
+        let passes = if self.train.is_some() { 3.0 } else { 1.0 };
+        passes * self.config.flops() / (self.ms * 1e6)
     }
     pub fn steps_per_second(&self) -> f64 {
         self.config.steps as f64 / (self.ms / 1e3)
@@ -151,6 +166,9 @@ impl BenchRecord {
             "steps_per_s": self.steps_per_second(), "dispatches": self.dispatches,
             "variant": self.variant, "adapter": self.adapter, "backend": self.backend, "driver": self.driver,
             "x_on_gpu": self.source == InputSource::Gpu,
+            "train": self.train.is_some(),
+            "tape_bytes": self.train.map(|t| t.tape_bytes),
+            "layer_dispatches": self.train.map(|t| t.layer_dispatches),
             "kernels_ms": self.kernels.iter().map(|(k, ms)| (k.clone(), serde_json::json!(ms))).collect::<serde_json::Map<_, _>>(),
         })
     }
@@ -218,6 +236,60 @@ pub fn measure(
         driver: adapter.driver_info,
         kernels: Vec::new(),
         source,
+        train: None,
+    })
+}
+
+/// Times optimizer steps of `config`'s stack with a `Linear(W, 1)` head at every step, a
+/// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps, then the median wall
+/// time of `repeats` (each: upload, one submit, the GPU done, loss and norm read back).
+pub fn measure_train(
+    engine: &crate::Engine,
+    config: &BenchConfig,
+    seed: u64,
+    warmup: usize,
+    repeats: usize,
+) -> Result<BenchRecord> {
+    use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
+    let ctx = engine
+        .context()
+        .ok_or_else(|| Error::NoAdapter("bench --train times the GPU; no adapter is available".into()))?;
+    let net = config.network(seed);
+    let inputs = config.inputs(&net, seed);
+    let model = TrainModel::new(net, None, 1, HeadMode::Steps, seed)?;
+    let cfg =
+        TrainConfig { loss: LossKind::Mse, optimizer: Optimizer::sgd(1e-4), clip_norm: Some(1.0), clip_value: None };
+    let mut trainer = Trainer::new(engine, model, cfg)?;
+    let (t, b) = (config.steps, config.batch);
+    let batch = Batch {
+        inputs: BatchInputs::Features(inputs.x),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: Targets::Values(vec![0.0; t * b]),
+    };
+    for _ in 0..warmup {
+        trainer.step(&batch)?;
+    }
+    let mut wall = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let start = std::time::Instant::now();
+        trainer.step(&batch)?;
+        wall.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let plan = trainer.plan(t, b).ok_or_else(|| Error::NoAdapter("the trainer runs on the CPU".into()))?;
+    Ok(BenchRecord {
+        config: *config,
+        ms: median(&mut wall),
+        gpu_ms: None,
+        dispatches: plan.dispatches(),
+        variant: "train_step".into(),
+        adapter: ctx.adapter.name.clone(),
+        backend: ctx.adapter.backend.clone(),
+        driver: ctx.adapter.driver_info.clone(),
+        kernels: Vec::new(),
+        source: InputSource::Host,
+        train: Some(TrainFacts { tape_bytes: plan.tape_bytes(), layer_dispatches: plan.layer_dispatches(0) }),
     })
 }
 

@@ -299,9 +299,12 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_LINEAR_BEFORE_RESET", p::FLAG_LINEAR_BEFORE_RESET),
         ("FLAG_WAVE", p::FLAG_WAVE),
         ("TRAIN_WORKGROUP", crate::plan::train::TRAIN_WORKGROUP),
-        ("MM_TILE", crate::plan::train::MM_TILE),
+        ("MM_BLOCK", crate::plan::train::MM_BLOCK),
+        ("MM_GROUP", crate::plan::train::MM_GROUP),
+        ("STEP_INITIAL", crate::plan::train::STEP_INITIAL),
         ("FLAG_MM_BIAS", crate::plan::train::FLAG_MM_BIAS),
         ("FLAG_MM_ACCUMULATE", crate::plan::train::FLAG_MM_ACCUMULATE),
+        ("FLAG_MM_COPY", crate::plan::train::FLAG_MM_COPY),
         ("OPT_WORKGROUP", ts::OPT_WORKGROUP),
         ("LOSS_CROSS_ENTROPY", ts::LOSS_CROSS_ENTROPY),
         ("LOSS_MSE", ts::LOSS_MSE),
@@ -670,8 +673,12 @@ pub enum TrainKernel {
     Matmul,
     /// One time step of a layer, both directions, keeping the tape.
     TrainStep,
+    /// The second half of a GRU (linear_before_reset 0) or projected LSTM step.
+    TrainStepFinish,
     /// The backward of one step, both directions.
     TrainStepBackward,
+    /// The second half of a two-phase step's backward.
+    TrainStepBackwardFinish,
     /// The embedding's gather, and its gradient's sums per token.
     Embed,
     EmbedBackward,
@@ -684,10 +691,12 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 8] = [
+    pub const ALL: [TrainKernel; 10] = [
         TrainKernel::Matmul,
         TrainKernel::TrainStep,
+        TrainKernel::TrainStepFinish,
         TrainKernel::TrainStepBackward,
+        TrainKernel::TrainStepBackwardFinish,
         TrainKernel::Embed,
         TrainKernel::EmbedBackward,
         TrainKernel::Loss,
@@ -700,7 +709,9 @@ impl TrainKernel {
         match self {
             TrainKernel::Matmul => "matmul",
             TrainKernel::TrainStep => "train_step",
+            TrainKernel::TrainStepFinish => "train_step_finish",
             TrainKernel::TrainStepBackward => "train_step_backward",
+            TrainKernel::TrainStepBackwardFinish => "train_step_backward_finish",
             TrainKernel::Embed => "embed",
             TrainKernel::EmbedBackward => "embed_backward",
             TrainKernel::Loss => "loss",
@@ -713,6 +724,8 @@ impl TrainKernel {
     pub fn file(self) -> &'static str {
         match self {
             TrainKernel::EmbedBackward => "embed",
+            TrainKernel::TrainStepFinish => "train_step",
+            TrainKernel::TrainStepBackwardFinish => "train_step_backward",
             TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => "optimizer",
             other => other.entry_point(),
         }
@@ -742,10 +755,11 @@ impl TrainKernel {
             TrainKernel::Matmul => {
                 &[DynamicUniform(crate::gpu::MATMUL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
             }
-            TrainKernel::TrainStep => &[
+            TrainKernel::TrainStep | TrainKernel::TrainStepFinish => &[
                 LP,
                 TP,
                 SP,
+                StorageRead,
                 StorageRead,
                 StorageRead,
                 StorageRead,
@@ -773,7 +787,7 @@ impl TrainKernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            TrainKernel::TrainStepBackward => &[
+            TrainKernel::TrainStepBackward | TrainKernel::TrainStepBackwardFinish => &[
                 LP,
                 TP,
                 SP,

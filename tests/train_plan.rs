@@ -27,22 +27,44 @@ fn plan(
 #[test]
 fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
     for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
-        for (direction, merge) in [(Direction::Forward, MergeMode::Concat), (Direction::Bidirectional, MergeMode::Sum)]
-        {
-            for t in [1, 9, 40] {
-                let p = plan(cell, direction, 3, 0, merge, t, 4);
-                for l in 0..3 {
-                    let n = p.layer_dispatches(l);
-                    let steps = p
-                        .commands
-                        .iter()
-                        .filter(|c| matches!(c, TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } if *layer == l))
-                        .count();
-                    assert_eq!(steps, 2 * t, "{cell:?} {direction:?}: one forward and one backward dispatch per step");
-                    // per direction: xp, dW, dWb, dR (2 for reset-before GRU), dRb, dP, dX; and a merge
-                    assert!(n <= 2 * t + 16, "{cell:?} {direction:?} T={t}: {n} dispatches in layer {l}");
+        for lbr in [false, true] {
+            if lbr && cell != Cell::Gru {
+                continue;
+            }
+            for (direction, merge) in
+                [(Direction::Forward, MergeMode::Concat), (Direction::Bidirectional, MergeMode::Sum)]
+            {
+                for t in [1, 9, 40] {
+                    let mut p = plan(cell, direction, 3, 0, merge, t, 4);
+                    if lbr {
+                        let mut net = random::network(&RandomConfig::simple(cell, 5, 7), 1, |mut s| {
+                            s.linear_before_reset = true;
+                            s
+                        });
+                        net.layers.truncate(1);
+                        p = TrainPlan::new(&net, t, 4);
+                        assert!(!p.layers[0].two_phase(), "PyTorch's GRU takes one dispatch per step");
+                    }
+                    for l in 0..p.layers.len() {
+                        let n = p.layer_dispatches(l);
+                        let steps = p
+                            .commands
+                            .iter()
+                            .filter(|c| {
+                                matches!(c, TCommand::Step { layer, .. } | TCommand::StepFinish { layer, .. }
+                                | TCommand::StepBackward { layer, .. } | TCommand::StepBackwardFinish { layer, .. }
+                                | TCommand::StepInitial { layer } if *layer == l)
+                            })
+                            .count();
+                        // one dispatch per step each way (two for a two-phase layer), and dh0
+                        let phases = if p.layers[l].two_phase() { 2 } else { 1 };
+                        assert_eq!(steps, 2 * phases * t + 1, "{cell:?} {direction:?}: dispatches per step");
+                        // per direction: Rᵀ, xp, dW, dWb, dR (2 for reset-before GRU), dRb, dP, dX; a merge
+                        let most = 2 * phases * t + 1 + 9 * p.layers[l].dirs + 1;
+                        assert!(n <= most, "{cell:?} {direction:?} T={t}: {n} dispatches in layer {l}");
+                    }
+                    assert_eq!(p.dispatches(), (0..p.layers.len()).map(|l| p.layer_dispatches(l)).sum::<usize>());
                 }
-                assert_eq!(p.dispatches(), (0..3).map(|l| p.layer_dispatches(l)).sum::<usize>());
             }
         }
     }

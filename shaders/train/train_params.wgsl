@@ -15,15 +15,15 @@ struct TrainParams {
     m_off: u32,        // record: LSTM o ⊙ h(c') before the projection [H] (FLAG_PROJ)
     merge: u32,        // MERGE_* of the layer's output (MERGE_CONCAT for one direction)
     width: u32,        // floats per row of the merged output and its gradient dy
-    state_c: u32,      // state: where c [D, B, H] starts after h [D, B, H_out]
-    carry_c: u32,      // carry: dc [D, B, H] after dh [D, B, H_out]
-    carry_tot: u32,    // carry: dh with dy added [D, B, H_out]
-    carry_direct: u32, // carry: GRU's z ⊙ dh that flows straight to h_prev [D, B, H_out]
+    state_c: u32,      // state: where c [D, B, H] starts after h_n [D, B, H_out]
+    carry_c: u32,      // carry: dc [D, B, H] after dh_n [D, B, H_out]
+    carry_dh0: u32,    // carry: dh0 [D, B, H_out], the last dispatch's result
+    carry_direct: u32, // carry: GRU's share of dh_prev that skips R [2, D, B, H_out] (by step parity)
     carry_c0: u32,     // carry: the layer's c0 [D, B, H]
     dgr_off: u32,      // dgates: the recurrent half dGr [D, T, B, G*H] (GRU; else dGx serves)
     dp_off: u32,       // extras: peephole partial sums [D, B, 3*H] after dh per step [D, T, B, H_out]
+    state_h0: u32,     // state: h0 [D, B, H_out] after c
     _pad0: u32,
-    _pad1: u32,
 }
 
 // Index of row (d, t, b)'s record in the tape and of its gates in xp and dgates.

@@ -1,15 +1,23 @@
-// train_step: one time step of a layer for training, both directions in one dispatch, keeping
-// the tape its backward (train_step_backward) reads. CPU twin: cpu::forward::run with its tape.
+// train_step, train_step_finish: one time step of a layer for training, both directions in one
+// dispatch, keeping the tape its backward (train_step_backward) reads. CPU twin:
+// cpu::forward::run with its tape.
 //   xp:    [D, T, B, G*H]  x·Wᵀ + Wb (matmul), ONNX gate order: RNN h; GRU z, r, h; LSTM i, o, f, c
 //   wts:   the layer's weights in ONNX layout, one buffer (TrainParams offsets)
-//   state: h [D, B, H_out] then c [D, B, H]: the running state, h0 and c0 copied in first
+//   rt:    its recurrent weights transposed, Rᵀ [D, H_out, G*H] (matmul copies them each pass):
+//          neighbouring units read neighbouring weights
+//   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out]: the final h, the running c (h0
+//          and c0 copied in first)
 //   tape:  [D, T, B, record]: gate pre-activations before clip [G*H], h_prev [H_out], ext [H]
 //          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev), m [H] (LSTM with a projection)
-//   y:     [T, B, D, H_out], zero past each length
-// Workgroup (b, d) computes batch row b of direction d, its invocations striding over units.
-// The step runs in phases separated by storage barriers: the row's state, tape and output are
-// read and written by this workgroup alone. Steps past a row's length leave everything as is.
-// Versions: train_step (this file): one workgroup per row and direction.
+//   y:     [T, B, D, H_out], zero past each length; step s reads h_prev from y at the previous
+//          step's time (or h0), so no invocation reads what another writes in the same step
+// Invocation (j, b, d): unit j of batch row b, direction d. Steps past a row's length do nothing.
+// Versions (one each):
+//   train_step         the whole step of RNN, LSTM and GRU (linear_before_reset); the first
+//                      half of GRU (linear_before_reset 0: z, r, r ⊙ h_prev) and of a projected
+//                      LSTM (c', o ⊙ h(c'))
+//   train_step_finish  their second half: GRU's candidate (it reads every unit's r ⊙ h_prev),
+//                      the LSTM projection (it reads every unit's o ⊙ h(c'))
 // uses: train/train_params shared/activations
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
@@ -17,134 +25,177 @@
 @group(0) @binding(2) var<uniform> sp: StepParams;
 @group(0) @binding(3) var<storage, read> xp: array<f32>;
 @group(0) @binding(4) var<storage, read> wts: array<f32>;
-@group(0) @binding(5) var<storage, read> lens: array<u32>;
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-@group(0) @binding(7) var<storage, read_write> tape: array<f32>;
-@group(0) @binding(8) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> rt: array<f32>;
+@group(0) @binding(6) var<storage, read> lens: array<u32>;
+@group(0) @binding(7) var<storage, read_write> state: array<f32>;
+@group(0) @binding(8) var<storage, read_write> tape: array<f32>;
+@group(0) @binding(9) var<storage, read_write> y: array<f32>;
+
+// The running invocation's row: its time index and tape record. `ok` is false past the length.
+struct Row {
+    ok: bool,
+    t: u32,
+    rec: u32,
+}
+
+fn row_of(d: u32, b: u32) -> Row {
+    let len = lens[b];
+    if (sp.step >= len) {
+        return Row(false, 0u, 0u);
+    }
+    let t = time_index(lp, d, sp.step, len);
+    return Row(true, t, record_row(lp, d, t, b) * tp.record);
+}
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
-fn train_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let b = wg.x;
-    let d = wg.y;
-    let len = lens[b];
-    let running = sp.step < len;
-    let t = select(0u, time_index(lp, d, sp.step, len), running);
-    let rec = record_row(lp, d, t, b) * tp.record;
-    let h_row = (d * lp.batch + b) * lp.hidden_in;
-    let c_row = tp.state_c + (d * lp.batch + b) * lp.hidden;
-    // 1. h_prev into the tape: the phases below read it there while the state is overwritten
-    if (running) {
-        for (var k = li; k < lp.hidden_in; k += TRAIN_WORKGROUP) {
-            tape[rec + tp.hprev_off + k] = state[h_row + k];
-        }
+fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let b = gid.y;
+    let d = gid.z;
+    let row = row_of(d, b);
+    if (!row.ok || j >= lp.hidden) {
+        return;
     }
-    storageBarrier();
-    // 2. the gates that read h_prev
-    if (running) {
-        for (var j = li; j < lp.hidden; j += TRAIN_WORKGROUP) {
-            if ((lp.flags & FLAG_LSTM) != 0u) {
-                lstm_unit(d, t, b, j, rec, h_row, c_row);
-            } else if ((lp.flags & FLAG_GRU) != 0u) {
-                gru_gates_unit(d, t, b, j, rec);
-            } else {
-                let pre = preact(d, t, b, j, rec);
-                tape[rec + j] = pre;
-                finish(d, t, b, j, h_row, activate(lp.acts[d * 3u], clip_gate(lp, pre)));
-            }
-        }
+    let hs = h_source(d, b);
+    if (j < lp.hidden_in) {
+        tape[row.rec + tp.hprev_off + j] = h_prev(hs, j);
     }
-    storageBarrier();
-    // 3. what needs every unit of phase 2: GRU's candidate, LSTM's projection
-    if (running) {
-        if ((lp.flags & FLAG_GRU) != 0u) {
-            for (var j = li; j < lp.hidden; j += TRAIN_WORKGROUP) {
-                gru_candidate_unit(d, t, b, j, rec, h_row);
-            }
-        } else if ((lp.flags & FLAG_PROJ) != 0u) {
-            for (var k = li; k < lp.hidden_in; k += TRAIN_WORKGROUP) {
-                var acc = 0.0;
-                let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
-                for (var j = 0u; j < lp.hidden; j++) {
-                    acc += wts[w + j] * tape[rec + tp.m_off + j];
-                }
-                finish(d, t, b, k, h_row, acc);
-            }
-        }
+    if ((lp.flags & FLAG_LSTM) != 0u) {
+        lstm_unit(d, row.t, b, j, row.rec, hs);
+    } else if ((lp.flags & FLAG_GRU) != 0u) {
+        gru_unit(d, row.t, b, j, row.rec, hs);
+    } else {
+        let pre = preact(d, row.t, b, j, hs);
+        tape[row.rec + j] = pre;
+        finish(d, row.t, b, j, activate(lp.acts[d * 3u], clip_gate(lp, pre)));
     }
+}
+
+@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
+fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let k = gid.x;
+    let b = gid.y;
+    let d = gid.z;
+    let row = row_of(d, b);
+    if (!row.ok) {
+        return;
+    }
+    if ((lp.flags & FLAG_GRU) != 0u) {
+        if (k < lp.hidden) {
+            gru_candidate(d, row.t, b, k, row.rec);
+        }
+    } else if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
+        var acc = 0.0;
+        let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
+        for (var j = 0u; j < lp.hidden; j++) {
+            acc += wts[w + j] * tape[row.rec + tp.m_off + j];
+        }
+        finish(d, row.t, b, k, acc);
+    }
+}
+
+// Where h before this step starts: h0 in the state at the first step, else the output of the
+// step before in y.
+struct HSource {
+    h0: bool,
+    base: u32,
+}
+
+fn h_source(d: u32, b: u32) -> HSource {
+    if (sp.step == 0u) {
+        return HSource(true, tp.state_h0 + (d * lp.batch + b) * lp.hidden_in);
+    }
+    let tq = time_index(lp, d, sp.step - 1u, lens[b]);
+    return HSource(false, ((tq * lp.batch + b) * lp.dirs + d) * lp.hidden_in);
+}
+
+fn h_prev(hs: HSource, k: u32) -> f32 {
+    if (hs.h0) {
+        return state[hs.base + k];
+    }
+    return y[hs.base + k];
 }
 
 // xp + R[row]·h_prev + Rb[row] of gate row `row` (G*H rows, gate-major).
-fn preact(d: u32, t: u32, b: u32, row: u32, rec: u32) -> f32 {
-    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + recurrent(d, row, rec);
+fn preact(d: u32, t: u32, b: u32, row: u32, hs: HSource) -> f32 {
+    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + recurrent(d, row, hs);
 }
 
-// R[row]·h_prev + Rb[row].
-fn recurrent(d: u32, row: u32, rec: u32) -> f32 {
+// R[row]·h_prev + Rb[row], reading R from rt.
+fn recurrent(d: u32, row: u32, hs: HSource) -> f32 {
     let gh = lp.hidden * gates(lp);
     var acc = wts[tp.b_off + d * 2u * gh + gh + row];
-    let w = r_row(tp, lp, d, row);
-    for (var k = 0u; k < lp.hidden_in; k++) {
-        acc += wts[w + k] * tape[rec + tp.hprev_off + k];
+    let w = d * lp.hidden_in * gh + row;
+    if (hs.h0) {
+        for (var k = 0u; k < lp.hidden_in; k++) {
+            acc += rt[w + k * gh] * state[hs.base + k];
+        }
+    } else {
+        for (var k = 0u; k < lp.hidden_in; k++) {
+            acc += rt[w + k * gh] * y[hs.base + k];
+        }
     }
     return acc;
 }
 
-// The new h of unit k: into the state and the output.
-fn finish(d: u32, t: u32, b: u32, k: u32, h_row: u32, h: f32) {
-    state[h_row + k] = h;
+// The new h of unit k: into the final state and the output.
+fn finish(d: u32, t: u32, b: u32, k: u32, h: f32) {
+    state[(d * lp.batch + b) * lp.hidden_in + k] = h;
     y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden_in + k] = h;
 }
 
-// GRU z and r of unit j, and the candidate's recurrent operand: Rh h + Rbh (linear_before_reset)
-// or r ⊙ h_prev.
-fn gru_gates_unit(d: u32, t: u32, b: u32, j: u32, rec: u32) {
+// GRU unit j: z and r; with linear_before_reset the candidate and the new h, else r ⊙ h_prev
+// for train_step_finish.
+fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];
-    let pz = preact(d, t, b, j, rec);
-    let pr = preact(d, t, b, H + j, rec);
+    let pz = preact(d, t, b, j, hs);
+    let pr = preact(d, t, b, H + j, hs);
     tape[rec + j] = pz;
     tape[rec + H + j] = pr;
     let r = activate(f, clip_gate(lp, pr));
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
-        tape[rec + tp.ext_off + j] = recurrent(d, 2u * H + j, rec);
+        let q = recurrent(d, 2u * H + j, hs);
+        tape[rec + tp.ext_off + j] = q;
+        let pn = xp[record_row(lp, d, t, b) * 3u * H + 2u * H + j] + r * q;
+        gru_new_h(d, t, b, j, rec, pn);
     } else {
         tape[rec + tp.ext_off + j] = r * tape[rec + tp.hprev_off + j];
     }
 }
 
-// GRU candidate n and new h of unit j: h' = (1 - z) ⊙ n + z ⊙ h_prev.
-fn gru_candidate_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, h_row: u32) {
+// GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev) + Rbn).
+fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     let H = lp.hidden;
     let gh = 3u * H;
-    let f = lp.acts[d * 3u];
-    let z = activate(f, clip_gate(lp, tape[rec + j]));
-    let r = activate(f, clip_gate(lp, tape[rec + H + j]));
-    var pn = xp[record_row(lp, d, t, b) * gh + 2u * H + j];
-    if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
-        pn += r * tape[rec + tp.ext_off + j];
-    } else {
-        let row = 2u * H + j;
-        var acc = wts[tp.b_off + d * 2u * gh + gh + row];
-        let w = r_row(tp, lp, d, row);
-        for (var k = 0u; k < H; k++) {
-            acc += wts[w + k] * tape[rec + tp.ext_off + k];
-        }
-        pn += acc;
+    let row = 2u * H + j;
+    var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
+    let w = d * H * gh + row;
+    for (var k = 0u; k < H; k++) {
+        acc += rt[w + k * gh] * tape[rec + tp.ext_off + k];
     }
+    gru_new_h(d, t, b, j, rec, acc);
+}
+
+// h' = (1 - z) ⊙ n + z ⊙ h_prev of unit j, from the candidate's pre-activation pn.
+fn gru_new_h(d: u32, t: u32, b: u32, j: u32, rec: u32, pn: f32) {
+    let H = lp.hidden;
     tape[rec + 2u * H + j] = pn;
+    let z = activate(lp.acts[d * 3u], clip_gate(lp, tape[rec + j]));
     let n = activate(lp.acts[d * 3u + 1u], clip_gate(lp, pn));
-    finish(d, t, b, j, h_row, (1.0 - z) * n + z * tape[rec + tp.hprev_off + j]);
+    finish(d, t, b, j, (1.0 - z) * n + z * tape[rec + tp.hprev_off + j]);
 }
 
 // LSTM unit j: gates i, o, f, c with peepholes and input_forget; c' into the state and the tape;
-// o ⊙ h(c') is the new h, or the projection's input (phase 3).
-fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, h_row: u32, c_row: u32) {
+// o ⊙ h(c') is the new h, or the projection's input (train_step_finish).
+fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
     let H = lp.hidden;
     let fa = lp.acts[d * 3u];
     let peep = (lp.flags & FLAG_PEEPHOLE) != 0u;
     let p = tp.p_off + d * 3u * H + j;
-    let c = state[c_row + j];
-    var pi = preact(d, t, b, j, rec);
+    let c_at = tp.state_c + (d * lp.batch + b) * H + j;
+    let c = state[c_at];
+    var pi = preact(d, t, b, j, hs);
     if (peep) {
         pi += wts[p] * c;
     }
@@ -152,27 +203,27 @@ fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, h_row: u32, c_row: u32) {
     let i = activate(fa, clip_gate(lp, pi));
     var f = 1.0 - i;
     if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
-        var pf = preact(d, t, b, 2u * H + j, rec);
+        var pf = preact(d, t, b, 2u * H + j, hs);
         if (peep) {
             pf += wts[p + 2u * H] * c;
         }
         tape[rec + 2u * H + j] = pf;
         f = activate(fa, clip_gate(lp, pf));
     }
-    let pc = preact(d, t, b, 3u * H + j, rec);
+    let pc = preact(d, t, b, 3u * H + j, hs);
     tape[rec + 3u * H + j] = pc;
     let c_new = f * c + i * activate(lp.acts[d * 3u + 1u], clip_gate(lp, pc));
-    var po = preact(d, t, b, H + j, rec);
+    var po = preact(d, t, b, H + j, hs);
     if (peep) {
         po += wts[p + H] * c_new;
     }
     tape[rec + H + j] = po;
     let m = activate(fa, clip_gate(lp, po)) * activate(lp.acts[d * 3u + 2u], c_new);
-    state[c_row + j] = c_new;
+    state[c_at] = c_new;
     tape[rec + tp.ext_off + j] = c_new;
     if ((lp.flags & FLAG_PROJ) != 0u) {
         tape[rec + tp.m_off + j] = m;
     } else {
-        finish(d, t, b, j, h_row, m);
+        finish(d, t, b, j, m);
     }
 }

@@ -1,18 +1,25 @@
-// train_step_backward: the backward of one train_step, both directions in one dispatch; the host
-// dispatches the steps in reverse. CPU twin: cpu::backward::backward64 (cells_backward.rs).
+// train_step_backward, train_step_backward_finish: the backward of one train_step, both
+// directions in one dispatch; the host dispatches the steps in reverse, then once more for
+// the initial state. CPU twin: cpu::backward::backward64 (cells_backward.rs).
 //   tape:   train_step's records [D, T, B, record] (train_params.wgsl)
 //   dy:     gradient of the layer's merged output [T, B, width]; y: its output [T, B, D, H_out]
 //           (merge mul reads the other direction)
-//   carry:  per row of each direction: dh [H_out] and dc [H] arriving from the step after, dh
-//           with dy added, GRU's direct share of dh_prev, and the layer's c0 (TrainParams)
-//   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of the
-//           recurrent products (they differ in the candidate gate)
+//   carry:  per row of each direction (TrainParams): dh_n [H_out]; dc [H], the running
+//           gradient of c; dh0 [H_out], the result of the last dispatch; GRU's direct share of
+//           dh_prev [2][H_out], written at step s into half s & 1; c0 [H]
+//   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of
+//           the recurrent products (they differ in the candidate gate)
 //   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H]
-// Workgroup (b, d) walks row b of direction d; invocations stride over units, phases separated
-// by storage barriers. A step past a row's length leaves the carry as it is: nothing flows back
-// from outputs past the length, and dh_n reaches the row's last real step. The weights'
-// gradients come after the walk from matmuls over dgates and the tape.
-// Versions: train_step_backward (this file): one workgroup per row and direction.
+// Invocation (j, b, d): unit j of row b, direction d. At step s it first finishes the product
+// the step after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at
+// a row's last step), then the gate gradients of unit j. Nothing flows back from outputs past a
+// row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
+// Versions (one each):
+//   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
+//                               GRU (linear_before_reset 0) all but the reset gate, for a
+//                               projected LSTM only dh; with sp.step = STEP_INITIAL, dh0
+//   train_step_backward_finish  GRU's reset gate (it reads every unit's dn), a projected
+//                               LSTM's gates (dm = W_hrᵀ dh reads every dh)
 // uses: train/train_params shared/activations
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
@@ -28,75 +35,99 @@
 @group(0) @binding(10) var<storage, read_write> extras: array<f32>;
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
-fn train_step_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let b = wg.x;
-    let d = wg.y;
+fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let b = gid.y;
+    let d = gid.z;
     let len = lens[b];
-    let running = sp.step < len;
-    let t = select(0u, time_index(lp, d, sp.step, len), running);
-    let rr = record_row(lp, d, t, b);
-    let rec = rr * tp.record;
-    let gh = lp.hidden * gates(lp);
     let h_row = (d * lp.batch + b) * lp.hidden_in;
-    let u_row = (d * lp.batch + b) * lp.hidden;
-    // A. dh = carry + dy
-    if (running) {
-        for (var k = li; k < lp.hidden_in; k += TRAIN_WORKGROUP) {
-            let dh = carry[h_row + k] + dy_of(d, t, b, k);
-            carry[tp.carry_tot + h_row + k] = dh;
-            if ((lp.flags & FLAG_PROJ) != 0u) {
-                extras[rr * lp.hidden_in + k] = dh;
-            }
+    if (sp.step == STEP_INITIAL) {
+        if (j < lp.hidden_in) {
+            carry[tp.carry_dh0 + h_row + j] = dh_prev(d, b, 0u, len, j);
+        }
+        return;
+    }
+    if (sp.step >= len || j >= lp.hidden) {
+        return;
+    }
+    let t = time_index(lp, d, sp.step, len);
+    let rr = record_row(lp, d, t, b);
+    var dh = 0.0;
+    if (j < lp.hidden_in) {
+        dh = dy_of(d, t, b, j);
+        if (sp.step + 1u < len) {
+            dh += dh_prev(d, b, sp.step + 1u, len, j);
+        } else {
+            dh += carry[h_row + j]; // dh_n
         }
     }
-    storageBarrier();
-    // B. the gates' gradients of each unit
-    if (running) {
-        for (var j = li; j < lp.hidden; j += TRAIN_WORKGROUP) {
-            var dm = 0.0;
-            if ((lp.flags & FLAG_PROJ) != 0u) {
-                for (var k = 0u; k < lp.hidden_in; k++) {
-                    dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * carry[tp.carry_tot + h_row + k];
-                }
-            } else {
-                dm = carry[tp.carry_tot + h_row + j];
-            }
-            if ((lp.flags & FLAG_LSTM) != 0u) {
-                lstm_unit_backward(d, b, j, rec, rr * gh, u_row, dm);
-            } else if ((lp.flags & FLAG_GRU) != 0u) {
-                gru_unit_backward(d, j, rec, rr * gh, h_row, dm);
-            } else {
-                dgates[rr * gh + j] = dm * activate_grad(lp, lp.acts[d * 3u], tape[rec + j]);
-            }
+    if ((lp.flags & FLAG_PROJ) != 0u) {
+        if (j < lp.hidden_in) {
+            extras[rr * lp.hidden_in + j] = dh;
         }
+        return;
     }
-    storageBarrier();
-    // C. GRU (linear_before_reset 0): the reset gate, through r ⊙ h_prev, needs every unit's dn
-    if (running && (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
-        for (var k = li; k < lp.hidden; k += TRAIN_WORKGROUP) {
-            gru_reset_backward(d, k, rec, rr * gh, h_row);
+    unit_backward(d, b, j, rr, dh);
+}
+
+@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
+fn train_step_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let b = gid.y;
+    let d = gid.z;
+    let len = lens[b];
+    if (sp.step >= len || j >= lp.hidden) {
+        return;
+    }
+    let rr = record_row(lp, d, time_index(lp, d, sp.step, len), b);
+    if ((lp.flags & FLAG_GRU) != 0u) {
+        gru_reset_backward(d, b, j, rr);
+    } else { // LSTM projection: dm = W_hrᵀ dh
+        var dm = 0.0;
+        for (var k = 0u; k < lp.hidden_in; k++) {
+            dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * extras[rr * lp.hidden_in + k];
         }
+        unit_backward(d, b, j, rr, dm);
     }
-    storageBarrier();
-    // D. dh_prev = direct share + Rᵀ·dGr (GRU linear_before_reset 0: the z and r rows; the
-    //    candidate's reached h_prev through r in C)
-    if (running) {
-        var rows = gh;
-        if ((lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
+}
+
+// The gate gradients of unit j at record row rr, with dm arriving at its output.
+fn unit_backward(d: u32, b: u32, j: u32, rr: u32, dm: f32) {
+    let g0 = rr * lp.hidden * gates(lp);
+    let rec = rr * tp.record;
+    if ((lp.flags & FLAG_LSTM) != 0u) {
+        lstm_unit_backward(d, b, j, rec, g0, dm);
+    } else if ((lp.flags & FLAG_GRU) != 0u) {
+        gru_unit_backward(d, b, j, rec, g0, dm);
+    } else {
+        dgates[g0 + j] = dm * activate_grad(lp, lp.acts[d * 3u], tape[rec + j]);
+    }
+}
+
+// The gradient reaching h_prev[k] of step s of row b from that step: Rᵀ dGr (GRU
+// linear_before_reset 0: the z and r rows; the candidate's reached h_prev through r ⊙ h_prev)
+// plus GRU's direct share z ⊙ dh.
+fn dh_prev(d: u32, b: u32, s: u32, len: u32, k: u32) -> f32 {
+    let gh = lp.hidden * gates(lp);
+    let g0 = tp.dgr_off + record_row(lp, d, time_index(lp, d, s, len), b) * gh;
+    var rows = gh;
+    var acc = 0.0;
+    if ((lp.flags & FLAG_GRU) != 0u) {
+        if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u) {
             rows = 2u * lp.hidden;
         }
-        let g0 = tp.dgr_off + rr * gh;
-        for (var k = li; k < lp.hidden_in; k += TRAIN_WORKGROUP) {
-            var acc = 0.0;
-            if ((lp.flags & FLAG_GRU) != 0u) {
-                acc = carry[tp.carry_direct + h_row + k];
-            }
-            for (var row = 0u; row < rows; row++) {
-                acc += wts[r_row(tp, lp, d, row) + k] * dgates[g0 + row];
-            }
-            carry[h_row + k] = acc;
-        }
+        acc = carry[direct_at(d, b, s) + k];
     }
+    let w = r_row(tp, lp, d, 0u) + k;
+    for (var row = 0u; row < rows; row++) {
+        acc += wts[w + row * lp.hidden_in] * dgates[g0 + row];
+    }
+    return acc;
+}
+
+// Where GRU's direct share of step s of row (d, b) starts in the carry.
+fn direct_at(d: u32, b: u32, s: u32) -> u32 {
+    return tp.carry_direct + ((s & 1u) * lp.dirs * lp.batch + d * lp.batch + b) * lp.hidden_in;
 }
 
 // The gradient that arrives at direction d's output h_t[k] through the merge.
@@ -111,7 +142,7 @@ fn dy_of(d: u32, t: u32, b: u32, k: u32) -> f32 {
 }
 
 // GRU unit j: h' = (1 - z) ⊙ n + z ⊙ h_prev with dm arriving at h'.
-fn gru_unit_backward(d: u32, j: u32, rec: u32, g0: u32, h_row: u32, dm: f32) {
+fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];
     let g = lp.acts[d * 3u + 1u];
@@ -122,7 +153,7 @@ fn gru_unit_backward(d: u32, j: u32, rec: u32, g0: u32, h_row: u32, dm: f32) {
     let n = activate(g, clip_gate(lp, pn));
     let dn = dm * (1.0 - z) * activate_grad(lp, g, pn);
     let dz = dm * (tape[rec + tp.hprev_off + j] - n) * activate_grad(lp, f, pz);
-    carry[tp.carry_direct + h_row + j] = dm * z;
+    carry[direct_at(d, b, sp.step) + j] = dm * z;
     dgates[g0 + j] = dz;
     dgates[tp.dgr_off + g0 + j] = dz;
     dgates[g0 + 2u * H + j] = dn;
@@ -140,28 +171,32 @@ fn gru_unit_backward(d: u32, j: u32, rec: u32, g0: u32, h_row: u32, dm: f32) {
 
 // GRU (linear_before_reset 0) unit k's reset gate: n = g(xn + Rn (r ⊙ h_prev) + Rbn), so
 // d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j].
-fn gru_reset_backward(d: u32, k: u32, rec: u32, g0: u32, h_row: u32) {
+fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];
+    let g0 = rr * 3u * H;
+    let rec = rr * tp.record;
     var drh = 0.0;
+    let w = r_row(tp, lp, d, 2u * H) + k;
     for (var j = 0u; j < H; j++) {
-        drh += wts[r_row(tp, lp, d, 2u * H + j) + k] * dgates[g0 + 2u * H + j];
+        drh += wts[w + j * H] * dgates[g0 + 2u * H + j];
     }
     let pr = tape[rec + H + k];
     let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
     dgates[g0 + H + k] = dr;
     dgates[tp.dgr_off + g0 + H + k] = dr;
-    carry[tp.carry_direct + h_row + k] += drh * activate(f, clip_gate(lp, pr));
+    carry[direct_at(d, b, sp.step) + k] += drh * activate(f, clip_gate(lp, pr));
 }
 
 // LSTM unit j with dm arriving at o ⊙ h(c') and dc (carry) at c'.
-fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, u_row: u32, dm: f32) {
+fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let H = lp.hidden;
     let fa = lp.acts[d * 3u];
     let ga = lp.acts[d * 3u + 1u];
     let ha = lp.acts[d * 3u + 2u];
     let peep = (lp.flags & FLAG_PEEPHOLE) != 0u;
     let p = tp.p_off + d * 3u * H + j;
+    let u_row = (d * lp.batch + b) * H;
     let c_new = tape[rec + tp.ext_off + j];
     let c = c_prev(d, b, j);
     let pi = tape[rec + j];

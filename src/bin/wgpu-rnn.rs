@@ -132,6 +132,10 @@ struct BenchArgs {
     /// Also time each kernel of the plan alone (GPU time where the adapter has timestamps)
     #[arg(long)]
     breakdown: bool,
+    /// Time training steps (forward with a tape, a Linear head and MSE loss, backward, clipping,
+    /// SGD update; one submit each) instead of forward calls
+    #[arg(long)]
+    train: bool,
     /// Write the records as a JSON array (read by cudnn_bench.py)
     #[arg(long)]
     json: Option<PathBuf>,
@@ -271,6 +275,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             c.layers,
             if c.bidirectional { " bidi" } else { "" }
         );
+        if a.train {
+            let r = bench::measure_train(engine, c, n as u64, a.warmup, a.repeats)?;
+            eprintln!("{:.3} ms", r.ms);
+            records.push(r);
+            continue;
+        }
         let net = c.network(n as u64);
         let inputs = c.inputs(&net, n as u64);
         let mut model = engine.load(net)?;
@@ -296,6 +306,10 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     }
     if a.x_on_gpu {
         println!("x already on the GPU: one stream chunk of T steps for B slots per call");
+    }
+    if a.train {
+        println!("training steps: forward with a tape, Linear(W, 1) head, MSE, backward, clip, SGD; one submit each");
+        println!("(GFLOP/s counts three times the recurrent layers' forward FLOPs)");
     }
     if a.proj > 0 && records.iter().any(|r| r.config.cell == Cell::Lstm) {
         println!("LSTM layers with a projection of {} (GFLOP/s count it)", a.proj);
@@ -325,6 +339,24 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             r.dispatches,
             r.variant
         );
+    }
+    if a.train {
+        println!("\nSaved activations and dispatches per layer");
+        for r in &records {
+            if let Some(t) = r.train {
+                let c = &r.config;
+                println!(
+                    "{:5} H{} B{} T{}: tape {:.2} MiB, {} dispatches per layer, {} in all",
+                    c.cell.name(),
+                    c.hidden,
+                    c.batch,
+                    c.steps,
+                    t.tape_bytes as f64 / (1 << 20) as f64,
+                    t.layer_dispatches,
+                    r.dispatches
+                );
+            }
+        }
     }
     if a.breakdown {
         println!("\nEach kernel alone (median ms; its dispatches only)");
@@ -483,17 +515,35 @@ fn check_gradients(model: &Model, case: &Case) -> Result<(f64, f64), String> {
     Ok((rel.max(crel), max.max(cmax)))
 }
 
-/// Runs a training case's K steps on the CPU reference; Ok((rel, max)) when they pass.
-fn check_training(case: &TrainCase) -> Result<(f64, f64), String> {
-    let mut model = case.model.clone();
-    let mut state = wgpu_rnn::train::OptimizerState::new(&model.parameter_sizes());
-    let mut stats = Vec::new();
-    for (k, batch) in case.batches.iter().enumerate() {
-        let s = wgpu_rnn::train::reference_step(&mut model, &mut state, &case.config, batch)
-            .map_err(|e| format!("cpu step {k}: {e}"))?;
-        stats.push(s);
+/// Runs a training case's K steps with `engine` (the GPU, or the CPU reference without one) and
+/// on the CPU reference; Ok((rel, max, where)) when both pass.
+fn check_training(engine: &Engine, case: &TrainCase) -> Result<(f64, f64, &'static str), String> {
+    let mut results = Vec::new();
+    for cpu in [false, true] {
+        let cpu_engine = Engine::cpu();
+        let mut trainer =
+            wgpu_rnn::train::Trainer::new(if cpu { &cpu_engine } else { engine }, case.model.clone(), case.config)
+                .map_err(|e| e.to_string())?;
+        let on = if trainer.is_gpu() {
+            "gpu"
+        } else if cpu {
+            "cpu"
+        } else {
+            "cpu-fallback"
+        };
+        let mut stats = Vec::new();
+        for (k, batch) in case.batches.iter().enumerate() {
+            stats.push(trainer.step(batch).map_err(|e| format!("{on} step {k}: {e}"))?);
+        }
+        let model = trainer.model().map_err(|e| format!("{on}: {e}"))?;
+        results.push(summarize(on, &case.compare(&stats, &model))?);
+        if !engine.is_gpu() {
+            return Ok((results[0].0, results[0].1, "cpu only: no GPU"));
+        }
     }
-    summarize("cpu", &case.compare(&stats, &model))
+    let rel = results.iter().map(|r| r.0).fold(0.0, f64::max);
+    let max = results.iter().map(|r| r.1).fold(0.0, f64::max);
+    Ok((rel, max, "gpu+cpu"))
 }
 
 /// The largest errors of passing comparisons, or the first failure.
@@ -510,8 +560,8 @@ fn check_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if TrainCase::is_train(&file) {
         let case = TrainCase::from_file(name, &file).map_err(|e| e.to_string())?;
-        let (rel, max) = check_training(&case)?;
-        return Ok((rel, max, format!("training, {} steps: cpu reference", case.batches.len())));
+        let (rel, max, paths) = check_training(engine, &case)?;
+        return Ok((rel, max, format!("training case, {} steps, {paths}", case.batches.len())));
     }
     let case = Case::from_file(name, &file).map_err(|e| e.to_string())?;
     let model: Model = engine.load(case.network.clone()).map_err(|e| e.to_string())?;

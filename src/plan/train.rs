@@ -13,12 +13,22 @@ use crate::spec::{Cell, MergeMode};
 
 /// Invocations per workgroup of `train_step` and `train_step_backward` (WGSL `TRAIN_WORKGROUP`).
 pub const TRAIN_WORKGROUP: u32 = 64;
-/// Side of `matmul`'s square output tile (WGSL `MM_TILE`).
-pub const MM_TILE: u32 = 16;
+/// Side of the block of C one `matmul` invocation keeps in registers (WGSL `MM_BLOCK`).
+pub const MM_BLOCK: u32 = 4;
+/// Side of `matmul`'s square workgroup (WGSL `MM_GROUP`): it covers `MM_GROUP * MM_BLOCK`
+/// rows and columns of C.
+pub const MM_GROUP: u32 = 8;
+/// Rows (and columns) of C per `matmul` workgroup.
+pub const MM_TILE: u32 = MM_BLOCK * MM_GROUP;
 /// `MatmulParams::flags`: add the bias row `b[bias_off + n]` (WGSL `FLAG_MM_BIAS`).
 pub const FLAG_MM_BIAS: u32 = 1;
 /// `MatmulParams::flags`: add to C instead of overwriting it (WGSL `FLAG_MM_ACCUMULATE`).
 pub const FLAG_MM_ACCUMULATE: u32 = 2;
+/// `MatmulParams::flags`: copy A into C (a transpose by strides; WGSL `FLAG_MM_COPY`).
+pub const FLAG_MM_COPY: u32 = 4;
+/// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
+/// `STEP_INITIAL`).
+pub const STEP_INITIAL: u32 = u32::MAX;
 /// The most workgroups along one dimension of a dispatch (WebGPU's default limit).
 pub const MAX_WORKGROUPS: usize = 65535;
 
@@ -50,6 +60,9 @@ pub enum TBuf {
     Grads(usize),
     /// `xp [D, T, B, G*H]`
     Xp(usize),
+    /// The recurrent weights transposed, `Rᵀ [D, H_out, G*H]`: the forward step reads a unit's
+    /// weights for input k next to its neighbours' (refreshed each pass).
+    RT(usize),
     /// `h [D, B, H_out]` then `c [D, B, H]`
     State(usize),
     /// `[D, T, B, record]` ([`TrainLayer::record`])
@@ -166,21 +179,30 @@ impl TrainLayer {
     /// Saved activations per row of one direction and step: at most `(G + 2) * H` floats
     /// (`G + 3` with a projection, whose h and m differ).
     pub fn state_len(&self, b: usize) -> usize {
+        self.state_h0(b) + self.dirs * b * self.out
+    }
+    /// Where h0 `[D, B, H_out]` starts in the state, after h_n `[D, B, H_out]` and c `[D, B, H]`.
+    pub fn state_h0(&self, b: usize) -> usize {
         self.dirs * b * (self.out + self.hidden)
     }
-    /// The carry: `dh [D, B, H_out]`, `dc [D, B, H]`, dh with dy `[D, B, H_out]`, GRU's direct
-    /// share `[D, B, H_out]`, c0 `[D, B, H]`.
+    /// Whether a step takes a second dispatch each way: GRU with linear_before_reset 0 (the
+    /// candidate reads every unit's r ⊙ h_prev), LSTM with a projection (it reads every unit).
+    pub fn two_phase(&self) -> bool {
+        self.proj || (self.cell == Cell::Gru && !self.linear_before_reset)
+    }
+    /// The carry: `dh_n [D, B, H_out]`, `dc [D, B, H]`, `dh0 [D, B, H_out]`, GRU's direct
+    /// share `[2, D, B, H_out]`, c0 `[D, B, H]`.
     pub fn carry_c(&self, b: usize) -> usize {
         self.dirs * b * self.out
     }
-    pub fn carry_tot(&self, b: usize) -> usize {
+    pub fn carry_dh0(&self, b: usize) -> usize {
         self.carry_c(b) + self.dirs * b * self.hidden
     }
     pub fn carry_direct(&self, b: usize) -> usize {
-        self.carry_tot(b) + self.dirs * b * self.out
+        self.carry_dh0(b) + self.dirs * b * self.out
     }
     pub fn carry_c0(&self, b: usize) -> usize {
-        self.carry_direct(b) + self.dirs * b * self.out
+        self.carry_direct(b) + 2 * self.dirs * b * self.out
     }
     pub fn carry_len(&self, b: usize) -> usize {
         self.carry_c0(b) + self.dirs * b * self.hidden
@@ -231,8 +253,14 @@ pub enum TCommand {
     Matmul { p: Matmul, a: TBuf, b: TBuf, c: TBuf },
     /// `train_step` of layer `layer` at step `step`, both directions.
     Step { layer: usize, step: usize },
+    /// `train_step_finish`: the second half of a two-phase step (`TrainLayer::two_phase`).
+    StepFinish { layer: usize, step: usize },
     /// `train_step_backward`.
     StepBackward { layer: usize, step: usize },
+    /// `train_step_backward_finish`.
+    StepBackwardFinish { layer: usize, step: usize },
+    /// `train_step_backward` for the initial state: dh0 from the first step's gate gradients.
+    StepInitial { layer: usize },
     /// `merge_directions` of layer `layer`: `Y(l)` into `Merged(l)`.
     Merge { layer: usize },
     /// `embed`: `X` from `EmbW` and `Ids`.
@@ -297,7 +325,7 @@ impl TrainPlan {
                 src: TBuf::H0,
                 src_off: l * states * ly.out,
                 dst: TBuf::State(l),
-                dst_off: 0,
+                dst_off: ly.state_h0(b),
                 len: states * ly.out,
             },
             TCommand::Clear(TBuf::Y(l)),
@@ -310,6 +338,23 @@ impl TrainPlan {
                 dst_off: states * ly.out,
                 len: states * ly.hidden,
             });
+        }
+        for dir in 0..d {
+            // Rᵀ_d [H_out, GH] from R_d [GH, H_out]
+            let p = Matmul {
+                m: ly.out,
+                n: gh,
+                k: 1,
+                flags: FLAG_MM_COPY,
+                a_off: ly.r_off() + dir * gh * ly.out,
+                a_m: 1,
+                a_k: ly.out,
+                c_off: dir * ly.out * gh,
+                c_m: gh,
+                c_n: 1,
+                ..Matmul::default()
+            };
+            c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Ones, c: TBuf::RT(l) });
         }
         for dir in 0..d {
             // xp_d [T*B, GH] = x [T*B, K] · W_dᵀ + Wb_d
@@ -332,7 +377,12 @@ impl TrainPlan {
             };
             c.push(TCommand::Matmul { p, a: self.input(l), b: TBuf::Wts(l), c: TBuf::Xp(l) });
         }
-        c.extend((0..t).map(|step| TCommand::Step { layer: l, step }));
+        for step in 0..t {
+            c.push(TCommand::Step { layer: l, step });
+            if ly.two_phase() {
+                c.push(TCommand::StepFinish { layer: l, step });
+            }
+        }
         if self.merges(l) {
             c.push(TCommand::Merge { layer: l });
         }
@@ -377,10 +427,16 @@ impl TrainPlan {
             c.push(TCommand::Copy { src: TBuf::DcN, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c(b), len });
             c.push(TCommand::Copy { src: TBuf::C0, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c0(b), len });
         }
-        c.extend((0..t).rev().map(|step| TCommand::StepBackward { layer: l, step }));
+        for step in (0..t).rev() {
+            c.push(TCommand::StepBackward { layer: l, step });
+            if ly.two_phase() {
+                c.push(TCommand::StepBackwardFinish { layer: l, step });
+            }
+        }
+        c.push(TCommand::StepInitial { layer: l });
         c.push(TCommand::Copy {
             src: TBuf::Carry(l),
-            src_off: 0,
+            src_off: ly.carry_dh0(b),
             dst: TBuf::Dh0,
             dst_off: l * states * o,
             len: states * o,
@@ -538,6 +594,7 @@ impl TrainPlan {
             TBuf::Dy => t * b * self.merged_width(self.layers.len() - 1),
             TBuf::Wts(l) | TBuf::Grads(l) => self.layers[l].weights_len(),
             TBuf::Xp(l) => self.layers[l].dirs * t * b * self.layers[l].gh(),
+            TBuf::RT(l) => self.layers[l].dirs * self.layers[l].out * self.layers[l].gh(),
             TBuf::State(l) => self.layers[l].state_len(b),
             TBuf::Tape(l) => self.layers[l].dirs * t * b * self.layers[l].record(),
             TBuf::Y(l) => t * b * self.layers[l].dirs * self.layers[l].out,
@@ -571,10 +628,17 @@ impl TrainPlan {
                 TCommand::Clear(x) => v.push(x),
                 TCommand::Copy { src, dst, .. } => v.extend([src, dst]),
                 TCommand::Matmul { a, b, c, .. } => v.extend([a, b, c]),
-                TCommand::Step { layer, .. } => {
-                    v.extend([TBuf::Xp(layer), TBuf::Wts(layer), TBuf::State(layer), TBuf::Tape(layer), TBuf::Y(layer)])
-                }
-                TCommand::StepBackward { layer, .. } => v.extend([
+                TCommand::Step { layer, .. } | TCommand::StepFinish { layer, .. } => v.extend([
+                    TBuf::Xp(layer),
+                    TBuf::Wts(layer),
+                    TBuf::RT(layer),
+                    TBuf::State(layer),
+                    TBuf::Tape(layer),
+                    TBuf::Y(layer),
+                ]),
+                TCommand::StepBackward { layer, .. }
+                | TCommand::StepBackwardFinish { layer, .. }
+                | TCommand::StepInitial { layer } => v.extend([
                     TBuf::Wts(layer),
                     TBuf::Tape(layer),
                     self.upstream_of(layer),
@@ -608,10 +672,15 @@ impl TrainPlan {
         self.commands
             .iter()
             .filter(|c| match **c {
-                TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } | TCommand::Merge { layer } => {
-                    layer == l
+                TCommand::Step { layer, .. }
+                | TCommand::StepFinish { layer, .. }
+                | TCommand::StepBackward { layer, .. }
+                | TCommand::StepBackwardFinish { layer, .. }
+                | TCommand::StepInitial { layer }
+                | TCommand::Merge { layer } => layer == l,
+                TCommand::Matmul { c, .. } => {
+                    matches!(c, TBuf::Xp(x) | TBuf::RT(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l)
                 }
-                TCommand::Matmul { c, .. } => matches!(c, TBuf::Xp(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l),
                 _ => false,
             })
             .count()

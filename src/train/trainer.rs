@@ -65,6 +65,15 @@ impl Trainer {
         }
     }
 
+    /// The plan of a GPU step over `t` steps and batch `b` (dispatches, buffer sizes); `None`
+    /// on the CPU reference.
+    pub fn plan(&self, t: usize, b: usize) -> Option<crate::plan::train::TrainPlan> {
+        match &self.inner {
+            Inner::Gpu(g) => Some(g.plan(t, b)),
+            Inner::Cpu { .. } => None,
+        }
+    }
+
     /// Whether the steps run on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self.inner, Inner::Gpu(_))

@@ -36,10 +36,13 @@ pub struct TrainPipelines {
 impl TrainPipelines {
     /// Compiles every training kernel. Call inside an error scope.
     pub fn new(device: &wgpu::Device, checks: wgpu::ShaderRuntimeChecks) -> TrainPipelines {
-        let by_kernel = TrainKernel::ALL
-            .into_iter()
-            .map(|kernel| {
-                let label = kernel.label();
+        // kernels of one file share their bindings and one bind group layout
+        let mut layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout, wgpu::ShaderModule)> =
+            HashMap::new();
+        let mut by_kernel = HashMap::new();
+        for kernel in TrainKernel::ALL {
+            let (layout, pipeline_layout, module) = layouts.entry(kernel.file()).or_insert_with(|| {
+                let label = format!("wgpu-rnn.{}", kernel.file());
                 let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(&label),
                     entries: &layout_entries(kernel.binding_kinds()),
@@ -58,17 +61,19 @@ impl TrainPipelines {
                 // sizes the host validates, and their workgroup arrays are indexed below their
                 // sizes by construction.
                 let module = unsafe { device.create_shader_module_trusted(desc, checks) };
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: Some(&pipeline_layout),
-                    module: &module,
-                    entry_point: Some(kernel.entry_point()),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                (kernel, KernelPipeline { layout, pipeline })
-            })
-            .collect();
+                (layout, pipeline_layout, module)
+            });
+            let label = kernel.label();
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(pipeline_layout),
+                module,
+                entry_point: Some(kernel.entry_point()),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            by_kernel.insert(kernel, KernelPipeline { layout: layout.clone(), pipeline });
+        }
         TrainPipelines { by_kernel }
     }
 

@@ -27,13 +27,13 @@ pub struct TrainParams {
     pub width: u32,
     pub state_c: u32,
     pub carry_c: u32,
-    pub carry_tot: u32,
+    pub carry_dh0: u32,
     pub carry_direct: u32,
     pub carry_c0: u32,
     pub dgr_off: u32,
     pub dp_off: u32,
+    pub state_h0: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
 }
 
 /// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
@@ -123,13 +123,13 @@ impl TrainParams {
             width: u(plan.merged_width(l)),
             state_c: u(ly.dirs * b * ly.out),
             carry_c: u(ly.carry_c(b)),
-            carry_tot: u(ly.carry_tot(b)),
+            carry_dh0: u(ly.carry_dh0(b)),
             carry_direct: u(ly.carry_direct(b)),
             carry_c0: u(ly.carry_c0(b)),
             dgr_off: u(ly.dgr_off(t, b)),
             dp_off: u(ly.dp_off(t, b)),
+            state_h0: u(ly.state_h0(b)),
             _pad0: 0,
-            _pad1: 0,
         }
     }
 }

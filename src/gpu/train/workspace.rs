@@ -128,7 +128,13 @@ impl TrainWorkspace {
         };
         let steps = uniform(
             "wgpu-rnn.train.StepParams",
-            &entries((0..t).map(|s| bytemuck::bytes_of(&SmallParams([s as u32, 0, 0, 0])).to_vec()).collect()),
+            &entries(
+                (0..t)
+                    .map(|s| s as u32)
+                    .chain([crate::plan::train::STEP_INITIAL])
+                    .map(|s| bytemuck::bytes_of(&SmallParams([s, 0, 0, 0])).to_vec())
+                    .collect(),
+            ),
         );
         let matmuls: Vec<MatmulParams> = plan
             .commands
@@ -222,8 +228,14 @@ impl TrainWorkspace {
                     matmul_index += 1;
                     Some((g, Some(offset)))
                 }
-                TCommand::Step { layer, step } | TCommand::StepBackward { layer, step } => {
-                    let backward = matches!(cmd, TCommand::StepBackward { .. });
+                TCommand::Step { layer, .. }
+                | TCommand::StepFinish { layer, .. }
+                | TCommand::StepBackward { layer, .. }
+                | TCommand::StepBackwardFinish { layer, .. }
+                | TCommand::StepInitial { layer } => {
+                    // the initial-state dispatch reads the entry after the last step's
+                    let step = if let TCommand::StepInitial { .. } = cmd { t } else { step_of(cmd) };
+                    let backward = !matches!(cmd, TCommand::Step { .. } | TCommand::StepFinish { .. });
                     let (lp, tp) = &layer_uniforms[layer];
                     let g = step_groups
                         .entry((layer, backward))
@@ -249,6 +261,7 @@ impl TrainWorkspace {
                                     vec![
                                         TBuf::Xp(layer),
                                         TBuf::Wts(layer),
+                                        TBuf::RT(layer),
                                         TBuf::Lens,
                                         TBuf::State(layer),
                                         TBuf::Tape(layer),
@@ -364,14 +377,22 @@ impl TrainWorkspace {
                                 &pipelines.get(TrainKernel::Matmul).pipeline,
                                 [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE as usize) as u32, 1],
                             ),
-                            TCommand::Step { layer, .. } => (
-                                &pipelines.get(TrainKernel::TrainStep).pipeline,
-                                [b as u32, self.plan.layers[layer].dirs as u32, 1],
-                            ),
-                            TCommand::StepBackward { layer, .. } => (
-                                &pipelines.get(TrainKernel::TrainStepBackward).pipeline,
-                                [b as u32, self.plan.layers[layer].dirs as u32, 1],
-                            ),
+                            TCommand::Step { layer, .. }
+                            | TCommand::StepFinish { layer, .. }
+                            | TCommand::StepBackward { layer, .. }
+                            | TCommand::StepBackwardFinish { layer, .. }
+                            | TCommand::StepInitial { layer } => {
+                                let kernel = match cmds[i] {
+                                    TCommand::Step { .. } => TrainKernel::TrainStep,
+                                    TCommand::StepFinish { .. } => TrainKernel::TrainStepFinish,
+                                    TCommand::StepBackwardFinish { .. } => TrainKernel::TrainStepBackwardFinish,
+                                    _ => TrainKernel::TrainStepBackward,
+                                };
+                                // one invocation per unit, row and direction
+                                let ly = &self.plan.layers[layer];
+                                let units = ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize);
+                                (&pipelines.get(kernel).pipeline, [units as u32, b as u32, ly.dirs as u32])
+                            }
                             TCommand::Embed => {
                                 (&pipelines.get(TrainKernel::Embed).pipeline, linear(t * b * self.plan.layers[0].input))
                             }
@@ -419,4 +440,15 @@ fn whole(buf: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
 /// The first `size` bytes of a buffer as a binding (a dynamic-offset uniform's window).
 fn sized(buf: &wgpu::Buffer, size: u64) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: buf, offset: 0, size: wgpu::BufferSize::new(size) })
+}
+
+/// The step a per-step command runs.
+fn step_of(cmd: &TCommand) -> usize {
+    match *cmd {
+        TCommand::Step { step, .. }
+        | TCommand::StepFinish { step, .. }
+        | TCommand::StepBackward { step, .. }
+        | TCommand::StepBackwardFinish { step, .. } => step,
+        _ => 0,
+    }
 }
