@@ -5,12 +5,10 @@ use std::path::Path;
 
 use super::{Comparison, swap01};
 use crate::error::{Error, Result};
-use crate::import::{TorchConfig, torch_network};
+use crate::import::TorchConfig;
 use crate::spec::{Cell, MergeMode};
 use crate::tensor::{Tensor, TensorFile};
-use crate::train::{
-    Batch, BatchInputs, Embedding, HeadMode, Linear, LossKind, Optimizer, StepStats, Targets, TrainConfig, TrainModel,
-};
+use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, StepStats, Targets, TrainConfig, TrainModel};
 
 /// One training case.
 #[derive(Debug, Clone)]
@@ -71,35 +69,14 @@ impl TrainCase {
             relu: f.metadata.get("nl").is_some_and(|s| s.trim() == "relu"),
             merge_mode: MergeMode::Concat,
         };
-        let init = |prefix: &str| -> TensorFile {
-            let floats = f
-                .floats
-                .iter()
-                .filter_map(|(n, t)| n.strip_prefix(prefix).map(|s| (s.to_string(), t.clone())))
-                .collect();
-            TensorFile { metadata: f.metadata.clone(), floats, ints: Default::default() }
-        };
-        let stack = torch_network(&cfg, &init("init.rnn."))?;
-        let embedding = if vocab > 0 {
-            let e = f.float("init.embedding.weight")?;
-            e.expect_shape("init.embedding.weight", &[vocab, input_size])?;
-            Some(Embedding { vocab, dim: input_size, weight: e.data.clone() })
-        } else {
-            None
-        };
-        let head_mode = HeadMode::parse(f.meta("head")?)?;
-        let classes = f.meta_usize("C")?;
-        let win = stack.directions() * stack.output_size();
-        let (hw, hb) = (f.float("init.head.weight")?, f.float("init.head.bias")?);
-        hw.expect_shape("init.head.weight", &[classes, win])?;
-        hb.expect_shape("init.head.bias", &[classes])?;
-        let model = TrainModel {
-            embedding,
-            stack,
-            head: Linear { inputs: win, outputs: classes, weight: hw.data.clone(), bias: hb.data.clone() },
-            head_mode,
-        };
-        model.validate()?;
+        let model = TrainModel::from_state_dict(
+            &cfg,
+            f,
+            "init.",
+            vocab,
+            f.meta_usize("C")?,
+            HeadMode::parse(f.meta("head")?)?,
+        )?;
         let (lr, b1, b2, eps, wd) =
             (meta_f32("lr")?, meta_f32("beta1")?, meta_f32("beta2")?, meta_f32("eps")?, meta_f32("weight_decay")?);
         // The cases' SGD and Adam take no weight decay: PyTorch's were made without one.

@@ -74,6 +74,48 @@ impl Trainer {
         }
     }
 
+    /// The optimizer state (moments read back from the GPU).
+    pub fn optimizer_state(&self) -> Result<OptimizerState> {
+        match &self.inner {
+            Inner::Gpu(g) => g.optimizer_state(),
+            Inner::Cpu { state, .. } => Ok(state.clone()),
+        }
+    }
+
+    /// Saves the model and the optimizer state as safetensors under PyTorch's names
+    /// ([`TrainModel::save`]).
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        self.model()?.save(path, Some(&self.optimizer_state()?))
+    }
+
+    /// A trainer that goes on from a file [`Trainer::save`] wrote: the model, and the optimizer
+    /// state when the file has one (else a fresh one).
+    pub fn load(engine: &Engine, path: &std::path::Path, cfg: TrainConfig) -> Result<Trainer> {
+        let (model, state) = TrainModel::load(path)?;
+        let mut trainer = Trainer::new(engine, model, cfg)?;
+        if let Some(state) = state {
+            trainer.set_optimizer_state(state)?;
+        }
+        Ok(trainer)
+    }
+
+    /// Replaces the optimizer state (the moments and the step count).
+    pub fn set_optimizer_state(&mut self, state: OptimizerState) -> Result<()> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.set_optimizer_state(&state),
+            Inner::Cpu { model, state: s, .. } => {
+                let sizes = model.parameter_sizes();
+                if state.m.len() != sizes.len()
+                    || state.m.iter().chain(&state.v).zip(sizes.iter().chain(&sizes)).any(|(m, &n)| m.len() != n)
+                {
+                    return Err(crate::Error::invalid("optimizer state", "made for a model with other parameters"));
+                }
+                *s = state;
+                Ok(())
+            }
+        }
+    }
+
     /// Whether the steps run on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self.inner, Inner::Gpu(_))

@@ -255,6 +255,44 @@ impl GpuStepper {
         Ok(OptimizerState { step: self.step, m, v })
     }
 
+    /// Replaces the optimizer's moments and step count.
+    pub fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let sizes = self.model.parameter_sizes();
+        let fits = |v: &Vec<Vec<f64>>| v.len() == sizes.len() && v.iter().zip(&sizes).all(|(t, &n)| t.len() == n);
+        if !fits(&state.m) || !fits(&state.v) {
+            return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
+        }
+        // the model's tensors in order, joined into the parameter groups
+        let tensors_per_group: Vec<usize> = self.group_tensor_counts();
+        for (which, moments) in [(0, &state.m), (1, &state.v)] {
+            let mut it = moments.iter();
+            for (g, &count) in tensors_per_group.iter().enumerate() {
+                let data: Vec<f32> = it.by_ref().take(count).flatten().map(|&x| x as f32).collect();
+                let buf = if which == 0 { TBuf::OptM(g) } else { TBuf::OptV(g) };
+                self.ctx.queue.write_buffer(&self.buffers[&buf], 0, bytemuck::cast_slice(&data));
+            }
+        }
+        self.step = state.step;
+        Ok(())
+    }
+
+    /// How many of the model's tensors (`TrainModel::parameters_mut`) each group holds.
+    fn group_tensor_counts(&self) -> Vec<usize> {
+        let mut v = Vec::new();
+        if self.model.embedding.is_some() {
+            v.push(1);
+        }
+        v.extend(
+            self.model
+                .stack
+                .layers
+                .iter()
+                .map(|l| 3 + usize::from(l.weights.p.is_some()) + usize::from(l.weights.proj.is_some())),
+        );
+        v.push(2);
+        v
+    }
+
     /// The commands of a step over `t` steps and batch `b` (dispatch counts for benchmarks).
     pub fn plan(&self, t: usize, b: usize) -> TrainPlan {
         TrainPlan::training_step(&self.model.stack, self.shape, t, b)
