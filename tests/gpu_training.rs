@@ -67,3 +67,55 @@ fn bad_input_and_non_finite_updates_change_nothing_on_the_gpu() {
     assert_eq!(t.model().expect("reads back"), fresh, "the failed update was undone");
     assert_eq!(t.steps(), 0);
 }
+
+/// Truncated BPTT: chunks of one long sequence, the state carried between them and no
+/// gradient crossing; the GPU agrees with the CPU reference chunk by chunk, also when the last
+/// chunk is shorter, and carrying changes the result (the state is really used).
+#[test]
+fn truncated_bptt_carries_the_state_between_chunks() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    let stack = random::network(&RandomConfig::simple(wgpu_rnn::Cell::Lstm, 4, 6), 9, |s| s);
+    let model = TrainModel::new(stack, Some(7), 7, train::HeadMode::Steps, 9).expect("model");
+    let cfg = train::TrainConfig {
+        loss: train::LossKind::CrossEntropy,
+        optimizer: train::Optimizer::adam(0.02),
+        clip_norm: Some(1.0),
+        clip_value: None,
+    };
+    let b = 2;
+    let chunk = |t: usize, k: usize| train::Batch {
+        inputs: train::BatchInputs::Tokens((0..t * b).map(|i| (i + 3 * k) % 7).collect()),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: train::Targets::Classes((0..t * b).map(|i| (i + 3 * k + 1) % 7).collect()),
+    };
+    let chunks = [chunk(5, 0), chunk(5, 1), chunk(3, 2)];
+    let run = |engine: &wgpu_rnn::Engine, carry: bool| {
+        let mut t = Trainer::new(engine, model.clone(), cfg).expect("trainer");
+        t.carry_state(carry);
+        let losses: Vec<f64> = chunks.iter().map(|c| t.step(c).expect("step").loss).collect();
+        (losses, t.model().expect("model"), t)
+    };
+    let (gpu_losses, gpu_model, mut gpu) = run(common::gpu(), true);
+    assert!(gpu.is_gpu());
+    let (cpu_losses, cpu_model, _) = run(&wgpu_rnn::Engine::cpu(), true);
+    for (g, c) in gpu_losses.iter().zip(&cpu_losses) {
+        assert!((g - c).abs() <= 1e-5 * c.abs().max(1.0), "loss {g} on the GPU, {c} on the CPU");
+    }
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
+    assert!(close(&gpu_model.head.weight, &cpu_model.head.weight), "head weights differ");
+    assert!(close(&gpu_model.stack.layers[0].weights.r, &cpu_model.stack.layers[0].weights.r), "R differs");
+    let (plain, _, _) = run(common::gpu(), false);
+    assert_eq!(plain[0], gpu_losses[0], "the first chunk starts from zeros either way");
+    assert!((plain[1] - gpu_losses[1]).abs() > 1e-6, "the second chunk starts from the first's state");
+    let one = train::Batch {
+        inputs: train::BatchInputs::Tokens(vec![1; 5]),
+        steps: 5,
+        batch: 1,
+        lengths: None,
+        targets: train::Targets::Classes(vec![2; 5]),
+    };
+    let err = gpu.step(&one).expect_err("another batch size").to_string();
+    assert!(err.contains("carried"), "{err}");
+}

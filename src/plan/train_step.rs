@@ -58,7 +58,14 @@ impl TrainPlan {
             plan.groups.push((TBuf::Wts(l), TBuf::Grads(l), ly.weights_len()));
         }
         plan.groups.push((TBuf::HeadW, TBuf::HeadGradW, shape.classes * (shape.head_in + 1)));
-        plan.commands.extend([TCommand::Clear(TBuf::Stats), TCommand::Clear(TBuf::H0), TCommand::Clear(TBuf::C0)]);
+        // the initial state: the previous step's final one (truncated BPTT; the stepper zeroes
+        // HN and CN when it does not carry), detached: no gradient flows into it
+        let (hn, cn) = (plan.size(TBuf::HN), plan.size(TBuf::CN));
+        plan.commands.extend([
+            TCommand::Clear(TBuf::Stats),
+            TCommand::Copy { src: TBuf::HN, src_off: 0, dst: TBuf::H0, dst_off: 0, len: hn },
+            TCommand::Copy { src: TBuf::CN, src_off: 0, dst: TBuf::C0, dst_off: 0, len: cn },
+        ]);
         if shape.embedding.is_some() {
             plan.commands.push(TCommand::Embed);
         }

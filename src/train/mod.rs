@@ -15,6 +15,6 @@ pub use loss::{LossKind, Targets, loss_and_grad};
 pub use model::{Batch, BatchInputs, Embedding, HeadMode, Linear, TrainModel};
 pub use optim::{Optimizer, OptimizerState, clip, global_norm, update};
 pub(crate) use reference::check_batch;
-pub use reference::{StepStats, TrainConfig, loss_and_gradients, reference_step};
+pub use reference::{CarriedState, StepStats, TrainConfig, loss_and_gradients, reference_step};
 pub use save::{MODEL_FORMAT, torch_config};
 pub use trainer::Trainer;

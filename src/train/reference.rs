@@ -132,8 +132,32 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
 /// The loss of `batch` and the gradient of every parameter, in
 /// [`TrainModel::parameters_mut`]'s order.
 pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> Result<(f64, Vec<Vec<f64>>)> {
+    loss_and_gradients_from(model, kind, batch, None).map(|(loss, grads, _)| (loss, grads))
+}
+
+/// The stack's state between the chunks of truncated backpropagation through time:
+/// `h [L*D, B, H_out]`, `c [L*D, B, H]` (LSTM).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedState {
+    pub h: Vec<f32>,
+    pub c: Option<Vec<f32>>,
+}
+
+/// [`loss_and_gradients`] starting from `initial` (zeros when `None`; no gradient flows into
+/// it), also returning the stack's final state.
+pub(crate) fn loss_and_gradients_from(
+    model: &TrainModel,
+    kind: LossKind,
+    batch: &Batch,
+    initial: Option<&CarriedState>,
+) -> Result<(f64, Vec<Vec<f64>>, CarriedState)> {
     model.validate()?;
-    let inp = stack_inputs(model, batch)?;
+    let mut inp = stack_inputs(model, batch)?;
+    if let Some(s) = initial {
+        inp.h0 = Some(s.h.clone());
+        inp.c0 = s.c.clone();
+        model.stack.validate_inputs(&inp)?;
+    }
     let net = &model.stack;
     let (t, b) = (batch.steps, batch.batch);
     let (d, o, ld) = (net.directions(), net.output_size(), net.layers.len() * net.directions());
@@ -197,7 +221,9 @@ pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> 
         }
         _ => None,
     };
-    Ok((loss, flatten_grads(demb, g.layers, dhw, dhb)))
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let last = CarriedState { h: f32s(&fwd.h_n), c: (net.cell() == crate::spec::Cell::Lstm).then(|| f32s(&fwd.c_n)) };
+    Ok((loss, flatten_grads(demb, g.layers, dhw, dhb), last))
 }
 
 /// One training step: loss and gradients, clipping, optimizer update. On a NaN or infinity in
@@ -209,12 +235,24 @@ pub fn reference_step(
     cfg: &TrainConfig,
     batch: &Batch,
 ) -> Result<StepStats> {
+    reference_step_from(model, state, cfg, batch, None).map(|(stats, _)| stats)
+}
+
+/// [`reference_step`] starting the stack from `initial` (truncated backpropagation through
+/// time: the state carried from the chunk before, detached); also returns the final state.
+pub(crate) fn reference_step_from(
+    model: &mut TrainModel,
+    state: &mut OptimizerState,
+    cfg: &TrainConfig,
+    batch: &Batch,
+    initial: Option<&CarriedState>,
+) -> Result<(StepStats, CarriedState)> {
     cfg.validate()?;
     let sizes = model.parameter_sizes();
     if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
         return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
     }
-    let (loss, mut grads) = loss_and_gradients(model, cfg.loss, batch)?;
+    let (loss, mut grads, last) = loss_and_gradients_from(model, cfg.loss, batch, initial)?;
     let step = state.step + 1;
     if !loss.is_finite() {
         return Err(Error::NonFinite { step, tensor: "loss".into() });
@@ -231,5 +269,5 @@ pub fn reference_step(
         return Err(Error::NonFinite { step, tensor: format!("{} after the update", model.parameter_names()[k]) });
     }
     (*model, *state) = (new_model, new_state);
-    Ok(StepStats { loss, grad_norm })
+    Ok((StepStats { loss, grad_norm }, last))
 }

@@ -3,7 +3,7 @@
 
 use super::model::{Batch, TrainModel};
 use super::optim::OptimizerState;
-use super::reference::{StepStats, TrainConfig, reference_step};
+use super::reference::{CarriedState, StepStats, TrainConfig, reference_step, reference_step_from};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::GpuStepper;
@@ -29,7 +29,13 @@ pub struct Trainer {
 #[expect(clippy::large_enum_variant, reason = "one trainer per model; boxing buys nothing")]
 enum Inner {
     Gpu(GpuStepper),
-    Cpu { model: TrainModel, state: OptimizerState, cfg: TrainConfig },
+    Cpu {
+        model: TrainModel,
+        state: OptimizerState,
+        cfg: TrainConfig,
+        /// Truncated BPTT on, with the state carried from the step before (None: zeros).
+        carry: Option<Option<CarriedState>>,
+    },
 }
 
 impl Trainer {
@@ -41,7 +47,7 @@ impl Trainer {
                 model.validate()?;
                 cfg.validate()?;
                 let state = OptimizerState::new(&model.parameter_sizes());
-                Inner::Cpu { model, state, cfg }
+                Inner::Cpu { model, state, cfg, carry: None }
             }
         };
         Ok(Trainer { inner })
@@ -53,7 +59,23 @@ impl Trainer {
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
         match &mut self.inner {
             Inner::Gpu(g) => g.step(batch),
-            Inner::Cpu { model, state, cfg } => reference_step(model, state, cfg, batch),
+            Inner::Cpu { model, state, cfg, carry: None } => reference_step(model, state, cfg, batch),
+            Inner::Cpu { model, state, cfg, carry: Some(last) } => {
+                let per_row = model.stack.layers.len() * model.stack.directions() * model.stack.output_size();
+                if let Some(carried) = last.as_ref().map(|l| l.h.len() / per_row.max(1)).filter(|&cb| cb != batch.batch)
+                {
+                    return Err(crate::Error::invalid(
+                        "batch",
+                        format!(
+                            "the state carried from the step before is for batch {carried}, this batch has {} (reset_state first)",
+                            batch.batch
+                        ),
+                    ));
+                }
+                let (stats, end) = reference_step_from(model, state, cfg, batch, last.as_ref())?;
+                *last = Some(end);
+                Ok(stats)
+            }
         }
     }
 
@@ -112,6 +134,29 @@ impl Trainer {
                 }
                 *s = state;
                 Ok(())
+            }
+        }
+    }
+
+    /// Truncated backpropagation through time: with `on`, each step starts from the stack's
+    /// final state of the step before, detached (no gradient crosses from one chunk into the
+    /// one before); the first step after this call or [`Trainer::reset_state`] starts from
+    /// zeros. Off (the default): every step starts from zeros. Chunks must keep the batch size.
+    pub fn carry_state(&mut self, on: bool) {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.carry_state(on),
+            Inner::Cpu { carry, .. } => *carry = on.then_some(None),
+        }
+    }
+
+    /// Zeroes the carried state: the next chunks belong to new sequences.
+    pub fn reset_state(&mut self) {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.reset_state(),
+            Inner::Cpu { carry, .. } => {
+                if let Some(last) = carry {
+                    *last = None;
+                }
             }
         }
     }

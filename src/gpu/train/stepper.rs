@@ -31,6 +31,10 @@ pub struct GpuStepper {
     buffers: HashMap<TBuf, wgpu::Buffer>,
     step: u64,
     workspace: Option<TrainWorkspace>,
+    /// Truncated BPTT: each step starts from the previous step's final state.
+    carry: bool,
+    /// The batch size of the state carried (None: zero state).
+    carried_batch: Option<usize>,
 }
 
 impl std::fmt::Debug for GpuStepper {
@@ -87,7 +91,32 @@ impl GpuStepper {
             }
             m
         })?;
-        Ok(GpuStepper { ctx, model, cfg, shape, layers, groups, buffers, step: 0, workspace: None })
+        Ok(GpuStepper {
+            ctx,
+            model,
+            cfg,
+            shape,
+            layers,
+            groups,
+            buffers,
+            step: 0,
+            workspace: None,
+            carry: false,
+            carried_batch: None,
+        })
+    }
+
+    /// Truncated backpropagation through time: with `on`, each step starts from the stack's
+    /// final state of the step before (detached: no gradient crosses), and the first step after
+    /// this call or [`Self::reset_state`] from zeros. Off: every step starts from zeros.
+    pub fn carry_state(&mut self, on: bool) {
+        self.carry = on;
+        self.carried_batch = None;
+    }
+
+    /// Zeroes the carried state (the next chunks belong to new sequences).
+    pub fn reset_state(&mut self) {
+        self.carried_batch = None;
     }
 
     /// Optimizer steps taken.
@@ -108,17 +137,41 @@ impl GpuStepper {
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         let (t, b) = (batch.steps, batch.batch);
-        if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
-            self.workspace = None;
-            let plan = TrainPlan::training_step(&self.model.stack, self.shape, t, b);
-            self.workspace = Some(TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?);
+        if let Some(cb) = self.carried_batch.filter(|&cb| cb != b) {
+            return Err(Error::invalid(
+                "batch",
+                format!(
+                    "the state carried from the step before is for batch {cb}, this batch has {b} (reset_state first)"
+                ),
+            ));
         }
-        let ws = self.workspace.as_ref().expect("workspace made");
-        let step = self.step + 1;
-        let queue = &self.ctx.queue;
         let device = &self.ctx.device;
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
+        if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
+            let plan = TrainPlan::training_step(&self.model.stack, self.shape, t, b);
+            let new = TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?;
+            if let (Some(old), Some(_)) = (&self.workspace, self.carried_batch) {
+                // the carried state moves to the new workspace (same batch, other T)
+                for buf in [TBuf::HN, TBuf::CN] {
+                    encoder.copy_buffer_to_buffer(
+                        old.buffer(buf),
+                        0,
+                        new.buffer(buf),
+                        0,
+                        4 * new.plan.size(buf) as u64,
+                    );
+                }
+            }
+            self.workspace = Some(new);
+        }
+        let ws = self.workspace.as_ref().expect("workspace made");
+        if self.carried_batch.is_none() {
+            encoder.clear_buffer(ws.buffer(TBuf::HN), 0, None);
+            encoder.clear_buffer(ws.buffer(TBuf::CN), 0, None);
+        }
+        let step = self.step + 1;
+        let queue = &self.ctx.queue;
         let stats = self.ctx.scoped("running a training step", || -> Result<Vec<f32>> {
             self.upload(ws, batch, &lengths, kept, step);
             ws.record(&self.ctx, &mut encoder)?;
@@ -126,21 +179,27 @@ impl GpuStepper {
             let read = super::super::download::read_back_many(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])?;
             Ok(read.into_iter().next().unwrap_or_default())
         })??;
+        let fail = |this: &Self, tensor: String| -> Result<StepStats> {
+            this.restore()?;
+            Err(Error::NonFinite { step, tensor })
+        };
         let loss = stats[0] as f64;
         let sums: Vec<f64> = (0..self.groups.len()).map(|g| stats[2 + 2 * g] as f64).collect();
         let grad_norm = sums.iter().sum::<f64>().sqrt();
         let names = self.group_names();
         if !loss.is_finite() {
-            return Err(Error::NonFinite { step, tensor: "loss".into() });
+            return fail(self, "loss".into());
         }
         if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
-            return Err(Error::NonFinite { step, tensor: format!("gradient of {}", names[g]) });
+            return fail(self, format!("gradient of {}", names[g]));
         }
         if stats[1] != 0.0 {
-            self.restore()?;
-            return Err(Error::NonFinite { step, tensor: "a parameter after the update".into() });
+            return fail(self, "a parameter after the update".into());
         }
         self.step = step;
+        if self.carry {
+            self.carried_batch = Some(b);
+        }
         Ok(StepStats { loss, grad_norm })
     }
 
@@ -191,10 +250,16 @@ impl GpuStepper {
         queue.write_buffer(&ws.opt_params, 0, bytemuck::bytes_of(&optimizer_params(&self.cfg, step)));
     }
 
-    /// Puts back the parameters and moments saved before the last update.
+    /// Puts back the parameters and moments saved before the last update, and the carried state
+    /// the step started from.
     fn restore(&self) -> Result<()> {
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.restore") });
+        if let Some(ws) = &self.workspace {
+            for (src, dst) in [(TBuf::H0, TBuf::HN), (TBuf::C0, TBuf::CN)] {
+                encoder.copy_buffer_to_buffer(ws.buffer(src), 0, ws.buffer(dst), 0, 4 * ws.plan.size(dst) as u64);
+            }
+        }
         for (g, &(p, _, len)) in self.groups.iter().enumerate() {
             for (src, dst) in [(TBuf::BackP(g), p), (TBuf::BackM(g), TBuf::OptM(g)), (TBuf::BackV(g), TBuf::OptV(g))] {
                 encoder.copy_buffer_to_buffer(&self.buffers[&src], 0, &self.buffers[&dst], 0, 4 * len as u64);
