@@ -257,8 +257,13 @@ pub fn measure_train(
     let net = config.network(seed);
     let inputs = config.inputs(&net, seed);
     let model = TrainModel::new(net, None, 1, HeadMode::Steps, seed)?;
-    let cfg =
-        TrainConfig { loss: LossKind::Mse, optimizer: Optimizer::sgd(1e-4), clip_norm: Some(1.0), clip_value: None };
+    let cfg = TrainConfig {
+        loss: LossKind::Mse,
+        optimizer: Optimizer::sgd(1e-4),
+        clip_norm: Some(1.0),
+        clip_value: None,
+        dropout: Default::default(),
+    };
     let mut trainer = Trainer::new(engine, model, cfg)?;
     let (t, b) = (config.steps, config.batch);
     let batch = Batch {

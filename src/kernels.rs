@@ -353,7 +353,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 39] = [
+pub const SHADER_FILES: [(&str, &str); 40] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -386,6 +386,7 @@ pub const SHADER_FILES: [(&str, &str); 39] = [
     ("shared/state_vec4", include_str!("../shaders/shared/state_vec4.wgsl")),
     ("shared/tiles", include_str!("../shaders/shared/tiles.wgsl")),
     ("shared/vec4_reads", include_str!("../shaders/shared/vec4_reads.wgsl")),
+    ("train/dropout", include_str!("../shaders/train/dropout.wgsl")),
     ("train/embed", include_str!("../shaders/train/embed.wgsl")),
     ("train/loss", include_str!("../shaders/train/loss.wgsl")),
     ("train/matmul", include_str!("../shaders/train/matmul.wgsl")),
@@ -679,6 +680,9 @@ pub enum TrainKernel {
     TrainStepBackward,
     /// The second half of a two-phase step's backward.
     TrainStepBackwardFinish,
+    /// Dropout between layers, and its backward (in place).
+    Dropout,
+    DropoutBackward,
     /// The embedding's gather, and its gradient's sums per token.
     Embed,
     EmbedBackward,
@@ -691,7 +695,9 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 10] = [
+    pub const ALL: [TrainKernel; 12] = [
+        TrainKernel::Dropout,
+        TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
         TrainKernel::TrainStep,
         TrainKernel::TrainStepFinish,
@@ -712,6 +718,8 @@ impl TrainKernel {
             TrainKernel::TrainStepFinish => "train_step_finish",
             TrainKernel::TrainStepBackward => "train_step_backward",
             TrainKernel::TrainStepBackwardFinish => "train_step_backward_finish",
+            TrainKernel::Dropout => "dropout",
+            TrainKernel::DropoutBackward => "dropout_backward",
             TrainKernel::Embed => "embed",
             TrainKernel::EmbedBackward => "embed_backward",
             TrainKernel::Loss => "loss",
@@ -724,6 +732,7 @@ impl TrainKernel {
     pub fn file(self) -> &'static str {
         match self {
             TrainKernel::EmbedBackward => "embed",
+            TrainKernel::DropoutBackward => "dropout",
             TrainKernel::TrainStepFinish => "train_step",
             TrainKernel::TrainStepBackwardFinish => "train_step_backward",
             TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => "optimizer",
@@ -765,6 +774,12 @@ impl TrainKernel {
                 StorageRead,
                 StorageReadWrite,
                 StorageReadWrite,
+                StorageReadWrite,
+            ],
+            TrainKernel::Dropout | TrainKernel::DropoutBackward => &[
+                DynamicUniform(SMALL_PARAMS_SIZE),
+                Uniform(crate::gpu::DROPOUT_PARAMS_SIZE),
+                StorageRead,
                 StorageReadWrite,
             ],
             TrainKernel::Embed | TrainKernel::EmbedBackward => {

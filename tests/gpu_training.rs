@@ -81,6 +81,7 @@ fn truncated_bptt_carries_the_state_between_chunks() {
         optimizer: train::Optimizer::adam(0.02),
         clip_norm: Some(1.0),
         clip_value: None,
+        dropout: Default::default(),
     };
     let b = 2;
     let chunk = |t: usize, k: usize| train::Batch {
@@ -118,4 +119,60 @@ fn truncated_bptt_carries_the_state_between_chunks() {
     };
     let err = gpu.step(&one).expect_err("another batch size").to_string();
     assert!(err.contains("carried"), "{err}");
+}
+
+/// Dropout between layers: the GPU draws the CPU reference's masks (same losses and
+/// parameters), masks change the training loss, evaluation uses none, and a probability
+/// outside [0, 1) is a typed error.
+#[test]
+fn dropout_matches_the_cpu_reference_and_is_off_in_evaluation() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    let mut rc = RandomConfig::simple(wgpu_rnn::Cell::Gru, 5, 6);
+    rc.layers = 3;
+    rc.direction = wgpu_rnn::Direction::Bidirectional;
+    let stack = random::network(&rc, 4, |mut s| {
+        s.linear_before_reset = true;
+        s
+    });
+    let model = TrainModel::new(stack, Some(9), 3, train::HeadMode::Steps, 4).expect("model");
+    let cfg = |p: f32| train::TrainConfig {
+        loss: train::LossKind::CrossEntropy,
+        optimizer: train::Optimizer::sgd(0.1),
+        clip_norm: None,
+        clip_value: None,
+        dropout: train::Dropout { p, seed: 77 },
+    };
+    let (t, b) = (6, 3);
+    let batch = train::Batch {
+        inputs: train::BatchInputs::Tokens((0..t * b).map(|i| (i * 5) % 9).collect()),
+        steps: t,
+        batch: b,
+        lengths: Some(vec![6, 5, 3]),
+        targets: train::Targets::Classes((0..t * b).map(|i| i % 3).collect()),
+    };
+    let run = |engine: &wgpu_rnn::Engine, p: f32| {
+        let mut tr = Trainer::new(engine, model.clone(), cfg(p)).expect("trainer");
+        let before = tr.evaluate(&batch).expect("evaluates");
+        let losses: Vec<f64> = (0..3).map(|_| tr.step(&batch).expect("step").loss).collect();
+        (before, losses, tr.model().expect("model"), tr.is_gpu())
+    };
+    let (gpu_eval, gpu, gpu_model, on_gpu) = run(common::gpu(), 0.4);
+    assert!(on_gpu);
+    let (cpu_eval, cpu, cpu_model, _) = run(&wgpu_rnn::Engine::cpu(), 0.4);
+    for (g, c) in gpu.iter().zip(&cpu) {
+        assert!((g - c).abs() <= 1e-5 * c.abs().max(1.0), "loss {g} on the GPU, {c} on the CPU: the masks differ");
+    }
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
+    assert!(close(&gpu_model.stack.layers[1].weights.w, &cpu_model.stack.layers[1].weights.w), "layer 1's W differs");
+    let (plain_eval, plain, _, _) = run(common::gpu(), 0.0);
+    assert!((plain[0] - gpu[0]).abs() > 1e-4, "dropout changes the training loss: {} vs {}", plain[0], gpu[0]);
+    assert_eq!(gpu_eval, plain_eval, "evaluation applies no dropout");
+    assert!(
+        (gpu_eval - plain[0]).abs() <= 1e-6 * plain[0],
+        "evaluation gives the undropped loss: {gpu_eval} vs {}",
+        plain[0]
+    );
+    assert!((gpu_eval - cpu_eval).abs() <= 1e-5 * cpu_eval);
+    let err = Trainer::new(common::gpu(), model.clone(), cfg(1.0)).expect_err("p = 1").to_string();
+    assert!(err.contains("dropout"), "{err}");
 }

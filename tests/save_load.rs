@@ -37,6 +37,7 @@ fn cfg() -> TrainConfig {
         optimizer: Optimizer::adam(0.01),
         clip_norm: Some(1.0),
         clip_value: None,
+        dropout: Default::default(),
     }
 }
 

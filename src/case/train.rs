@@ -92,6 +92,7 @@ impl TrainCase {
             optimizer,
             clip_norm: (clip_norm > 0.0).then_some(clip_norm),
             clip_value: None,
+            dropout: Default::default(),
         };
         config.validate()?;
         let batches = (0..k_steps).map(|k| Self::batch(f, &model, &config, k, k_steps, b, t)).collect::<Result<_>>()?;

@@ -24,7 +24,7 @@ pub fn backward(net: &Network, inp: &Inputs, up: &Upstream) -> Result<Gradients>
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     let dh_n = up.h_n.as_deref().map_or_else(|| vec![0.0; ld * b * net.output_size()], f64s);
     let dc_n = up.c_n.as_deref().map_or_else(|| vec![0.0; ld * b * net.layers[0].spec.hidden_size], f64s);
-    let g64 = backward64(net, inp, &f64s(&up.y), &dh_n, &dc_n, &fwd);
+    let g64 = backward64(net, inp, &f64s(&up.y), &dh_n, &dc_n, &fwd, &|_, _| {});
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     Ok(Gradients {
         x: f32s(&g64.x),
@@ -63,7 +63,9 @@ pub(crate) struct LayerGrads64 {
 }
 
 /// The backward of a forward [`Run`] that kept its tape, for upstream gradients `dy [T, B, W]`,
-/// `dh_n [L*D, B, H_out]` and `dc_n [L*D, B, H]` whose sizes the caller checked.
+/// `dh_n [L*D, B, H_out]` and `dc_n [L*D, B, H]` whose sizes the caller checked. `between` is
+/// the forward's (`run_with`): an elementwise mask, applied again to the gradient of layer
+/// k's output.
 pub(crate) fn backward64(
     net: &Network,
     inp: &Inputs,
@@ -71,6 +73,7 @@ pub(crate) fn backward64(
     dh_n: &[f64],
     dc_n: &[f64],
     fwd: &Run,
+    between: &dyn Fn(usize, &mut [f64]),
 ) -> Gradients64 {
     let (t_len, batch) = (inp.steps, inp.batch);
     let (d_count, out_w) = (net.directions(), net.output_size());
@@ -157,6 +160,9 @@ pub(crate) fn backward64(
             }
         }
         layers.push(grads);
+        if k > 0 {
+            between(k - 1, &mut d_in);
+        }
         d_merged = d_in;
     }
     layers.reverse();
@@ -233,7 +239,7 @@ mod tests {
         let fwd = run(net, inp, true).expect("valid");
         let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
         let dc_n = up.c_n.as_deref().map_or_else(|| vec![0.0; ld * b * h], f64s);
-        let grads = backward64(net, inp, &f64s(&up.y), &f64s(up.h_n.as_deref().expect("set")), &dc_n, &fwd);
+        let grads = backward64(net, inp, &f64s(&up.y), &f64s(up.h_n.as_deref().expect("set")), &dc_n, &fwd, &|_, _| {});
         let mut roles = vec![Which::X, Which::H0, Which::C0];
         for k in 0..net.layers.len() {
             roles.extend([Which::W(k), Which::R(k), Which::B(k), Which::P(k), Which::Proj(k)]);

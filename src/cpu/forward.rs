@@ -41,6 +41,17 @@ pub(crate) struct StepRecord {
 
 /// Runs the network in f64, keeping the tape when `keep_tape`.
 pub(crate) fn run(net: &Network, inp: &Inputs, keep_tape: bool) -> Result<Run> {
+    run_with(net, inp, keep_tape, &|_, _| {})
+}
+
+/// [`run`] with `between(k, out)` applied to layer k's merged output before layer k+1 reads it
+/// (dropout between layers; not after the last layer).
+pub(crate) fn run_with(
+    net: &Network,
+    inp: &Inputs,
+    keep_tape: bool,
+    between: &dyn Fn(usize, &mut [f64]),
+) -> Result<Run> {
     net.validate()?;
     let lengths = net.validate_inputs(inp)?;
     let (t_len, batch) = (inp.steps, inp.batch);
@@ -113,7 +124,10 @@ pub(crate) fn run(net: &Network, inp: &Inputs, keep_tape: bool) -> Result<Run> {
             }
             steps.push(dir_steps);
         }
-        let merged = merge_directions(&y, t_len * batch, d_count, out_w, net.merge);
+        let mut merged = merge_directions(&y, t_len * batch, d_count, out_w, net.merge);
+        if k + 1 < net.layers.len() {
+            between(k, &mut merged);
+        }
         if keep_tape {
             tape.push(LayerTape { input: std::mem::replace(&mut layer_in, merged), y, steps });
         } else {

@@ -18,5 +18,6 @@ pub(crate) use download::read_back;
 pub use model::{GpuModel, ResidentOutputs, Timing};
 pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};
 pub use train::{
-    GpuStepper, GpuTrainer, LOSS_PARAMS_SIZE, MATMUL_PARAMS_SIZE, OPTIMIZER_PARAMS_SIZE, TRAIN_PARAMS_SIZE,
+    DROPOUT_PARAMS_SIZE, GpuStepper, GpuTrainer, LOSS_PARAMS_SIZE, MATMUL_PARAMS_SIZE, OPTIMIZER_PARAMS_SIZE,
+    TRAIN_PARAMS_SIZE,
 };

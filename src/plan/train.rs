@@ -71,6 +71,8 @@ pub enum TBuf {
     Y(usize),
     /// Its merged output `[T, B, H_out]` (sum, average, mul of two directions).
     Merged(usize),
+    /// Its merged output after dropout `[T, B, W]`: the next layer's input while training.
+    Dropped(usize),
     /// The backward walk's carry, per row of each direction ([`TrainLayer::carry_len`]).
     Carry(usize),
     /// `dGx [D, T, B, G*H]`, then for GRU `dGr` of the same size.
@@ -263,6 +265,10 @@ pub enum TCommand {
     StepInitial { layer: usize },
     /// `merge_directions` of layer `layer`: `Y(l)` into `Merged(l)`.
     Merge { layer: usize },
+    /// `dropout` of layer `layer`'s merged output into `Dropped(layer)`.
+    Dropout { layer: usize },
+    /// `dropout_backward` of the gradient of `Dropped(layer)` (`DIn(layer + 1)`), in place.
+    DropoutBackward { layer: usize },
     /// `embed`: `X` from `EmbW` and `Ids`.
     Embed,
     /// `embed_backward`: `EmbGrad` from `DIn(0)` and `Ids`.
@@ -291,6 +297,8 @@ pub struct TrainPlan {
     /// Parameter groups `(parameters, gradients, floats)` of a training step, in
     /// `TrainModel::parameters_mut`'s order.
     pub groups: Vec<(TBuf, TBuf, usize)>,
+    /// Dropout between layers (a training step with `Dropout::p > 0`).
+    pub dropout: bool,
     pub merge: MergeMode,
     pub steps: usize,
     pub batch: usize,
@@ -313,7 +321,16 @@ impl TrainPlan {
     /// A plan without commands.
     pub(super) fn new_empty(net: &Network, t: usize, b: usize) -> TrainPlan {
         let layers = TrainLayer::of(net);
-        TrainPlan { layers, head: None, groups: vec![], merge: net.merge, steps: t, batch: b, commands: vec![] }
+        TrainPlan {
+            layers,
+            head: None,
+            groups: vec![],
+            dropout: false,
+            merge: net.merge,
+            steps: t,
+            batch: b,
+            commands: vec![],
+        }
     }
 
     pub(super) fn forward_layer(&mut self, l: usize) {
@@ -555,9 +572,13 @@ impl TrainPlan {
         self.layers[l].dirs == 2 && self.merge != MergeMode::Concat
     }
 
-    /// Layer l's input: x, or the layer below's (merged) output.
+    /// Layer l's input: x, or the layer below's (merged) output, after dropout while training.
     pub fn input(&self, l: usize) -> TBuf {
-        if l == 0 { TBuf::X } else { self.output_of(l - 1) }
+        match l {
+            0 => TBuf::X,
+            _ if self.dropout => TBuf::Dropped(l - 1),
+            _ => self.output_of(l - 1),
+        }
     }
 
     /// Layer l's merged output.
@@ -599,6 +620,7 @@ impl TrainPlan {
             TBuf::Tape(l) => self.layers[l].dirs * t * b * self.layers[l].record(),
             TBuf::Y(l) => t * b * self.layers[l].dirs * self.layers[l].out,
             TBuf::Merged(l) => t * b * self.layers[l].out,
+            TBuf::Dropped(l) => t * b * self.merged_width(l),
             TBuf::Carry(l) => self.layers[l].carry_len(b),
             TBuf::DGates(l) => self.layers[l].dgates_len(t, b),
             TBuf::Extras(l) => self.layers[l].extras_len(t, b),
@@ -648,6 +670,8 @@ impl TrainPlan {
                     TBuf::Extras(layer),
                 ]),
                 TCommand::Merge { layer } => v.extend([TBuf::Y(layer), TBuf::Merged(layer)]),
+                TCommand::Dropout { layer } => v.extend([self.output_of(layer), TBuf::Dropped(layer)]),
+                TCommand::DropoutBackward { layer } => v.push(TBuf::DIn(layer + 1)),
                 TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
                 TCommand::EmbedBackward => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
                 TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
@@ -677,7 +701,9 @@ impl TrainPlan {
                 | TCommand::StepBackward { layer, .. }
                 | TCommand::StepBackwardFinish { layer, .. }
                 | TCommand::StepInitial { layer }
-                | TCommand::Merge { layer } => layer == l,
+                | TCommand::Merge { layer }
+                | TCommand::Dropout { layer }
+                | TCommand::DropoutBackward { layer } => layer == l,
                 TCommand::Matmul { c, .. } => {
                     matches!(c, TBuf::Xp(x) | TBuf::RT(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l)
                 }

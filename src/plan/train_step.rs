@@ -5,7 +5,7 @@
 
 use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainPlan};
 use crate::network::Network;
-use crate::train::{HeadMode, LossKind, TrainModel};
+use crate::train::{HeadMode, LossKind, TrainConfig, TrainModel};
 
 /// Invocations per workgroup of `sum_squares` (WGSL `OPT_WORKGROUP`, a power of two).
 pub const OPT_WORKGROUP: u32 = 256;
@@ -31,26 +31,50 @@ pub struct StepShape {
     pub classes: usize,
     pub head_mode: HeadMode,
     pub loss: LossKind,
+    /// Dropout between layers (`TrainConfig::dropout` with p > 0).
+    pub dropout: bool,
 }
 
 impl StepShape {
-    /// Read off a model.
-    pub fn of(model: &TrainModel, loss: LossKind) -> StepShape {
+    /// Read off a model and its training configuration.
+    pub fn of(model: &TrainModel, cfg: &TrainConfig) -> StepShape {
         StepShape {
             embedding: model.embedding.as_ref().map(|e| (e.vocab, e.dim)),
             head_in: model.head.inputs,
             classes: model.head.outputs,
             head_mode: model.head_mode,
-            loss,
+            loss: cfg.loss,
+            dropout: cfg.dropout.p > 0.0 && model.stack.layers.len() > 1,
         }
     }
 }
 
 impl TrainPlan {
+    /// The plan of an evaluation: the forward, the head and the loss of a training step,
+    /// without dropout, backward or update (from zero states). `Stats[0]` is the loss.
+    pub fn evaluation(net: &Network, shape: StepShape, t: usize, b: usize) -> TrainPlan {
+        let shape = StepShape { dropout: false, ..shape };
+        let mut plan = TrainPlan::training_step(net, shape, t, b);
+        let loss_sum = plan
+            .commands
+            .iter()
+            .position(|c| matches!(c, TCommand::Matmul { c: TBuf::Stats, .. }))
+            .expect("a step sums the loss");
+        plan.commands.truncate(loss_sum + 1);
+        // start from zeros, not from a carried state
+        for c in &mut plan.commands {
+            if let TCommand::Copy { src: TBuf::HN | TBuf::CN, dst, .. } = *c {
+                *c = TCommand::Clear(dst);
+            }
+        }
+        plan
+    }
+
     /// The plan of one optimizer step of `model`'s shape over `t` steps, batch `b`.
     pub fn training_step(net: &Network, shape: StepShape, t: usize, b: usize) -> TrainPlan {
         let mut plan = TrainPlan::new_empty(net, t, b);
         plan.head = Some(shape);
+        plan.dropout = shape.dropout;
         if let Some((vocab, dim)) = shape.embedding {
             plan.groups.push((TBuf::EmbW, TBuf::EmbGrad, vocab * dim));
         }
@@ -69,11 +93,18 @@ impl TrainPlan {
         if shape.embedding.is_some() {
             plan.commands.push(TCommand::Embed);
         }
-        for l in 0..plan.layers.len() {
+        let layers = plan.layers.len();
+        for l in 0..layers {
             plan.forward_layer(l);
+            if plan.dropout && l + 1 < layers {
+                plan.commands.push(TCommand::Dropout { layer: l });
+            }
         }
         plan.head_and_loss(shape);
-        for l in (0..plan.layers.len()).rev() {
+        for l in (0..layers).rev() {
+            if plan.dropout && l + 1 < layers {
+                plan.commands.push(TCommand::DropoutBackward { layer: l });
+            }
             plan.backward_layer(l);
         }
         if shape.embedding.is_some() {

@@ -4,6 +4,7 @@
 //! [`reference_step`] is the CPU reference in f64, checked against PyTorch by the training
 //! cases in `tests/data/train` (FORMAT.md, "train"); the GPU trainer is checked against it.
 
+mod dropout;
 mod loss;
 mod model;
 mod optim;
@@ -11,6 +12,7 @@ mod reference;
 mod save;
 mod trainer;
 
+pub use dropout::Dropout;
 pub use loss::{LossKind, Targets, loss_and_grad};
 pub use model::{Batch, BatchInputs, Embedding, HeadMode, Linear, TrainModel};
 pub use optim::{Optimizer, OptimizerState, clip, global_norm, update};

@@ -2,10 +2,11 @@
 //! the head, the stack and the embedding, clipping and the optimizer. The GPU trainer is
 //! checked against it; the training cases (`tests/data/train`) check it against PyTorch.
 
+use super::dropout::Dropout;
 use super::loss::{LossKind, loss_and_grad};
 use super::model::{Batch, BatchInputs, HeadMode, TrainModel, flatten_grads};
 use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
-use crate::cpu::{backward64, run};
+use crate::cpu::{backward64, run_with};
 use crate::error::{Error, Result};
 use crate::network::Inputs;
 
@@ -18,12 +19,15 @@ pub struct TrainConfig {
     pub clip_norm: Option<f32>,
     /// Clip each gradient element to `[-v, v]` (`clip_grad_value_`), before any norm clipping.
     pub clip_value: Option<f32>,
+    /// Dropout between the stack's layers while training (p = 0: none).
+    pub dropout: Dropout,
 }
 
 impl TrainConfig {
     /// Checks the optimizer and the clipping bounds.
     pub fn validate(&self) -> Result<()> {
         self.optimizer.validate()?;
+        self.dropout.validate()?;
         for (what, v) in [("clip_norm", self.clip_norm), ("clip_value", self.clip_value)] {
             if let Some(v) = v {
                 if !(v.is_finite() && v > 0.0) {
@@ -132,7 +136,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
 /// The loss of `batch` and the gradient of every parameter, in
 /// [`TrainModel::parameters_mut`]'s order.
 pub fn loss_and_gradients(model: &TrainModel, kind: LossKind, batch: &Batch) -> Result<(f64, Vec<Vec<f64>>)> {
-    loss_and_gradients_from(model, kind, batch, None).map(|(loss, grads, _)| (loss, grads))
+    loss_and_gradients_from(model, kind, batch, None, None).map(|(loss, grads, _)| (loss, grads))
 }
 
 /// The stack's state between the chunks of truncated backpropagation through time:
@@ -150,6 +154,7 @@ pub(crate) fn loss_and_gradients_from(
     kind: LossKind,
     batch: &Batch,
     initial: Option<&CarriedState>,
+    dropout: Option<(&Dropout, u64)>,
 ) -> Result<(f64, Vec<Vec<f64>>, CarriedState)> {
     model.validate()?;
     let mut inp = stack_inputs(model, batch)?;
@@ -161,7 +166,13 @@ pub(crate) fn loss_and_gradients_from(
     let net = &model.stack;
     let (t, b) = (batch.steps, batch.batch);
     let (d, o, ld) = (net.directions(), net.output_size(), net.layers.len() * net.directions());
-    let fwd = run(net, &inp, true)?;
+    // dropout of layer k's output at this optimizer step (site k)
+    let between = |k: usize, v: &mut [f64]| {
+        if let Some((d, step)) = dropout {
+            d.apply(step, k as u32, v);
+        }
+    };
+    let fwd = run_with(net, &inp, true, &between)?;
     // feat: [rows, Win], rows = T*B (time-major) or B
     let (rows, win) = (if model.head_mode == HeadMode::Steps { t * b } else { b }, model.head.inputs);
     let feat: Vec<f64> = match model.head_mode {
@@ -208,7 +219,7 @@ pub(crate) fn loss_and_gradients_from(
         }
     }
     let dc_n = vec![0.0; ld * b * net.layers[0].spec.hidden_size];
-    let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd);
+    let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd, &between);
     let demb = match (&model.embedding, &batch.inputs) {
         (Some(e), BatchInputs::Tokens(ids)) => {
             let mut de = vec![0.0; e.vocab * e.dim];
@@ -252,8 +263,8 @@ pub(crate) fn reference_step_from(
     if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
         return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
     }
-    let (loss, mut grads, last) = loss_and_gradients_from(model, cfg.loss, batch, initial)?;
     let step = state.step + 1;
+    let (loss, mut grads, last) = loss_and_gradients_from(model, cfg.loss, batch, initial, Some((&cfg.dropout, step)))?;
     if !loss.is_finite() {
         return Err(Error::NonFinite { step, tensor: "loss".into() });
     }

@@ -79,6 +79,16 @@ impl Trainer {
         }
     }
 
+    /// The loss of `batch` in evaluation mode: no dropout, no update, zero initial state.
+    pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.evaluate(batch),
+            Inner::Cpu { model, cfg, .. } => {
+                super::reference::loss_and_gradients_from(model, cfg.loss, batch, None, None).map(|r| r.0)
+            }
+        }
+    }
+
     /// The model with its current parameters (read back from the GPU).
     pub fn model(&self) -> Result<TrainModel> {
         match &self.inner {

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use params::{
-    LOSS_PARAMS_SIZE, LossParams, MATMUL_PARAMS_SIZE, MatmulParams, OPTIMIZER_PARAMS_SIZE, OptimizerParams,
-    TRAIN_PARAMS_SIZE, TrainParams,
+    DROPOUT_PARAMS_SIZE, DropoutParams, LOSS_PARAMS_SIZE, LossParams, MATMUL_PARAMS_SIZE, MatmulParams,
+    OPTIMIZER_PARAMS_SIZE, OptimizerParams, TRAIN_PARAMS_SIZE, TrainParams,
 };
 pub use stepper::GpuStepper;
 use workspace::TrainWorkspace;

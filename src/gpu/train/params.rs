@@ -58,6 +58,25 @@ pub struct MatmulParams {
     pub _pad1: u32,
 }
 
+/// Size of `DropoutParams` (shaders/train/dropout.wgsl) in WGSL.
+pub const DROPOUT_PARAMS_SIZE: u64 = 32;
+
+/// Keep in sync with `DropoutParams` in shaders/train/dropout.wgsl (a test compares).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct DropoutParams {
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub step: u32,
+    pub threshold: u32,
+    pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<DropoutParams>() as u64 == DROPOUT_PARAMS_SIZE);
+
 /// Size of `LossParams` (shaders/train/loss.wgsl) in WGSL.
 pub const LOSS_PARAMS_SIZE: u64 = 32;
 /// Size of `OptimizerParams` (shaders/train/optimizer.wgsl) in WGSL.
@@ -180,6 +199,8 @@ mod tests {
             (TrainKernel::Loss, "LossParams", super::LOSS_PARAMS_SIZE),
             (TrainKernel::OptimizerUpdate, "OptimizerParams", super::OPTIMIZER_PARAMS_SIZE),
             (TrainKernel::Embed, "EmbedParams", crate::kernels::SMALL_PARAMS_SIZE),
+            (TrainKernel::Dropout, "DropoutParams", super::DROPOUT_PARAMS_SIZE),
+            (TrainKernel::Dropout, "DropoutSite", crate::kernels::SMALL_PARAMS_SIZE),
             (TrainKernel::OptimizerUpdate, "GroupParams", crate::kernels::SMALL_PARAMS_SIZE),
         ] {
             let (wgsl_size, offsets) = wgsl_layout(kernel, name);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
-use super::params::{LossParams, OptimizerParams};
+use super::params::{DropoutParams, LossParams, OptimizerParams};
 use super::workspace::{STORAGE, TrainWorkspace};
 use super::{flat_weights, split_weights};
 use crate::error::{Error, Result};
@@ -31,6 +31,8 @@ pub struct GpuStepper {
     buffers: HashMap<TBuf, wgpu::Buffer>,
     step: u64,
     workspace: Option<TrainWorkspace>,
+    /// The workspace of evaluations (forward and loss only).
+    eval_workspace: Option<TrainWorkspace>,
     /// Truncated BPTT: each step starts from the previous step's final state.
     carry: bool,
     /// The batch size of the state carried (None: zero state).
@@ -63,7 +65,7 @@ impl GpuStepper {
         model.validate()?;
         cfg.validate()?;
         ctx.train_pipelines()?;
-        let shape = StepShape::of(&model, cfg.loss);
+        let shape = StepShape::of(&model, &cfg);
         let layers = TrainLayer::of(&model.stack);
         // the groups as a plan of any size names them
         let groups = TrainPlan::training_step(&model.stack, shape, 1, 1).groups;
@@ -101,6 +103,7 @@ impl GpuStepper {
             buffers,
             step: 0,
             workspace: None,
+            eval_workspace: None,
             carry: false,
             carried_batch: None,
         })
@@ -203,6 +206,34 @@ impl GpuStepper {
         Ok(StepStats { loss, grad_norm })
     }
 
+    /// The loss of `batch` in evaluation mode: no dropout, no gradient, no update, zero initial
+    /// state. One submit; reads back one float.
+    pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
+        let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
+        let (t, b) = (batch.steps, batch.batch);
+        if self.eval_workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
+            self.eval_workspace = None;
+            let plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b);
+            self.eval_workspace = Some(TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?);
+        }
+        let ws = self.eval_workspace.as_ref().expect("workspace made");
+        let device = &self.ctx.device;
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.evaluate") });
+        let stats = self.ctx.scoped("evaluating", || -> Result<Vec<f32>> {
+            self.upload(ws, batch, &lengths, kept, self.step.max(1));
+            ws.record(&self.ctx, &mut encoder)?;
+            let read = super::super::download::read_back_many(
+                device,
+                &self.ctx.queue,
+                encoder,
+                &[(ws.buffer(TBuf::Stats), 1)],
+            )?;
+            Ok(read.into_iter().next().unwrap_or_default())
+        })??;
+        Ok(stats.first().copied().unwrap_or(f32::NAN) as f64)
+    }
+
     /// Names of the parameter groups: `embedding.weight`, `rnn.l{k}` (W, R, B, P, W_hr),
     /// `head` (weight, bias).
     fn group_names(&self) -> Vec<String> {
@@ -248,6 +279,18 @@ impl GpuStepper {
         };
         queue.write_buffer(&ws.loss_params, 0, bytemuck::bytes_of(&lp));
         queue.write_buffer(&ws.opt_params, 0, bytemuck::bytes_of(&optimizer_params(&self.cfg, step)));
+        let d = &self.cfg.dropout;
+        let dp = DropoutParams {
+            seed_lo: d.seed as u32,
+            seed_hi: (d.seed >> 32) as u32,
+            step: step as u32,
+            threshold: d.threshold(),
+            scale: d.scale(),
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dp));
     }
 
     /// Puts back the parameters and moments saved before the last update, and the carried state

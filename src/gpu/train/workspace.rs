@@ -27,6 +27,7 @@ pub(super) struct TrainWorkspace {
     /// The per-step uniforms of a training step, written before each submit.
     pub loss_params: wgpu::Buffer,
     pub opt_params: wgpu::Buffer,
+    pub dropout_params: wgpu::Buffer,
     /// Keeps the uniform buffers the bind groups read alive.
     _uniforms: Vec<wgpu::Buffer>,
 }
@@ -183,6 +184,20 @@ impl TrainWorkspace {
             })
         };
         let loss_params = writable("wgpu-rnn.train.LossParams", super::params::LOSS_PARAMS_SIZE);
+        let dropout_params = writable("wgpu-rnn.train.DropoutParams", super::params::DROPOUT_PARAMS_SIZE);
+        // one entry per layer: the length and site of the dropout after it
+        let sites = uniform(
+            "wgpu-rnn.train.DropoutSite",
+            &entries(
+                (0..plan.layers.len())
+                    .map(|l| {
+                        let len =
+                            if plan.dropout && l + 1 < plan.layers.len() { plan.size(TBuf::Dropped(l)) } else { 0 };
+                        bytemuck::bytes_of(&SmallParams([len as u32, l as u32, 0, 0])).to_vec()
+                    })
+                    .collect(),
+            ),
+        );
         let opt_params = writable("wgpu-rnn.train.OptimizerParams", super::params::OPTIMIZER_PARAMS_SIZE);
         let group_params = uniform(
             "wgpu-rnn.train.GroupParams",
@@ -312,14 +327,30 @@ impl TrainWorkspace {
                     let layout = &pipelines.get(TrainKernel::OptimizerUpdate).layout;
                     Some((group(layout, "wgpu-rnn.optimizer", res), Some((g as u64 * stride) as u32)))
                 }
+                TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
+                    let (kernel, src, dst) = match cmd {
+                        TCommand::Dropout { .. } => (TrainKernel::Dropout, plan.output_of(layer), TBuf::Dropped(layer)),
+                        _ => (TrainKernel::DropoutBackward, TBuf::Ones, TBuf::DIn(layer + 1)),
+                    };
+                    let res = vec![
+                        sized(&sites, SMALL_PARAMS_SIZE),
+                        whole(&dropout_params),
+                        whole(buf(src)),
+                        whole(buf(dst)),
+                    ];
+                    Some((
+                        group(&pipelines.get(kernel).layout, &kernel.label(), res),
+                        Some((layer as u64 * stride) as u32),
+                    ))
+                }
                 TCommand::Clear(_) | TCommand::Copy { .. } => None,
             });
         }
-        let mut uniforms = vec![steps, mm, merge, embed, group_params];
+        let mut uniforms = vec![steps, mm, merge, embed, group_params, sites];
         for (a, b) in layer_uniforms {
             uniforms.extend([a, b]);
         }
-        Ok(TrainWorkspace { plan, buffers, bound, loss_params, opt_params, _uniforms: uniforms })
+        Ok(TrainWorkspace { plan, buffers, bound, loss_params, opt_params, dropout_params, _uniforms: uniforms })
     }
 
     /// Writes a call's inputs and upstream gradients (zeros for absent states).
@@ -393,6 +424,14 @@ impl TrainWorkspace {
                                 let units = ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize);
                                 (&pipelines.get(kernel).pipeline, [units as u32, b as u32, ly.dirs as u32])
                             }
+                            TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
+                                let kernel = if matches!(cmds[i], TCommand::Dropout { .. }) {
+                                    TrainKernel::Dropout
+                                } else {
+                                    TrainKernel::DropoutBackward
+                                };
+                                (&pipelines.get(kernel).pipeline, linear(self.plan.size(TBuf::Dropped(layer))))
+                            }
                             TCommand::Embed => {
                                 (&pipelines.get(TrainKernel::Embed).pipeline, linear(t * b * self.plan.layers[0].input))
                             }
@@ -409,7 +448,7 @@ impl TrainWorkspace {
                                 &pipelines.get(TrainKernel::OptimizerUpdate).pipeline,
                                 linear(self.plan.groups[group].2),
                             ),
-                            _ => (
+                            TCommand::Merge { .. } => (
                                 &ctx.pipelines.get(Kernel::MergeDirections, 1, false).pipeline,
                                 linear_workgroups(
                                     t * b * self.plan.layers[0].out,
@@ -417,6 +456,7 @@ impl TrainWorkspace {
                                     MAX_WORKGROUPS as u32,
                                 ),
                             ),
+                            TCommand::Clear(_) | TCommand::Copy { .. } => unreachable!("copies are not dispatches"),
                         };
                         pass.set_pipeline(pipeline);
                         pass.set_bind_group(0, group, offset.as_slice());
