@@ -314,6 +314,8 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_OPT_CLIP_VALUE", ts::FLAG_OPT_CLIP_VALUE),
         ("FLAG_OPT_CLIP_NORM", ts::FLAG_OPT_CLIP_NORM),
         ("FLAG_OPT_FIRST_STEP", ts::FLAG_OPT_FIRST_STEP),
+        ("FLAG_DROP_RECURRENT", ts::FLAG_DROP_RECURRENT),
+        ("RECURRENT_SITES", crate::train::dropout::RECURRENT_SITES),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))
@@ -353,7 +355,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 40] = [
+pub const SHADER_FILES: [(&str, &str); 41] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -389,6 +391,7 @@ pub const SHADER_FILES: [(&str, &str); 40] = [
     ("train/dropout", include_str!("../shaders/train/dropout.wgsl")),
     ("train/embed", include_str!("../shaders/train/embed.wgsl")),
     ("train/loss", include_str!("../shaders/train/loss.wgsl")),
+    ("train/masks", include_str!("../shaders/train/masks.wgsl")),
     ("train/matmul", include_str!("../shaders/train/matmul.wgsl")),
     ("train/optimizer", include_str!("../shaders/train/optimizer.wgsl")),
     ("train/train_params", include_str!("../shaders/train/train_params.wgsl")),
@@ -760,6 +763,7 @@ impl TrainKernel {
         const LP: BindingKind = Uniform(LAYER_PARAMS_SIZE);
         const TP: BindingKind = Uniform(crate::gpu::TRAIN_PARAMS_SIZE);
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
+        const DP: BindingKind = Uniform(crate::gpu::DROPOUT_PARAMS_SIZE);
         match self {
             TrainKernel::Matmul => {
                 &[DynamicUniform(crate::gpu::MATMUL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
@@ -775,6 +779,7 @@ impl TrainKernel {
                 StorageReadWrite,
                 StorageReadWrite,
                 StorageReadWrite,
+                DP,
             ],
             TrainKernel::Dropout | TrainKernel::DropoutBackward => &[
                 DynamicUniform(SMALL_PARAMS_SIZE),
@@ -808,12 +813,13 @@ impl TrainKernel {
                 SP,
                 StorageRead,
                 StorageRead,
-                StorageRead,
+                StorageReadWrite,
                 StorageRead,
                 StorageRead,
                 StorageReadWrite,
                 StorageReadWrite,
                 StorageReadWrite,
+                DP,
             ],
         }
     }

@@ -140,7 +140,7 @@ fn dropout_matches_the_cpu_reference_and_is_off_in_evaluation() {
         optimizer: train::Optimizer::sgd(0.1),
         clip_norm: None,
         clip_value: None,
-        dropout: train::Dropout { p, seed: 77 },
+        dropout: train::Dropout { p, seed: 77, recurrent: 0.0 },
     };
     let (t, b) = (6, 3);
     let batch = train::Batch {
@@ -175,4 +175,61 @@ fn dropout_matches_the_cpu_reference_and_is_off_in_evaluation() {
     assert!((gpu_eval - cpu_eval).abs() <= 1e-5 * cpu_eval);
     let err = Trainer::new(common::gpu(), model.clone(), cfg(1.0)).expect_err("p = 1").to_string();
     assert!(err.contains("dropout"), "{err}");
+}
+
+/// Variational (recurrent) dropout, one mask per sequence inside the recurrent products, with
+/// dropout between layers: the GPU matches the CPU reference (itself checked against finite
+/// differences with the same masks) for every cell, and the masks change the result.
+#[test]
+fn recurrent_dropout_matches_the_cpu_reference() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    for (cell, lbr, proj) in [
+        (wgpu_rnn::Cell::Rnn, false, 0),
+        (wgpu_rnn::Cell::Gru, false, 0),
+        (wgpu_rnn::Cell::Gru, true, 0),
+        (wgpu_rnn::Cell::Lstm, false, 3),
+    ] {
+        let mut rc = RandomConfig::simple(cell, 4, 5);
+        rc.layers = 2;
+        rc.proj_size = proj;
+        rc.direction = wgpu_rnn::Direction::Bidirectional;
+        let stack = random::network(&rc, 6, |mut s| {
+            s.linear_before_reset = lbr;
+            s
+        });
+        let model = TrainModel::new(stack, None, 2, train::HeadMode::Last, 6).expect("model");
+        let cfg = |recurrent: f32| train::TrainConfig {
+            loss: train::LossKind::Mse,
+            optimizer: train::Optimizer::adam(0.05),
+            clip_norm: None,
+            clip_value: None,
+            dropout: train::Dropout { p: 0.2, seed: 11, recurrent },
+        };
+        let (t, b) = (5, 3);
+        let batch = train::Batch {
+            inputs: train::BatchInputs::Features((0..t * b * 4).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect()),
+            steps: t,
+            batch: b,
+            lengths: Some(vec![5, 3, 4]),
+            targets: train::Targets::Values((0..b * 2).map(|i| i as f32 / 3.0 - 0.5).collect()),
+        };
+        let run = |engine: &wgpu_rnn::Engine, recurrent: f32| {
+            let mut tr = Trainer::new(engine, model.clone(), cfg(recurrent)).expect("trainer");
+            let losses: Vec<f64> = (0..2).map(|_| tr.step(&batch).expect("step").loss).collect();
+            (losses, tr.model().expect("model"))
+        };
+        let (gpu, gpu_model) = run(common::gpu(), 0.3);
+        let (cpu, cpu_model) = run(&wgpu_rnn::Engine::cpu(), 0.3);
+        let label = format!("{cell:?} lbr {lbr} proj {proj}");
+        for (g, c) in gpu.iter().zip(&cpu) {
+            assert!((g - c).abs() <= 1e-5 * c.abs().max(1.0), "{label}: loss {g} on the GPU, {c} on the CPU");
+        }
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
+        for l in 0..2 {
+            let (gw, cw) = (&gpu_model.stack.layers[l].weights, &cpu_model.stack.layers[l].weights);
+            assert!(close(&gw.r, &cw.r) && close(&gw.w, &cw.w) && close(&gw.b, &cw.b), "{label}: layer {l} differs");
+        }
+        let (plain, _) = run(common::gpu(), 0.0);
+        assert!((plain[1] - gpu[1]).abs() > 1e-6, "{label}: recurrent masks change the second step");
+    }
 }

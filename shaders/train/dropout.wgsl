@@ -5,18 +5,7 @@
 //   dropout_backward: dst[i] *= mask(i) in place (dst: the gradient of the next layer's input)
 //   mask(i) = scale (1 / (1 - p)) when hash(key(seed, step, site) ^ i) >= threshold (p·2³²), else 0
 // Versions: dropout, dropout_backward (this file): one invocation per element.
-
-// Keep in sync with `gpu::train::params::DropoutParams` (Rust; a test compares the layouts).
-struct DropoutParams {
-    seed_lo: u32,
-    seed_hi: u32,
-    step: u32,
-    threshold: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// uses: train/masks
 
 // Per site: `len` elements, site number (the layer whose output it masks).
 struct DropoutSite {
@@ -31,19 +20,8 @@ struct DropoutSite {
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-// Chris Wellons' lowbias32.
-fn hash(v: u32) -> u32 {
-    var x = v;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    return x ^ (x >> 16u);
-}
-
 fn mask(i: u32) -> f32 {
-    let key = hash(hash(hash(hash(dp.seed_lo) ^ dp.seed_hi) ^ dp.step) ^ ds.site);
-    return select(0.0, dp.scale, hash(key ^ i) >= dp.threshold);
+    return drop_mask(dp.threshold, dp.scale, ds.site, i);
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)

@@ -23,7 +23,7 @@ struct TrainParams {
     dgr_off: u32,      // dgates: the recurrent half dGr [D, T, B, G*H] (GRU; else dGx serves)
     dp_off: u32,       // extras: peephole partial sums [D, B, 3*H] after dh per step [D, T, B, H_out]
     state_h0: u32,     // state: h0 [D, B, H_out] after c
-    _pad0: u32,
+    layer: u32,        // the layer's index (its recurrent dropout masks)
 }
 
 // Index of row (d, t, b)'s record in the tape and of its gates in xp and dgates.

@@ -18,7 +18,10 @@
 //                      LSTM (c', o ⊙ h(c'))
 //   train_step_finish  their second half: GRU's candidate (it reads every unit's r ⊙ h_prev),
 //                      the LSTM projection (it reads every unit's o ⊙ h(c'))
-// uses: train/train_params shared/activations
+// Recurrent dropout (dp.flags): the recurrent products read h_prev ⊙ mask; the tape keeps
+// h_prev unmasked (GRU's z ⊙ h_prev and its backward read it; train_step_backward masks it
+// for the weight gradients once the step's backward is done).
+// uses: train/train_params train/masks shared/activations
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -30,6 +33,7 @@
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(9) var<storage, read_write> y: array<f32>;
+@group(0) @binding(10) var<uniform> dp: DropoutParams;
 
 // The running invocation's row: its time index and tape record. `ok` is false past the length.
 struct Row {
@@ -118,15 +122,19 @@ fn h_prev(hs: HSource, k: u32) -> f32 {
 
 // xp + R[row]·h_prev + Rb[row] of gate row `row` (G*H rows, gate-major).
 fn preact(d: u32, t: u32, b: u32, row: u32, hs: HSource) -> f32 {
-    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + recurrent(d, row, hs);
+    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + recurrent(d, b, row, hs);
 }
 
-// R[row]·h_prev + Rb[row], reading R from rt.
-fn recurrent(d: u32, row: u32, hs: HSource) -> f32 {
+// R[row]·(h_prev ⊙ mask) + Rb[row], reading R from rt.
+fn recurrent(d: u32, b: u32, row: u32, hs: HSource) -> f32 {
     let gh = lp.hidden * gates(lp);
     var acc = wts[tp.b_off + d * 2u * gh + gh + row];
     let w = d * lp.hidden_in * gh + row;
-    if (hs.h0) {
+    if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
+        for (var k = 0u; k < lp.hidden_in; k++) {
+            acc += rt[w + k * gh] * h_prev(hs, k) * recurrent_mask(tp.layer, d, b, lp.hidden_in, k);
+        }
+    } else if (hs.h0) {
         for (var k = 0u; k < lp.hidden_in; k++) {
             acc += rt[w + k * gh] * state[hs.base + k];
         }
@@ -155,7 +163,7 @@ fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
     tape[rec + H + j] = pr;
     let r = activate(f, clip_gate(lp, pr));
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
-        let q = recurrent(d, 2u * H + j, hs);
+        let q = recurrent(d, b, 2u * H + j, hs);
         tape[rec + tp.ext_off + j] = q;
         let pn = xp[record_row(lp, d, t, b) * 3u * H + 2u * H + j] + r * q;
         gru_new_h(d, t, b, j, rec, pn);
@@ -172,7 +180,7 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
     let w = d * H * gh + row;
     for (var k = 0u; k < H; k++) {
-        acc += rt[w + k * gh] * tape[rec + tp.ext_off + k];
+        acc += rt[w + k * gh] * tape[rec + tp.ext_off + k] * recurrent_mask(tp.layer, d, b, H, k);
     }
     gru_new_h(d, t, b, j, rec, acc);
 }

@@ -20,19 +20,23 @@
 //                               projected LSTM only dh; with sp.step = STEP_INITIAL, dh0
 //   train_step_backward_finish  GRU's reset gate (it reads every unit's dn), a projected
 //                               LSTM's gates (dm = W_hrᵀ dh reads every dh)
-// uses: train/train_params shared/activations
+// Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
+// step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
+// in place, the operands of the weight gradients' matmuls.
+// uses: train/train_params train/masks shared/activations
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
 @group(0) @binding(2) var<uniform> sp: StepParams;
 @group(0) @binding(3) var<storage, read> wts: array<f32>;
 @group(0) @binding(4) var<storage, read> lens: array<u32>;
-@group(0) @binding(5) var<storage, read> tape: array<f32>;
+@group(0) @binding(5) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
 @group(0) @binding(7) var<storage, read> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> carry: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dgates: array<f32>;
 @group(0) @binding(10) var<storage, read_write> extras: array<f32>;
+@group(0) @binding(11) var<uniform> dp: DropoutParams;
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -68,6 +72,29 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     unit_backward(d, b, j, rr, dh);
+    if (!two_phase()) {
+        mask_operands(d, b, j, rr);
+    }
+}
+
+// Whether a step takes train_step_backward_finish too.
+fn two_phase() -> bool {
+    return (lp.flags & FLAG_PROJ) != 0u || (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU;
+}
+
+// With recurrent dropout, the step's recurrent operands of unit k become what the products
+// read (h_prev ⊙ mask, a reset-before GRU's r ⊙ h_prev ⊙ mask): the weight gradients' matmuls
+// read them after the walk. Unit k's own invocation, after its last read of them.
+fn mask_operands(d: u32, b: u32, k: u32, rr: u32) {
+    if ((dp.flags & FLAG_DROP_RECURRENT) == 0u || k >= lp.hidden_in) {
+        return;
+    }
+    let m = recurrent_mask(tp.layer, d, b, lp.hidden_in, k);
+    let rec = rr * tp.record;
+    tape[rec + tp.hprev_off + k] *= m;
+    if ((lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
+        tape[rec + tp.ext_off + k] *= m;
+    }
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
@@ -89,6 +116,7 @@ fn train_step_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         unit_backward(d, b, j, rr, dm);
     }
+    mask_operands(d, b, j, rr);
 }
 
 // The gate gradients of unit j at record row rr, with dm arriving at its output.
@@ -118,11 +146,12 @@ fn dh_prev(d: u32, b: u32, s: u32, len: u32, k: u32) -> f32 {
         }
         acc = carry[direct_at(d, b, s) + k];
     }
+    var products = 0.0;
     let w = r_row(tp, lp, d, 0u) + k;
     for (var row = 0u; row < rows; row++) {
-        acc += wts[w + row * lp.hidden_in] * dgates[g0 + row];
+        products += wts[w + row * lp.hidden_in] * dgates[g0 + row];
     }
-    return acc;
+    return acc + products * recurrent_mask(tp.layer, d, b, lp.hidden_in, k);
 }
 
 // Where GRU's direct share of step s of row (d, b) starts in the carry.
@@ -181,6 +210,7 @@ fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
     for (var j = 0u; j < H; j++) {
         drh += wts[w + j * H] * dgates[g0 + 2u * H + j];
     }
+    drh *= recurrent_mask(tp.layer, d, b, H, k);
     let pr = tape[rec + H + k];
     let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
     dgates[g0 + H + k] = dr;

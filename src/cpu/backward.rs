@@ -6,7 +6,7 @@ use super::cells::GateInputs;
 use super::cells_backward::{
     RecurrentGrads, gru_step_backward, lstm_project_backward, lstm_step_backward, rnn_step_backward,
 };
-use super::forward::{Run, run};
+use super::forward::{Masks, Run, run};
 use super::merge_directions::merge_directions_backward;
 use crate::error::Result;
 use crate::network::{Gradients, Inputs, LayerWeights, Network, Upstream};
@@ -24,7 +24,7 @@ pub fn backward(net: &Network, inp: &Inputs, up: &Upstream) -> Result<Gradients>
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     let dh_n = up.h_n.as_deref().map_or_else(|| vec![0.0; ld * b * net.output_size()], f64s);
     let dc_n = up.c_n.as_deref().map_or_else(|| vec![0.0; ld * b * net.layers[0].spec.hidden_size], f64s);
-    let g64 = backward64(net, inp, &f64s(&up.y), &dh_n, &dc_n, &fwd, &|_, _| {});
+    let g64 = backward64(net, inp, &f64s(&up.y), &dh_n, &dc_n, &fwd, &Masks::none());
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     Ok(Gradients {
         x: f32s(&g64.x),
@@ -63,9 +63,9 @@ pub(crate) struct LayerGrads64 {
 }
 
 /// The backward of a forward [`Run`] that kept its tape, for upstream gradients `dy [T, B, W]`,
-/// `dh_n [L*D, B, H_out]` and `dc_n [L*D, B, H]` whose sizes the caller checked. `between` is
-/// the forward's (`run_with`): an elementwise mask, applied again to the gradient of layer
-/// k's output.
+/// `dh_n [L*D, B, H_out]` and `dc_n [L*D, B, H]` whose sizes the caller checked. `masks` are
+/// the forward's (`run_with`): the dropout between layers applies again to the gradient of
+/// layer k's output, the recurrent masks inside the recurrent products' backward.
 pub(crate) fn backward64(
     net: &Network,
     inp: &Inputs,
@@ -73,7 +73,7 @@ pub(crate) fn backward64(
     dh_n: &[f64],
     dc_n: &[f64],
     fwd: &Run,
-    between: &dyn Fn(usize, &mut [f64]),
+    masks: &Masks,
 ) -> Gradients64 {
     let (t_len, batch) = (inp.steps, inp.batch);
     let (d_count, out_w) = (net.directions(), net.output_size());
@@ -115,6 +115,7 @@ pub(crate) fn backward64(
             };
             let state = k * d_count + d;
             for (b, row_steps) in tape.steps[d].iter().enumerate() {
+                let mask = (masks.recurrent)(k, d, b);
                 let mut dh = dh_n[(state * batch + b) * out_w..][..out_w].to_vec();
                 let mut dc = dc_n[(state * batch + b) * hidden..][..hidden].to_vec();
                 for rec in row_steps.iter().rev() {
@@ -132,7 +133,14 @@ pub(crate) fn backward64(
                         _ => dh.clone(),
                     };
                     // The forward's input projection for this step: only its sum is read back.
-                    let gi = GateInputs { spec: s, dir: d, x: &[], rb, r: &w.r[d * gh * out_w..(d + 1) * gh * out_w] };
+                    let gi = GateInputs {
+                        spec: s,
+                        dir: d,
+                        x: &[],
+                        rb,
+                        r: &w.r[d * gh * out_w..(d + 1) * gh * out_w],
+                        mask: mask.as_deref(),
+                    };
                     let sg = match s.cell {
                         Cell::Rnn => rnn_step_backward(&gi, &rec.tape, &rec.h, &dm, &mut acc),
                         Cell::Gru => gru_step_backward(&gi, &rec.tape, &rec.h, &dm, &mut acc),
@@ -161,7 +169,7 @@ pub(crate) fn backward64(
         }
         layers.push(grads);
         if k > 0 {
-            between(k - 1, &mut d_in);
+            (masks.between)(k - 1, &mut d_in);
         }
         d_merged = d_in;
     }
@@ -218,8 +226,8 @@ mod tests {
     }
 
     /// `sum(outputs ⊙ upstream)` in f64.
-    fn loss(net: &Network, inp: &Inputs, up: &Upstream) -> f64 {
-        let r = run(net, inp, false).expect("valid");
+    fn loss(net: &Network, inp: &Inputs, up: &Upstream, masks: &Masks) -> f64 {
+        let r = super::super::forward::run_with(net, inp, false, masks).expect("valid");
         let dot = |a: &[f64], b: &[f32]| a.iter().zip(b).map(|(x, &y)| x * y as f64).sum::<f64>();
         dot(&r.y, &up.y)
             + up.h_n.as_deref().map_or(0.0, |u| dot(&r.h_n, u))
@@ -228,6 +236,11 @@ mod tests {
 
     /// Compares the backward with central differences at up to 16 entries of every tensor.
     fn check_against_finite_differences(label: &str, net: &Network, inp: &Inputs) {
+        check_with_masks(label, net, inp, &Masks::none());
+    }
+
+    /// [`check_against_finite_differences`] with dropout masks fixed in the forward.
+    fn check_with_masks(label: &str, net: &Network, inp: &Inputs, masks: &Masks) {
         let mut rng = Rng::new(7);
         let ld = net.layers.len() * net.directions();
         let (b, o, h) = (inp.batch, net.output_size(), net.layers[0].spec.hidden_size);
@@ -236,10 +249,10 @@ mod tests {
             h_n: Some(rng.vec(ld * b * o, 1.0)),
             c_n: (net.cell() == Cell::Lstm).then(|| rng.vec(ld * b * h, 1.0)),
         };
-        let fwd = run(net, inp, true).expect("valid");
+        let fwd = super::super::forward::run_with(net, inp, true, masks).expect("valid");
         let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
         let dc_n = up.c_n.as_deref().map_or_else(|| vec![0.0; ld * b * h], f64s);
-        let grads = backward64(net, inp, &f64s(&up.y), &f64s(up.h_n.as_deref().expect("set")), &dc_n, &fwd, &|_, _| {});
+        let grads = backward64(net, inp, &f64s(&up.y), &f64s(up.h_n.as_deref().expect("set")), &dc_n, &fwd, masks);
         let mut roles = vec![Which::X, Which::H0, Which::C0];
         for k in 0..net.layers.len() {
             roles.extend([Which::W(k), Which::R(k), Which::B(k), Which::P(k), Which::Proj(k)]);
@@ -255,7 +268,7 @@ mod tests {
                 let eps = 1e-4f32;
                 let mut at = |v: f32| {
                     tensor(&mut net, &mut inp, which).expect("present")[idx] = v;
-                    loss(&net, &inp, &up)
+                    loss(&net, &inp, &up, masks)
                 };
                 let (hi, lo) = (orig + eps, orig - eps);
                 let fd = (at(hi) - at(lo)) / (hi as f64 - lo as f64);
@@ -269,6 +282,24 @@ mod tests {
             }
         }
         assert!(checked > 20, "{label}: only {checked} entries checked");
+    }
+
+    #[test]
+    fn dropout_masks_between_layers_and_in_the_recurrent_products() {
+        let d = crate::train::Dropout { p: 0.3, seed: 5, recurrent: 0.4 };
+        for (cell, lbr, proj) in
+            [(Cell::Rnn, false, 0), (Cell::Gru, false, 0), (Cell::Gru, true, 0), (Cell::Lstm, false, 2)]
+        {
+            let mut cfg = config(cell, Direction::Bidirectional, 2, MergeMode::Concat);
+            cfg.proj_size = proj;
+            let net = random::network(&cfg, 3, |s| LayerSpec { linear_before_reset: lbr, ..s });
+            let inp = random::inputs(&net, 4, 3, 3, true, true);
+            let out_w = net.output_size();
+            let between = |k: usize, v: &mut [f64]| d.apply(2, k as u32, v);
+            let recurrent = |k: usize, dir: usize, b: usize| d.recurrent_mask(2, k, dir, b, out_w);
+            let masks = Masks { between: &between, recurrent: &recurrent };
+            check_with_masks(&format!("{cell:?} lbr {lbr} proj {proj} with dropout"), &net, &inp, &masks);
+        }
     }
 
     fn config(cell: Cell, direction: Direction, layers: usize, merge: MergeMode) -> RandomConfig {

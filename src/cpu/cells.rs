@@ -16,13 +16,24 @@ pub struct GateInputs<'a> {
     pub rb: &'a [f32],
     /// `R [G*H, H_out]`.
     pub r: &'a [f32],
+    /// Recurrent dropout: the mask `[H_out]` the recurrent products apply to their input
+    /// (`R·(v ⊙ mask)`, Keras' `recurrent_dropout`); `None`: no mask.
+    pub mask: Option<&'a [f64]>,
 }
 
 impl GateInputs<'_> {
-    /// `R[row] · v + Rb[row]`
+    /// `R[row] · (v ⊙ mask) + Rb[row]`
     pub(super) fn recurrent(&self, row: usize, v: &[f64]) -> f64 {
         let r = &self.r[row * v.len()..(row + 1) * v.len()];
-        r.iter().zip(v).map(|(&w, &x)| w as f64 * x).sum::<f64>() + self.rb[row] as f64
+        let dot: f64 = match self.mask {
+            Some(m) => r.iter().zip(v).zip(m).map(|((&w, &x), &mk)| w as f64 * x * mk).sum(),
+            None => r.iter().zip(v).map(|(&w, &x)| w as f64 * x).sum(),
+        };
+        dot + self.rb[row] as f64
+    }
+    /// The recurrent dropout mask of input k (1 without one).
+    pub(super) fn mask_at(&self, k: usize) -> f64 {
+        self.mask.map_or(1.0, |m| m[k])
     }
     /// `x` bounded by the layer's `clip`, if it has one.
     fn clip(&self, x: f64) -> f64 {

@@ -28,14 +28,15 @@ pub struct StepGrads {
 }
 
 impl RecurrentGrads<'_> {
-    /// Backward of `R[row] · v + Rb[row]` with gradient `d`: `dR[row] += d v`, `dRb[row] += d`,
-    /// `dv += d R[row]`.
+    /// Backward of `R[row] · (v ⊙ mask) + Rb[row]` with gradient `d`: `dR[row] += d (v ⊙ mask)`,
+    /// `dRb[row] += d`, `dv += d (R[row] ⊙ mask)`.
     fn back(&mut self, g: &GateInputs, row: usize, d: f64, v: &[f64], dv: &mut [f64]) {
         let n = v.len();
         let r = &g.r[row * n..(row + 1) * n];
         for k in 0..n {
-            self.r[row * n + k] += d * v[k];
-            dv[k] += d * r[k] as f64;
+            let m = g.mask_at(k);
+            self.r[row * n + k] += d * v[k] * m;
+            dv[k] += d * r[k] as f64 * m;
         }
         self.rb[row] += d;
     }

@@ -41,17 +41,28 @@ pub(crate) struct StepRecord {
 
 /// Runs the network in f64, keeping the tape when `keep_tape`.
 pub(crate) fn run(net: &Network, inp: &Inputs, keep_tape: bool) -> Result<Run> {
-    run_with(net, inp, keep_tape, &|_, _| {})
+    run_with(net, inp, keep_tape, &Masks::none())
 }
 
-/// [`run`] with `between(k, out)` applied to layer k's merged output before layer k+1 reads it
-/// (dropout between layers; not after the last layer).
-pub(crate) fn run_with(
-    net: &Network,
-    inp: &Inputs,
-    keep_tape: bool,
-    between: &dyn Fn(usize, &mut [f64]),
-) -> Result<Run> {
+/// Dropout masks of a training pass (`train::Dropout`); none outside training.
+pub(crate) struct Masks<'a> {
+    /// `between(k, out)`: applied to layer k's merged output before layer k+1 reads it.
+    pub between: &'a dyn Fn(usize, &mut [f64]),
+    /// `recurrent(k, d, b)`: the recurrent dropout mask `[H_out]` of layer k, direction d,
+    /// row b, the same at every step.
+    pub recurrent: &'a dyn Fn(usize, usize, usize) -> Option<Vec<f64>>,
+}
+
+impl Masks<'_> {
+    /// No dropout.
+    pub fn none() -> Masks<'static> {
+        Masks { between: &|_, _| {}, recurrent: &|_, _, _| None }
+    }
+}
+
+/// [`run`] with dropout masks: `masks.between` on each layer's merged output but the last's,
+/// `masks.recurrent` inside the recurrent products.
+pub(crate) fn run_with(net: &Network, inp: &Inputs, keep_tape: bool, masks: &Masks) -> Result<Run> {
     net.validate()?;
     let lengths = net.validate_inputs(inp)?;
     let (t_len, batch) = (inp.steps, inp.batch);
@@ -90,6 +101,7 @@ pub(crate) fn run_with(
                     None => vec![0.0; hidden],
                 };
                 let len = lengths[b];
+                let mask = (masks.recurrent)(k, d, b);
                 let mut row_steps = Vec::new();
                 for step in 0..len {
                     let t = if s.direction.is_reverse(d) { len - 1 - step } else { step };
@@ -99,6 +111,7 @@ pub(crate) fn run_with(
                         x: &xp[(t * batch + b) * gh..][..gh],
                         rb,
                         r: &w.r[d * gh * out_w..(d + 1) * gh * out_w],
+                        mask: mask.as_deref(),
                     };
                     let st = match s.cell {
                         Cell::Rnn => rnn_step(&gi, &hv),
@@ -126,7 +139,7 @@ pub(crate) fn run_with(
         }
         let mut merged = merge_directions(&y, t_len * batch, d_count, out_w, net.merge);
         if k + 1 < net.layers.len() {
-            between(k, &mut merged);
+            (masks.between)(k, &mut merged);
         }
         if keep_tape {
             tape.push(LayerTape { input: std::mem::replace(&mut layer_in, merged), y, steps });

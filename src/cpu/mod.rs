@@ -17,7 +17,7 @@ pub use cells::{GateInputs, StepTape, gru_step, lstm_project, lstm_step, rnn_ste
 pub use cells_backward::{
     RecurrentGrads, StepGrads, gru_step_backward, lstm_project_backward, lstm_step_backward, rnn_step_backward,
 };
-pub(crate) use forward::run_with;
+pub(crate) use forward::{Masks, run_with};
 pub use input_projection::input_projection;
 pub use merge_directions::{merge_directions, merge_directions_backward};
 

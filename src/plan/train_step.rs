@@ -20,6 +20,8 @@ pub const OPT_ADAMW: u32 = 2;
 pub const FLAG_OPT_CLIP_VALUE: u32 = 1;
 pub const FLAG_OPT_CLIP_NORM: u32 = 2;
 pub const FLAG_OPT_FIRST_STEP: u32 = 4;
+/// `DropoutParams::flags`: recurrent dropout on (WGSL `FLAG_DROP_RECURRENT`).
+pub const FLAG_DROP_RECURRENT: u32 = 1;
 
 /// What surrounds the stack in a training step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,15 +15,38 @@ pub struct Dropout {
     pub p: f32,
     /// Seeds the masks: the same seed gives the same masks on every adapter.
     pub seed: u64,
+    /// Variational (recurrent) dropout, as Keras' `recurrent_dropout`: the probability of
+    /// zeroing a unit of h where the recurrent products read it, one mask per sequence, layer
+    /// and direction, the same at every time step; in [0, 1).
+    pub recurrent: f32,
 }
 
 impl Dropout {
-    /// Checks `p`.
+    /// Checks both probabilities.
     pub fn validate(&self) -> Result<()> {
-        if !(self.p.is_finite() && (0.0..1.0).contains(&self.p)) {
-            return Err(Error::invalid("dropout", format!("probability {} is outside [0, 1)", self.p)));
+        for (what, p) in [("dropout", self.p), ("recurrent dropout", self.recurrent)] {
+            if !(p.is_finite() && (0.0..1.0).contains(&p)) {
+                return Err(Error::invalid(what, format!("probability {p} is outside [0, 1)")));
+            }
         }
         Ok(())
+    }
+
+    /// The dropout site of the recurrent mask of layer `layer`, direction `dir` (the layers'
+    /// outputs are sites 0, 1, ...).
+    pub fn recurrent_site(layer: usize, dir: usize) -> u32 {
+        RECURRENT_SITES + 2 * layer as u32 + dir as u32
+    }
+
+    /// The recurrent mask `[H_out]` of layer `layer`, direction `dir`, row `b` at `step`; `None`
+    /// without recurrent dropout.
+    pub fn recurrent_mask(&self, step: u64, layer: usize, dir: usize, b: usize, width: usize) -> Option<Vec<f64>> {
+        if self.recurrent == 0.0 {
+            return None;
+        }
+        let recurrent = Dropout { p: self.recurrent, ..*self };
+        let site = Self::recurrent_site(layer, dir);
+        Some((0..width).map(|k| recurrent.mask(step, site, (b * width + k) as u32) as f64).collect())
     }
 
     /// The threshold a hash must reach to keep an element: `p·2³²` (WGSL `DropoutParams`).
@@ -52,6 +75,9 @@ impl Dropout {
     }
 }
 
+/// The first dropout site of the recurrent masks (WGSL `RECURRENT_SITES`).
+pub const RECURRENT_SITES: u32 = 0x0001_0000;
+
 /// A 32-bit integer hash with good avalanche (Chris Wellons' `lowbias32`).
 pub fn hash(mut x: u32) -> u32 {
     x ^= x >> 16;
@@ -74,7 +100,7 @@ mod tests {
     #[test]
     fn masks_keep_one_minus_p_and_scale_what_they_keep() {
         for p in [0.1f32, 0.5, 0.8] {
-            let d = Dropout { p, seed: 42 };
+            let d = Dropout { p, seed: 42, recurrent: 0.0 };
             let n = 100_000u32;
             let kept = (0..n).filter(|&i| d.mask(3, 1, i) != 0.0).count() as f64 / n as f64;
             assert!((kept - (1.0 - p as f64)).abs() < 0.01, "p={p}: kept {kept}");
@@ -84,11 +110,23 @@ mod tests {
             assert_eq!(pattern(&d, 3, 1), pattern(&d, 3, 1));
             assert_ne!(pattern(&d, 3, 1), pattern(&d, 4, 1));
             assert_ne!(pattern(&d, 3, 1), pattern(&d, 3, 2));
-            assert_ne!(pattern(&d, 3, 1), pattern(&Dropout { p, seed: 43 }, 3, 1));
+            assert_ne!(pattern(&d, 3, 1), pattern(&Dropout { seed: 43, ..d }, 3, 1));
         }
-        assert!((0..1000).all(|i| Dropout { p: 0.0, seed: 1 }.mask(1, 0, i) == 1.0), "p = 0 keeps everything");
-        assert!(Dropout { p: 1.0, seed: 1 }.validate().is_err());
-        assert!(Dropout { p: -0.1, seed: 1 }.validate().is_err());
-        assert!(Dropout { p: f32::NAN, seed: 1 }.validate().is_err());
+        let none = Dropout::default();
+        assert!((0..1000).all(|i| none.mask(1, 0, i) == 1.0), "p = 0 keeps everything");
+        assert!(none.recurrent_mask(1, 0, 0, 0, 8).is_none());
+        let rec = Dropout { recurrent: 0.5, seed: 9, ..none };
+        let m = rec.recurrent_mask(1, 0, 1, 2, 1000).expect("a mask");
+        let kept = m.iter().filter(|&&x| x != 0.0).count();
+        assert!((400..600).contains(&kept) && m.iter().all(|&x| x == 0.0 || x == 2.0), "kept {kept}");
+        assert_ne!(Some(m), rec.recurrent_mask(1, 0, 1, 3, 1000), "one mask per sequence");
+        for bad in [
+            Dropout { p: 1.0, ..none },
+            Dropout { p: -0.1, ..none },
+            Dropout { p: f32::NAN, ..none },
+            Dropout { recurrent: 1.0, ..none },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 }

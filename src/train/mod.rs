@@ -4,7 +4,7 @@
 //! [`reference_step`] is the CPU reference in f64, checked against PyTorch by the training
 //! cases in `tests/data/train` (FORMAT.md, "train"); the GPU trainer is checked against it.
 
-mod dropout;
+pub(crate) mod dropout;
 mod loss;
 mod model;
 mod optim;

@@ -6,7 +6,7 @@ use super::dropout::Dropout;
 use super::loss::{LossKind, loss_and_grad};
 use super::model::{Batch, BatchInputs, HeadMode, TrainModel, flatten_grads};
 use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
-use crate::cpu::{backward64, run_with};
+use crate::cpu::{Masks, backward64, run_with};
 use crate::error::{Error, Result};
 use crate::network::Inputs;
 
@@ -166,13 +166,17 @@ pub(crate) fn loss_and_gradients_from(
     let net = &model.stack;
     let (t, b) = (batch.steps, batch.batch);
     let (d, o, ld) = (net.directions(), net.output_size(), net.layers.len() * net.directions());
-    // dropout of layer k's output at this optimizer step (site k)
+    // dropout of layer k's output at this optimizer step (site k), and the recurrent masks
     let between = |k: usize, v: &mut [f64]| {
         if let Some((d, step)) = dropout {
             d.apply(step, k as u32, v);
         }
     };
-    let fwd = run_with(net, &inp, true, &between)?;
+    let out_w = net.output_size();
+    let recurrent =
+        |k: usize, dir: usize, b: usize| dropout.and_then(|(d, step)| d.recurrent_mask(step, k, dir, b, out_w));
+    let masks = Masks { between: &between, recurrent: &recurrent };
+    let fwd = run_with(net, &inp, true, &masks)?;
     // feat: [rows, Win], rows = T*B (time-major) or B
     let (rows, win) = (if model.head_mode == HeadMode::Steps { t * b } else { b }, model.head.inputs);
     let feat: Vec<f64> = match model.head_mode {
@@ -219,7 +223,7 @@ pub(crate) fn loss_and_gradients_from(
         }
     }
     let dc_n = vec![0.0; ld * b * net.layers[0].spec.hidden_size];
-    let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd, &between);
+    let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd, &masks);
     let demb = match (&model.embedding, &batch.inputs) {
         (Some(e), BatchInputs::Tokens(ids)) => {
             let mut de = vec![0.0; e.vocab * e.dim];

@@ -33,7 +33,7 @@ pub struct TrainParams {
     pub dgr_off: u32,
     pub dp_off: u32,
     pub state_h0: u32,
-    pub _pad0: u32,
+    pub layer: u32,
 }
 
 /// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
@@ -70,9 +70,9 @@ pub struct DropoutParams {
     pub step: u32,
     pub threshold: u32,
     pub scale: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+    pub rec_threshold: u32,
+    pub rec_scale: f32,
+    pub flags: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<DropoutParams>() as u64 == DROPOUT_PARAMS_SIZE);
@@ -148,7 +148,7 @@ impl TrainParams {
             dgr_off: u(ly.dgr_off(t, b)),
             dp_off: u(ly.dp_off(t, b)),
             state_h0: u(ly.state_h0(b)),
-            _pad0: 0,
+            layer: u(l),
         }
     }
 }
@@ -200,6 +200,7 @@ mod tests {
             (TrainKernel::OptimizerUpdate, "OptimizerParams", super::OPTIMIZER_PARAMS_SIZE),
             (TrainKernel::Embed, "EmbedParams", crate::kernels::SMALL_PARAMS_SIZE),
             (TrainKernel::Dropout, "DropoutParams", super::DROPOUT_PARAMS_SIZE),
+            (TrainKernel::TrainStep, "DropoutParams", super::DROPOUT_PARAMS_SIZE),
             (TrainKernel::Dropout, "DropoutSite", crate::kernels::SMALL_PARAMS_SIZE),
             (TrainKernel::OptimizerUpdate, "GroupParams", crate::kernels::SMALL_PARAMS_SIZE),
         ] {

@@ -14,7 +14,7 @@ use crate::gpu::context::GpuContext;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
-    Batch, BatchInputs, Embedding, Optimizer, OptimizerState, StepStats, Targets, TrainConfig, TrainModel,
+    Batch, BatchInputs, Dropout, Embedding, Optimizer, OptimizerState, StepStats, Targets, TrainConfig, TrainModel,
 };
 
 /// A model's parameters, gradients and optimizer state on the GPU, stepped by one submit per
@@ -286,9 +286,9 @@ impl GpuStepper {
             step: step as u32,
             threshold: d.threshold(),
             scale: d.scale(),
-            _pad0: 0,
-            _pad1: 0,
-            _pad2: 0,
+            rec_threshold: Dropout { p: d.recurrent, ..*d }.threshold(),
+            rec_scale: Dropout { p: d.recurrent, ..*d }.scale(),
+            flags: if d.recurrent > 0.0 { crate::plan::train_step::FLAG_DROP_RECURRENT } else { 0 },
         };
         queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dp));
     }

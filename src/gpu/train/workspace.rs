@@ -286,6 +286,7 @@ impl TrainWorkspace {
                             };
                             let mut res = head;
                             res.extend(rest.into_iter().map(|x| whole(buf(x))));
+                            res.push(whole(&dropout_params));
                             group(&pipelines.get(kernel).layout, &kernel.label(), res)
                         })
                         .clone();
