@@ -695,10 +695,12 @@ pub enum TrainKernel {
     SumSquares,
     /// Clipping and the optimizer step of a parameter group.
     OptimizerUpdate,
+    /// Puts a parameter group back when an update gave a non-finite weight.
+    OptimizerRestore,
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 12] = [
+    pub const ALL: [TrainKernel; 13] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
@@ -711,6 +713,7 @@ impl TrainKernel {
         TrainKernel::Loss,
         TrainKernel::SumSquares,
         TrainKernel::OptimizerUpdate,
+        TrainKernel::OptimizerRestore,
     ];
 
     /// Entry point and label suffix.
@@ -728,6 +731,7 @@ impl TrainKernel {
             TrainKernel::Loss => "loss",
             TrainKernel::SumSquares => "sum_squares",
             TrainKernel::OptimizerUpdate => "optimizer_update",
+            TrainKernel::OptimizerRestore => "optimizer_restore",
         }
     }
 
@@ -738,7 +742,7 @@ impl TrainKernel {
             TrainKernel::DropoutBackward => "dropout",
             TrainKernel::TrainStepFinish => "train_step",
             TrainKernel::TrainStepBackwardFinish => "train_step_backward",
-            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => "optimizer",
+            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => "optimizer",
             other => other.entry_point(),
         }
     }
@@ -798,7 +802,7 @@ impl TrainKernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate => &[
+            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => &[
                 DynamicUniform(SMALL_PARAMS_SIZE),
                 Uniform(crate::gpu::OPTIMIZER_PARAMS_SIZE),
                 StorageReadWrite,
@@ -806,6 +810,9 @@ impl TrainKernel {
                 StorageRead,
                 StorageReadWrite,
                 StorageReadWrite,
+                StorageRead,
+                StorageRead,
+                StorageRead,
             ],
             TrainKernel::TrainStepBackward | TrainKernel::TrainStepBackwardFinish => &[
                 LP,

@@ -233,3 +233,28 @@ fn recurrent_dropout_matches_the_cpu_reference() {
         assert!((plain[1] - gpu[1]).abs() > 1e-6, "{label}: recurrent masks change the second step");
     }
 }
+
+/// Steps that read nothing back: the same model as read steps, the last step's statistics on
+/// request, and an update that overflows undone on the GPU itself.
+#[test]
+fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
+    let case = TrainCase::load(&common::data_files("train")[0]).expect("loads");
+    let mut read = gpu_trainer(&case, case.config);
+    let mut unread = gpu_trainer(&case, case.config);
+    let mut last = None;
+    for b in &case.batches {
+        last = Some(read.step(b).expect("step"));
+        unread.step_unread(b).expect("submits");
+    }
+    assert_eq!(unread.steps(), read.steps());
+    assert_eq!(unread.last_stats().expect("stats"), last.expect("a step"));
+    assert_eq!(unread.model().expect("model"), read.model().expect("model"), "the same training");
+    let mut cfg = case.config;
+    cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
+    let mut t = gpu_trainer(&case, cfg);
+    let fresh = t.model().expect("model");
+    t.step_unread(&case.batches[0]).expect("submits");
+    assert_eq!(t.model().expect("model"), fresh, "the GPU undid the overflowing update");
+    let err = t.last_stats().expect_err("the step failed").to_string();
+    assert!(err.contains("after the update"), "{err}");
+}

@@ -7,7 +7,11 @@
 //                     (scale clip_norm / (‖g‖ + 1e-6) when below 1, as torch's
 //                     clip_grad_norm_), then SGD (momentum) / Adam / AdamW as torch.optim
 //                     defines them. Nothing changes when the loss or the norm is not finite.
-// Versions: sum_squares, optimizer_update (this file).
+//   optimizer_restore: after every group's update, one invocation per parameter: where any
+//                     update gave a non-finite weight (stats[1]), the parameters and moments
+//                     saved before the update come back, so a failed step changes nothing
+//                     without the host reading anything.
+// Versions: sum_squares, optimizer_update, optimizer_restore (this file).
 
 // Keep in sync with `gpu::train::params::GroupParams` and `OptimizerParams` (Rust).
 struct GroupParams {
@@ -39,6 +43,9 @@ struct OptimizerParams {
 @group(0) @binding(4) var<storage, read> grads: array<f32>;
 @group(0) @binding(5) var<storage, read_write> m: array<f32>;
 @group(0) @binding(6) var<storage, read_write> v: array<f32>;
+@group(0) @binding(7) var<storage, read> back_p: array<f32>;
+@group(0) @binding(8) var<storage, read> back_m: array<f32>;
+@group(0) @binding(9) var<storage, read> back_v: array<f32>;
 
 var<workgroup> partial: array<vec2<f32>, OPT_WORKGROUP>;
 
@@ -121,4 +128,15 @@ fn optimizer_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
         stats[1] = 1.0;
     }
     params[i] = w;
+}
+
+@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
+fn optimizer_restore(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * TRAIN_WORKGROUP;
+    if (i >= gp.len || stats[1] == 0.0) {
+        return;
+    }
+    params[i] = back_p[i];
+    m[i] = back_m[i];
+    v[i] = back_v[i];
 }

@@ -279,6 +279,8 @@ pub enum TCommand {
     SumSquares { group: usize },
     /// `optimizer_update` of parameter group g.
     Update { group: usize },
+    /// `optimizer_restore` of parameter group g (after every group's update).
+    Restore { group: usize },
 }
 
 impl TCommand {
@@ -675,9 +677,10 @@ impl TrainPlan {
                 TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
                 TCommand::EmbedBackward => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
                 TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
-                TCommand::SumSquares { group } | TCommand::Update { group } => {
+                TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
                     let (p, g, _) = self.groups[group];
-                    v.extend([TBuf::Stats, p, g, TBuf::OptM(group), TBuf::OptV(group)])
+                    v.extend([TBuf::Stats, p, g, TBuf::OptM(group), TBuf::OptV(group)]);
+                    v.extend([TBuf::BackP(group), TBuf::BackM(group), TBuf::BackV(group)]);
                 }
             }
         }

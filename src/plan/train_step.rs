@@ -121,6 +121,7 @@ impl TrainPlan {
             }
         }
         plan.commands.extend((0..groups).map(|group| TCommand::Update { group }));
+        plan.commands.extend((0..groups).map(|group| TCommand::Restore { group }));
         plan
     }
 

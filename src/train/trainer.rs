@@ -35,6 +35,8 @@ enum Inner {
         cfg: TrainConfig,
         /// Truncated BPTT on, with the state carried from the step before (None: zeros).
         carry: Option<Option<CarriedState>>,
+        /// The last unread step's result (for `last_stats`): its stats, or its failure.
+        last: Option<std::result::Result<StepStats, (u64, String)>>,
     },
 }
 
@@ -47,7 +49,7 @@ impl Trainer {
                 model.validate()?;
                 cfg.validate()?;
                 let state = OptimizerState::new(&model.parameter_sizes());
-                Inner::Cpu { model, state, cfg, carry: None }
+                Inner::Cpu { model, state, cfg, carry: None, last: None }
             }
         };
         Ok(Trainer { inner })
@@ -59,8 +61,8 @@ impl Trainer {
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
         match &mut self.inner {
             Inner::Gpu(g) => g.step(batch),
-            Inner::Cpu { model, state, cfg, carry: None } => reference_step(model, state, cfg, batch),
-            Inner::Cpu { model, state, cfg, carry: Some(last) } => {
+            Inner::Cpu { model, state, cfg, carry: None, .. } => reference_step(model, state, cfg, batch),
+            Inner::Cpu { model, state, cfg, carry: Some(last), .. } => {
                 let per_row = model.stack.layers.len() * model.stack.directions() * model.stack.output_size();
                 if let Some(carried) = last.as_ref().map(|l| l.h.len() / per_row.max(1)).filter(|&cb| cb != batch.batch)
                 {
@@ -76,6 +78,38 @@ impl Trainer {
                 *last = Some(end);
                 Ok(stats)
             }
+        }
+    }
+
+    /// [`Trainer::step`] without waiting or reading anything back (on the GPU: one submit; on
+    /// the CPU reference it is `step`). A failed step changes nothing but counts as a step;
+    /// [`Trainer::last_stats`] reads what the last step measured.
+    pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.step_unread(batch),
+            Inner::Cpu { .. } => {
+                let result = match self.step(batch) {
+                    Ok(stats) => Ok(stats),
+                    Err(crate::Error::NonFinite { step, tensor }) => Err((step, tensor)),
+                    Err(other) => return Err(other),
+                };
+                if let Inner::Cpu { last, .. } = &mut self.inner {
+                    *last = Some(result);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The loss and gradient norm of the last step, or the error it gave.
+    pub fn last_stats(&self) -> Result<StepStats> {
+        match &self.inner {
+            Inner::Gpu(g) => g.last_stats(),
+            Inner::Cpu { last, .. } => match last {
+                Some(Ok(stats)) => Ok(*stats),
+                Some(Err((step, tensor))) => Err(crate::Error::NonFinite { step: *step, tensor: tensor.clone() }),
+                None => Err(crate::Error::invalid("last_stats", "no step has run")),
+            },
         }
     }
 

@@ -138,6 +138,48 @@ impl GpuStepper {
     /// updated weight is not finite; after any error the parameters and the optimizer state are
     /// as they were before the call.
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
+        let stats = self.submit(batch, true)?.unwrap_or_default();
+        self.judge(&stats, self.step + 1)
+    }
+
+    /// [`Self::step`] without reading anything back: one submit, no wait. A step whose loss
+    /// or gradient norm is not finite leaves the model as it was on the GPU, and so does one
+    /// whose update gives a non-finite weight (the kernels restore it); it counts as a step
+    /// all the same. [`Self::last_stats`] reads what the last step measured.
+    pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
+        self.submit(batch, false)?;
+        self.step += 1;
+        if self.carry {
+            self.carried_batch = Some(batch.batch);
+        }
+        Ok(())
+    }
+
+    /// The loss and gradient norm of the last step (one readback), or the error that step
+    /// would have returned.
+    pub fn last_stats(&self) -> Result<StepStats> {
+        let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
+        let encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.stats") });
+        let n = ws.plan.size(TBuf::Stats);
+        let stats = self.ctx.scoped("reading the last step's statistics", || {
+            super::super::download::read_back_many(
+                &self.ctx.device,
+                &self.ctx.queue,
+                encoder,
+                &[(ws.buffer(TBuf::Stats), n)],
+            )
+        })??;
+        let stats = stats.into_iter().next().unwrap_or_default();
+        let (loss, grad_norm, failure) = self.read_stats(&stats);
+        match failure {
+            Some(tensor) => Err(Error::NonFinite { step: self.step, tensor }),
+            None => Ok(StepStats { loss, grad_norm }),
+        }
+    }
+
+    /// Records and submits one step; reads `Stats` back when `read`.
+    fn submit(&mut self, batch: &Batch, read: bool) -> Result<Option<Vec<f32>>> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         let (t, b) = (batch.steps, batch.batch);
         if let Some(cb) = self.carried_batch.filter(|&cb| cb != b) {
@@ -175,33 +217,49 @@ impl GpuStepper {
         }
         let step = self.step + 1;
         let queue = &self.ctx.queue;
-        let stats = self.ctx.scoped("running a training step", || -> Result<Vec<f32>> {
+        self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
             self.upload(ws, batch, &lengths, kept, step);
             ws.record(&self.ctx, &mut encoder)?;
+            if !read {
+                queue.submit([encoder.finish()]);
+                return Ok(None);
+            }
             let n = ws.plan.size(TBuf::Stats);
             let read = super::super::download::read_back_many(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])?;
-            Ok(read.into_iter().next().unwrap_or_default())
-        })??;
-        let fail = |this: &Self, tensor: String| -> Result<StepStats> {
-            this.restore()?;
-            Err(Error::NonFinite { step, tensor })
-        };
-        let loss = stats[0] as f64;
-        let sums: Vec<f64> = (0..self.groups.len()).map(|g| stats[2 + 2 * g] as f64).collect();
+            Ok(read.into_iter().next())
+        })?
+    }
+
+    /// Loss, gradient norm, and what failed (the tensor's name), from `Stats`.
+    fn read_stats(&self, stats: &[f32]) -> (f64, f64, Option<String>) {
+        let loss = stats.first().copied().unwrap_or(f32::NAN) as f64;
+        let sums: Vec<f64> =
+            (0..self.groups.len()).map(|g| stats.get(2 + 2 * g).copied().unwrap_or(f32::NAN) as f64).collect();
         let grad_norm = sums.iter().sum::<f64>().sqrt();
         let names = self.group_names();
-        if !loss.is_finite() {
-            return fail(self, "loss".into());
-        }
-        if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
-            return fail(self, format!("gradient of {}", names[g]));
-        }
-        if stats[1] != 0.0 {
-            return fail(self, "a parameter after the update".into());
+        let failure = if !loss.is_finite() {
+            Some("loss".to_string())
+        } else if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
+            Some(format!("gradient of {}", names[g]))
+        } else if stats.get(1).copied().unwrap_or(0.0) != 0.0 {
+            Some("a parameter after the update".to_string())
+        } else {
+            None
+        };
+        (loss, grad_norm, failure)
+    }
+
+    /// A read step's result: on a failure, the state it started from comes back (the GPU
+    /// already kept or restored the parameters) and the error names the tensor.
+    fn judge(&mut self, stats: &[f32], step: u64) -> Result<StepStats> {
+        let (loss, grad_norm, failure) = self.read_stats(stats);
+        if let Some(tensor) = failure {
+            self.restore()?;
+            return Err(Error::NonFinite { step, tensor });
         }
         self.step = step;
         if self.carry {
-            self.carried_batch = Some(b);
+            self.carried_batch = self.workspace.as_ref().map(|ws| ws.plan.batch);
         }
         Ok(StepStats { loss, grad_norm })
     }

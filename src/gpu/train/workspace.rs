@@ -314,7 +314,7 @@ impl TrainWorkspace {
                     all.extend(res);
                     Some((group(&pipelines.get(TrainKernel::Loss).layout, "wgpu-rnn.loss", all), None))
                 }
-                TCommand::SumSquares { group: g } | TCommand::Update { group: g } => {
+                TCommand::SumSquares { group: g } | TCommand::Update { group: g } | TCommand::Restore { group: g } => {
                     let (p, gr, _) = plan.groups[g];
                     let res = vec![
                         sized(&group_params, SMALL_PARAMS_SIZE),
@@ -324,6 +324,9 @@ impl TrainWorkspace {
                         whole(buf(gr)),
                         whole(buf(TBuf::OptM(g))),
                         whole(buf(TBuf::OptV(g))),
+                        whole(buf(TBuf::BackP(g))),
+                        whole(buf(TBuf::BackM(g))),
+                        whole(buf(TBuf::BackV(g))),
                     ];
                     let layout = &pipelines.get(TrainKernel::OptimizerUpdate).layout;
                     Some((group(layout, "wgpu-rnn.optimizer", res), Some((g as u64 * stride) as u32)))
@@ -447,6 +450,10 @@ impl TrainWorkspace {
                             }
                             TCommand::Update { group } => (
                                 &pipelines.get(TrainKernel::OptimizerUpdate).pipeline,
+                                linear(self.plan.groups[group].2),
+                            ),
+                            TCommand::Restore { group } => (
+                                &pipelines.get(TrainKernel::OptimizerRestore).pipeline,
                                 linear(self.plan.groups[group].2),
                             ),
                             TCommand::Merge { .. } => (
