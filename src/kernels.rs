@@ -433,6 +433,16 @@ pub fn composition(file: &str, build: KernelBuild) -> Vec<&'static str> {
     seen
 }
 
+/// The WGSL module of `file` in `build` with `rows` batch rows per invocation: the prelude,
+/// then every file it uses (its `// uses:` lines, followed through), then the file itself.
+pub fn module_source(file: &str, build: KernelBuild, rows: u32) -> String {
+    let mut s = prelude(rows);
+    for name in composition(file, build) {
+        let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
+    }
+    s
+}
+
 impl Kernel {
     /// All kernels, in the order of [`KERNELS`].
     pub const ALL: [Kernel; 22] = [
@@ -489,11 +499,7 @@ impl Kernel {
     /// invocation (one of `row_variants`): the prelude, then every file the kernel's file uses
     /// (its `// uses:` lines, followed through), then the file itself.
     pub fn source(self, build: KernelBuild, rows: u32) -> String {
-        let mut s = prelude(rows);
-        for name in composition(self.file(), build) {
-            let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
-        }
-        s
+        module_source(self.file(), build, rows)
     }
 
     /// The portable kernel a `*_lanes` kernel stands in for (itself for the others): the two
@@ -754,11 +760,7 @@ impl TrainKernel {
 
     /// The complete WGSL module: the prelude, the files it uses, the file.
     pub fn source(self) -> String {
-        let mut s = prelude(1);
-        for name in composition(&format!("train/{}", self.file()), KernelBuild::Portable) {
-            let _ = write!(s, "\n// ---- shaders/{name}.wgsl ----\n{}", shader_file(name).unwrap_or_default());
-        }
-        s
+        module_source(&format!("train/{}", self.file()), KernelBuild::Portable, 1)
     }
 
     /// The kernel's bindings in order (`gpu::train` binds its buffers in this order).

@@ -3,7 +3,7 @@
 //! its backward, and gradient norms, clipping and the optimizer after it. One encoder, one
 //! submit; what comes back is `Stats` (the loss, the sums of squares, a failure flag).
 
-use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainPlan};
+use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainLayer, TrainPlan};
 use crate::network::Network;
 use crate::train::{HeadMode, LossKind, TrainConfig, TrainModel};
 
@@ -51,6 +51,19 @@ impl StepShape {
     }
 }
 
+/// A training step's parameter groups `(parameters, gradients, floats)`, in
+/// `TrainModel::parameters_mut`'s order: the embedding, each layer's weights (one buffer), the
+/// head's weight and bias (one buffer).
+pub fn parameter_groups(layers: &[TrainLayer], shape: StepShape) -> Vec<(TBuf, TBuf, usize)> {
+    let mut groups = Vec::new();
+    if let Some((vocab, dim)) = shape.embedding {
+        groups.push((TBuf::EmbW, TBuf::EmbGrad, vocab * dim));
+    }
+    groups.extend(layers.iter().enumerate().map(|(l, ly)| (TBuf::Wts(l), TBuf::Grads(l), ly.weights_len())));
+    groups.push((TBuf::HeadW, TBuf::HeadGradW, shape.classes * (shape.head_in + 1)));
+    groups
+}
+
 impl TrainPlan {
     /// The plan of an evaluation: the forward, the head and the loss of a training step,
     /// without dropout, backward or update (from zero states). `Stats[0]` is the loss.
@@ -77,13 +90,7 @@ impl TrainPlan {
         let mut plan = TrainPlan::new_empty(net, t, b);
         plan.head = Some(shape);
         plan.dropout = shape.dropout;
-        if let Some((vocab, dim)) = shape.embedding {
-            plan.groups.push((TBuf::EmbW, TBuf::EmbGrad, vocab * dim));
-        }
-        for (l, ly) in plan.layers.clone().iter().enumerate() {
-            plan.groups.push((TBuf::Wts(l), TBuf::Grads(l), ly.weights_len()));
-        }
-        plan.groups.push((TBuf::HeadW, TBuf::HeadGradW, shape.classes * (shape.head_in + 1)));
+        plan.groups = parameter_groups(&plan.layers, shape);
         // the initial state: the previous step's final one (truncated BPTT; the stepper zeroes
         // HN and CN when it does not carry), detached: no gradient flows into it
         let (hn, cn) = (plan.size(TBuf::HN), plan.size(TBuf::CN));

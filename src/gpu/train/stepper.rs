@@ -67,8 +67,7 @@ impl GpuStepper {
         ctx.train_pipelines()?;
         let shape = StepShape::of(&model, &cfg);
         let layers = TrainLayer::of(&model.stack);
-        // the groups as a plan of any size names them
-        let groups = TrainPlan::training_step(&model.stack, shape, 1, 1).groups;
+        let groups = ts::parameter_groups(&layers, shape);
         let values = group_values(&model);
         let buffers = ctx.scoped("uploading a model for training", || {
             let make = |buf: TBuf, data: &[f32]| {
@@ -159,18 +158,8 @@ impl GpuStepper {
     /// would have returned.
     pub fn last_stats(&self) -> Result<StepStats> {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
-        let encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.stats") });
-        let n = ws.plan.size(TBuf::Stats);
-        let stats = self.ctx.scoped("reading the last step's statistics", || {
-            super::super::download::read_back_many(
-                &self.ctx.device,
-                &self.ctx.queue,
-                encoder,
-                &[(ws.buffer(TBuf::Stats), n)],
-            )
-        })??;
-        let stats = stats.into_iter().next().unwrap_or_default();
+        let parts = [(ws.buffer(TBuf::Stats), ws.plan.size(TBuf::Stats))];
+        let stats = self.read("reading the last step's statistics", &parts)?.into_iter().next().unwrap_or_default();
         let (loss, grad_norm, failure) = self.read_stats(&stats);
         match failure {
             Some(tensor) => Err(Error::NonFinite { step: self.step, tensor }),
@@ -374,14 +363,7 @@ impl GpuStepper {
     pub fn model(&self) -> Result<TrainModel> {
         let parts: Vec<(&wgpu::Buffer, usize)> =
             self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect();
-        let encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.model") });
-        let mut values = self
-            .ctx
-            .scoped("reading the parameters back", || {
-                super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, &parts)
-            })??
-            .into_iter();
+        let mut values = self.read("reading the parameters back", &parts)?.into_iter();
         let mut model = self.model.clone();
         if let Some(e) = &mut model.embedding {
             *e = Embedding { weight: values.next().unwrap_or_default(), ..e.clone() };
@@ -396,6 +378,15 @@ impl GpuStepper {
         Ok(model)
     }
 
+    /// Reads `parts` (buffer, floats) back in one mapping, after the work already submitted.
+    fn read(&self, during: &str, parts: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
+        let encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.read") });
+        self.ctx.scoped(during, || {
+            super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, parts)
+        })?
+    }
+
     /// The optimizer state (moments in f64, as the CPU reference keeps them).
     pub fn optimizer_state(&self) -> Result<OptimizerState> {
         let mut parts = Vec::new();
@@ -403,11 +394,7 @@ impl GpuStepper {
             parts.push((&self.buffers[&TBuf::OptM(g)], self.groups[g].2));
             parts.push((&self.buffers[&TBuf::OptV(g)], self.groups[g].2));
         }
-        let encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.state") });
-        let data = self.ctx.scoped("reading the optimizer state back", || {
-            super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, &parts)
-        })??;
+        let data = self.read("reading the optimizer state back", &parts)?;
         // groups hold several of the model's tensors: split them as parameters_mut lists them
         let sizes = self.model.parameter_sizes();
         let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
