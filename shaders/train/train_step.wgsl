@@ -11,7 +11,9 @@
 //          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev), m [H] (LSTM with a projection)
 //   y:     [T, B, D, H_out], zero past each length; step s reads h_prev from y at the previous
 //          step's time (or h0), so no invocation reads what another writes in the same step
-// Invocation (j, b, d): unit j of batch row b, direction d. Steps past a row's length do nothing.
+// Invocation (j, q, d) of train_step: unit j of batch rows 4q .. 4q + 3 (TRAIN_ROWS), direction
+// d: one pass over the recurrent weights serves the four rows; of train_step_finish: unit j of
+// row q. Steps past a row's length do nothing.
 // Versions (one each):
 //   train_step         the whole step of RNN, LSTM and GRU (linear_before_reset); the first
 //                      half of GRU (linear_before_reset 0: z, r, r ⊙ h_prev) and of a projected
@@ -54,24 +56,36 @@ fn row_of(d: u32, b: u32) -> Row {
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
-    let b = gid.y;
+    let b0 = gid.y * TRAIN_ROWS;
     let d = gid.z;
-    let row = row_of(d, b);
-    if (!row.ok || j >= lp.hidden) {
+    if (j >= lp.hidden) {
         return;
     }
-    let hs = h_source(d, b);
-    if (j < lp.hidden_in) {
-        tape[row.rec + tp.hprev_off + j] = h_prev(hs, j);
-    }
-    if ((lp.flags & FLAG_LSTM) != 0u) {
-        lstm_unit(d, row.t, b, j, row.rec, hs);
-    } else if ((lp.flags & FLAG_GRU) != 0u) {
-        gru_unit(d, row.t, b, j, row.rec, hs);
-    } else {
-        let pre = preact(d, row.t, b, j, hs);
-        tape[row.rec + j] = pre;
-        finish(d, row.t, b, j, activate(lp.acts[d * 3u], clip_gate(lp, pre)));
+    // products[r]: the recurrent products (+ Rb) of unit j's gates [G] for row b0 + r
+    let products = transpose(recurrent_quad(d, b0, j));
+    for (var r = 0u; r < TRAIN_ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let row = row_of(d, b);
+        if (!row.ok) {
+            continue;
+        }
+        let hs = h_source(d, b);
+        if (j < lp.hidden_in) {
+            tape[row.rec + tp.hprev_off + j] = h_prev(hs, j);
+        }
+        let q = products[r];
+        if ((lp.flags & FLAG_LSTM) != 0u) {
+            lstm_unit(d, row.t, b, j, row.rec, q);
+        } else if ((lp.flags & FLAG_GRU) != 0u) {
+            gru_unit(d, row.t, b, j, row.rec, q);
+        } else {
+            let pre = preact(d, row.t, b, j, q.x);
+            tape[row.rec + j] = pre;
+            finish(d, row.t, b, j, activate(lp.acts[d * 3u], clip_gate(lp, pre)));
+        }
     }
 }
 
@@ -120,30 +134,79 @@ fn h_prev(hs: HSource, k: u32) -> f32 {
     return y[hs.base + k];
 }
 
-// xp + R[row]·h_prev + Rb[row] of gate row `row` (G*H rows, gate-major).
-fn preact(d: u32, t: u32, b: u32, row: u32, hs: HSource) -> f32 {
-    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + recurrent(d, b, row, hs);
+// xp[row] + the recurrent product q of gate row `row` (G*H rows, gate-major).
+fn preact(d: u32, t: u32, b: u32, row: u32, q: f32) -> f32 {
+    return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + q;
 }
 
-// R[row]·(h_prev ⊙ mask) + Rb[row], reading R from rt.
-fn recurrent(d: u32, b: u32, row: u32, hs: HSource) -> f32 {
-    let gh = lp.hidden * gates(lp);
-    var acc = wts[tp.b_off + d * 2u * gh + gh + row];
-    let w = d * lp.hidden_in * gh + row;
-    if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
-        for (var k = 0u; k < lp.hidden_in; k++) {
-            acc += rt[w + k * gh] * h_prev(hs, k) * recurrent_mask(tp.layer, d, b, lp.hidden_in, k);
-        }
-    } else if (hs.h0) {
-        for (var k = 0u; k < lp.hidden_in; k++) {
-            acc += rt[w + k * gh] * state[hs.base + k];
-        }
-    } else {
-        for (var k = 0u; k < lp.hidden_in; k++) {
-            acc += rt[w + k * gh] * y[hs.base + k];
-        }
+// R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (the columns, LSTM i, o, f, c;
+// GRU z, r and with linear_before_reset h; RNN h) for rows b0 .. b0 + 3 (the vec4s), reading R
+// from rt: each weight loaded serves TRAIN_ROWS rows. Rows past the batch or past their length
+// compute from valid memory and are not used.
+fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
+    let H = lp.hidden;
+    let gh = H * gates(lp);
+    var count = gates(lp);
+    if ((lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
+        count = 2u; // the candidate's product reads r ⊙ h_prev: train_step_finish
     }
-    return acc;
+    let bias = tp.b_off + d * 2u * gh + gh + j;
+    var acc0 = vec4<f32>(wts[bias]);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    if (count > 1u) {
+        acc1 = vec4<f32>(wts[bias + H]);
+    }
+    if (count > 2u) {
+        acc2 = vec4<f32>(wts[bias + 2u * H]);
+    }
+    if (count > 3u) {
+        acc3 = vec4<f32>(wts[bias + 3u * H]);
+    }
+    let last = lp.batch - 1u;
+    let rows = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last));
+    let base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
+    let masked = (dp.flags & FLAG_DROP_RECURRENT) != 0u;
+    var w = d * lp.hidden_in * gh + j;
+    for (var k = 0u; k < lp.hidden_in; k++) {
+        var h: vec4<f32>;
+        if (sp.step == 0u) {
+            h = vec4<f32>(state[base.x + k], state[base.y + k], state[base.z + k], state[base.w + k]);
+        } else {
+            h = vec4<f32>(y[base.x + k], y[base.y + k], y[base.z + k], y[base.w + k]);
+        }
+        if (masked) {
+            h *= vec4<f32>(
+                recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k),
+                recurrent_mask(tp.layer, d, rows.y, lp.hidden_in, k),
+                recurrent_mask(tp.layer, d, rows.z, lp.hidden_in, k),
+                recurrent_mask(tp.layer, d, rows.w, lp.hidden_in, k),
+            );
+        }
+        acc0 += rt[w] * h;
+        if (count == 4u) {
+            acc1 += rt[w + H] * h;
+            acc2 += rt[w + 2u * H] * h;
+            acc3 += rt[w + 3u * H] * h;
+        } else if (count > 1u) {
+            acc1 += rt[w + H] * h;
+            if (count > 2u) {
+                acc2 += rt[w + 2u * H] * h;
+            }
+        }
+        w += gh;
+    }
+    return mat4x4<f32>(acc0, acc1, acc2, acc3);
+}
+
+// Where row b's h before this step starts in the state (the first step) or y (h_source); any
+// valid place for a row past its length.
+fn h_base(d: u32, b: u32) -> u32 {
+    if (sp.step == 0u || sp.step < lens[b]) {
+        return h_source(d, b).base;
+    }
+    return 0u;
 }
 
 // The new h of unit k: into the final state and the output.
@@ -154,18 +217,17 @@ fn finish(d: u32, t: u32, b: u32, k: u32, h: f32) {
 
 // GRU unit j: z and r; with linear_before_reset the candidate and the new h, else r ⊙ h_prev
 // for train_step_finish.
-fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
+fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];
-    let pz = preact(d, t, b, j, hs);
-    let pr = preact(d, t, b, H + j, hs);
+    let pz = preact(d, t, b, j, q.x);
+    let pr = preact(d, t, b, H + j, q.y);
     tape[rec + j] = pz;
     tape[rec + H + j] = pr;
     let r = activate(f, clip_gate(lp, pr));
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
-        let q = recurrent(d, b, 2u * H + j, hs);
-        tape[rec + tp.ext_off + j] = q;
-        let pn = xp[record_row(lp, d, t, b) * 3u * H + 2u * H + j] + r * q;
+        tape[rec + tp.ext_off + j] = q.z;
+        let pn = xp[record_row(lp, d, t, b) * 3u * H + 2u * H + j] + r * q.z;
         gru_new_h(d, t, b, j, rec, pn);
     } else {
         tape[rec + tp.ext_off + j] = r * tape[rec + tp.hprev_off + j];
@@ -196,14 +258,14 @@ fn gru_new_h(d: u32, t: u32, b: u32, j: u32, rec: u32, pn: f32) {
 
 // LSTM unit j: gates i, o, f, c with peepholes and input_forget; c' into the state and the tape;
 // o ⊙ h(c') is the new h, or the projection's input (train_step_finish).
-fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
+fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     let H = lp.hidden;
     let fa = lp.acts[d * 3u];
     let peep = (lp.flags & FLAG_PEEPHOLE) != 0u;
     let p = tp.p_off + d * 3u * H + j;
     let c_at = tp.state_c + (d * lp.batch + b) * H + j;
     let c = state[c_at];
-    var pi = preact(d, t, b, j, hs);
+    var pi = preact(d, t, b, j, q.x);
     if (peep) {
         pi += wts[p] * c;
     }
@@ -211,17 +273,17 @@ fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, hs: HSource) {
     let i = activate(fa, clip_gate(lp, pi));
     var f = 1.0 - i;
     if ((lp.flags & FLAG_INPUT_FORGET) == 0u) {
-        var pf = preact(d, t, b, 2u * H + j, hs);
+        var pf = preact(d, t, b, 2u * H + j, q.z);
         if (peep) {
             pf += wts[p + 2u * H] * c;
         }
         tape[rec + 2u * H + j] = pf;
         f = activate(fa, clip_gate(lp, pf));
     }
-    let pc = preact(d, t, b, 3u * H + j, hs);
+    let pc = preact(d, t, b, 3u * H + j, q.w);
     tape[rec + 3u * H + j] = pc;
     let c_new = f * c + i * activate(lp.acts[d * 3u + 1u], clip_gate(lp, pc));
-    var po = preact(d, t, b, H + j, hs);
+    var po = preact(d, t, b, H + j, q.y);
     if (peep) {
         po += wts[p + H] * c_new;
     }

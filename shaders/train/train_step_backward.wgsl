@@ -10,7 +10,9 @@
 //   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of
 //           the recurrent products (they differ in the candidate gate)
 //   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H]
-// Invocation (j, b, d): unit j of row b, direction d. At step s it first finishes the product
+// Invocation (j, q, d) of train_step_backward: unit j of rows 4q .. 4q + 3 (TRAIN_ROWS),
+// direction d, each recurrent weight loaded serving the four rows; of the finish: unit j of row
+// q. At step s it first finishes the product
 // the step after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at
 // a row's last step), then the gate gradients of unit j. Nothing flows back from outputs past a
 // row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
@@ -41,39 +43,57 @@
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
-    let b = gid.y;
+    let b0 = gid.y * TRAIN_ROWS;
     let d = gid.z;
-    let len = lens[b];
-    let h_row = (d * lp.batch + b) * lp.hidden_in;
+    let last = lp.batch - 1u;
+    let rows = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last));
     if (sp.step == STEP_INITIAL) {
         if (j < lp.hidden_in) {
-            carry[tp.carry_dh0 + h_row + j] = dh_prev(d, b, 0u, len, j);
+            let dh0 = dh_prev_quad(d, rows, 0u, j);
+            for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
+                carry[tp.carry_dh0 + (d * lp.batch + b0 + r) * lp.hidden_in + j] = dh0[r];
+            }
         }
         return;
     }
-    if (sp.step >= len || j >= lp.hidden) {
+    if (j >= lp.hidden) {
         return;
     }
-    let t = time_index(lp, d, sp.step, len);
-    let rr = record_row(lp, d, t, b);
-    var dh = 0.0;
+    // what reaches h_prev of the step after (sp.step + 1) from it, for the four rows
+    var from_next = vec4<f32>(0.0);
     if (j < lp.hidden_in) {
-        dh = dy_of(d, t, b, j);
-        if (sp.step + 1u < len) {
-            dh += dh_prev(d, b, sp.step + 1u, len, j);
-        } else {
-            dh += carry[h_row + j]; // dh_n
-        }
+        from_next = dh_prev_quad(d, rows, sp.step + 1u, j);
     }
-    if ((lp.flags & FLAG_PROJ) != 0u) {
+    for (var r = 0u; r < TRAIN_ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let len = lens[b];
+        if (sp.step >= len) {
+            continue;
+        }
+        let t = time_index(lp, d, sp.step, len);
+        let rr = record_row(lp, d, t, b);
+        var dh = 0.0;
         if (j < lp.hidden_in) {
-            extras[rr * lp.hidden_in + j] = dh;
+            dh = dy_of(d, t, b, j);
+            if (sp.step + 1u < len) {
+                dh += from_next[r];
+            } else {
+                dh += carry[(d * lp.batch + b) * lp.hidden_in + j]; // dh_n
+            }
         }
-        return;
-    }
-    unit_backward(d, b, j, rr, dh);
-    if (!two_phase()) {
-        mask_operands(d, b, j, rr);
+        if ((lp.flags & FLAG_PROJ) != 0u) {
+            if (j < lp.hidden_in) {
+                extras[rr * lp.hidden_in + j] = dh;
+            }
+            continue;
+        }
+        unit_backward(d, b, j, rr, dh);
+        if (!two_phase()) {
+            mask_operands(d, b, j, rr);
+        }
     }
 }
 
@@ -132,26 +152,49 @@ fn unit_backward(d: u32, b: u32, j: u32, rr: u32, dm: f32) {
     }
 }
 
-// The gradient reaching h_prev[k] of step s of row b from that step: Rᵀ dGr (GRU
-// linear_before_reset 0: the z and r rows; the candidate's reached h_prev through r ⊙ h_prev)
-// plus GRU's direct share z ⊙ dh.
-fn dh_prev(d: u32, b: u32, s: u32, len: u32, k: u32) -> f32 {
+// The gradient reaching h_prev[k] of step s of each of the four rows from that step: Rᵀ dGr
+// (GRU linear_before_reset 0: the z and r rows; the candidate's reached h_prev through
+// r ⊙ h_prev) plus GRU's direct share z ⊙ dh. Each weight loaded serves the four rows; a row
+// whose length ends before step s reads valid memory and gets a value nobody uses.
+fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
     let gh = lp.hidden * gates(lp);
-    let g0 = tp.dgr_off + record_row(lp, d, time_index(lp, d, s, len), b) * gh;
-    var rows = gh;
-    var acc = 0.0;
+    let g = vec4<u32>(dgr_base(d, rows.x, s), dgr_base(d, rows.y, s), dgr_base(d, rows.z, s), dgr_base(d, rows.w, s));
+    var count = gh;
+    var acc = vec4<f32>(0.0);
     if ((lp.flags & FLAG_GRU) != 0u) {
         if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u) {
-            rows = 2u * lp.hidden;
+            count = 2u * lp.hidden;
         }
-        acc = carry[direct_at(d, b, s) + k];
+        acc = vec4<f32>(
+            carry[direct_at(d, rows.x, s) + k],
+            carry[direct_at(d, rows.y, s) + k],
+            carry[direct_at(d, rows.z, s) + k],
+            carry[direct_at(d, rows.w, s) + k],
+        );
     }
-    var products = 0.0;
-    let w = r_row(tp, lp, d, 0u) + k;
-    for (var row = 0u; row < rows; row++) {
-        products += wts[w + row * lp.hidden_in] * dgates[g0 + row];
+    var products = vec4<f32>(0.0);
+    var w = r_row(tp, lp, d, 0u) + k;
+    for (var row = 0u; row < count; row++) {
+        products += wts[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
+        w += lp.hidden_in;
     }
-    return acc + products * recurrent_mask(tp.layer, d, b, lp.hidden_in, k);
+    let mask = vec4<f32>(
+        recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k),
+        recurrent_mask(tp.layer, d, rows.y, lp.hidden_in, k),
+        recurrent_mask(tp.layer, d, rows.z, lp.hidden_in, k),
+        recurrent_mask(tp.layer, d, rows.w, lp.hidden_in, k),
+    );
+    return acc + products * mask;
+}
+
+// Where the recurrent gate gradients dGr of step s of row (d, b) start (the start of dGr
+// for a row whose length ends before step s).
+fn dgr_base(d: u32, b: u32, s: u32) -> u32 {
+    let len = lens[b];
+    if (s >= len) {
+        return tp.dgr_off;
+    }
+    return tp.dgr_off + record_row(lp, d, time_index(lp, d, s, len), b) * lp.hidden * gates(lp);
 }
 
 // Where GRU's direct share of step s of row (d, b) starts in the carry.

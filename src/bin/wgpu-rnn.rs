@@ -50,8 +50,8 @@ enum Command {
     Info,
     /// Run conformance cases (files or directories of .safetensors) on the GPU and the CPU
     /// reference and compare both with the expected outputs. Gradient cases also check the
-    /// backward, training cases (`format = "train"`) the K training steps: both on the CPU
-    /// reference until the GPU backward lands.
+    /// backward, training cases (`format = "train"`) the K training steps, each on the GPU and
+    /// the CPU reference.
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,

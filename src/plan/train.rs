@@ -13,13 +13,22 @@ use crate::spec::{Cell, MergeMode};
 
 /// Invocations per workgroup of `train_step` and `train_step_backward` (WGSL `TRAIN_WORKGROUP`).
 pub const TRAIN_WORKGROUP: u32 = 64;
-/// Side of the block of C one `matmul` invocation keeps in registers (WGSL `MM_BLOCK`).
+/// Batch rows one `train_step` or `train_step_backward` invocation computes (WGSL
+/// `TRAIN_ROWS`): each recurrent weight it loads serves that many rows. The kernels hold the rows
+/// in vec4s: change them with it.
+pub const TRAIN_ROWS: u32 = 4;
+/// Rows and columns of the block of C one `matmul` invocation keeps in registers (WGSL
+/// `MM_ROWS`, `MM_BLOCK`): eight vec4 accumulators, written out in the kernel (change it with
+/// them).
+pub const MM_ROWS: u32 = 8;
+/// Columns of the block of C one `matmul` invocation keeps in registers (WGSL `MM_BLOCK`).
 pub const MM_BLOCK: u32 = 4;
-/// Side of `matmul`'s square workgroup (WGSL `MM_GROUP`): it covers `MM_GROUP * MM_BLOCK`
-/// rows and columns of C.
+/// Side of `matmul`'s square workgroup of invocations (WGSL `MM_GROUP`).
 pub const MM_GROUP: u32 = 8;
-/// Rows (and columns) of C per `matmul` workgroup.
+/// Columns of C per `matmul` workgroup.
 pub const MM_TILE: u32 = MM_BLOCK * MM_GROUP;
+/// Rows of C per `matmul` workgroup.
+pub const MM_TILE_ROWS: u32 = MM_ROWS * MM_GROUP;
 /// `MatmulParams::flags`: add the bias row `b[bias_off + n]` (WGSL `FLAG_MM_BIAS`).
 pub const FLAG_MM_BIAS: u32 = 1;
 /// `MatmulParams::flags`: add to C instead of overwriting it (WGSL `FLAG_MM_ACCUMULATE`).

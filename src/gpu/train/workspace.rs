@@ -12,7 +12,7 @@ use crate::gpu::params::{LayerParams, SmallParams};
 use crate::kernels::{Kernel, SMALL_PARAMS_SIZE, TrainKernel};
 use crate::network::{Inputs, Network, Upstream};
 use crate::plan::linear_workgroups;
-use crate::plan::train::{MAX_WORKGROUPS, MM_TILE, TBuf, TCommand, TrainPlan};
+use crate::plan::train::{MAX_WORKGROUPS, MM_TILE, MM_TILE_ROWS, TBuf, TCommand, TrainPlan};
 
 pub(super) const STORAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
@@ -52,12 +52,14 @@ impl TrainWorkspace {
     ) -> Result<TrainWorkspace> {
         let (t, b) = (plan.steps, plan.batch);
         let limits = ctx.limits();
-        // the dispatches must fit the device: B workgroups per step, T*B/MM_TILE per matmul
+        // the dispatches must fit the device: B workgroups per step, T*B/MM_TILE_ROWS per matmul
         let most_rows = plan
             .commands
             .iter()
             .filter_map(|c| match c {
-                TCommand::Matmul { p, .. } => Some(p.m.max(p.n).div_ceil(MM_TILE as usize)),
+                TCommand::Matmul { p, .. } => {
+                    Some(p.m.div_ceil(MM_TILE_ROWS as usize).max(p.n.div_ceil(MM_TILE as usize)))
+                }
                 _ => None,
             })
             .chain([b])
@@ -410,7 +412,7 @@ impl TrainWorkspace {
                         let (pipeline, workgroups) = match cmds[i] {
                             TCommand::Matmul { p, .. } => (
                                 &pipelines.get(TrainKernel::Matmul).pipeline,
-                                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE as usize) as u32, 1],
+                                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1],
                             ),
                             TCommand::Step { layer, .. }
                             | TCommand::StepFinish { layer, .. }
@@ -423,10 +425,16 @@ impl TrainWorkspace {
                                     TCommand::StepBackwardFinish { .. } => TrainKernel::TrainStepBackwardFinish,
                                     _ => TrainKernel::TrainStepBackward,
                                 };
-                                // one invocation per unit, row and direction
+                                // one invocation per unit, row (TRAIN_ROWS rows but in the finishes) and direction
                                 let ly = &self.plan.layers[layer];
                                 let units = ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize);
-                                (&pipelines.get(kernel).pipeline, [units as u32, b as u32, ly.dirs as u32])
+                                let rows = match kernel {
+                                    TrainKernel::TrainStep | TrainKernel::TrainStepBackward => {
+                                        b.div_ceil(crate::plan::train::TRAIN_ROWS as usize)
+                                    }
+                                    _ => b,
+                                };
+                                (&pipelines.get(kernel).pipeline, [units as u32, rows as u32, ly.dirs as u32])
                             }
                             TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
                                 let kernel = if matches!(cmds[i], TCommand::Dropout { .. }) {
