@@ -29,7 +29,7 @@ for r in $(seq 1 "$rounds"); do
   for h in ${HIDDEN:-256 512 1024}; do for b in ${BATCH:-1 4 16}; do for c in lstm gru; do
     echo "round $r/$rounds: $c H$h B$b" >&2
     run_burn() { (cd "$here/benches/peers/burn" && "$burn" --cell $c --hidden $h --batch $b --steps 100 --warmup 1 --repeats "$repeats" "${train[@]}" 2>/dev/null) >>"$out/burn-$r.jsonl"; }
-    run_ours() { "$ours" bench "${train[@]}" --cell $c --hidden $h --batch $b --steps 100 --warmup 1 --repeats "$repeats" 2>/dev/null | grep -E "^$c " | tail -1 >>"$out/ours-$r.txt"; }
+    run_ours() { "$ours" bench "${train[@]}" --cell $c --hidden $h --batch $b --steps 100 --warmup 1 --repeats "$repeats" 2>/dev/null | grep -E "^$c +[0-9]+ " | tail -1 >>"$out/ours-$r.txt"; }
     if [ $((r % 2)) -eq 1 ]; then run_burn; run_ours; else run_ours; run_burn; fi
   done; done; done
 done

@@ -22,6 +22,7 @@ pub mod error;
 pub mod gpu;
 pub mod import;
 pub mod kernels;
+pub mod lessons;
 pub mod network;
 pub mod pack;
 pub mod plan;

@@ -169,6 +169,33 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     let base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     let masked = (dp.flags & FLAG_DROP_RECURRENT) != 0u;
     var w = d * lp.hidden_in * gh + j;
+    if (b0 + 1u == lp.batch) {
+        // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
+        var a = vec4<f32>(acc0.x, acc1.x, acc2.x, acc3.x); // its gates
+        for (var k = 0u; k < lp.hidden_in; k++) {
+            var h: f32;
+            if (sp.step == 0u) {
+                h = state[base.x + k];
+            } else {
+                h = y[base.x + k];
+            }
+            if (masked) {
+                h *= recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k);
+            }
+            a.x += rt[w] * h;
+            if (count > 1u) {
+                a.y += rt[w + H] * h;
+            }
+            if (count > 2u) {
+                a.z += rt[w + 2u * H] * h;
+            }
+            if (count > 3u) {
+                a.w += rt[w + 3u * H] * h;
+            }
+            w += gh;
+        }
+        return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+    }
     for (var k = 0u; k < lp.hidden_in; k++) {
         var h: vec4<f32>;
         if (sp.step == 0u) {

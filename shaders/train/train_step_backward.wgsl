@@ -174,9 +174,19 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
     }
     var products = vec4<f32>(0.0);
     var w = r_row(tp, lp, d, 0u) + k;
-    for (var row = 0u; row < count; row++) {
-        products += wts[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
-        w += lp.hidden_in;
+    if (rows.x == rows.y) {
+        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
+        var one = 0.0;
+        for (var row = 0u; row < count; row++) {
+            one += wts[w] * dgates[g.x + row];
+            w += lp.hidden_in;
+        }
+        products = vec4<f32>(one);
+    } else {
+        for (var row = 0u; row < count; row++) {
+            products += wts[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
+            w += lp.hidden_in;
+        }
     }
     let mask = vec4<f32>(
         recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k),

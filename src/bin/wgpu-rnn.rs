@@ -44,7 +44,6 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing buys nothing")]
 enum Command {
     /// Print the adapter, backend, driver, and the limits and features the engine uses.
     Info,
@@ -68,6 +67,11 @@ enum Command {
         #[arg(long)]
         rows: Option<u32>,
     },
+    /// How far back the gradient reaches (vanishing and exploding gradients): ‖∂L/∂h_t‖ against
+    /// the distance T - t for each cell at PyTorch's initialisation, with its recurrent weights
+    /// scaled up, and for LSTM with a forget-gate bias; the weights' gradient norm before and
+    /// after clipping. Prints the table, draws the plot.
+    Gradients(GradientsArgs),
     /// Run a random LSTM and GRU on the GPU and check them against the CPU reference.
     Quickstart {
         #[arg(long, default_value_t = 128)]
@@ -83,6 +87,32 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct GradientsArgs {
+    /// Cells, comma-separated: rnn, gru, lstm
+    #[arg(long, default_value = "rnn,gru,lstm", value_delimiter = ',')]
+    cell: Vec<String>,
+    /// Sequence length T: the longest distance measured
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    #[arg(long, default_value_t = 64)]
+    hidden: usize,
+    /// The scaled-up condition multiplies every recurrent weight by this (1: leave it out)
+    #[arg(long, default_value_t = 3.0)]
+    recurrent_scale: f32,
+    /// The LSTM condition adds this to the forget gate's bias (0: leave it out)
+    #[arg(long, default_value_t = 3.0)]
+    forget_bias: f32,
+    /// clip_grad_norm_'s max norm
+    #[arg(long, default_value_t = 1.0)]
+    clip: f32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the plot here (SVG)
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -198,6 +228,13 @@ fn main() -> ExitCode {
         Command::Quickstart { hidden, input, batch, steps, layers, seed } => {
             quickstart(&engine, hidden, input, batch, steps, layers, seed)
         }
+        Command::Gradients(args) => match gradients(&engine, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wgpu-rnn gradients: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench(args) => match bench(&engine, &args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -590,6 +627,40 @@ fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {
     }
     println!("{passed} passed, {failed} failed");
     if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn gradients(engine: &Engine, a: &GradientsArgs) -> wgpu_rnn::Result<()> {
+    use wgpu_rnn::lessons::gradients::{self as lesson, ReachConfig};
+    let adapter = engine.adapter().map_or_else(|| "CPU reference".to_string(), |a| a.name.clone());
+    let mut conditions = Vec::new();
+    for name in &a.cell {
+        let base = ReachConfig {
+            hidden: a.hidden,
+            steps: a.steps,
+            clip_norm: a.clip,
+            seed: a.seed,
+            ..ReachConfig::new(Cell::parse(name)?)
+        };
+        conditions.push(base.clone());
+        if a.recurrent_scale != 1.0 {
+            conditions.push(ReachConfig { recurrent_scale: a.recurrent_scale, ..base.clone() });
+        }
+        if a.forget_bias != 0.0 && base.cell == Cell::Lstm {
+            conditions.push(ReachConfig { forget_bias: a.forget_bias, ..base });
+        }
+    }
+    println!("L = u·h_T, T = {}, H = {}, one layer, on {adapter}", a.steps, a.hidden);
+    let mut reaches = Vec::new();
+    for (i, c) in conditions.iter().enumerate() {
+        eprintln!("[{}/{}] {}", i + 1, conditions.len(), c.label());
+        reaches.push(lesson::measure(engine, c)?);
+    }
+    print!("{}", lesson::table(&reaches));
+    if let Some(path) = &a.plot {
+        lesson::plot(&reaches, &adapter, path)?;
+        println!("plot: {}", path.display());
+    }
+    Ok(())
 }
 
 fn quickstart(
