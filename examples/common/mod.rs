@@ -1,0 +1,96 @@
+//! What the trained examples share: a progress bar on stderr and an SVG line plot. Included by
+//! each example with `#[path = "../common/mod.rs"] mod common;` (not an example itself).
+
+#![allow(dead_code, reason = "each example uses part of it")]
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// A one-line progress bar on stderr: `label [#####.....] 12/40  loss 2.314  8.1 steps/s`.
+pub struct Progress {
+    label: String,
+    total: usize,
+    done: usize,
+    start: Instant,
+}
+
+impl Progress {
+    pub fn new(label: impl Into<String>, total: usize) -> Self {
+        Progress { label: label.into(), total: total.max(1), done: 0, start: Instant::now() }
+    }
+
+    /// One more step done; `loss` shown beside the bar. On a terminal the bar redraws in place;
+    /// elsewhere (a CI log) a line every tenth of the way.
+    pub fn step(&mut self, loss: f64) {
+        self.done += 1;
+        let tty = std::io::stderr().is_terminal();
+        let tenth = self.total.div_ceil(10);
+        if !tty && self.done % tenth != 0 && self.done != self.total {
+            return;
+        }
+        let width = 30;
+        let filled = width * self.done.min(self.total) / self.total;
+        let rate = self.done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "{}{} [{}{}] {}/{}  loss {:.3}  {:.1} steps/s ",
+            if tty { "\r" } else { "" },
+            self.label,
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            self.done,
+            self.total,
+            loss,
+            rate
+        );
+        if self.done >= self.total || !tty {
+            eprintln!();
+        }
+        std::io::stderr().flush().ok();
+    }
+}
+
+/// One named line of a plot.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Draws `series` as lines on one chart into an SVG at `path`.
+pub fn line_plot(path: &Path, title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Result<(), String> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let points = || series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (x0, x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if !x0.is_finite() || !y0.is_finite() {
+        return Err(format!("{}: nothing to plot", path.display()));
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))
+        .map_err(|e| err(&e))?;
+    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(|e| err(&e))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        if s.points.len() <= 60 {
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
