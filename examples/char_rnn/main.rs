@@ -90,7 +90,17 @@ impl Options {
         if !self.quick {
             return self.clone();
         }
-        Options { hidden: 64, layers: 2, embed: 32, steps: 32, batch: 16, epochs: 2, lr: 1e-2, sample: 120, ..self.clone() }
+        Options {
+            hidden: 64,
+            layers: 2,
+            embed: 32,
+            steps: 32,
+            batch: 16,
+            epochs: 2,
+            lr: 1e-2,
+            sample: 120,
+            ..self.clone()
+        }
     }
 }
 
@@ -123,15 +133,21 @@ pub struct Corpus {
 impl Corpus {
     /// Reads `path`; errors name the file and what is wrong with it.
     pub fn load(path: &Path, steps: usize, batch: usize) -> Result<Corpus, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the text {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read the text {}: {e}", path.display()))?;
         let mut chars: Vec<char> = text.chars().collect();
         let all = chars.clone();
         chars.sort();
         chars.dedup();
         if chars.len() < 2 {
-            return Err(format!("{} has {} distinct characters; a language model needs at least 2", path.display(), chars.len()));
+            return Err(format!(
+                "{} has {} distinct characters; a language model needs at least 2",
+                path.display(),
+                chars.len()
+            ));
         }
-        let ids: Vec<usize> = all.iter().map(|c| chars.binary_search(c).expect("every character is in the vocabulary")).collect();
+        let ids: Vec<usize> =
+            all.iter().map(|c| chars.binary_search(c).expect("every character is in the vocabulary")).collect();
         let split = ids.len() * 9 / 10;
         let corpus = Corpus { chars, train: ids[..split].to_vec(), valid: ids[split..].to_vec() };
         // one chunk of T + 1 characters per stream at least, in both parts
@@ -150,7 +166,11 @@ impl Corpus {
     /// Ids of `text`, or an error naming the first character the model has never seen.
     pub fn encode(&self, text: &str) -> Result<Vec<usize>, String> {
         text.chars()
-            .map(|c| self.chars.binary_search(&c).map_err(|_| format!("the prompt's character {c:?} is not in the text's vocabulary")))
+            .map(|c| {
+                self.chars
+                    .binary_search(&c)
+                    .map_err(|_| format!("the prompt's character {c:?} is not in the text's vocabulary"))
+            })
             .collect()
     }
 }
@@ -261,10 +281,16 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         "optimizer step",
         "bits per character",
         &[
-            common::Series { name: "training (per step)".into(), points: training.iter().map(|&(s, l)| (s as f64, l)).collect() },
+            common::Series {
+                name: "training (per step)".into(),
+                points: training.iter().map(|&(s, l)| (s as f64, l)).collect(),
+            },
             common::Series {
                 name: "validation".into(),
-                points: [(0.0, untrained_bpc)].into_iter().chain(validation.iter().map(|&(s, l)| (s as f64, l))).collect(),
+                points: [(0.0, untrained_bpc)]
+                    .into_iter()
+                    .chain(validation.iter().map(|&(s, l)| (s as f64, l)))
+                    .collect(),
             },
         ],
     )?;
@@ -302,7 +328,9 @@ pub fn sample(
         let w = model.head.inputs;
         let last = &y.y[(feed.len() - 1) * w..][..w];
         let logits: Vec<f32> = (0..model.head.outputs)
-            .map(|k| model.head.bias[k] + model.head.weight[k * w..][..w].iter().zip(last).map(|(a, b)| a * b).sum::<f32>())
+            .map(|k| {
+                model.head.bias[k] + model.head.weight[k * w..][..w].iter().zip(last).map(|(a, b)| a * b).sum::<f32>()
+            })
             .collect();
         let next = draw(&logits, temperature, &mut rng);
         out.push(corpus.chars[next]);
