@@ -1,11 +1,17 @@
 //! The trained examples learn: each runs its `--quick` mode on the GPU and must end well below
 //! where it started on held-out data. Bad data is a clear error, never a panic.
 
+#![allow(clippy::duplicate_mod, reason = "each example includes examples/common, as it does when built alone")]
+
 mod common;
 
 #[path = "../examples/char_rnn/main.rs"]
 #[allow(dead_code, reason = "the example's main is not called here")]
 mod char_rnn;
+
+#[path = "../examples/classify/main.rs"]
+#[allow(dead_code, reason = "the example's main is not called here")]
+mod classify;
 
 use std::path::PathBuf;
 
@@ -72,5 +78,56 @@ fn char_rnn_refuses_bad_text_and_prompts() {
             Ok(_) => panic!("{args:?} ran"),
         }
     }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+fn classify_options(args: &[&str]) -> classify::Options {
+    classify::Options::parse_from(["classify"].iter().chain(args))
+}
+
+#[test]
+fn classify_learns_digits_on_the_gpu() {
+    let out = temp_dir("classify");
+    let r = classify::run(&classify_options(&["--quick", "--out", out.to_str().unwrap()]), common::gpu())
+        .expect("the quick run trains");
+    assert!(!r.adapter.contains("CPU"), "trained on the GPU: {}", r.adapter);
+    assert!(r.untrained_accuracy < 0.3, "untrained accuracy {} is near chance (0.1)", r.untrained_accuracy);
+    let acc = r.epochs.last().expect("an epoch").2;
+    assert!(acc > 0.7, "held-out accuracy {acc} is well above chance (0.1)");
+    let total: usize = r.confusion.iter().flatten().sum();
+    assert_eq!(total, r.test_size, "every held-out digit is in the confusion matrix");
+    let right: usize = (0..10).map(|k| r.confusion[k][k]).sum();
+    assert!((right as f64 / total as f64 - acc).abs() < 1e-9, "the diagonal is the accuracy");
+    let (model, _) = TrainModel::load(&r.model_path).expect("the saved model loads");
+    assert_eq!(model.head.outputs, 10);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn classify_refuses_bad_csv_rows() {
+    let out = temp_dir("classify_bad");
+    let o = out.to_str().unwrap();
+    let good = "0,".repeat(64) + "3";
+    for (name, body, want) in [
+        ("short.csv", format!("{good}\n1,2,3\n"), "line 2: 3 fields"),
+        ("pixel.csv", format!("{}x,1\n", "0,".repeat(63)), "pixel `x` is not a number"),
+        ("range.csv", format!("{}99,1\n", "0,".repeat(63)), "outside 0..16"),
+        ("label.csv", format!("{}0,12\n", "0,".repeat(63)), "label `12`"),
+        ("few.csv", format!("{good}\n"), "at least 10"),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, body).unwrap();
+        match classify::run(
+            &classify_options(&["--quick", "--out", o, "--data", path.to_str().unwrap()]),
+            common::gpu(),
+        ) {
+            Err(e) => assert!(e.contains(want), "{name}: {e}"),
+            Ok(_) => panic!("{name} ran"),
+        }
+    }
+    let missing = out.join("missing.csv");
+    let e =
+        classify::run(&classify_options(&["--quick", "--data", missing.to_str().unwrap()]), common::gpu()).unwrap_err();
+    assert!(e.contains("cannot read"), "{e}");
     std::fs::remove_dir_all(&out).ok();
 }
