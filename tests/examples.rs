@@ -13,6 +13,10 @@ mod char_rnn;
 #[allow(dead_code, reason = "the example's main is not called here")]
 mod classify;
 
+#[path = "../examples/forecast/main.rs"]
+#[allow(dead_code, reason = "the example's main is not called here")]
+mod forecast;
+
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -129,5 +133,62 @@ fn classify_refuses_bad_csv_rows() {
     let e =
         classify::run(&classify_options(&["--quick", "--data", missing.to_str().unwrap()]), common::gpu()).unwrap_err();
     assert!(e.contains("cannot read"), "{e}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+fn forecast_options(args: &[&str]) -> forecast::Options {
+    forecast::Options::parse_from(["forecast"].iter().chain(args))
+}
+
+#[test]
+fn forecast_learns_the_co2_series_on_the_gpu() {
+    let out = temp_dir("forecast");
+    let r = forecast::run(&forecast_options(&["--quick", "--out", out.to_str().unwrap()]), common::gpu())
+        .expect("the quick run trains");
+    assert!(!r.adapter.contains("CPU"), "trained on the GPU: {}", r.adapter);
+    assert_eq!(r.models.len(), 2, "GRU and LSTM");
+    for m in &r.models {
+        assert_eq!(m.forecast.len(), 60, "{:?} forecasts the held-out five years", m.cell);
+        assert!(
+            m.trained.mae < 0.8 * m.untrained.mae,
+            "{:?}: MAE {:?} against untrained {:?}",
+            m.cell,
+            m.trained,
+            m.untrained
+        );
+        assert!(m.trained.mae < r.naive.mae, "{:?}: MAE {:?} against seasonal naive {:?}", m.cell, m.trained, r.naive);
+        assert!(m.trained.rmse >= m.trained.mae, "RMSE is at least MAE");
+        TrainModel::load(&m.model_path).expect("the saved model loads");
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn forecast_averages_weeks_into_months_and_refuses_bad_rows() {
+    let out = temp_dir("forecast_bad");
+    // two weeks in March, none with a value in April (interpolated), one in May
+    let csv = out.join("series.csv");
+    std::fs::write(&csv, "date,co2\n20000301,1.0\n20000315,3.0\n20000405,\n20000510,6.0\n").unwrap();
+    let months = forecast::monthly(&csv).expect("parses");
+    assert_eq!(months, vec![(2000, 3, 2.0), (2000, 4, 4.0), (2000, 5, 6.0)]);
+    // a month without any row is interpolated too
+    std::fs::write(&csv, "date,co2\n20001101,10.0\n20010110,16.0\n").unwrap();
+    assert_eq!(forecast::monthly(&csv).unwrap(), vec![(2000, 11, 10.0), (2000, 12, 13.0), (2001, 1, 16.0)]);
+    for (body, want) in [
+        ("date,co2\n2000031,1.0\n", "not YYYYMMDD"),
+        ("date,co2\n20001301,1.0\n", "not YYYYMMDD"),
+        ("date,co2\n20000301,abc\n", "value `abc`"),
+        ("date,co2\n20000301 1.0\n", "expected `date,value`"),
+        ("date,co2\n20000401,1.0\n20000301,2.0\n", "comes before"),
+        ("date,co2\n20000401,\n", "fewer than two months"),
+    ] {
+        std::fs::write(&csv, body).unwrap();
+        let e = forecast::monthly(&csv).unwrap_err();
+        assert!(e.contains(want), "{body:?}: {e}");
+    }
+    // a series too short for the window, horizon and season is refused before training
+    std::fs::write(&csv, "date,co2\n20000301,1.0\n20000401,2.0\n").unwrap();
+    let e = forecast::run(&forecast_options(&["--quick", "--data", csv.to_str().unwrap()]), common::gpu()).unwrap_err();
+    assert!(e.contains("months; a window"), "{e}");
     std::fs::remove_dir_all(&out).ok();
 }
