@@ -17,6 +17,10 @@ mod classify;
 #[allow(dead_code, reason = "the example's main is not called here")]
 mod forecast;
 
+#[path = "../examples/tagger/main.rs"]
+#[allow(dead_code, reason = "the example's main is not called here")]
+mod tagger;
+
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -191,4 +195,51 @@ fn forecast_averages_weeks_into_months_and_refuses_bad_rows() {
     let e = forecast::run(&forecast_options(&["--quick", "--data", csv.to_str().unwrap()]), common::gpu()).unwrap_err();
     assert!(e.contains("months; a window"), "{e}");
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn tagger_needs_the_words_after_on_the_gpu() {
+    let out = temp_dir("tagger");
+    let opts = tagger::Options::parse_from(["tagger", "--quick", "--out", out.to_str().unwrap()]);
+    let r = tagger::run(&opts, common::gpu()).expect("the quick run trains");
+    assert!(!r.adapter.contains("CPU"), "trained on the GPU: {}", r.adapter);
+    let names: Vec<&str> = r.rows.iter().map(|row| row.name.as_str()).collect();
+    assert_eq!(names, ["forward", "concat", "sum", "average", "mul"]);
+    let forward = &r.rows[0];
+    // the fixed-class words are learned, the ambiguous ones cannot be from the left alone
+    assert!(forward.accuracy > 0.8, "forward-only learns the unambiguous words: {forward:?}");
+    assert!(forward.ambiguous < 0.7, "forward-only guesses the ambiguous words: {forward:?}");
+    for row in &r.rows[1..] {
+        assert!(row.ambiguous > 0.9, "the bidirectional model reads the next word: {row:?}");
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn the_tagger_grammar_is_what_its_docs_say() {
+    let vocab = tagger::vocabulary();
+    let mut rng = wgpu_rnn::random::Rng::new(7);
+    let (mut verbs, mut ambiguous) = (0, 0);
+    for _ in 0..2000 {
+        let s = tagger::sentence(&mut rng);
+        assert!((3..=14).contains(&s.words.len()));
+        for (i, (&w, &t)) in s.words.iter().zip(&s.tags).enumerate() {
+            let word = vocab[w];
+            if ["fish", "watch", "saw", "ring", "light", "train", "march", "book"].contains(&word) {
+                ambiguous += 1;
+                let next = s.words.get(i + 1).map(|&n| vocab[n]);
+                let before_object = next.is_some_and(|n| {
+                    ["the", "a", "every", "river", "dog", "king", "ship", "forest", "sword", "night", "castle"]
+                        .contains(&n)
+                });
+                assert_eq!(tagger::TAGS[t], if before_object { "VERB" } else { "NOUN" }, "{word} before {next:?}");
+                verbs += usize::from(before_object);
+            }
+        }
+    }
+    let share = verbs as f64 / ambiguous as f64;
+    assert!(
+        (0.35..0.5).contains(&share),
+        "about half of the ambiguous words are verbs (fewer: sentence ends): {share}"
+    );
 }
