@@ -116,16 +116,14 @@ pub fn sentence(rng: &mut Rng) -> Sentence {
     let tags = (0..len)
         .map(|i| {
             let w = words[i];
+            // an ambiguous word before a determiner or a noun is a verb, else a noun
+            let verb = w >= d + n + v && words.get(i + 1).is_some_and(|&next| next < d + n);
             if w < d {
                 0
-            } else if w < d + n {
+            } else if w < d + n || (w >= d + n + v && !verb) {
                 1
-            } else if w < d + n + v {
-                2
-            } else if words.get(i + 1).is_some_and(|&next| next < d + n) {
-                2 // an ambiguous word before a determiner or a noun is a verb
             } else {
-                1
+                2
             }
         })
         .collect();
