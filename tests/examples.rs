@@ -209,8 +209,10 @@ fn tagger_needs_the_words_after_on_the_gpu() {
     // the fixed-class words are learned, the ambiguous ones cannot be from the left alone
     assert!(forward.accuracy > 0.8, "forward-only learns the unambiguous words: {forward:?}");
     assert!(forward.ambiguous < 0.7, "forward-only guesses the ambiguous words: {forward:?}");
+    assert_eq!(forward.steps_to_95, None, "{forward:?}");
     for row in &r.rows[1..] {
         assert!(row.ambiguous > 0.9, "the bidirectional model reads the next word: {row:?}");
+        assert!(row.steps_to_95.is_some_and(|s| s <= 120), "{row:?}");
     }
     std::fs::remove_dir_all(&out).ok();
 }
