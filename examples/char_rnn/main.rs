@@ -326,12 +326,7 @@ pub fn sample(
             .forward(&Inputs { x, steps: feed.len(), batch: 1, lengths: None, h0: h0.take(), c0: c0.take() })
             .map_err(|e| e.to_string())?;
         let w = model.head.inputs;
-        let last = &y.y[(feed.len() - 1) * w..][..w];
-        let logits: Vec<f32> = (0..model.head.outputs)
-            .map(|k| {
-                model.head.bias[k] + model.head.weight[k * w..][..w].iter().zip(last).map(|(a, b)| a * b).sum::<f32>()
-            })
-            .collect();
+        let logits = common::linear(&model.head, &y.y[(feed.len() - 1) * w..][..w]);
         let next = draw(&logits, temperature, &mut rng);
         out.push(corpus.chars[next]);
         feed = vec![next];
@@ -357,29 +352,14 @@ fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    let opts = Options::parse();
-    let engine = match Engine::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("char_rnn: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run(&opts, &engine) {
-        Ok(r) => {
-            let last = r.validation.last().map_or(f64::NAN, |v| v.1);
-            println!(
-                "validation {:.3} -> {last:.3} bits/char in {:.0} s ({} steps) on {}",
-                r.untrained_bpc,
-                r.seconds,
-                r.training.len(),
-                r.adapter
-            );
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("char_rnn: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::main("char_rnn", run, |r: &Report| {
+        let last = r.validation.last().map_or(f64::NAN, |v| v.1);
+        println!(
+            "validation {:.3} -> {last:.3} bits/char in {:.0} s ({} steps) on {}",
+            r.untrained_bpc,
+            r.seconds,
+            r.training.len(),
+            r.adapter
+        );
+    })
 }

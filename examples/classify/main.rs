@@ -138,23 +138,16 @@ fn predict(engine: &Engine, model: &TrainModel, digits: &Digits, idx: &[usize]) 
     // HeadMode::Last reads the last layer's final states, directions side by side
     let (d, h) = (model.stack.directions(), model.stack.output_size());
     let last = (model.stack.layers.len() - 1) * d;
-    let w = model.head.inputs;
     Ok((0..b)
         .map(|r| {
             let feats: Vec<f32> =
                 (0..d).flat_map(|k| out.h_n[((last + k) * b + r) * h..][..h].iter().copied()).collect();
-            (0..CLASSES)
-                .map(|c| {
-                    model.head.bias[c]
-                        + model.head.weight[c * w..][..w].iter().zip(&feats).map(|(a, f)| a * f).sum::<f32>()
-                })
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(0, |(c, _)| c)
+            common::argmax(&common::linear(&model.head, &feats))
         })
         .collect())
 }
 
+/// The share of `idx` whose predicted class is their label.
 fn accuracy(pred: &[usize], digits: &Digits, idx: &[usize]) -> f64 {
     pred.iter().zip(idx).filter(|(p, i)| **p == digits.labels[**i]).count() as f64 / idx.len().max(1) as f64
 }
@@ -262,29 +255,14 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    let opts = Options::parse();
-    let engine = match Engine::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("classify: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run(&opts, &engine) {
-        Ok(r) => {
-            let acc = r.epochs.last().map_or(f64::NAN, |e| e.2);
-            println!(
-                "held-out accuracy {:.1}% -> {:.1}% in {:.0} s on {}",
-                100.0 * r.untrained_accuracy,
-                100.0 * acc,
-                r.seconds,
-                r.adapter
-            );
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("classify: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::main("classify", run, |r: &Report| {
+        let acc = r.epochs.last().map_or(f64::NAN, |e| e.2);
+        println!(
+            "held-out accuracy {:.1}% -> {:.1}% in {:.0} s on {}",
+            100.0 * r.untrained_accuracy,
+            100.0 * acc,
+            r.seconds,
+            r.adapter
+        );
+    })
 }

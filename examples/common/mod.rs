@@ -50,6 +50,43 @@ impl Progress {
     }
 }
 
+/// Runs an example: its options from the command line, an engine (the GPU; the CPU reference
+/// with a warning when there is no adapter), `run`, then `done` with its report. An error is one
+/// line on stderr, `name: why`, and exit code 1.
+pub fn main<O: clap::Parser, R>(
+    name: &str,
+    run: impl FnOnce(&O, &wgpu_rnn::Engine) -> Result<R, String>,
+    done: impl FnOnce(&R),
+) -> std::process::ExitCode {
+    let opts = O::parse();
+    let result = wgpu_rnn::Engine::new().map_err(|e| e.to_string()).and_then(|engine| run(&opts, &engine));
+    match result {
+        Ok(report) => {
+            done(&report);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `head`'s outputs for one input row `x`: `torch.nn.Linear` on the host, for the few rows an
+/// example reads back (sampling, predictions).
+pub fn linear(head: &wgpu_rnn::train::Linear, x: &[f32]) -> Vec<f32> {
+    (0..head.outputs)
+        .map(|k| {
+            head.bias[k] + head.weight[k * head.inputs..][..head.inputs].iter().zip(x).map(|(w, v)| w * v).sum::<f32>()
+        })
+        .collect()
+}
+
+/// The index of the largest value (the predicted class).
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k)
+}
+
 /// One named line of a plot.
 pub struct Series {
     pub name: String,

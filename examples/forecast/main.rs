@@ -369,19 +369,5 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    let opts = Options::parse();
-    let engine = match Engine::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("forecast: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run(&opts, &engine) {
-        Ok(_) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("forecast: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::main("forecast", run, |_: &Report| {})
 }

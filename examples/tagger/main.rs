@@ -176,13 +176,7 @@ fn evaluate(engine: &Engine, model: &TrainModel, sentences: &[Sentence]) -> Resu
     for (r, s) in sentences.iter().enumerate() {
         for (i, (&word, &tag)) in s.words.iter().zip(&s.tags).enumerate() {
             let y = &out.y[(i * b + r) * w..][..w];
-            let pred = (0..TAGS.len())
-                .map(|k| {
-                    model.head.bias[k] + model.head.weight[k * w..][..w].iter().zip(y).map(|(a, v)| a * v).sum::<f32>()
-                })
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(0, |(k, _)| k);
+            let pred = common::argmax(&common::linear(&model.head, y));
             all += 1;
             right += usize::from(pred == tag);
             if is_ambiguous(word) {
@@ -287,19 +281,5 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    let opts = Options::parse();
-    let engine = match Engine::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("tagger: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match run(&opts, &engine) {
-        Ok(_) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tagger: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::main("tagger", run, |_: &Report| {})
 }
