@@ -91,6 +91,12 @@ pub fn network(cfg: &RandomConfig, seed: u64, spec_of: impl Fn(LayerSpec) -> Lay
     Network { layers, merge: cfg.merge }
 }
 
+/// A random network as PyTorch builds it: its initialisation and, for GRU layers, its GRU
+/// (`linear_before_reset`, as `torch.nn.GRU` and cuDNN compute it).
+pub fn pytorch_network(cfg: &RandomConfig, seed: u64) -> Network {
+    network(cfg, seed, |s| LayerSpec { linear_before_reset: s.cell == Cell::Gru, ..s })
+}
+
 /// Random inputs for `net`: `x` in `[-1, 1)`, and when asked, random lengths and initial states.
 pub fn inputs(net: &Network, steps: usize, batch: usize, seed: u64, ragged: bool, initial_state: bool) -> Inputs {
     let mut rng = Rng::new(seed ^ 0xA5A5);

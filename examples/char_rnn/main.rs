@@ -222,13 +222,9 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         vocab,
         corpus.train.len()
     );
-    let net = random::network(
+    let net = random::pytorch_network(
         &RandomConfig { layers: o.layers, ..RandomConfig::simple(cell, o.embed, o.hidden) },
         o.seed,
-        |mut s| {
-            s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
-            s
-        },
     );
     let model = TrainModel::new(net, Some(vocab), vocab, HeadMode::Steps, o.seed).map_err(|e| e.to_string())?;
     let cfg = TrainConfig {

@@ -167,10 +167,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let split = order.len() * 4 / 5;
     let (train, test) = order.split_at(split);
     println!("{} digits: {} to train on, {} held out; on {adapter}", order.len(), train.len(), test.len());
-    let net = random::network(&RandomConfig::simple(cell, COLS, opts.hidden), opts.seed, |mut s| {
-        s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
-        s
-    });
+    let net = random::pytorch_network(&RandomConfig::simple(cell, COLS, opts.hidden), opts.seed);
     let model = TrainModel::new(net, None, CLASSES, HeadMode::Last, opts.seed).map_err(|e| e.to_string())?;
     let cfg = TrainConfig {
         loss: LossKind::CrossEntropy,

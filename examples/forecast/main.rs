@@ -276,10 +276,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let mut results = Vec::new();
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
     for cell in [Cell::Gru, Cell::Lstm] {
-        let net = random::network(&RandomConfig::simple(cell, FEATURES, opts.hidden), opts.seed, |mut s| {
-            s.linear_before_reset = s.cell == Cell::Gru;
-            s
-        });
+        let net = random::pytorch_network(&RandomConfig::simple(cell, FEATURES, opts.hidden), opts.seed);
         let model = TrainModel::new(net, None, 1, HeadMode::Steps, opts.seed).map_err(|e| e.to_string())?;
         let parameters = model.parameter_sizes().iter().sum();
         let untrained = errors(&forecast(engine, &model, &months, scale, window, last, horizon)?, &truth);

@@ -31,6 +31,12 @@ fn record_row(lp: LayerParams, d: u32, t: u32, b: u32) -> u32 {
     return (d * lp.steps + t) * lp.batch + b;
 }
 
+// Batch rows b0 .. b0 + 3 of a TRAIN_ROWS quad, the ones past the batch clamped to its last row
+// (they read valid memory and are not stored).
+fn quad_rows(lp: LayerParams, b0: u32) -> vec4<u32> {
+    return min(b0 + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(lp.batch - 1u));
+}
+
 // The recurrent-weight row `row` of direction d, R[d, row, :], starts here in wts.
 fn r_row(tp: TrainParams, lp: LayerParams, d: u32, row: u32) -> u32 {
     return tp.r_off + (d * lp.hidden * gates(lp) + row) * lp.hidden_in;

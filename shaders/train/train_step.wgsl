@@ -164,8 +164,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     if (count > 3u) {
         acc3 = vec4<f32>(wts[bias + 3u * H]);
     }
-    let last = lp.batch - 1u;
-    let rows = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last));
+    let rows = quad_rows(lp, b0);
     let base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     let masked = (dp.flags & FLAG_DROP_RECURRENT) != 0u;
     var w = d * lp.hidden_in * gh + j;
@@ -204,12 +203,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
             h = vec4<f32>(y[base.x + k], y[base.y + k], y[base.z + k], y[base.w + k]);
         }
         if (masked) {
-            h *= vec4<f32>(
-                recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k),
-                recurrent_mask(tp.layer, d, rows.y, lp.hidden_in, k),
-                recurrent_mask(tp.layer, d, rows.z, lp.hidden_in, k),
-                recurrent_mask(tp.layer, d, rows.w, lp.hidden_in, k),
-            );
+            h *= recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
         }
         acc0 += rt[w] * h;
         if (count == 4u) {

@@ -45,8 +45,7 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
     let b0 = gid.y * TRAIN_ROWS;
     let d = gid.z;
-    let last = lp.batch - 1u;
-    let rows = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last));
+    let rows = quad_rows(lp, b0);
     if (sp.step == STEP_INITIAL) {
         if (j < lp.hidden_in) {
             let dh0 = dh_prev_quad(d, rows, 0u, j);
@@ -188,13 +187,7 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
             w += lp.hidden_in;
         }
     }
-    let mask = vec4<f32>(
-        recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k),
-        recurrent_mask(tp.layer, d, rows.y, lp.hidden_in, k),
-        recurrent_mask(tp.layer, d, rows.z, lp.hidden_in, k),
-        recurrent_mask(tp.layer, d, rows.w, lp.hidden_in, k),
-    );
-    return acc + products * mask;
+    return acc + products * recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
 }
 
 // Where the recurrent gate gradients dGr of step s of row (d, b) start (the start of dGr

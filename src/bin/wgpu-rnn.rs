@@ -680,10 +680,7 @@ fn quickstart(
     for (cell, direction) in [(Cell::Lstm, Direction::Bidirectional), (Cell::Gru, Direction::Forward)] {
         let cfg =
             RandomConfig { direction, layers, merge: MergeMode::Concat, ..RandomConfig::simple(cell, input, hidden) };
-        let net = random::network(&cfg, seed, |mut s| {
-            s.linear_before_reset = s.cell == Cell::Gru; // PyTorch's GRU
-            s
-        });
+        let net = random::pytorch_network(&cfg, seed);
         let inputs = random::inputs(&net, steps, batch, seed, true, true);
         let title = format!(
             "{} {layers} layer(s) {direction:?} I={input} H={hidden} B={batch} T={steps}",

@@ -117,10 +117,7 @@ pub fn distances(steps: usize) -> Vec<usize> {
 /// The network a condition measures: one forward layer, PyTorch's initialisation (GRU as
 /// PyTorch's, linear_before_reset), then the condition's scale and forget bias.
 pub fn network(cfg: &ReachConfig) -> Network {
-    let mut net = random::network(&RandomConfig::simple(cfg.cell, cfg.hidden, cfg.hidden), cfg.seed, |mut s| {
-        s.linear_before_reset = s.cell == Cell::Gru;
-        s
-    });
+    let mut net = random::pytorch_network(&RandomConfig::simple(cfg.cell, cfg.hidden, cfg.hidden), cfg.seed);
     let h = cfg.hidden;
     for layer in &mut net.layers {
         layer.weights.r.iter_mut().for_each(|w| *w *= cfg.recurrent_scale);
