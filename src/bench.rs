@@ -272,6 +272,7 @@ pub fn measure_train(
         batch: b,
         lengths: None,
         targets: Targets::Values(vec![0.0; t * b]),
+        source: None,
     };
     for _ in 0..warmup {
         trainer.step(&batch)?;

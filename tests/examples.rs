@@ -17,6 +17,10 @@ mod classify;
 #[allow(dead_code, reason = "the example's main is not called here")]
 mod forecast;
 
+#[path = "../examples/seq2seq/main.rs"]
+#[allow(dead_code, reason = "the example's main is not called here")]
+mod seq2seq;
+
 #[path = "../examples/tagger/main.rs"]
 #[allow(dead_code, reason = "the example's main is not called here")]
 mod tagger;
@@ -244,4 +248,157 @@ fn the_tagger_grammar_is_what_its_docs_say() {
         (0.35..0.5).contains(&share),
         "about half of the ambiguous words are verbs (fewer: sentence ends): {share}"
     );
+}
+
+fn seq2seq_options(args: &[&str]) -> seq2seq::Options {
+    seq2seq::Options::parse_from(["seq2seq"].iter().chain(args))
+}
+
+#[test]
+fn seq2seq_learns_to_write_dates_in_iso_form_on_the_gpu() {
+    let out = temp_dir("seq2seq");
+    let o = out.to_str().unwrap();
+    let r = seq2seq::run(&seq2seq_options(&["--quick", "--out", o, "--date", "4th of July 1976"]), common::gpu())
+        .expect("the quick run trains");
+    assert!(!r.adapter.contains("CPU"), "trained on the GPU: {}", r.adapter);
+    let (first, last) = (r.points.first().expect("measured"), r.points.last().expect("measured"));
+    // (step, training loss, held-out loss, exact match, characters right); chance is 1 of 11
+    assert!(first.4 < 0.3, "untrained: {:.3} of the characters right", first.4);
+    assert!(last.4 > 0.5, "trained: {:.3} of the held-out characters right (untrained {:.3})", last.4, first.4);
+    assert!(last.2 < 0.5 * first.2, "held-out loss {:.3} against {:.3} untrained", last.2, first.2);
+    assert_eq!(r.per_format.len(), seq2seq::FORMATS.len());
+    let (_, written) = &r.translations[0];
+    assert_eq!(written.len(), 10, "an ISO date's ten characters: {written}");
+    // the saved model translates alike when loaded
+    let path = r.model_path.clone().expect("saved");
+    let again = seq2seq::run(
+        &seq2seq_options(&["--model", path.to_str().unwrap(), "--date", "4th of July 1976"]),
+        common::gpu(),
+    )
+    .expect("translates with the saved model");
+    assert_eq!(again.translations, r.translations);
+    let (model, _) = TrainModel::load(&path).expect("loads");
+    assert!(model.encoder.is_some(), "saved with its encoder");
+    assert!(std::fs::read_to_string(out.join("seq2seq.svg")).unwrap().contains("<svg"));
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn seq2seq_dates_are_written_as_its_docs_say() {
+    let day = (0..36525).find(|&d| seq2seq::iso(d) == "2021-03-03").expect("in range");
+    let written: Vec<String> = (0..8).map(|f| seq2seq::written(day, f)).collect();
+    assert_eq!(written, seq2seq::FORMATS.map(String::from).to_vec());
+    assert_eq!(seq2seq::iso(0), "1950-01-01");
+    assert_eq!(seq2seq::date(0).3, 6, "1950-01-01 was a Sunday");
+    assert_eq!(seq2seq::iso(36524), "2049-12-31");
+    assert_eq!(seq2seq::iso((0..36525).find(|&d| seq2seq::iso(d) == "2000-02-28").unwrap() + 1), "2000-02-29");
+    assert_eq!(
+        seq2seq::written((0..36525).find(|&d| seq2seq::iso(d) == "1999-12-22").unwrap(), 0),
+        "22nd of December 1999"
+    );
+    assert_eq!(
+        seq2seq::written((0..36525).find(|&d| seq2seq::iso(d) == "1987-06-12").unwrap(), 7),
+        "the 12th of june 1987"
+    );
+    let held = (0..36525).filter(|&d| seq2seq::held_out(d)).count();
+    assert!((3000..4400).contains(&held), "about a tenth held out: {held}");
+    for d in (0..36525).step_by(97) {
+        for f in 0..8 {
+            seq2seq::encode(&seq2seq::written(d, f)).expect("every generated date uses the alphabet");
+        }
+    }
+}
+
+#[test]
+fn seq2seq_refuses_bad_dates_and_other_models() {
+    let out = temp_dir("seq2seq_bad");
+    let other = out.join("classify.safetensors");
+    let stack =
+        wgpu_rnn::random::pytorch_network(&wgpu_rnn::random::RandomConfig::simple(wgpu_rnn::Cell::Lstm, 8, 4), 1);
+    let m = TrainModel::new(stack, None, 10, wgpu_rnn::train::HeadMode::Last, 1).unwrap();
+    m.save(&other, None).unwrap();
+    let missing = out.join("missing.safetensors");
+    for (args, want) in [
+        (vec!["--date", "3. März 2021"], "character 'ä' at 4"),
+        (vec!["--date", ""], "empty date"),
+        (vec!["--model", other.to_str().unwrap()], "is not a seq2seq date model"),
+        (vec!["--model", missing.to_str().unwrap()], "missing.safetensors"),
+        (vec!["--cell", "transformer"], "transformer"),
+        (vec!["--batch", "0"], "at least 1"),
+    ] {
+        let mut all = vec!["--quick", "--out", out.to_str().unwrap()];
+        all.extend(args.iter().copied());
+        match seq2seq::run(&seq2seq_options(&all), common::gpu()) {
+            Err(e) => assert!(e.contains(want), "{args:?}: {e}"),
+            Ok(_) => panic!("{args:?} ran"),
+        }
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn the_dropout_lesson_shows_what_dropout_does_to_overfitting() {
+    let out = temp_dir("dropout");
+    let o = out.to_str().unwrap();
+    let l =
+        classify::dropout_lesson(&classify_options(&["--quick", "--dropout-lesson", "0.5", "--out", o]), common::gpu())
+            .expect("the quick lesson trains");
+    assert!(!l.adapter.contains("CPU"), "trained on the GPU: {}", l.adapter);
+    assert_eq!(l.runs.iter().map(|r| r.0).collect::<Vec<_>>(), [0.0, 0.5]);
+    let last = |k: usize| *l.runs[k].1.last().expect("epochs");
+    let (plain, dropped) = (last(0), last(1));
+    // (epoch, training loss, held-out loss, held-out accuracy), losses in evaluation mode
+    assert!(plain.3 > 0.6 && dropped.3 > 0.6, "both learn: {:.3}, {:.3} held out", plain.3, dropped.3);
+    assert!(
+        plain.2 > 2.0 * plain.1,
+        "without dropout the model starts to overfit: held-out loss {:.4}, training loss {:.4}",
+        plain.2,
+        plain.1
+    );
+    assert!(
+        plain.1 < dropped.1,
+        "dropout keeps the training digits from fitting as closely: {:.4} vs {:.4}",
+        plain.1,
+        dropped.1
+    );
+    assert_eq!(l.runs[0].1.len(), 20, "the quick lesson's 20 epochs");
+    assert!(std::fs::read_to_string(out.join("dropout.svg")).unwrap().contains("<svg"));
+    let err =
+        classify::dropout_lesson(&classify_options(&["--quick", "--dropout-lesson", "1.5", "--out", o]), common::gpu())
+            .unwrap_err();
+    assert!(err.contains("dropout") && err.contains("1.5"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn the_gru_or_lstm_lesson_trains_both_on_one_budget() {
+    let out = temp_dir("compare");
+    let o = out.to_str().unwrap();
+    let results =
+        char_rnn::compare(&char_rnn_options(&["--quick", "--compare", "lstm,gru", "--out", o]), common::gpu())
+            .expect("the quick comparison trains");
+    assert_eq!(results.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["lstm", "gru"]);
+    let (lstm, gru) = (&results[0].1, &results[1].1);
+    assert!(!lstm.adapter.contains("CPU"), "trained on the GPU: {}", lstm.adapter);
+    assert_eq!(lstm.training.len(), gru.training.len(), "the same steps");
+    // the quick model: Embedding(V, 32) -> 2 layers of H 64 -> Linear(64, V); an LSTM layer has
+    // one gate block more than a GRU layer, H*(I + H) + 2H parameters each
+    let (h, inputs) = (64, [32, 64]);
+    let extra: usize = inputs.iter().map(|i| h * (i + h) + 2 * h).sum();
+    assert_eq!(lstm.parameters - gru.parameters, extra, "LSTM {} against GRU {}", lstm.parameters, gru.parameters);
+    for (cell, r) in &results {
+        let last = r.validation.last().expect("validated").1;
+        assert!(last < 0.8 * r.untrained_bpc, "{cell}: {last:.3} bits/char against {:.3} untrained", r.untrained_bpc);
+        assert_eq!(r.epoch_seconds.len(), 2, "{cell}: two quick epochs timed");
+    }
+    assert!(std::fs::read_to_string(out.join("compare.svg")).unwrap().contains("<svg"));
+    for (args, want) in
+        [(vec!["--compare", "lstm"], "at least two"), (vec!["--compare", "lstm,transformer"], "transformer")]
+    {
+        let mut all = vec!["--quick", "--out", o];
+        all.extend(args.iter().copied());
+        let err = char_rnn::compare(&char_rnn_options(&all), common::gpu()).unwrap_err();
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&out).ok();
 }

@@ -90,6 +90,7 @@ fn truncated_bptt_carries_the_state_between_chunks() {
         batch: b,
         lengths: None,
         targets: train::Targets::Classes((0..t * b).map(|i| (i + 3 * k + 1) % 7).collect()),
+        source: None,
     };
     let chunks = [chunk(5, 0), chunk(5, 1), chunk(3, 2)];
     let run = |engine: &wgpu_rnn::Engine, carry: bool| {
@@ -116,6 +117,7 @@ fn truncated_bptt_carries_the_state_between_chunks() {
         batch: 1,
         lengths: None,
         targets: train::Targets::Classes(vec![2; 5]),
+        source: None,
     };
     let err = gpu.step(&one).expect_err("another batch size").to_string();
     assert!(err.contains("carried"), "{err}");
@@ -149,6 +151,7 @@ fn dropout_matches_the_cpu_reference_and_is_off_in_evaluation() {
         batch: b,
         lengths: Some(vec![6, 5, 3]),
         targets: train::Targets::Classes((0..t * b).map(|i| i % 3).collect()),
+        source: None,
     };
     let run = |engine: &wgpu_rnn::Engine, p: f32| {
         let mut tr = Trainer::new(engine, model.clone(), cfg(p)).expect("trainer");
@@ -212,10 +215,13 @@ fn recurrent_dropout_matches_the_cpu_reference() {
             batch: b,
             lengths: Some(vec![5, 3, 4]),
             targets: train::Targets::Values((0..b * 2).map(|i| i as f32 / 3.0 - 0.5).collect()),
+            source: None,
         };
         let run = |engine: &wgpu_rnn::Engine, recurrent: f32| {
             let mut tr = Trainer::new(engine, model.clone(), cfg(recurrent)).expect("trainer");
-            let losses: Vec<f64> = (0..2).map(|_| tr.step(&batch).expect("step").loss).collect();
+            let mut losses: Vec<f64> = (0..2).map(|_| tr.step(&batch).expect("step").loss).collect();
+            // evaluation: no masks on h either
+            losses.push(tr.evaluate(&batch).expect("evaluates"));
             (losses, tr.model().expect("model"))
         };
         let (gpu, gpu_model) = run(common::gpu(), 0.3);

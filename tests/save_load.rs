@@ -28,6 +28,7 @@ fn batch() -> Batch {
         batch: b,
         lengths: Some(vec![7, 4, 2]),
         targets: Targets::Classes((0..t * b).map(|i| i % 4).collect()),
+        source: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //!     cargo run --release --example char_rnn                 # the full run (EXAMPLES.md)
 //!     cargo run --release --example char_rnn -- --quick      # under a minute on lavapipe
 //!     cargo run --release --example char_rnn -- --cell gru --prompt "MACBETH." --temperature 0.6
+//!     cargo run --release --example char_rnn -- --compare lstm,gru --epochs 10   # GRU or LSTM?
 //!
 //! It writes `char_rnn.safetensors` (PyTorch's state_dict names: `embedding.weight`,
 //! `rnn.weight_ih_l0`, ..., `head.weight`), `char_rnn.json` (the vocabulary and the shapes) and
@@ -16,6 +17,10 @@
 //! contiguous streams; step i reads characters [i·T, (i+1)·T) of every stream and predicts each
 //! next one. The trainer carries each stream's state from one step into the next (no gradient
 //! crosses the boundary), so the model sees long contexts while each backward stays T long.
+//!
+//! The GRU-or-LSTM lesson (the tutorial's chapter 6), `--compare lstm,gru`: the same run once
+//! per cell (same text, sizes, steps, learning rate and seed), then a table of parameters,
+//! seconds per epoch and validation bits per character side by side, and `compare.svg`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -82,6 +87,9 @@ pub struct Options {
     /// A small model and a few hundred steps: under a minute on lavapipe
     #[arg(long)]
     pub quick: bool,
+    /// The GRU-or-LSTM lesson: train each of these cells (e.g. `lstm,gru`) with the same budget
+    #[arg(long, value_delimiter = ',')]
+    pub compare: Vec<String>,
 }
 
 impl Options {
@@ -120,6 +128,10 @@ pub struct Report {
     pub training: Vec<(usize, f64)>,
     pub sample: String,
     pub seconds: f64,
+    /// Seconds of each epoch's training steps (validation not counted).
+    pub epoch_seconds: Vec<f64>,
+    /// The model's parameters, in all.
+    pub parameters: usize,
     pub model_path: PathBuf,
 }
 
@@ -187,7 +199,14 @@ fn chunk(ids: &[usize], i: usize, t: usize, b: usize) -> Batch {
             targets[s * b + r] = ids[at + 1];
         }
     }
-    Batch { inputs: BatchInputs::Tokens(inputs), steps: t, batch: b, lengths: None, targets: Targets::Classes(targets) }
+    Batch {
+        inputs: BatchInputs::Tokens(inputs),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: Targets::Classes(targets),
+        source: None,
+    }
 }
 
 /// Chunks per pass over `ids` cut into `b` streams (each chunk needs one character after it).
@@ -240,8 +259,9 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     println!("untrained: validation {untrained_bpc:.3} bits/char (uniform: {:.3})", (vocab as f64).log2());
     let per_epoch = chunks(&corpus.train, o.steps, o.batch);
     let per_epoch = if o.quick { per_epoch.min(QUICK_STEPS / o.epochs) } else { per_epoch };
-    let (mut training, mut validation) = (Vec::new(), Vec::new());
+    let (mut training, mut validation, mut epoch_seconds) = (Vec::new(), Vec::new(), Vec::new());
     for epoch in 1..=o.epochs {
+        let epoch_start = Instant::now();
         trainer.carry_state(true);
         trainer.reset_state(); // each epoch reads the streams from their start
         let mut bar = common::Progress::new(format!("epoch {epoch}/{}", o.epochs), per_epoch);
@@ -251,6 +271,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
             training.push((training.len() + 1, bits));
             bar.step(bits);
         }
+        epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
         let bpc = validate(&mut trainer, &corpus, o.steps, o.batch)?;
         validation.push((training.len(), bpc));
         println!("epoch {epoch}: validation {bpc:.3} bits/char, {:.0} s", start.elapsed().as_secs_f64());
@@ -291,7 +312,75 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         ],
     )?;
     println!("wrote {}, {} and {}", model_path.display(), meta_path.display(), plot.display());
-    Ok(Report { adapter, vocab, untrained_bpc, validation, training, sample, seconds, model_path })
+    let parameters = trained.parameter_sizes().iter().sum();
+    Ok(Report {
+        adapter,
+        vocab,
+        untrained_bpc,
+        validation,
+        training,
+        sample,
+        seconds,
+        epoch_seconds,
+        parameters,
+        model_path,
+    })
+}
+
+/// The GRU-or-LSTM lesson: [`run`] once per cell of `--compare` with everything else the same
+/// (each into `--out`/<cell>), then the table and `compare.svg` (validation bits per character
+/// against optimizer steps).
+pub fn compare(opts: &Options, engine: &Engine) -> Result<Vec<(String, Report)>, String> {
+    if opts.compare.len() < 2 {
+        return Err(format!("--compare needs at least two cells, e.g. lstm,gru (got {:?})", opts.compare));
+    }
+    for cell in &opts.compare {
+        Cell::parse(cell).map_err(|e| e.to_string())?;
+    }
+    let mut results = Vec::new();
+    for cell in &opts.compare {
+        println!("=== {cell} ===");
+        let o = Options { cell: cell.clone(), out: opts.out.join(cell), compare: vec![], ..opts.clone() };
+        results.push((cell.clone(), run(&o, engine)?));
+    }
+    let o = opts.effective();
+    println!(
+        "the same budget for each: {} epochs of {} steps, {} layers of {}, T {}, batch {}",
+        o.epochs,
+        results[0].1.training.len() / o.epochs.max(1),
+        o.layers,
+        o.hidden,
+        o.steps,
+        o.batch
+    );
+    println!("  cell   parameters   s/epoch   validation bits/char (best)");
+    for (cell, r) in &results {
+        let per_epoch = r.epoch_seconds.iter().sum::<f64>() / r.epoch_seconds.len().max(1) as f64;
+        let last = r.validation.last().map_or(f64::NAN, |v| v.1);
+        let best = r.validation.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
+        println!("  {cell:<5} {:>11} {per_epoch:>9.1}   {last:.3} ({best:.3})", r.parameters);
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
+    let plot = opts.out.join("compare.svg");
+    let series: Vec<common::Series> = results
+        .iter()
+        .map(|(cell, r)| common::Series {
+            name: format!("{cell} ({} parameters)", r.parameters),
+            points: [(0.0, r.untrained_bpc)]
+                .into_iter()
+                .chain(r.validation.iter().map(|&(s, l)| (s as f64, l)))
+                .collect(),
+        })
+        .collect();
+    common::line_plot(
+        &plot,
+        &format!("GRU or LSTM: validation on the same budget, {}", results[0].1.adapter),
+        "optimizer step",
+        "validation bits per character",
+        &series,
+    )?;
+    println!("wrote {}", plot.display());
+    Ok(results)
 }
 
 /// `count` characters sampled after `prompt` at `temperature`: the stack runs on the engine one
@@ -348,14 +437,20 @@ fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    common::main("char_rnn", run, |r: &Report| {
-        let last = r.validation.last().map_or(f64::NAN, |v| v.1);
-        println!(
-            "validation {:.3} -> {last:.3} bits/char in {:.0} s ({} steps) on {}",
-            r.untrained_bpc,
-            r.seconds,
-            r.training.len(),
-            r.adapter
-        );
+    let run_either = |o: &Options, e: &Engine| match o.compare.is_empty() {
+        true => run(o, e).map(|r| vec![(o.cell.clone(), r)]),
+        false => compare(o, e),
+    };
+    common::main("char_rnn", run_either, |results: &Vec<(String, Report)>| {
+        for (cell, r) in results {
+            let last = r.validation.last().map_or(f64::NAN, |v| v.1);
+            println!(
+                "{cell}: validation {:.3} -> {last:.3} bits/char in {:.0} s ({} steps) on {}",
+                r.untrained_bpc,
+                r.seconds,
+                r.training.len(),
+                r.adapter
+            );
+        }
     })
 }

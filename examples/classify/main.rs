@@ -11,6 +11,14 @@
 //!
 //! The data (`data/digits.csv`, see data/SOURCE.md) is shuffled with `--seed` and split 80/20;
 //! the held-out fifth is never trained on. Pixels are scaled from 0..16 to 0..1.
+//!
+//! The dropout lesson (the tutorial's 4.4), `--dropout-lesson 0.5`: two LSTMs of two layers,
+//! the same initial weights and batches, one without dropout and one with dropout 0.5 between
+//! the layers, trained on a few hundred digits (`--lesson-digits`) so that the one without
+//! dropout overfits. Each epoch measures the loss on the training digits and on the held-out
+//! ones in evaluation mode (no dropout); `dropout.svg` draws the four curves.
+//!
+//!     cargo run --release --example classify -- --dropout-lesson 0.5
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,7 +28,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use wgpu_rnn::random::{self, RandomConfig, Rng};
-use wgpu_rnn::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
+use wgpu_rnn::train::{
+    Batch, BatchInputs, Dropout, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer,
+};
 use wgpu_rnn::{Cell, Engine, Inputs};
 
 /// The digits shipped with the example.
@@ -53,9 +63,29 @@ pub struct Options {
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Eight epochs: seconds on lavapipe
+    /// Eight epochs (the dropout lesson: 20): seconds on lavapipe
     #[arg(long)]
     pub quick: bool,
+    /// The dropout lesson: train without dropout and with this probability between two layers
+    #[arg(long)]
+    pub dropout_lesson: Option<f32>,
+    /// Training digits of the dropout lesson (few, so that a model can overfit them)
+    #[arg(long, default_value_t = 300)]
+    pub lesson_digits: usize,
+}
+
+/// One epoch of the dropout lesson: (epoch, training loss, held-out loss, held-out accuracy),
+/// the losses in evaluation mode.
+pub type EpochLosses = (usize, f64, f64, f64);
+
+/// What the dropout lesson measured.
+#[derive(Debug, Clone)]
+pub struct DropoutLesson {
+    pub adapter: String,
+    /// Per dropout probability, its curve.
+    pub runs: Vec<(f32, Vec<EpochLosses>)>,
+    pub train_size: usize,
+    pub seconds: f64,
 }
 
 /// What a run measured.
@@ -123,7 +153,7 @@ impl Digits {
             }
         }
         let targets = Targets::Classes(idx.iter().map(|&i| self.labels[i]).collect());
-        Batch { inputs: BatchInputs::Features(x), steps: ROWS, batch: b, lengths: None, targets }
+        Batch { inputs: BatchInputs::Features(x), steps: ROWS, batch: b, lengths: None, targets, source: None }
     }
 }
 
@@ -152,20 +182,114 @@ fn accuracy(pred: &[usize], digits: &Digits, idx: &[usize]) -> f64 {
     pred.iter().zip(idx).filter(|(p, i)| **p == digits.labels[**i]).count() as f64 / idx.len().max(1) as f64
 }
 
+/// `0..n` shuffled.
+fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.range(0, i));
+    }
+    order
+}
+
+/// The dropout lesson: the same two-layer model trained without dropout and with
+/// `--dropout-lesson` between its layers, on `--lesson-digits` digits; per epoch the training
+/// and held-out losses in evaluation mode. Writes `dropout.svg`.
+pub fn dropout_lesson(opts: &Options, engine: &Engine) -> Result<DropoutLesson, String> {
+    let p = opts.dropout_lesson.unwrap_or(0.5);
+    // a model must train past the point where it starts to overfit: 20 epochs when quick
+    let epochs = if opts.quick { 20 } else { opts.epochs };
+    let cell = Cell::parse(&opts.cell).map_err(|e| e.to_string())?;
+    let digits = Digits::load(&opts.data)?;
+    let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
+    let order = shuffled(digits.labels.len(), &mut Rng::new(opts.seed));
+    let (train, test) = order.split_at(order.len() * 4 / 5);
+    let train = &train[..opts.lesson_digits.min(train.len())];
+    if opts.batch == 0 || train.len() < opts.batch {
+        return Err(format!("batch {} does not fit the {} training digits", opts.batch, train.len()));
+    }
+    println!("dropout lesson: {} training digits, {} held out; on {adapter}", train.len(), test.len());
+    let mut rc = RandomConfig::simple(cell, COLS, opts.hidden);
+    rc.layers = 2;
+    let net = random::pytorch_network(&rc, opts.seed);
+    let model = TrainModel::new(net, None, CLASSES, HeadMode::Last, opts.seed).map_err(|e| e.to_string())?;
+    let (train_batch, test_batch) = (digits.batch(train), digits.batch(test));
+    let start = Instant::now();
+    let mut runs = Vec::new();
+    for prob in [0.0, p] {
+        let cfg = TrainConfig {
+            loss: LossKind::CrossEntropy,
+            optimizer: Optimizer::adam(opts.lr),
+            clip_norm: Some(5.0),
+            clip_value: None,
+            dropout: Dropout { p: prob, seed: opts.seed, recurrent: 0.0 },
+        };
+        let mut trainer = Trainer::new(engine, model.clone(), cfg).map_err(|e| e.to_string())?;
+        // the same batches for both runs
+        let mut rng = Rng::new(opts.seed ^ 0xD0);
+        let per_epoch = train.len() / opts.batch;
+        let mut curve = Vec::new();
+        for epoch in 1..=epochs {
+            let order = shuffled(train.len(), &mut rng);
+            let mut bar = common::Progress::new(format!("dropout {prob}: epoch {epoch}/{epochs}"), per_epoch);
+            for k in 0..per_epoch {
+                let idx: Vec<usize> = order[k * opts.batch..][..opts.batch].iter().map(|&i| train[i]).collect();
+                bar.step(trainer.step(&digits.batch(&idx)).map_err(|e| e.to_string())?.loss);
+            }
+            let train_loss = trainer.evaluate(&train_batch).map_err(|e| e.to_string())?;
+            let test_loss = trainer.evaluate(&test_batch).map_err(|e| e.to_string())?;
+            let model = trainer.model().map_err(|e| e.to_string())?;
+            let acc = accuracy(&predict(engine, &model, &digits, test)?, &digits, test);
+            curve.push((epoch, train_loss, test_loss, acc));
+        }
+        runs.push((prob, curve));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!("loss in evaluation mode (nats), and held-out accuracy:");
+    println!("  epoch  | dropout 0: train  held-out  accuracy | dropout {p}: train  held-out  accuracy");
+    for e in 0..epochs {
+        let (a, b) = (runs[0].1[e], runs[1].1[e]);
+        println!(
+            "  {:>5}  |        {:>9.4} {:>9.4} {:>8.1}% |        {:>9.4} {:>9.4} {:>8.1}%",
+            a.0,
+            a.1,
+            a.2,
+            100.0 * a.3,
+            b.1,
+            b.2,
+            100.0 * b.3
+        );
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
+    let plot = opts.out.join("dropout.svg");
+    let series: Vec<common::Series> = runs
+        .iter()
+        .flat_map(|(prob, curve)| {
+            [(1, "training"), (2, "held-out")].map(|(k, what)| common::Series {
+                name: format!("{what} loss, dropout {prob}"),
+                points: curve.iter().map(|c| (c.0 as f64, if k == 1 { c.1 } else { c.2 })).collect(),
+            })
+        })
+        .collect();
+    common::line_plot(
+        &plot,
+        &format!("dropout: {} H{} x2 on {} digits, {adapter}", cell.name().to_uppercase(), opts.hidden, train.len()),
+        "epoch",
+        "loss in evaluation mode (nats)",
+        &series,
+    )?;
+    println!("wrote {}", plot.display());
+    Ok(DropoutLesson { adapter, runs, train_size: train.len(), seconds })
+}
+
 /// Trains, tests and saves; prints progress and the confusion matrix.
 pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let epochs = if opts.quick { 8 } else { opts.epochs };
     let cell = Cell::parse(&opts.cell).map_err(|e| e.to_string())?;
     let digits = Digits::load(&opts.data)?;
     let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
-    // shuffle, then hold out a fifth
     let mut rng = Rng::new(opts.seed);
-    let mut order: Vec<usize> = (0..digits.labels.len()).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.range(0, i));
-    }
-    let split = order.len() * 4 / 5;
-    let (train, test) = order.split_at(split);
+    let order = shuffled(digits.labels.len(), &mut rng);
+    let (train, test) = order.split_at(order.len() * 4 / 5);
     println!("{} digits: {} to train on, {} held out; on {adapter}", order.len(), train.len(), test.len());
     let net = random::pytorch_network(&RandomConfig::simple(cell, COLS, opts.hidden), opts.seed);
     let model = TrainModel::new(net, None, CLASSES, HeadMode::Last, opts.seed).map_err(|e| e.to_string())?;
@@ -250,16 +374,42 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     })
 }
 
+/// What `main` ran.
+enum Outcome {
+    Trained(Box<Report>),
+    Lesson(DropoutLesson),
+}
+
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
-    common::main("classify", run, |r: &Report| {
-        let acc = r.epochs.last().map_or(f64::NAN, |e| e.2);
-        println!(
-            "held-out accuracy {:.1}% -> {:.1}% in {:.0} s on {}",
-            100.0 * r.untrained_accuracy,
-            100.0 * acc,
-            r.seconds,
-            r.adapter
-        );
+    let run_either = |o: &Options, e: &Engine| match o.dropout_lesson {
+        Some(_) => dropout_lesson(o, e).map(Outcome::Lesson),
+        None => run(o, e).map(|r| Outcome::Trained(Box::new(r))),
+    };
+    common::main("classify", run_either, |r: &Outcome| match r {
+        Outcome::Trained(r) => {
+            let acc = r.epochs.last().map_or(f64::NAN, |e| e.2);
+            println!(
+                "held-out accuracy {:.1}% -> {:.1}% in {:.0} s on {}",
+                100.0 * r.untrained_accuracy,
+                100.0 * acc,
+                r.seconds,
+                r.adapter
+            );
+        }
+        Outcome::Lesson(l) => {
+            for (p, curve) in &l.runs {
+                let last = curve.last().map_or((0, f64::NAN, f64::NAN, f64::NAN), |c| *c);
+                let best = curve.iter().map(|c| c.2).fold(f64::INFINITY, f64::min);
+                println!(
+                    "dropout {p}: training loss {:.4}, held-out loss {:.4} (best {:.4}), accuracy {:.1}%",
+                    last.1,
+                    last.2,
+                    best,
+                    100.0 * last.3
+                );
+            }
+            println!("{:.0} s on {}", l.seconds, l.adapter);
+        }
     })
 }

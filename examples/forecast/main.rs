@@ -310,6 +310,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
                 batch: b,
                 lengths: None,
                 targets: Targets::Values(y),
+                source: None,
             };
             let stats = trainer.step(&batch).map_err(|e| e.to_string())?;
             bar.step(stats.loss);

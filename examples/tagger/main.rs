@@ -156,6 +156,7 @@ fn batch(sentences: &[Sentence]) -> Batch {
         batch: b,
         lengths: Some(lengths),
         targets: Targets::Classes(tags),
+        source: None,
     }
 }
 

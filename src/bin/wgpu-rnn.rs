@@ -476,6 +476,11 @@ fn info(engine: &Engine) -> ExitCode {
             KernelBuild::LanesWide => "*_lanes kernels, floats read as 64-bit pairs",
         }
     );
+    println!(
+        "pipeline cache: {} ({} pipelines compiled so far: each kernel compiles on first use)",
+        ctx.pipeline_cache_path().map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+        ctx.compiled_pipelines()
+    );
     println!("limits:");
     println!("  max_storage_buffer_binding_size: {}", l.max_storage_buffer_binding_size);
     println!("  max_buffer_size: {}", l.max_buffer_size);
@@ -491,6 +496,7 @@ fn info(engine: &Engine) -> ExitCode {
         ("SUBGROUP", wgpu::Features::SUBGROUP),
         ("TIMESTAMP_QUERY", wgpu::Features::TIMESTAMP_QUERY),
         ("IMMEDIATES", wgpu::Features::IMMEDIATES),
+        ("PIPELINE_CACHE", wgpu::Features::PIPELINE_CACHE),
     ] {
         println!("  {name}: {}", if f.contains(feat) { "yes" } else { "no" });
     }

@@ -198,7 +198,7 @@ impl TrainCase {
                 })
             }
         };
-        Ok(Batch { inputs, steps: t, batch: b, lengths, targets })
+        Ok(Batch { inputs, steps: t, batch: b, lengths, targets, source: None })
     }
 
     /// Compares a run's per-step statistics and final model with the case; one comparison for

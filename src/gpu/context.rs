@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, GpuFault, Result};
 use crate::kernels::{KernelBuild, LANES};
 
+use super::pipeline_cache::{CacheFile, CacheSetting};
 use super::pipelines::{Pipelines, shader_checks};
 
 /// Which adapter to use. Defaults come from the environment: `WGPU_RNN_BACKEND`
@@ -20,11 +21,14 @@ pub struct GpuOptions {
     /// cannot make is an error. Env `WGPU_RNN_BUILD=portable|lanes|lanes-wide` (`auto` or
     /// empty: by adapter).
     pub build: Option<KernelBuild>,
+    /// Where compiled pipelines are kept between runs (`pipeline_cache`). Env
+    /// `WGPU_RNN_PIPELINE_CACHE=off|DIR` (unset: the platform's cache directory).
+    pub pipeline_cache: CacheSetting,
 }
 
 impl GpuOptions {
-    /// Options read from `WGPU_RNN_BACKEND`, `WGPU_RNN_ADAPTER`, `WGPU_RNN_CHECKED_SHADERS` and
-    /// `WGPU_RNN_BUILD`.
+    /// Options read from `WGPU_RNN_BACKEND`, `WGPU_RNN_ADAPTER`, `WGPU_RNN_CHECKED_SHADERS`,
+    /// `WGPU_RNN_BUILD` and `WGPU_RNN_PIPELINE_CACHE`.
     pub fn from_env() -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
         Ok(GpuOptions {
@@ -36,6 +40,7 @@ impl GpuOptions {
                 Some(v) if v.trim().eq_ignore_ascii_case("auto") => None,
                 Some(v) => Some(KernelBuild::parse(&v)?),
             },
+            pipeline_cache: var("WGPU_RNN_PIPELINE_CACHE").map_or(CacheSetting::Default, |v| CacheSetting::parse(&v)),
         })
     }
 
@@ -131,9 +136,12 @@ pub struct GpuContext {
     /// `SHADER_INT64`; elsewhere the portable kernels.
     pub build: KernelBuild,
     backend: wgpu::Backend,
+    /// The forward kernels, each compiled the first time a plan needs it.
     pub(crate) pipelines: Pipelines,
-    /// The training kernels, built the first time the device trains (`train_pipelines`).
-    train: std::sync::OnceLock<crate::gpu::train::TrainPipelines>,
+    /// The training kernels, likewise.
+    train: crate::gpu::train::TrainPipelines,
+    /// Compiled pipelines kept on disk between runs (where the backend offers a cache).
+    pipeline_cache: Option<Arc<CacheFile>>,
     /// Why the device was lost, once it is (its lost callback, or `note_device_lost`).
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -184,12 +192,14 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-rnn.device"),
             // timestamps let `bench` report GPU time beside wall time
-            // subgroups for the split-K step kernel; 64-bit integers for wide weight loads
+            // subgroups for the split-K step kernel; 64-bit integers for wide weight loads;
+            // a pipeline cache to start warm
             required_features: adapter.features()
                 & (wgpu::Features::TIMESTAMP_QUERY
                     | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
                     | wgpu::Features::SUBGROUP
-                    | wgpu::Features::SHADER_INT64),
+                    | wgpu::Features::SHADER_INT64
+                    | wgpu::Features::PIPELINE_CACHE),
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -237,17 +247,29 @@ impl GpuContext {
         }
     }
 
-    /// The training kernels' pipelines, compiled on the first call (a device that never trains
-    /// does not pay for them). They drop runtime checks as the step kernels do.
+    /// The training kernels' pipelines (each compiled on its first use: a device that never
+    /// trains does not pay for them). They drop runtime checks as the step kernels do.
     pub(crate) fn train_pipelines(&self) -> Result<&crate::gpu::train::TrainPipelines> {
-        if let Some(p) = self.train.get() {
-            return Ok(p);
+        Ok(&self.train)
+    }
+
+    /// Pipelines compiled on this device so far (forward and training kernels).
+    pub fn compiled_pipelines(&self) -> usize {
+        self.pipelines.compiled() + self.train.compiled()
+    }
+
+    /// The pipeline cache's file, where the device keeps one.
+    pub fn pipeline_cache_path(&self) -> Option<std::path::PathBuf> {
+        self.pipeline_cache.as_ref().map(|c| c.path().to_path_buf())
+    }
+
+    /// Writes the pipeline cache now (it is also written when the engine is dropped), if
+    /// pipelines were compiled since it was read.
+    pub fn save_pipeline_cache(&self) -> Result<()> {
+        match &self.pipeline_cache {
+            Some(c) => c.save().map_err(|e| Error::File { path: c.path().display().to_string(), why: e.to_string() }),
+            None => Ok(()),
         }
-        let checks = shader_checks(crate::kernels::Kernel::LstmStep, self.backend, self.checked_shaders);
-        let built = self.scoped("compiling the training kernels", || {
-            crate::gpu::train::TrainPipelines::new(&self.device, checks)
-        })?;
-        Ok(self.train.get_or_init(|| built))
     }
 
     /// The runtime checks compiled into `kernel` (`pipelines::shader_checks`).
@@ -274,9 +296,13 @@ impl GpuContext {
         let backend = info.backend;
         let checked_shaders = opts.checked_shaders;
         let build = opts.build(info, device.features())?;
-        let pipelines = scoped(&device, "compiling the kernels", || {
-            Pipelines::new(&device, build, |k| shader_checks(k, backend, checked_shaders))
+        let pipeline_cache = scoped(&device, "opening the pipeline cache", || {
+            CacheFile::open(&device, info, &opts.pipeline_cache).map(Arc::new)
         })?;
+        let pipelines =
+            Pipelines::new(&device, build, move |k| shader_checks(k, backend, checked_shaders), pipeline_cache.clone());
+        let train_checks = shader_checks(crate::kernels::Kernel::LstmStep, backend, checked_shaders);
+        let train = crate::gpu::train::TrainPipelines::new(&device, train_checks, pipeline_cache.clone());
         Ok(GpuContext {
             adapter: AdapterSummary::of(info),
             adapter_features,
@@ -286,7 +312,8 @@ impl GpuContext {
             build,
             backend,
             pipelines,
-            train: std::sync::OnceLock::new(),
+            train,
+            pipeline_cache,
             lost: Arc::new(Mutex::new(None)),
         })
     }

@@ -41,8 +41,9 @@ impl Workspace {
 }
 
 impl GpuModel {
-    /// Records every command; consecutive dispatches share one compute pass.
-    pub(super) fn encode(&self, encoder: &mut wgpu::CommandEncoder, plan: &Plan, ws: &Workspace) {
+    /// Records every command; consecutive dispatches share one compute pass. A kernel's first
+    /// use on the device compiles it (an error if the device cannot).
+    pub(super) fn encode(&self, encoder: &mut wgpu::CommandEncoder, plan: &Plan, ws: &Workspace) -> Result<()> {
         let buffer = |buf: &Buf| ws.buffers.get(buf).or_else(|| self.weights.get(buf)).expect("plan buffers exist");
         let mut i = 0;
         while i < plan.commands.len() {
@@ -60,7 +61,7 @@ impl GpuModel {
                     while let Some(Command::Dispatch(d)) = plan.commands.get(i) {
                         let aligned = self.shape.aligned(d.kernel, d.layer);
                         if current != Some((d.kernel, d.rows, aligned)) {
-                            pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows, aligned).pipeline);
+                            pass.set_pipeline(&self.ctx.pipelines.get(d.kernel, d.rows, aligned)?.pipeline);
                             current = Some((d.kernel, d.rows, aligned));
                         }
                         let (offsets, n) = ws.dynamic_offsets(d);
@@ -73,6 +74,7 @@ impl GpuModel {
             }
             i += 1;
         }
+        Ok(())
     }
 
     /// Allocates the buffers and bind groups of one `(T, B)` shape.
@@ -206,7 +208,7 @@ impl GpuModel {
                 let label = kernel.label();
                 let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some(&label),
-                    layout: self.ctx.pipelines.layout(kernel),
+                    layout: &self.ctx.pipelines.layout(kernel)?,
                     entries: &entries,
                 });
                 bind_groups.insert((kernel, l), group);

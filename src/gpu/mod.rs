@@ -8,6 +8,7 @@ mod download;
 mod executor;
 mod model;
 pub(crate) mod params;
+mod pipeline_cache;
 mod pipelines;
 mod stream;
 pub mod train;
@@ -16,6 +17,7 @@ pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use download::PendingRead;
 pub(crate) use download::read_back;
 pub use model::{GpuModel, ResidentOutputs, Timing};
+pub use pipeline_cache::CacheSetting;
 pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};
 pub use train::{
     DROPOUT_PARAMS_SIZE, GpuStepper, GpuTrainer, LOSS_PARAMS_SIZE, MATMUL_PARAMS_SIZE, OPTIMIZER_PARAMS_SIZE,

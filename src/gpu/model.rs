@@ -315,7 +315,7 @@ impl GpuModel {
         let ws = ws.as_ref().expect("workspace made");
         let start = std::time::Instant::now();
         let gpu_ms = self.run_timed("wgpu-rnn.kernels", |encoder| {
-            self.ctx.scoped("recording kernels", || self.encode(encoder, &plan, ws))
+            self.ctx.scoped("recording kernels", || self.encode(encoder, &plan, ws))?
         })?;
         Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches: plan.dispatches() })
     }
@@ -376,7 +376,7 @@ impl GpuModel {
         let lengths = self.net.validate_inputs(inp)?;
         let plan = self.plan_for(inp, &lengths);
         let ws = self.workspace(inp.steps, inp.batch)?;
-        self.encode(encoder, &plan, ws.as_ref().expect("workspace made"));
+        self.encode(encoder, &plan, ws.as_ref().expect("workspace made"))?;
         Ok(plan)
     }
 
@@ -403,8 +403,8 @@ impl GpuModel {
         let plan = self.plan_for(inp, &lengths);
         self.ctx.scoped("recording a forward call", || {
             self.upload(inp, &lengths, ws, self.stacked(inp.batch));
-            self.encode(encoder, &plan, ws);
-        })?;
+            self.encode(encoder, &plan, ws)
+        })??;
         Ok(plan)
     }
 

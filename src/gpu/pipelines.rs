@@ -1,8 +1,13 @@
-//! Bind group layouts and compute pipelines, created once per device for every kernel.
+//! Bind group layouts and compute pipelines: compiled once per device, the first time a plan
+//! needs each, through the pipeline cache (`pipeline_cache`) where the device has one.
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::sync::{Arc, Mutex};
 
+use super::context::scoped;
+use super::pipeline_cache::CacheFile;
+use crate::error::{Error, Result};
 use crate::kernels::{BindingKind, Kernel, KernelBuild};
 
 /// The runtime checks wgpu compiles into `kernel`. By default some are dropped where the engine
@@ -53,93 +58,174 @@ pub(crate) fn layout_entries(kinds: &[BindingKind]) -> Vec<wgpu::BindGroupLayout
         .collect()
 }
 
-/// One kernel's layout and pipeline.
+/// One kernel's layout and pipeline (wgpu handles: cheap to clone).
+#[derive(Clone)]
 pub struct KernelPipeline {
     pub layout: wgpu::BindGroupLayout,
     pub pipeline: wgpu::ComputePipeline,
 }
 
-/// All pipelines of a device.
+/// A kernel's bind group layout and pipeline layout (one bind group).
+pub(crate) fn kernel_layouts(
+    device: &wgpu::Device,
+    label: &str,
+    kinds: &[BindingKind],
+) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let entries = layout_entries(kinds);
+    let layout =
+        device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    (layout, pipeline_layout)
+}
+
+/// Compiles one entry point of `module`, through the device's pipeline cache when it has one.
+pub(crate) fn compute_pipeline(
+    device: &wgpu::Device,
+    cache: Option<&CacheFile>,
+    label: &str,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    entry_point: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    if let Some(c) = cache {
+        c.touch();
+    }
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(layout),
+        module,
+        entry_point: Some(entry_point),
+        compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
+        cache: cache.map(|c| &c.cache),
+    })
+}
+
+/// The forward kernels' pipelines of a device. Creating it compiles nothing: each pipeline is
+/// compiled the first time a plan asks for it and kept for every later model on the device.
+/// Each compilation runs in its own error scope: WGSL or layout errors come back as values
+/// naming the kernel.
 pub struct Pipelines {
+    device: wgpu::Device,
+    build: KernelBuild,
+    /// The runtime checks each kernel keeps (`shader_checks`).
+    checks: Box<dyn Fn(Kernel) -> wgpu::ShaderRuntimeChecks + Send + Sync>,
+    subgroups: bool,
+    cache: Option<Arc<CacheFile>>,
+    compiled: Mutex<Compiled>,
+}
+
+/// What a device has compiled so far.
+#[derive(Default)]
+struct Compiled {
+    layouts: HashMap<Kernel, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    /// By file and `ROWS`.
+    modules: HashMap<(&'static str, u32), wgpu::ShaderModule>,
     /// By kernel, `ROWS` and its alignment constant.
-    by_kernel: HashMap<(Kernel, u32, bool), KernelPipeline>,
+    pipelines: HashMap<(Kernel, u32, bool), KernelPipeline>,
 }
 
 impl Pipelines {
-    /// Compiles every kernel of `build` (`Kernel::builds`; those that need subgroups only where
-    /// the device has them), each with the runtime checks `checks(kernel)` gives. Call inside
-    /// an error scope: WGSL or layout errors surface there.
+    /// The pipelines of `build` on `device` (`Kernel::builds`; those that need subgroups only
+    /// where the device has them), each kernel with the runtime checks `checks(kernel)` gives,
+    /// compiled through `cache` when given. Compiles nothing yet.
     pub fn new(
         device: &wgpu::Device,
         build: KernelBuild,
-        checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks,
+        checks: impl Fn(Kernel) -> wgpu::ShaderRuntimeChecks + Send + Sync + 'static,
+        cache: Option<Arc<CacheFile>>,
     ) -> Pipelines {
-        let mut modules: HashMap<(&'static str, u32), wgpu::ShaderModule> = HashMap::new();
-        let mut by_kernel = HashMap::new();
-        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
-        let built = |k: &Kernel| k.builds().contains(&build) && (subgroups || !k.needs_subgroups());
-        for kernel in Kernel::ALL.into_iter().filter(built) {
-            let entries = layout_entries(kernel.binding_kinds());
-            let label = kernel.label();
-            let layout = device
-                .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&label), entries: &entries });
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(&label),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-            for &rows in kernel.row_variants() {
-                let module = modules.entry((kernel.file(), rows)).or_insert_with(|| {
-                    let desc = wgpu::ShaderModuleDescriptor {
-                        label: Some(&format!("wgpu-rnn.{}", kernel.file())),
-                        source: wgpu::ShaderSource::Wgsl(kernel.source(build, rows).into()),
-                    };
-                    // SAFETY: `shader_checks` drops only the checks that these kernels and the
-                    // backend make unnecessary (see there).
-                    unsafe { device.create_shader_module_trusted(desc, checks(kernel)) }
-                });
-                for &aligned in kernel.aligned_variants() {
-                    let mut constants = Vec::new();
-                    if let Some(name) = kernel.alignment_constant() {
-                        constants.push((name, if aligned { 1.0 } else { 0.0 }));
-                    }
-                    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(&label),
-                        layout: Some(&pipeline_layout),
-                        module,
-                        entry_point: Some(kernel.entry_point()),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            constants: &constants,
-                            ..Default::default()
-                        },
-                        cache: None,
-                    });
-                    by_kernel.insert((kernel, rows, aligned), KernelPipeline { layout: layout.clone(), pipeline });
-                }
-            }
+        Pipelines {
+            device: device.clone(),
+            build,
+            checks: Box::new(checks),
+            subgroups: device.features().contains(wgpu::Features::SUBGROUP),
+            cache,
+            compiled: Mutex::new(Compiled::default()),
         }
-        Pipelines { by_kernel }
     }
 
-    /// One of `kernel`'s pipelines (its first `ROWS`, not aligned), if it was built.
-    fn any(&self, kernel: Kernel) -> Option<&KernelPipeline> {
-        self.by_kernel.get(&(kernel, kernel.row_variants()[0], false))
-    }
-
-    /// Whether `kernel` was built for this device.
+    /// Whether `kernel` exists on this device (its build, and subgroups where it needs them).
     pub fn has(&self, kernel: Kernel) -> bool {
-        self.any(kernel).is_some()
+        kernel.builds().contains(&self.build) && (self.subgroups || !kernel.needs_subgroups())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Compiled> {
+        // nothing is inserted half made: after a panic elsewhere the maps stay usable
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `kernel`'s layouts, made on first use (in an error scope: a layout the device cannot
+    /// hold, e.g. more storage buffers than its limit, is an error naming the kernel).
+    fn layouts(&self, c: &mut Compiled, kernel: Kernel) -> Result<(wgpu::BindGroupLayout, wgpu::PipelineLayout)> {
+        if !self.has(kernel) {
+            return Err(Error::invalid("kernel", format!("{kernel:?} is not built for this device")));
+        }
+        if let Some(l) = c.layouts.get(&kernel) {
+            return Ok(l.clone());
+        }
+        let label = kernel.label();
+        let made = scoped(&self.device, &format!("making the layouts of {label}"), || {
+            kernel_layouts(&self.device, &label, kernel.binding_kinds())
+        })?;
+        c.layouts.insert(kernel, made.clone());
+        Ok(made)
     }
 
     /// The bind group layout of `kernel` (one for all its pipelines).
-    pub fn layout(&self, kernel: Kernel) -> &wgpu::BindGroupLayout {
-        &self.any(kernel).expect("layouts are asked only for kernels the device built").layout
+    pub fn layout(&self, kernel: Kernel) -> Result<wgpu::BindGroupLayout> {
+        let mut c = self.lock();
+        Ok(self.layouts(&mut c, kernel)?.0)
     }
 
     /// The pipeline of `kernel` built with `ROWS = rows` (1 for kernels without `ROWS`) and
     /// its alignment constant (`Kernel::alignment_constant`) `aligned` (ignored by kernels
-    /// without one).
-    pub fn get(&self, kernel: Kernel, rows: u32, aligned: bool) -> &KernelPipeline {
-        &self.by_kernel[&(kernel, rows, aligned && kernel.alignment_constant().is_some())]
+    /// without one), compiled now if this is its first use on the device. A kernel the device
+    /// cannot compile is an error naming it (and nothing is kept).
+    pub fn get(&self, kernel: Kernel, rows: u32, aligned: bool) -> Result<KernelPipeline> {
+        let aligned = aligned && kernel.alignment_constant().is_some();
+        let mut c = self.lock();
+        if let Some(p) = c.pipelines.get(&(kernel, rows, aligned)) {
+            return Ok(p.clone());
+        }
+        debug_assert!(kernel.row_variants().contains(&rows), "{kernel:?} has no ROWS = {rows}");
+        let (layout, pipeline_layout) = self.layouts(&mut c, kernel)?;
+        let label = kernel.label();
+        let (module, pipeline) = scoped(&self.device, &format!("compiling the kernel {label}"), || {
+            let module = c.modules.get(&(kernel.file(), rows)).cloned().unwrap_or_else(|| {
+                let desc = wgpu::ShaderModuleDescriptor {
+                    label: Some(&format!("wgpu-rnn.{}", kernel.file())),
+                    source: wgpu::ShaderSource::Wgsl(kernel.source(self.build, rows).into()),
+                };
+                // SAFETY: `shader_checks` drops only the checks that these kernels and the
+                // backend make unnecessary (see there).
+                unsafe { self.device.create_shader_module_trusted(desc, (self.checks)(kernel)) }
+            });
+            let constants: Vec<(&str, f64)> =
+                kernel.alignment_constant().map(|name| (name, if aligned { 1.0 } else { 0.0 })).into_iter().collect();
+            let pipeline = compute_pipeline(
+                &self.device,
+                self.cache.as_deref(),
+                &label,
+                &pipeline_layout,
+                &module,
+                kernel.entry_point(),
+                &constants,
+            );
+            (module, pipeline)
+        })?;
+        c.modules.insert((kernel.file(), rows), module);
+        let made = KernelPipeline { layout, pipeline };
+        c.pipelines.insert((kernel, rows, aligned), made.clone());
+        Ok(made)
+    }
+
+    /// How many pipelines the device has compiled so far.
+    pub fn compiled(&self) -> usize {
+        self.lock().pipelines.len()
     }
 }

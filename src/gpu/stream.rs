@@ -218,11 +218,12 @@ impl Stream {
                     encoder.copy_buffer_to_buffer(buffer, offset, &ws.buffers[&Buf::Input], 0, in_bytes)
                 }
             }
-            self.model.encode(encoder, &plan, ws);
+            self.model.encode(encoder, &plan, ws)?;
             if let Some((b, off)) = output {
                 encoder.copy_buffer_to_buffer(&ws.buffers[&shape.output()], 0, b, off, out_bytes);
             }
-        })?;
+            Ok(())
+        })??;
         Ok(ChunkOutput { y: ws.buffers[&shape.output()].clone(), steps, dispatches: plan.dispatches() })
     }
 

@@ -114,6 +114,11 @@ pub enum TBuf {
     BackP(usize),
     BackM(usize),
     BackV(usize),
+    /// A sequence-to-sequence step's encoder parameter group g and its gradients, as the
+    /// decoder's plan names them (the encoder's plan calls them `EmbW`, `Wts(l)`, ...): the
+    /// decoder's plan clips and updates every group.
+    EncParam(usize),
+    EncGrad(usize),
 }
 
 /// What a training layer is, for sizing and addressing (read off a [`Network`] layer).
@@ -314,6 +319,9 @@ pub struct TrainPlan {
     pub steps: usize,
     pub batch: usize,
     pub commands: Vec<TCommand>,
+    /// Where a sequence-to-sequence step's plans interleave: the encoder's backward starts
+    /// here in its plan; the decoder's norms and updates here in its (0 elsewhere).
+    pub backward_at: usize,
 }
 
 impl TrainPlan {
@@ -341,6 +349,7 @@ impl TrainPlan {
             steps: t,
             batch: b,
             commands: vec![],
+            backward_at: 0,
         }
     }
 
@@ -636,6 +645,7 @@ impl TrainPlan {
             TBuf::DGates(l) => self.layers[l].dgates_len(t, b),
             TBuf::Extras(l) => self.layers[l].extras_len(t, b),
             TBuf::DIn(l) => t * b * self.layers[l].input,
+            TBuf::EncParam(g) | TBuf::EncGrad(g) => self.groups[g].2,
             _ => self.step_size(buf),
         }
     }

@@ -23,6 +23,19 @@ pub const FLAG_OPT_FIRST_STEP: u32 = 4;
 /// `DropoutParams::flags`: recurrent dropout on (WGSL `FLAG_DROP_RECURRENT`).
 pub const FLAG_DROP_RECURRENT: u32 = 1;
 
+/// Where a training step's initial state comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initial {
+    /// The previous step's final state (`HN`, `CN`; zeroed by the stepper unless it carries
+    /// the state: truncated BPTT), detached.
+    Carried,
+    /// Zeros.
+    Zero,
+    /// `H0` and `C0` are another plan's buffers (a sequence-to-sequence step binds the
+    /// encoder's `HN`, `CN` there); the gradients flow back through `Dh0`, `Dc0`.
+    Bound,
+}
+
 /// What surrounds the stack in a training step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepShape {
@@ -35,6 +48,7 @@ pub struct StepShape {
     pub loss: LossKind,
     /// Dropout between layers (`TrainConfig::dropout` with p > 0).
     pub dropout: bool,
+    pub initial: Initial,
 }
 
 impl StepShape {
@@ -47,6 +61,7 @@ impl StepShape {
             head_mode: model.head_mode,
             loss: cfg.loss,
             dropout: cfg.dropout.p > 0.0 && model.stack.layers.len() > 1,
+            initial: if model.encoder.is_some() { Initial::Bound } else { Initial::Carried },
         }
     }
 }
@@ -64,61 +79,143 @@ pub fn parameter_groups(layers: &[TrainLayer], shape: StepShape) -> Vec<(TBuf, T
     groups
 }
 
+/// A sequence-to-sequence model's encoder's parameter groups, as its own plan names them: the
+/// embedding, each layer's weights.
+pub fn encoder_groups(layers: &[TrainLayer], embedding: Option<(usize, usize)>) -> Vec<(TBuf, TBuf, usize)> {
+    let mut groups: Vec<_> =
+        embedding.map(|(vocab, dim)| (TBuf::EmbW, TBuf::EmbGrad, vocab * dim)).into_iter().collect();
+    groups.extend(layers.iter().enumerate().map(|(l, ly)| (TBuf::Wts(l), TBuf::Grads(l), ly.weights_len())));
+    groups
+}
+
 impl TrainPlan {
     /// The plan of an evaluation: the forward, the head and the loss of a training step,
-    /// without dropout, backward or update (from zero states). `Stats[0]` is the loss.
-    pub fn evaluation(net: &Network, shape: StepShape, t: usize, b: usize) -> TrainPlan {
-        let shape = StepShape { dropout: false, ..shape };
-        let mut plan = TrainPlan::training_step(net, shape, t, b);
+    /// without dropout, backward or update (from zero states, or from the encoder's when
+    /// `shape.initial` is `Bound`). `Stats[0]` is the loss. `linked`: the encoder's parameter groups' sizes, as in [`Self::seq2seq_step`].
+    pub fn evaluation(net: &Network, shape: StepShape, t: usize, b: usize, linked: &[usize]) -> TrainPlan {
+        let initial = if shape.initial == Initial::Carried { Initial::Zero } else { shape.initial };
+        let shape = StepShape { dropout: false, initial, ..shape };
+        let mut plan = TrainPlan::step_with(net, shape, t, b, linked);
         let loss_sum = plan
             .commands
             .iter()
             .position(|c| matches!(c, TCommand::Matmul { c: TBuf::Stats, .. }))
             .expect("a step sums the loss");
         plan.commands.truncate(loss_sum + 1);
-        // start from zeros, not from a carried state
-        for c in &mut plan.commands {
-            if let TCommand::Copy { src: TBuf::HN | TBuf::CN, dst, .. } = *c {
-                *c = TCommand::Clear(dst);
-            }
-        }
         plan
     }
 
     /// The plan of one optimizer step of `model`'s shape over `t` steps, batch `b`.
     pub fn training_step(net: &Network, shape: StepShape, t: usize, b: usize) -> TrainPlan {
+        TrainPlan::step_with(net, shape, t, b, &[])
+    }
+
+    /// The two plans of one optimizer step of a sequence-to-sequence model: the encoder's pass
+    /// over `s` source steps ([`Self::encoder_pass`]) and the decoder's step over `t` steps,
+    /// whose `H0`, `C0` are the encoder's `HN`, `CN` and whose `Dh0`, `Dc0` are the encoder's
+    /// `DhN`, `DcN` (the stepper binds them so), and which clips and updates the encoder's
+    /// parameter groups (`EncParam(g)`, `EncGrad(g)`) with its own. Recorded interleaved: the
+    /// encoder's forward, the decoder's up to `backward_at`, the encoder's backward, the rest of
+    /// the decoder's.
+    pub fn seq2seq_step(
+        encoder: &Network,
+        encoder_embedding: Option<(usize, usize)>,
+        decoder: &Network,
+        shape: StepShape,
+        (s, t, b): (usize, usize, usize),
+    ) -> (TrainPlan, TrainPlan) {
+        let enc = TrainPlan::encoder_pass(encoder, encoder_embedding, shape.dropout && encoder.layers.len() > 1, s, b);
+        let linked: Vec<usize> = enc.groups.iter().map(|g| g.2).collect();
+        let dec = TrainPlan::step_with(decoder, StepShape { initial: Initial::Bound, ..shape }, t, b, &linked);
+        (enc, dec)
+    }
+
+    /// A sequence-to-sequence model's encoder over `s` steps, batch `b`: from zero states,
+    /// the embedding (when the source is token ids) and the forward with its tape; then, from
+    /// `backward_at`, the backward from the gradients of its final states (`DhN`, `DcN`; none
+    /// at its outputs) down to the embedding's. Its `groups` are its parameters (the embedding,
+    /// each layer) for the decoder's plan to update; it has no head (`classes` 0).
+    pub fn encoder_pass(
+        net: &Network,
+        embedding: Option<(usize, usize)>,
+        dropout: bool,
+        s: usize,
+        b: usize,
+    ) -> TrainPlan {
+        let mut plan = TrainPlan::new_empty(net, s, b);
+        let shape = StepShape {
+            embedding,
+            head_in: 0,
+            classes: 0,
+            head_mode: HeadMode::Steps,
+            loss: LossKind::CrossEntropy,
+            dropout,
+            initial: Initial::Zero,
+        };
+        plan.head = Some(shape);
+        plan.dropout = dropout;
+        plan.groups = encoder_groups(&plan.layers, embedding);
+        plan.commands.extend([TCommand::Clear(TBuf::H0), TCommand::Clear(TBuf::C0)]);
+        plan.forward_with_dropout();
+        plan.backward_at = plan.commands.len();
+        plan.commands.push(TCommand::Clear(TBuf::Dy));
+        plan.backward_with_dropout();
+        plan
+    }
+
+    /// Embedding, then every layer's forward with dropout after all but the last.
+    fn forward_with_dropout(&mut self) {
+        if self.head.is_some_and(|h| h.embedding.is_some()) {
+            self.commands.push(TCommand::Embed);
+        }
+        let layers = self.layers.len();
+        for l in 0..layers {
+            self.forward_layer(l);
+            if self.dropout && l + 1 < layers {
+                self.commands.push(TCommand::Dropout { layer: l });
+            }
+        }
+    }
+
+    /// Every layer's backward from the last (dropout's backward before each but the last),
+    /// then the embedding's.
+    fn backward_with_dropout(&mut self) {
+        let layers = self.layers.len();
+        for l in (0..layers).rev() {
+            if self.dropout && l + 1 < layers {
+                self.commands.push(TCommand::DropoutBackward { layer: l });
+            }
+            self.backward_layer(l);
+        }
+        if self.head.is_some_and(|h| h.embedding.is_some()) {
+            self.commands.extend([TCommand::Clear(TBuf::EmbGrad), TCommand::EmbedBackward]);
+        }
+    }
+
+    /// A training step; `linked` are the sizes of parameter groups another plan computes the
+    /// gradients of (a sequence-to-sequence step's encoder), clipped and updated first.
+    fn step_with(net: &Network, shape: StepShape, t: usize, b: usize, linked: &[usize]) -> TrainPlan {
         let mut plan = TrainPlan::new_empty(net, t, b);
         plan.head = Some(shape);
         plan.dropout = shape.dropout;
-        plan.groups = parameter_groups(&plan.layers, shape);
-        // the initial state: the previous step's final one (truncated BPTT; the stepper zeroes
-        // HN and CN when it does not carry), detached: no gradient flows into it
+        plan.groups = linked.iter().enumerate().map(|(g, &len)| (TBuf::EncParam(g), TBuf::EncGrad(g), len)).collect();
+        plan.groups.extend(parameter_groups(&plan.layers, shape));
+        plan.commands.push(TCommand::Clear(TBuf::Stats));
         let (hn, cn) = (plan.size(TBuf::HN), plan.size(TBuf::CN));
-        plan.commands.extend([
-            TCommand::Clear(TBuf::Stats),
-            TCommand::Copy { src: TBuf::HN, src_off: 0, dst: TBuf::H0, dst_off: 0, len: hn },
-            TCommand::Copy { src: TBuf::CN, src_off: 0, dst: TBuf::C0, dst_off: 0, len: cn },
-        ]);
-        if shape.embedding.is_some() {
-            plan.commands.push(TCommand::Embed);
+        match shape.initial {
+            // the previous step's final state (truncated BPTT; the stepper zeroes HN and CN
+            // when it does not carry), detached: no gradient flows into it
+            Initial::Carried => plan.commands.extend([
+                TCommand::Copy { src: TBuf::HN, src_off: 0, dst: TBuf::H0, dst_off: 0, len: hn },
+                TCommand::Copy { src: TBuf::CN, src_off: 0, dst: TBuf::C0, dst_off: 0, len: cn },
+            ]),
+            Initial::Zero => plan.commands.extend([TCommand::Clear(TBuf::H0), TCommand::Clear(TBuf::C0)]),
+            Initial::Bound => {}
         }
-        let layers = plan.layers.len();
-        for l in 0..layers {
-            plan.forward_layer(l);
-            if plan.dropout && l + 1 < layers {
-                plan.commands.push(TCommand::Dropout { layer: l });
-            }
-        }
+        plan.forward_with_dropout();
         plan.head_and_loss(shape);
-        for l in (0..layers).rev() {
-            if plan.dropout && l + 1 < layers {
-                plan.commands.push(TCommand::DropoutBackward { layer: l });
-            }
-            plan.backward_layer(l);
-        }
-        if shape.embedding.is_some() {
-            plan.commands.extend([TCommand::Clear(TBuf::EmbGrad), TCommand::EmbedBackward]);
-        }
+        plan.backward_with_dropout();
+        plan.backward_at = plan.commands.len();
         let groups = plan.groups.len();
         plan.commands.extend((0..groups).map(|group| TCommand::SumSquares { group }));
         for g in 0..groups {

@@ -14,7 +14,8 @@ mod trainer;
 
 pub use dropout::Dropout;
 pub use loss::{LossKind, Targets, loss_and_grad};
-pub use model::{Batch, BatchInputs, Embedding, HeadMode, Linear, TrainModel};
+pub(crate) use model::ENCODER_SEED;
+pub use model::{Batch, BatchInputs, Embedding, Encoder, HeadMode, Linear, Source, TrainModel};
 pub use optim::{Optimizer, OptimizerState, clip, global_norm, update};
 pub(crate) use reference::check_batch;
 pub use reference::{CarriedState, StepStats, TrainConfig, loss_and_gradients, reference_step};

@@ -4,11 +4,13 @@
 
 use super::dropout::Dropout;
 use super::loss::{LossKind, loss_and_grad};
-use super::model::{Batch, BatchInputs, HeadMode, TrainModel, flatten_grads};
+use super::model::{
+    Batch, BatchInputs, ENCODER_SEED, Embedding, Encoder, HeadMode, Source, TrainModel, push_stack_grads,
+};
 use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
 use crate::cpu::{Masks, backward64, run_with};
 use crate::error::{Error, Result};
-use crate::network::Inputs;
+use crate::network::{Inputs, Network};
 
 /// How a model trains.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,10 +50,15 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
-/// The batch's stack inputs (embedded tokens or features), checked against the model.
-fn stack_inputs(model: &TrainModel, batch: &Batch) -> Result<Inputs> {
-    let (t, b) = (batch.steps, batch.batch);
-    let x = match (&batch.inputs, &model.embedding) {
+/// A stack's inputs `[T, B, I]` from token ids (through `embedding`) or features.
+fn embed_inputs(
+    embedding: Option<&Embedding>,
+    stack: &Network,
+    inputs: &BatchInputs,
+    (t, b): (usize, usize),
+    lengths: Option<Vec<usize>>,
+) -> Result<Inputs> {
+    let x = match (inputs, embedding) {
         (BatchInputs::Tokens(ids), Some(e)) => {
             if ids.len() != t * b {
                 return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
@@ -76,9 +83,25 @@ fn stack_inputs(model: &TrainModel, batch: &Batch) -> Result<Inputs> {
             return Err(Error::invalid("inputs", "features, but the model embeds token ids"));
         }
     };
-    let inp = Inputs { x, steps: t, batch: b, lengths: batch.lengths.clone(), h0: None, c0: None };
-    model.stack.validate_inputs(&inp)?;
+    let inp = Inputs { x, steps: t, batch: b, lengths, h0: None, c0: None };
+    stack.validate_inputs(&inp)?;
     Ok(inp)
+}
+
+/// The gradient of an embedding's table from the gradient of the rows it gave (`dx [T*B, E]`).
+fn embedding_grad(embedding: Option<&Embedding>, inputs: &BatchInputs, dx: &[f64]) -> Option<Vec<f64>> {
+    match (embedding, inputs) {
+        (Some(e), BatchInputs::Tokens(ids)) => {
+            let mut de = vec![0.0; e.vocab * e.dim];
+            for (i, &id) in ids.iter().enumerate() {
+                for j in 0..e.dim {
+                    de[id * e.dim + j] += dx[i * e.dim + j];
+                }
+            }
+            Some(de)
+        }
+        _ => None,
+    }
 }
 
 /// Which of the head's rows the loss counts: for a head at every step, row `t*B + b` when
@@ -127,10 +150,31 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
             return Err(Error::invalid("inputs", "features, but the model embeds token ids"));
         }
     }
+    check_source(model, batch)?;
     let lengths = crate::network::Network::validate_lengths(t, b, batch.lengths.as_deref())?;
     let keep = kept_rows(model.head_mode, t, &lengths);
     let kept = super::loss::check_targets(loss, &batch.targets, model.head.outputs, &keep)?;
     Ok((lengths, kept))
+}
+
+/// A batch's source against the model's encoder: present exactly when there is one, token ids
+/// below its vocabulary or features of its width, lengths within the source's steps.
+fn check_source(model: &TrainModel, batch: &Batch) -> Result<()> {
+    match (&model.encoder, &batch.source) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(Error::invalid("source", "the model has an encoder, but the batch has no source")),
+        (None, Some(_)) => Err(Error::invalid("source", "the batch has a source, but the model has no encoder")),
+        (Some(enc), Some(src)) => source_inputs(enc, src, batch.batch).map(|_| ()),
+    }
+}
+
+/// The encoder's inputs `[S, B, I]`; errors name the source.
+fn source_inputs(enc: &Encoder, src: &Source, b: usize) -> Result<Inputs> {
+    if src.steps == 0 {
+        return Err(Error::invalid("source", "steps must be at least 1"));
+    }
+    embed_inputs(enc.embedding.as_ref(), &enc.stack, &src.inputs, (src.steps, b), src.lengths.clone())
+        .map_err(|e| Error::invalid("source", e.to_string()))
 }
 
 /// The loss of `batch` and the gradient of every parameter, in
@@ -157,25 +201,44 @@ pub(crate) fn loss_and_gradients_from(
     dropout: Option<(&Dropout, u64)>,
 ) -> Result<(f64, Vec<Vec<f64>>, CarriedState)> {
     model.validate()?;
-    let mut inp = stack_inputs(model, batch)?;
+    let (t, b) = (batch.steps, batch.batch);
+    let mut inp = embed_inputs(model.embedding.as_ref(), &model.stack, &batch.inputs, (t, b), batch.lengths.clone())?;
+    // a sequence-to-sequence model: the encoder's final state starts the stack
+    let encoded = match (&model.encoder, &batch.source) {
+        (Some(_), _) if initial.is_some() => {
+            return Err(Error::invalid("initial state", "a model with an encoder starts from the encoder's state"));
+        }
+        (Some(enc), Some(src)) => {
+            let enc_inp = source_inputs(enc, src, b)?;
+            let enc_dropout = dropout.map(|(d, step)| (Dropout { seed: d.seed ^ ENCODER_SEED, ..*d }, step));
+            Some((enc, src, enc_inp, enc_dropout))
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid("source", "the model has an encoder, but the batch has no source"));
+        }
+        (None, _) => None,
+    };
+    let enc_masks =
+        encoded.as_ref().map(|(enc, _, _, d)| masks_of(d.as_ref().map(|(d, s)| (d, *s)), enc.stack.output_size()));
+    let enc_run = match (&encoded, &enc_masks) {
+        (Some((enc, _, enc_inp, _)), Some(m)) => Some(run_with(&enc.stack, enc_inp, true, &m.masks())?),
+        _ => None,
+    };
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let lstm = model.stack.cell() == crate::spec::Cell::Lstm;
+    if let Some(r) = &enc_run {
+        inp.h0 = Some(f32s(&r.h_n));
+        inp.c0 = lstm.then(|| f32s(&r.c_n));
+    }
     if let Some(s) = initial {
         inp.h0 = Some(s.h.clone());
         inp.c0 = s.c.clone();
         model.stack.validate_inputs(&inp)?;
     }
     let net = &model.stack;
-    let (t, b) = (batch.steps, batch.batch);
     let (d, o, ld) = (net.directions(), net.output_size(), net.layers.len() * net.directions());
-    // dropout of layer k's output at this optimizer step (site k), and the recurrent masks
-    let between = |k: usize, v: &mut [f64]| {
-        if let Some((d, step)) = dropout {
-            d.apply(step, k as u32, v);
-        }
-    };
-    let out_w = net.output_size();
-    let recurrent =
-        |k: usize, dir: usize, b: usize| dropout.and_then(|(d, step)| d.recurrent_mask(step, k, dir, b, out_w));
-    let masks = Masks { between: &between, recurrent: &recurrent };
+    let stack_masks = masks_of(dropout, net.output_size());
+    let masks = stack_masks.masks();
     let fwd = run_with(net, &inp, true, &masks)?;
     // feat: [rows, Win], rows = T*B (time-major) or B
     let (rows, win) = (if model.head_mode == HeadMode::Steps { t * b } else { b }, model.head.inputs);
@@ -224,23 +287,47 @@ pub(crate) fn loss_and_gradients_from(
     }
     let dc_n = vec![0.0; ld * b * net.layers[0].spec.hidden_size];
     let g = backward64(net, &inp, &dy, &dh_n, &dc_n, &fwd, &masks);
-    let demb = match (&model.embedding, &batch.inputs) {
-        (Some(e), BatchInputs::Tokens(ids)) => {
-            let mut de = vec![0.0; e.vocab * e.dim];
-            for (i, &id) in ids.iter().enumerate() {
-                for j in 0..e.dim {
-                    de[id * e.dim + j] += g.x[i * e.dim + j];
-                }
-            }
-            Some(de)
-        }
-        _ => None,
-    };
-    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let last = CarriedState { h: f32s(&fwd.h_n), c: (net.cell() == crate::spec::Cell::Lstm).then(|| f32s(&fwd.c_n)) };
-    Ok((loss, flatten_grads(demb, g.layers, dhw, dhb), last))
+    let mut grads = Vec::new();
+    if let (Some((enc, src, enc_inp, _)), Some(r), Some(m)) = (&encoded, &enc_run, &enc_masks) {
+        // the encoder's backward: nothing arrives at its outputs, the decoder's dh0 and dc0 at
+        // its final states
+        let dy = vec![0.0; src.steps * b * enc.stack.merged_width()];
+        let eg = backward64(&enc.stack, enc_inp, &dy, &g.h0, &g.c0, r, &m.masks());
+        push_stack_grads(embedding_grad(enc.embedding.as_ref(), &src.inputs, &eg.x), eg.layers, &mut grads);
+    }
+    push_stack_grads(embedding_grad(model.embedding.as_ref(), &batch.inputs, &g.x), g.layers, &mut grads);
+    grads.extend([dhw, dhb]);
+    let last = CarriedState { h: f32s(&fwd.h_n), c: lstm.then(|| f32s(&fwd.c_n)) };
+    Ok((loss, grads, last))
 }
 
+/// The dropout of one stack at one optimizer step: between layers (layer k's output is site
+/// k) and the recurrent masks of h (`width` = H_out).
+struct StackMasks<'a> {
+    between: Box<Between<'a>>,
+    recurrent: Box<Recurrent<'a>>,
+}
+
+/// `Masks::between`, `Masks::recurrent`, owned.
+type Between<'a> = dyn Fn(usize, &mut [f64]) + 'a;
+type Recurrent<'a> = dyn Fn(usize, usize, usize) -> Option<Vec<f64>> + 'a;
+
+fn masks_of(dropout: Option<(&Dropout, u64)>, width: usize) -> StackMasks<'_> {
+    StackMasks {
+        between: Box::new(move |k, v| {
+            if let Some((d, step)) = dropout {
+                d.apply(step, k as u32, v);
+            }
+        }),
+        recurrent: Box::new(move |k, dir, b| dropout.and_then(|(d, step)| d.recurrent_mask(step, k, dir, b, width))),
+    }
+}
+
+impl StackMasks<'_> {
+    fn masks(&self) -> Masks<'_> {
+        Masks { between: &*self.between, recurrent: &*self.recurrent }
+    }
+}
 /// One training step: loss and gradients, clipping, optimizer update. On a NaN or infinity in
 /// the loss, a gradient or an updated weight it returns [`Error::NonFinite`] and changes
 /// nothing.

@@ -4,12 +4,15 @@
 //! `torch.nn.Embedding` + `torch.nn.LSTM`/`GRU`/`RNN` + `torch.nn.Linear`, and back. The
 //! optimizer's moments go under `optimizer.<name>.exp_avg`, `.exp_avg_sq` (Adam, AdamW) or
 //! `.momentum_buffer` (SGD), the names `torch.optim` keeps them under, in the same layout as
-//! their parameter; the step count and the model's configuration are metadata.
+//! their parameter; the step count and the model's configuration are metadata. A
+//! sequence-to-sequence model's encoder goes under `encoder.embedding.weight`,
+//! `encoder.rnn.*`, its input size and vocabulary under the metadata `encoder_input_size`,
+//! `encoder_vocab`.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::model::{Embedding, HeadMode, Linear, TrainModel};
+use super::model::{Embedding, Encoder, HeadMode, Linear, TrainModel};
 use super::optim::OptimizerState;
 use crate::error::{Error, Result};
 use crate::import::{TorchConfig, torch_network};
@@ -76,13 +79,31 @@ fn state_dict_file(net: &Network, tensors: &[LayerWeights], prefix: &str) -> Ten
 /// moments, in `TrainModel::parameters_mut` order), under PyTorch's names with `prefix`.
 fn named(model: &TrainModel, values: &[Vec<f32>], prefix: &str) -> Vec<(String, Tensor)> {
     let mut it = values.iter();
-    let mut next = || it.next().cloned().unwrap_or_default();
     let mut out = Vec::new();
-    if let Some(e) = &model.embedding {
+    if let Some(enc) = &model.encoder {
+        out.extend(stack_named(enc.embedding.as_ref(), &enc.stack, &mut it, &format!("{prefix}encoder.")));
+    }
+    out.extend(stack_named(model.embedding.as_ref(), &model.stack, &mut it, prefix));
+    let mut next = || it.next().cloned().unwrap_or_default();
+    let h = &model.head;
+    out.push((format!("{prefix}head.weight"), Tensor { shape: vec![h.outputs, h.inputs], data: next() }));
+    out.push((format!("{prefix}head.bias"), Tensor { shape: vec![h.outputs], data: next() }));
+    out
+}
+
+/// An embedding's and a stack's tensors from `values`, as `named` lists them.
+fn stack_named<'a>(
+    embedding: Option<&Embedding>,
+    stack: &Network,
+    values: &mut impl Iterator<Item = &'a Vec<f32>>,
+    prefix: &str,
+) -> Vec<(String, Tensor)> {
+    let mut next = || values.next().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(e) = embedding {
         out.push((format!("{prefix}embedding.weight"), Tensor { shape: vec![e.vocab, e.dim], data: next() }));
     }
-    let layers: Vec<LayerWeights> = model
-        .stack
+    let layers: Vec<LayerWeights> = stack
         .layers
         .iter()
         .map(|l| LayerWeights {
@@ -93,10 +114,7 @@ fn named(model: &TrainModel, values: &[Vec<f32>], prefix: &str) -> Vec<(String, 
             proj: l.weights.proj.as_ref().map(|_| next()),
         })
         .collect();
-    out.extend(state_dict_file(&model.stack, &layers, &format!("{prefix}rnn.")).floats);
-    let h = &model.head;
-    out.push((format!("{prefix}head.weight"), Tensor { shape: vec![h.outputs, h.inputs], data: next() }));
-    out.push((format!("{prefix}head.bias"), Tensor { shape: vec![h.outputs], data: next() }));
+    out.extend(state_dict_file(stack, &layers, &format!("{prefix}rnn.")).floats);
     out
 }
 
@@ -107,6 +125,9 @@ impl TrainModel {
     pub fn save(&self, path: &Path, optimizer: Option<&OptimizerState>) -> Result<()> {
         self.validate()?;
         let cfg = torch_config(&self.stack)?;
+        if let Some(enc) = &self.encoder {
+            torch_config(&enc.stack)?;
+        }
         let mut params = self.clone();
         let values: Vec<Vec<f32>> = params.parameters_mut().iter().map(|p| p.to_vec()).collect();
         let mut floats: HashMap<String, Tensor> = named(self, &values, "").into_iter().collect();
@@ -126,6 +147,10 @@ impl TrainModel {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        if let Some(enc) = &self.encoder {
+            metadata.insert("encoder_input_size".into(), enc.stack.input_size().to_string());
+            metadata.insert("encoder_vocab".into(), enc.embedding.as_ref().map_or(0, |e| e.vocab).to_string());
+        }
         if let Some(state) = optimizer {
             let sizes = self.parameter_sizes();
             if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
@@ -180,7 +205,9 @@ impl TrainModel {
     }
 
     /// A model from the tensors of `f` under PyTorch's names with `prefix` (`embedding.weight`
-    /// when `vocab > 0`, `rnn.*`, `head.weight`, `head.bias`).
+    /// when `vocab > 0`, `rnn.*`, `head.weight`, `head.bias`), and an encoder
+    /// (`encoder.embedding.weight`, `encoder.rnn.*`, shaped as `cfg` but for its input size)
+    /// when the metadata has `encoder_input_size` (and `encoder_vocab`).
     pub fn from_state_dict(
         cfg: &TorchConfig,
         f: &TensorFile,
@@ -199,13 +226,24 @@ impl TrainModel {
             ints: HashMap::new(),
         };
         let stack = torch_network(cfg, &sub(&format!("{prefix}rnn.")))?;
-        let embedding = if vocab > 0 {
-            let name = format!("{prefix}embedding.weight");
+        let embedding_of = |name: String, vocab: usize, dim: usize| -> Result<Option<Embedding>> {
+            if vocab == 0 {
+                return Ok(None);
+            }
             let e = f.float(&name)?;
-            e.expect_shape(&name, &[vocab, cfg.input_size])?;
-            Some(Embedding { vocab, dim: cfg.input_size, weight: e.data.clone() })
-        } else {
-            None
+            e.expect_shape(&name, &[vocab, dim])?;
+            Ok(Some(Embedding { vocab, dim, weight: e.data.clone() }))
+        };
+        let embedding = embedding_of(format!("{prefix}embedding.weight"), vocab, cfg.input_size)?;
+        let encoder = match f.metadata.get("encoder_input_size") {
+            None => None,
+            Some(_) => {
+                let enc_cfg = TorchConfig { input_size: f.meta_usize("encoder_input_size")?, ..cfg.clone() };
+                let stack = torch_network(&enc_cfg, &sub(&format!("{prefix}encoder.rnn.")))?;
+                let name = format!("{prefix}encoder.embedding.weight");
+                let embedding = embedding_of(name, f.meta_usize("encoder_vocab")?, enc_cfg.input_size)?;
+                Some(Encoder { embedding, stack })
+            }
         };
         let win = match head_mode {
             HeadMode::Steps => stack.merged_width(),
@@ -220,6 +258,7 @@ impl TrainModel {
             stack,
             head: Linear { inputs: win, outputs: classes, weight: hw.data.clone(), bias: hb.data.clone() },
             head_mode,
+            encoder,
         };
         model.validate()?;
         Ok(model)

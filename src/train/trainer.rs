@@ -8,7 +8,8 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::GpuStepper;
 
-/// Trains an Embedding -> stack -> Linear model with a loss, an optimizer and clipping.
+/// Trains an Embedding -> stack -> Linear model (optionally behind an encoder whose final state
+/// starts the stack: [`TrainModel::seq2seq`]) with a loss, an optimizer and clipping.
 ///
 /// ```no_run
 /// use wgpu_rnn::train::{Batch, BatchInputs, Targets, TrainConfig, Trainer};
@@ -62,6 +63,10 @@ impl Trainer {
         match &mut self.inner {
             Inner::Gpu(g) => g.step(batch),
             Inner::Cpu { model, state, cfg, carry: None, .. } => reference_step(model, state, cfg, batch),
+            Inner::Cpu { model, carry: Some(_), .. } if model.encoder.is_some() => Err(crate::Error::invalid(
+                "carry_state",
+                "a model with an encoder starts its stack from the encoder's state, not a carried one",
+            )),
             Inner::Cpu { model, state, cfg, carry: Some(last), .. } => {
                 let per_row = model.stack.layers.len() * model.stack.directions() * model.stack.output_size();
                 if let Some(carried) = last.as_ref().map(|l| l.h.len() / per_row.max(1)).filter(|&cb| cb != batch.batch)
@@ -186,6 +191,7 @@ impl Trainer {
     /// final state of the step before, detached (no gradient crosses from one chunk into the
     /// one before); the first step after this call or [`Trainer::reset_state`] starts from
     /// zeros. Off (the default): every step starts from zeros. Chunks must keep the batch size.
+    /// A model with an encoder starts from the encoder's state: its steps refuse to carry.
     pub fn carry_state(&mut self, on: bool) {
         match &mut self.inner {
             Inner::Gpu(g) => g.carry_state(on),

@@ -4,7 +4,7 @@
 //! - [`GpuTrainer`]: a network's weights in ONNX layout (one buffer per layer, the same layout
 //!   for their gradients) and a workspace per (T, B);
 //! - `params`: the Rust mirrors of the training kernels' uniforms;
-//! - [`TrainPipelines`]: the training kernels, compiled the first time a device trains.
+//! - [`TrainPipelines`]: the training kernels, each compiled the first time a plan needs it.
 
 mod params;
 mod stepper;
@@ -21,64 +21,86 @@ pub use stepper::GpuStepper;
 use workspace::TrainWorkspace;
 
 use super::context::GpuContext;
-use super::pipelines::{KernelPipeline, layout_entries};
+use super::pipeline_cache::CacheFile;
+use super::pipelines::{KernelPipeline, compute_pipeline, kernel_layouts};
 use crate::error::Result;
 use crate::kernels::TrainKernel;
 use crate::network::{Gradients, Inputs, LayerWeights, Network, Outputs, Upstream};
 use crate::plan::train::{TBuf, TrainLayer};
 use crate::spec::Cell;
 
-/// The training kernels' layouts and pipelines of one device.
+/// The training kernels' layouts and pipelines of one device, each compiled the first time a
+/// training plan needs it.
 pub struct TrainPipelines {
-    by_kernel: HashMap<TrainKernel, KernelPipeline>,
+    device: wgpu::Device,
+    checks: wgpu::ShaderRuntimeChecks,
+    cache: Option<Arc<CacheFile>>,
+    /// Kernels of one file share their bindings, one bind group layout and one module.
+    files: Mutex<HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout, wgpu::ShaderModule)>>,
+    by_kernel: Mutex<HashMap<TrainKernel, KernelPipeline>>,
 }
 
 impl TrainPipelines {
-    /// Compiles every training kernel. Call inside an error scope.
-    pub fn new(device: &wgpu::Device, checks: wgpu::ShaderRuntimeChecks) -> TrainPipelines {
-        // kernels of one file share their bindings and one bind group layout
-        let mut layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout, wgpu::ShaderModule)> =
-            HashMap::new();
-        let mut by_kernel = HashMap::new();
-        for kernel in TrainKernel::ALL {
-            let (layout, pipeline_layout, module) = layouts.entry(kernel.file()).or_insert_with(|| {
-                let label = format!("wgpu-rnn.{}", kernel.file());
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(&label),
-                    entries: &layout_entries(kernel.binding_kinds()),
-                });
-                let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(&label),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
+    /// The training kernels of `device` with the runtime checks `checks`; compiles nothing yet.
+    pub fn new(
+        device: &wgpu::Device,
+        checks: wgpu::ShaderRuntimeChecks,
+        cache: Option<Arc<CacheFile>>,
+    ) -> TrainPipelines {
+        TrainPipelines {
+            device: device.clone(),
+            checks,
+            cache,
+            files: Mutex::new(HashMap::new()),
+            by_kernel: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `kernel`'s layout and pipeline, compiled now on its first use, in an error scope: a
+    /// kernel the device cannot compile is an error naming it (and nothing is kept).
+    fn get(&self, kernel: TrainKernel) -> Result<KernelPipeline> {
+        let mut by_kernel = self.by_kernel.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = by_kernel.get(&kernel) {
+            return Ok(p.clone());
+        }
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let label = kernel.label();
+        let made = super::context::scoped(&self.device, &format!("compiling the kernel {label}"), || {
+            let (layout, pipeline_layout, module) = files.get(kernel.file()).cloned().unwrap_or_else(|| {
+                let file_label = format!("wgpu-rnn.{}", kernel.file());
+                let (layout, pipeline_layout) = kernel_layouts(&self.device, &file_label, kernel.binding_kinds());
                 let desc = wgpu::ShaderModuleDescriptor {
-                    label: Some(&label),
+                    label: Some(&file_label),
                     source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
                 };
                 // SAFETY: the checks dropped are those the step kernels drop (see
                 // `pipelines::shader_checks`): the training kernels' loops are bounded by layer
                 // sizes the host validates, and their workgroup arrays are indexed below their
                 // sizes by construction.
-                let module = unsafe { device.create_shader_module_trusted(desc, checks) };
+                let module = unsafe { self.device.create_shader_module_trusted(desc, self.checks) };
                 (layout, pipeline_layout, module)
             });
-            let label = kernel.label();
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: Some(pipeline_layout),
-                module,
-                entry_point: Some(kernel.entry_point()),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-            by_kernel.insert(kernel, KernelPipeline { layout: layout.clone(), pipeline });
-        }
-        TrainPipelines { by_kernel }
+            let pipeline = compute_pipeline(
+                &self.device,
+                self.cache.as_deref(),
+                &label,
+                &pipeline_layout,
+                &module,
+                kernel.entry_point(),
+                &[],
+            );
+            (layout, pipeline_layout, module, pipeline)
+        })?;
+        let (layout, pipeline_layout, module, pipeline) = made;
+        files.insert(kernel.file(), (layout.clone(), pipeline_layout, module));
+        let made = KernelPipeline { layout, pipeline };
+        by_kernel.insert(kernel, made.clone());
+        Ok(made)
     }
 
-    fn get(&self, kernel: TrainKernel) -> &KernelPipeline {
-        &self.by_kernel[&kernel]
+    /// How many training pipelines the device has compiled so far.
+    pub fn compiled(&self) -> usize {
+        self.by_kernel.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 

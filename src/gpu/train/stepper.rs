@@ -33,10 +33,41 @@ pub struct GpuStepper {
     workspace: Option<TrainWorkspace>,
     /// The workspace of evaluations (forward and loss only).
     eval_workspace: Option<TrainWorkspace>,
+    /// A sequence-to-sequence model's encoder: its layers, its parameter groups as its plan
+    /// names them (the stepper's `EncParam(g)`, `EncGrad(g)`), and its workspaces for steps
+    /// and evaluations.
+    encoder: Option<EncoderSide>,
     /// Truncated BPTT: each step starts from the previous step's final state.
     carry: bool,
     /// The batch size of the state carried (None: zero state).
     carried_batch: Option<usize>,
+}
+
+/// The encoder of a sequence-to-sequence model on the GPU.
+struct EncoderSide {
+    net: crate::network::Network,
+    embedding: Option<(usize, usize)>,
+    layers: Vec<TrainLayer>,
+    groups: Vec<(TBuf, TBuf, usize)>,
+    workspace: Option<TrainWorkspace>,
+    eval_workspace: Option<TrainWorkspace>,
+}
+
+impl EncoderSide {
+    /// The encoder's parameters by its plan's names, from the stepper's buffers.
+    fn parameters(&self, buffers: &HashMap<TBuf, wgpu::Buffer>) -> HashMap<TBuf, wgpu::Buffer> {
+        let mut m = HashMap::new();
+        for (g, &(p, grad, _)) in self.groups.iter().enumerate() {
+            m.insert(p, buffers[&TBuf::EncParam(g)].clone());
+            m.insert(grad, buffers[&TBuf::EncGrad(g)].clone());
+        }
+        m
+    }
+
+    /// Its parameter groups' sizes.
+    fn sizes(&self) -> Vec<usize> {
+        self.groups.iter().map(|g| g.2).collect()
+    }
 }
 
 impl std::fmt::Debug for GpuStepper {
@@ -48,6 +79,10 @@ impl std::fmt::Debug for GpuStepper {
 /// The parameters of group `g` as `TrainModel::parameters_mut` lists them, flattened.
 fn group_values(model: &TrainModel) -> Vec<Vec<f32>> {
     let mut v = Vec::new();
+    if let Some(enc) = &model.encoder {
+        v.extend(enc.embedding.as_ref().map(|e| e.weight.clone()));
+        v.extend(enc.stack.layers.iter().map(|l| flat_weights(&l.weights)));
+    }
     if let Some(e) = &model.embedding {
         v.push(e.weight.clone());
     }
@@ -67,7 +102,16 @@ impl GpuStepper {
         ctx.train_pipelines()?;
         let shape = StepShape::of(&model, &cfg);
         let layers = TrainLayer::of(&model.stack);
-        let groups = ts::parameter_groups(&layers, shape);
+        let encoder = model.encoder.as_ref().map(|enc| {
+            let layers = TrainLayer::of(&enc.stack);
+            let embedding = enc.embedding.as_ref().map(|e| (e.vocab, e.dim));
+            let groups = ts::encoder_groups(&layers, embedding);
+            EncoderSide { net: enc.stack.clone(), embedding, layers, groups, workspace: None, eval_workspace: None }
+        });
+        let mut groups: Vec<(TBuf, TBuf, usize)> = encoder.as_ref().map_or(vec![], |e| {
+            e.groups.iter().enumerate().map(|(g, grp)| (TBuf::EncParam(g), TBuf::EncGrad(g), grp.2)).collect()
+        });
+        groups.extend(ts::parameter_groups(&layers, shape));
         let values = group_values(&model);
         let buffers = ctx.scoped("uploading a model for training", || {
             let make = |buf: TBuf, data: &[f32]| {
@@ -103,6 +147,7 @@ impl GpuStepper {
             step: 0,
             workspace: None,
             eval_workspace: None,
+            encoder,
             carry: false,
             carried_batch: None,
         })
@@ -170,6 +215,9 @@ impl GpuStepper {
     /// Records and submits one step; reads `Stats` back when `read`.
     fn submit(&mut self, batch: &Batch, read: bool) -> Result<Option<Vec<f32>>> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
+        if self.encoder.is_some() {
+            return self.submit_seq2seq(batch, &lengths, kept, read);
+        }
         let (t, b) = (batch.steps, batch.batch);
         if let Some(cb) = self.carried_batch.filter(|&cb| cb != b) {
             return Err(Error::invalid(
@@ -207,7 +255,7 @@ impl GpuStepper {
         let step = self.step + 1;
         let queue = &self.ctx.queue;
         self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
-            self.upload(ws, batch, &lengths, kept, step);
+            self.upload(ws, batch, &lengths, kept, step, &self.cfg.dropout);
             ws.record(&self.ctx, &mut encoder)?;
             if !read {
                 queue.submit([encoder.finish()]);
@@ -217,6 +265,108 @@ impl GpuStepper {
             let read = super::super::download::read_back_many(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])?;
             Ok(read.into_iter().next())
         })?
+    }
+
+    /// [`Self::submit`] for a sequence-to-sequence model: the encoder's forward, the decoder's
+    /// forward, loss and backward, the encoder's backward from the decoder's `dh0`, `dc0`, then
+    /// clipping and updates of both, in one submit.
+    fn submit_seq2seq(
+        &mut self,
+        batch: &Batch,
+        lengths: &[usize],
+        kept: usize,
+        read: bool,
+    ) -> Result<Option<Vec<f32>>> {
+        if self.carry {
+            return Err(Error::invalid(
+                "carry_state",
+                "a model with an encoder starts its stack from the encoder's state, not a carried one",
+            ));
+        }
+        let src = batch.source.as_ref().ok_or_else(|| Error::invalid("source", "missing"))?;
+        let (s, t, b) = (src.steps, batch.steps, batch.batch);
+        let src_lengths = crate::network::Network::validate_lengths(s, b, src.lengths.as_deref())?;
+        let enc = self.encoder.as_ref().expect("a seq2seq stepper");
+        let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
+        if !fits(&enc.workspace, s) || !fits(&self.workspace, t) {
+            let (enc_plan, dec_plan) =
+                TrainPlan::seq2seq_step(&enc.net, enc.embedding, &self.model.stack, self.shape, (s, t, b));
+            let (enc_ws, dec_ws) = self.seq2seq_workspaces(enc_plan, dec_plan)?;
+            self.workspace = Some(dec_ws);
+            self.encoder.as_mut().expect("a seq2seq stepper").workspace = Some(enc_ws);
+        }
+        let enc = self.encoder.as_ref().expect("a seq2seq stepper");
+        let (enc_ws, dec_ws) = (enc.workspace.as_ref().expect("made"), self.workspace.as_ref().expect("made"));
+        let device = &self.ctx.device;
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
+        let step = self.step + 1;
+        let queue = &self.ctx.queue;
+        self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
+            self.upload(dec_ws, batch, lengths, kept, step, &self.cfg.dropout);
+            self.upload_source(enc_ws, &src.inputs, &src_lengths, step, &self.cfg.dropout);
+            let (e, d) = (enc_ws.plan.backward_at, dec_ws.plan.backward_at);
+            enc_ws.record_range(&self.ctx, &mut encoder, 0..e)?;
+            dec_ws.record_range(&self.ctx, &mut encoder, 0..d)?;
+            enc_ws.record_range(&self.ctx, &mut encoder, e..enc_ws.plan.commands.len())?;
+            dec_ws.record_range(&self.ctx, &mut encoder, d..dec_ws.plan.commands.len())?;
+            if !read {
+                queue.submit([encoder.finish()]);
+                return Ok(None);
+            }
+            let n = dec_ws.plan.size(TBuf::Stats);
+            let read =
+                super::super::download::read_back_many(device, queue, encoder, &[(dec_ws.buffer(TBuf::Stats), n)])?;
+            Ok(read.into_iter().next())
+        })?
+    }
+
+    /// The encoder's and the decoder's workspaces of a sequence-to-sequence step or
+    /// evaluation, bound together: the decoder's `H0`, `C0` are the encoder's `HN`, `CN`; the
+    /// encoder's `DhN`, `DcN` the decoder's `Dh0`, `Dc0`.
+    fn seq2seq_workspaces(&self, enc_plan: TrainPlan, dec_plan: TrainPlan) -> Result<(TrainWorkspace, TrainWorkspace)> {
+        let enc = self.encoder.as_ref().expect("a seq2seq stepper");
+        let mut enc_ext = enc.parameters(&self.buffers);
+        let bridge = |buf: TBuf| {
+            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("wgpu-rnn.train.seq2seq.{buf:?}")),
+                size: 4 * enc_plan.size(buf).max(1) as u64,
+                usage: STORAGE,
+                mapped_at_creation: false,
+            })
+        };
+        let (dh, dc) = self.ctx.scoped("making a seq2seq step's buffers", || (bridge(TBuf::DhN), bridge(TBuf::DcN)))?;
+        enc_ext.extend([(TBuf::DhN, dh.clone()), (TBuf::DcN, dc.clone())]);
+        let enc_ws = TrainWorkspace::new(&self.ctx, &enc.net, &enc_ext, enc_plan)?;
+        let mut dec_ext = self.buffers.clone();
+        dec_ext.extend([
+            (TBuf::H0, enc_ws.buffer(TBuf::HN).clone()),
+            (TBuf::C0, enc_ws.buffer(TBuf::CN).clone()),
+            (TBuf::Dh0, dh),
+            (TBuf::Dc0, dc),
+        ]);
+        let dec_ws = TrainWorkspace::new(&self.ctx, &self.model.stack, &dec_ext, dec_plan)?;
+        Ok((enc_ws, dec_ws))
+    }
+
+    /// Writes the encoder's inputs, lengths and `dropout` (seeded apart from the decoder's).
+    fn upload_source(
+        &self,
+        ws: &TrainWorkspace,
+        inputs: &BatchInputs,
+        lengths: &[usize],
+        step: u64,
+        dropout: &Dropout,
+    ) {
+        let queue = &self.ctx.queue;
+        let u32s = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
+        match inputs {
+            BatchInputs::Tokens(ids) => queue.write_buffer(ws.buffer(TBuf::Ids), 0, bytemuck::cast_slice(&u32s(ids))),
+            BatchInputs::Features(x) => queue.write_buffer(ws.buffer(TBuf::X), 0, bytemuck::cast_slice(x)),
+        }
+        queue.write_buffer(ws.buffer(TBuf::Lens), 0, bytemuck::cast_slice(&u32s(lengths)));
+        let d = Dropout { seed: dropout.seed ^ crate::train::ENCODER_SEED, ..*dropout };
+        queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(&d, step)));
     }
 
     /// Loss, gradient norm, and what failed (the tensor's name), from `Stats`.
@@ -258,17 +408,38 @@ impl GpuStepper {
     pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         let (t, b) = (batch.steps, batch.batch);
-        if self.eval_workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
-            self.eval_workspace = None;
-            let plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b);
-            self.eval_workspace = Some(TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?);
+        let src = batch.source.as_ref().map(|src| (src, src.steps));
+        let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
+        match (&self.encoder, src) {
+            (Some(enc), Some((_, s))) if !fits(&enc.eval_workspace, s) || !fits(&self.eval_workspace, t) => {
+                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, false, s, b);
+                enc_plan.commands.truncate(enc_plan.backward_at);
+                let dec_plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b, &enc.sizes());
+                let (enc_ws, dec_ws) = self.seq2seq_workspaces(enc_plan, dec_plan)?;
+                self.eval_workspace = Some(dec_ws);
+                self.encoder.as_mut().expect("a seq2seq stepper").eval_workspace = Some(enc_ws);
+            }
+            (None, _) if !fits(&self.eval_workspace, t) => {
+                self.eval_workspace = None;
+                let plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b, &[]);
+                self.eval_workspace = Some(TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?);
+            }
+            _ => {}
         }
         let ws = self.eval_workspace.as_ref().expect("workspace made");
+        let enc_ws = self.encoder.as_ref().and_then(|e| e.eval_workspace.as_ref());
         let device = &self.ctx.device;
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.evaluate") });
         let stats = self.ctx.scoped("evaluating", || -> Result<Vec<f32>> {
-            self.upload(ws, batch, &lengths, kept, self.step.max(1));
+            // no dropout in evaluation: neither between layers nor on h
+            let off = Dropout::default();
+            self.upload(ws, batch, &lengths, kept, self.step.max(1), &off);
+            if let (Some(enc_ws), Some((src, s))) = (enc_ws, src) {
+                let src_lengths = crate::network::Network::validate_lengths(s, b, src.lengths.as_deref())?;
+                self.upload_source(enc_ws, &src.inputs, &src_lengths, self.step.max(1), &off);
+                enc_ws.record(&self.ctx, &mut encoder)?;
+            }
             ws.record(&self.ctx, &mut encoder)?;
             let read = super::super::download::read_back_many(
                 device,
@@ -285,6 +456,12 @@ impl GpuStepper {
     /// `head` (weight, bias).
     fn group_names(&self) -> Vec<String> {
         let mut v = Vec::new();
+        if let Some(enc) = &self.encoder {
+            if enc.embedding.is_some() {
+                v.push("encoder.embedding.weight".to_string());
+            }
+            v.extend((0..enc.layers.len()).map(|k| format!("encoder.rnn.l{k}")));
+        }
         if self.shape.embedding.is_some() {
             v.push("embedding.weight".to_string());
         }
@@ -294,7 +471,7 @@ impl GpuStepper {
     }
 
     /// Writes a step's inputs, targets and per-step uniforms.
-    fn upload(&self, ws: &TrainWorkspace, batch: &Batch, lengths: &[usize], kept: usize, step: u64) {
+    fn upload(&self, ws: &TrainWorkspace, batch: &Batch, lengths: &[usize], kept: usize, step: u64, dropout: &Dropout) {
         let queue = &self.ctx.queue;
         let write = |buf: TBuf, bytes: &[u8]| queue.write_buffer(ws.buffer(buf), 0, bytes);
         let u32s = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
@@ -326,18 +503,7 @@ impl GpuStepper {
         };
         queue.write_buffer(&ws.loss_params, 0, bytemuck::bytes_of(&lp));
         queue.write_buffer(&ws.opt_params, 0, bytemuck::bytes_of(&optimizer_params(&self.cfg, step)));
-        let d = &self.cfg.dropout;
-        let dp = DropoutParams {
-            seed_lo: d.seed as u32,
-            seed_hi: (d.seed >> 32) as u32,
-            step: step as u32,
-            threshold: d.threshold(),
-            scale: d.scale(),
-            rec_threshold: Dropout { p: d.recurrent, ..*d }.threshold(),
-            rec_scale: Dropout { p: d.recurrent, ..*d }.scale(),
-            flags: if d.recurrent > 0.0 { crate::plan::train_step::FLAG_DROP_RECURRENT } else { 0 },
-        };
-        queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dp));
+        queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(dropout, step)));
     }
 
     /// Puts back the parameters and moments saved before the last update, and the carried state
@@ -365,6 +531,14 @@ impl GpuStepper {
             self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect();
         let mut values = self.read("reading the parameters back", &parts)?.into_iter();
         let mut model = self.model.clone();
+        if let (Some(enc), Some(side)) = (&mut model.encoder, &self.encoder) {
+            if let Some(e) = &mut enc.embedding {
+                e.weight = values.next().unwrap_or_default();
+            }
+            for (layer, ly) in enc.stack.layers.iter_mut().zip(&side.layers) {
+                layer.weights = split_weights(ly, &values.next().unwrap_or_default());
+            }
+        }
         if let Some(e) = &mut model.embedding {
             *e = Embedding { weight: values.next().unwrap_or_default(), ..e.clone() };
         }
@@ -432,16 +606,20 @@ impl GpuStepper {
     /// How many of the model's tensors (`TrainModel::parameters_mut`) each group holds.
     fn group_tensor_counts(&self) -> Vec<usize> {
         let mut v = Vec::new();
-        if self.model.embedding.is_some() {
-            v.push(1);
+        let stack = |embedding: bool, net: &crate::network::Network, v: &mut Vec<usize>| {
+            if embedding {
+                v.push(1);
+            }
+            v.extend(
+                net.layers
+                    .iter()
+                    .map(|l| 3 + usize::from(l.weights.p.is_some()) + usize::from(l.weights.proj.is_some())),
+            );
+        };
+        if let Some(enc) = &self.model.encoder {
+            stack(enc.embedding.is_some(), &enc.stack, &mut v);
         }
-        v.extend(
-            self.model
-                .stack
-                .layers
-                .iter()
-                .map(|l| 3 + usize::from(l.weights.p.is_some()) + usize::from(l.weights.proj.is_some())),
-        );
+        stack(self.model.embedding.is_some(), &self.model.stack, &mut v);
         v.push(2);
         v
     }
@@ -454,6 +632,20 @@ impl GpuStepper {
     /// Compute dispatches of one step over `t` steps and batch `b`.
     pub fn dispatches(&self, t: usize, b: usize) -> usize {
         self.plan(t, b).commands.iter().filter(|c| c.is_dispatch()).count()
+    }
+}
+
+/// The dropout's uniforms for optimizer step `step`.
+fn dropout_params(d: &Dropout, step: u64) -> DropoutParams {
+    DropoutParams {
+        seed_lo: d.seed as u32,
+        seed_hi: (d.seed >> 32) as u32,
+        step: step as u32,
+        threshold: d.threshold(),
+        scale: d.scale(),
+        rec_threshold: Dropout { p: d.recurrent, ..*d }.threshold(),
+        rec_scale: Dropout { p: d.recurrent, ..*d }.scale(),
+        flags: if d.recurrent > 0.0 { crate::plan::train_step::FLAG_DROP_RECURRENT } else { 0 },
     }
 }
 

@@ -230,7 +230,7 @@ impl TrainWorkspace {
         for cmd in &plan.commands {
             bound.push(match *cmd {
                 TCommand::Matmul { a, b: bb, c, .. } => {
-                    let layout = &pipelines.get(TrainKernel::Matmul).layout;
+                    let layout = &pipelines.get(TrainKernel::Matmul)?.layout;
                     let g = cache
                         .entry((a, bb, c))
                         .or_insert_with(|| {
@@ -254,6 +254,8 @@ impl TrainWorkspace {
                     let step = if let TCommand::StepInitial { .. } = cmd { t } else { step_of(cmd) };
                     let backward = !matches!(cmd, TCommand::Step { .. } | TCommand::StepFinish { .. });
                     let (lp, tp) = &layer_uniforms[layer];
+                    let step_kernel = if backward { TrainKernel::TrainStepBackward } else { TrainKernel::TrainStep };
+                    let step_layout = pipelines.get(step_kernel)?.layout;
                     let g = step_groups
                         .entry((layer, backward))
                         .or_insert_with(|| {
@@ -289,14 +291,14 @@ impl TrainWorkspace {
                             let mut res = head;
                             res.extend(rest.into_iter().map(|x| whole(buf(x))));
                             res.push(whole(&dropout_params));
-                            group(&pipelines.get(kernel).layout, &kernel.label(), res)
+                            group(&step_layout, &kernel.label(), res)
                         })
                         .clone();
                     Some((g, Some((step as u64 * stride) as u32)))
                 }
                 TCommand::Merge { layer } => Some((
                     group(
-                        ctx.pipelines.layout(Kernel::MergeDirections),
+                        &ctx.pipelines.layout(Kernel::MergeDirections)?,
                         "wgpu-rnn.merge_directions",
                         vec![whole(&merge), whole(buf(TBuf::Y(layer))), whole(buf(TBuf::Merged(layer)))],
                     ),
@@ -307,14 +309,14 @@ impl TrainWorkspace {
                     let (src, dst) =
                         if *cmd == TCommand::Embed { (TBuf::EmbW, TBuf::X) } else { (TBuf::DIn(0), TBuf::EmbGrad) };
                     let res = vec![whole(&embed), whole(buf(TBuf::Ids)), whole(buf(src)), whole(buf(dst))];
-                    Some((group(&pipelines.get(kernel).layout, &kernel.label(), res), None))
+                    Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), res), None))
                 }
                 TCommand::Loss => {
                     let res =
                         [TBuf::Logits, TBuf::Targets, TBuf::Lens, TBuf::DLogits, TBuf::RowLoss].map(|x| whole(buf(x)));
                     let mut all = vec![whole(&loss_params)];
                     all.extend(res);
-                    Some((group(&pipelines.get(TrainKernel::Loss).layout, "wgpu-rnn.loss", all), None))
+                    Some((group(&pipelines.get(TrainKernel::Loss)?.layout, "wgpu-rnn.loss", all), None))
                 }
                 TCommand::SumSquares { group: g } | TCommand::Update { group: g } | TCommand::Restore { group: g } => {
                     let (p, gr, _) = plan.groups[g];
@@ -330,7 +332,7 @@ impl TrainWorkspace {
                         whole(buf(TBuf::BackM(g))),
                         whole(buf(TBuf::BackV(g))),
                     ];
-                    let layout = &pipelines.get(TrainKernel::OptimizerUpdate).layout;
+                    let layout = &pipelines.get(TrainKernel::OptimizerUpdate)?.layout;
                     Some((group(layout, "wgpu-rnn.optimizer", res), Some((g as u64 * stride) as u32)))
                 }
                 TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
@@ -345,7 +347,7 @@ impl TrainWorkspace {
                         whole(buf(dst)),
                     ];
                     Some((
-                        group(&pipelines.get(kernel).layout, &kernel.label(), res),
+                        group(&pipelines.get(kernel)?.layout, &kernel.label(), res),
                         Some((layer as u64 * stride) as u32),
                     ))
                 }
@@ -387,11 +389,22 @@ impl TrainWorkspace {
     /// Records the plan: copies and clears between compute passes, each run of dispatches in
     /// one pass.
     pub fn record(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        self.record_range(ctx, encoder, 0..self.plan.commands.len())
+    }
+
+    /// Records the plan's commands in `range` (a sequence-to-sequence step interleaves two
+    /// plans at their `backward_at`).
+    pub fn record_range(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
         let pipelines = ctx.train_pipelines()?;
-        let cmds = &self.plan.commands;
+        let cmds = &self.plan.commands[..range.end];
         let (t, b) = (self.plan.steps, self.plan.batch);
         let linear = |n: usize| linear_workgroups(n, crate::plan::train::TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
-        let mut i = 0;
+        let mut i = range.start;
         while i < cmds.len() {
             match cmds[i] {
                 TCommand::Clear(buf) => encoder.clear_buffer(&self.buffers[&buf], 0, None),
@@ -411,7 +424,7 @@ impl TrainWorkspace {
                         let (group, offset) = self.bound[i].as_ref().expect("dispatches are bound");
                         let (pipeline, workgroups) = match cmds[i] {
                             TCommand::Matmul { p, .. } => (
-                                &pipelines.get(TrainKernel::Matmul).pipeline,
+                                pipelines.get(TrainKernel::Matmul)?.pipeline,
                                 [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1],
                             ),
                             TCommand::Step { layer, .. }
@@ -434,7 +447,7 @@ impl TrainWorkspace {
                                     }
                                     _ => b,
                                 };
-                                (&pipelines.get(kernel).pipeline, [units as u32, rows as u32, ly.dirs as u32])
+                                (pipelines.get(kernel)?.pipeline, [units as u32, rows as u32, ly.dirs as u32])
                             }
                             TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
                                 let kernel = if matches!(cmds[i], TCommand::Dropout { .. }) {
@@ -442,30 +455,30 @@ impl TrainWorkspace {
                                 } else {
                                     TrainKernel::DropoutBackward
                                 };
-                                (&pipelines.get(kernel).pipeline, linear(self.plan.size(TBuf::Dropped(layer))))
+                                (pipelines.get(kernel)?.pipeline, linear(self.plan.size(TBuf::Dropped(layer))))
                             }
                             TCommand::Embed => {
-                                (&pipelines.get(TrainKernel::Embed).pipeline, linear(t * b * self.plan.layers[0].input))
+                                (pipelines.get(TrainKernel::Embed)?.pipeline, linear(t * b * self.plan.layers[0].input))
                             }
                             TCommand::EmbedBackward => {
-                                (&pipelines.get(TrainKernel::EmbedBackward).pipeline, linear(self.plan.layers[0].input))
+                                (pipelines.get(TrainKernel::EmbedBackward)?.pipeline, linear(self.plan.layers[0].input))
                             }
                             TCommand::Loss => {
-                                (&pipelines.get(TrainKernel::Loss).pipeline, linear(self.plan.head_rows()))
+                                (pipelines.get(TrainKernel::Loss)?.pipeline, linear(self.plan.head_rows()))
                             }
                             TCommand::SumSquares { .. } => {
-                                (&pipelines.get(TrainKernel::SumSquares).pipeline, [1, 1, 1])
+                                (pipelines.get(TrainKernel::SumSquares)?.pipeline, [1, 1, 1])
                             }
                             TCommand::Update { group } => (
-                                &pipelines.get(TrainKernel::OptimizerUpdate).pipeline,
+                                pipelines.get(TrainKernel::OptimizerUpdate)?.pipeline,
                                 linear(self.plan.groups[group].2),
                             ),
                             TCommand::Restore { group } => (
-                                &pipelines.get(TrainKernel::OptimizerRestore).pipeline,
+                                pipelines.get(TrainKernel::OptimizerRestore)?.pipeline,
                                 linear(self.plan.groups[group].2),
                             ),
                             TCommand::Merge { .. } => (
-                                &ctx.pipelines.get(Kernel::MergeDirections, 1, false).pipeline,
+                                ctx.pipelines.get(Kernel::MergeDirections, 1, false)?.pipeline,
                                 linear_workgroups(
                                     t * b * self.plan.layers[0].out,
                                     crate::kernels::STEP_WORKGROUP,
@@ -474,7 +487,7 @@ impl TrainWorkspace {
                             ),
                             TCommand::Clear(_) | TCommand::Copy { .. } => unreachable!("copies are not dispatches"),
                         };
-                        pass.set_pipeline(pipeline);
+                        pass.set_pipeline(&pipeline);
                         pass.set_bind_group(0, group, offset.as_slice());
                         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
                         i += 1;
