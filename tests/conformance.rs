@@ -64,3 +64,47 @@ fn a_wrong_engine_fails_the_comparison() {
     out.h_n[0] = f32::NAN;
     assert!(case.compare(&out).iter().any(|c| !c.passed()), "NaN must never pass");
 }
+
+/// A case may give only some of a node's outputs (ONNX's own backend tests often give `Y_h`
+/// alone): it is checked on those, and still fails when one of them is wrong. A case with no
+/// expected output at all is an error naming what it should give.
+#[test]
+fn a_case_with_some_outputs_is_checked_on_those() {
+    let dir = std::env::temp_dir().join(format!("wgpu-rnn-partial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for (source, keep, all) in [
+        ("conformance/lstm_forward_s1.safetensors", vec!["Y_h"], ["Y", "Y_h", "Y_c"]),
+        ("conformance/gru_bidirectional_s0.safetensors", vec!["Y"], ["Y", "Y_h", "Y_c"]),
+        ("conformance/lstm_forward_s1.safetensors", vec!["Y_c", "Y"], ["Y", "Y_h", "Y_c"]),
+        ("conformance-extra/torch_lstm_2layer_bidi_packed.safetensors", vec!["h_n"], ["output", "h_n", "c_n"]),
+    ] {
+        let mut f = wgpu_rnn::tensor::TensorFile::read(&root.join(source)).expect("reads");
+        for name in all {
+            if !keep.contains(&name) {
+                f.floats.remove(name);
+            }
+        }
+        let path = dir.join("partial.safetensors");
+        std::fs::write(&path, f.to_bytes().unwrap()).unwrap();
+        let case = Case::load(&path).unwrap_or_else(|e| panic!("{source} with {keep:?}: {e}"));
+        let out = common::gpu().load(case.network.clone()).expect("loads").forward(&case.inputs).expect("runs");
+        let cmp = case.compare(&out);
+        let mut names: Vec<&str> = cmp.iter().map(|c| c.name.as_str()).collect();
+        names.sort();
+        let mut want = keep.clone();
+        want.sort();
+        assert_eq!(names, want, "{source}: checked on the outputs it gives");
+        assert!(cmp.iter().all(|c| c.passed()), "{source}: {cmp:?}");
+        let mut wrong = out.clone();
+        wrong.y.iter_mut().chain(wrong.h_n.iter_mut()).chain(wrong.c_n.iter_mut().flatten()).for_each(|v| *v += 0.5);
+        assert!(case.compare(&wrong).iter().all(|c| !c.passed()), "{source}: a wrong output still fails");
+        for name in keep {
+            f.floats.remove(name);
+        }
+        std::fs::write(&path, f.to_bytes().unwrap()).unwrap();
+        let err = Case::load(&path).expect_err("no expected output").to_string();
+        assert!(err.contains("no expected output") && err.contains(all[1]), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -82,6 +82,30 @@ fn a_lost_device_is_reported_as_lost() {
     let own = Engine::gpu().expect("an adapter");
     let model = own.load(case.network.clone()).expect("loads");
     model.forward(&case.inputs).expect("runs before the loss");
+    // a stream and a trainer on the same engine, working before the loss
+    let stream = model.stream(2).expect("a stream");
+    let x = vec![0.5f32; 2 * stream.input_width()];
+    stream.push(&x, 1, None).expect("a chunk before the loss");
+    let train_model =
+        wgpu_rnn::train::TrainModel::new(case.network.clone(), None, 2, wgpu_rnn::train::HeadMode::Last, 1)
+            .expect("a model");
+    let cfg = wgpu_rnn::train::TrainConfig {
+        loss: wgpu_rnn::train::LossKind::Mse,
+        optimizer: wgpu_rnn::train::Optimizer::sgd(0.1),
+        clip_norm: None,
+        clip_value: None,
+        dropout: Default::default(),
+    };
+    let mut trainer = wgpu_rnn::train::Trainer::new(&own, train_model, cfg).expect("a trainer");
+    let batch = wgpu_rnn::train::Batch {
+        inputs: wgpu_rnn::train::BatchInputs::Features(case.inputs.x.clone()),
+        steps: case.inputs.steps,
+        batch: case.inputs.batch,
+        lengths: None,
+        targets: wgpu_rnn::train::Targets::Values(vec![0.25; 2 * case.inputs.batch]),
+        source: None,
+    };
+    trainer.step(&batch).expect("a step before the loss");
     own.context().expect("GPU").device.destroy();
     let first = model.forward(&case.inputs);
     assert!(
@@ -90,6 +114,11 @@ fn a_lost_device_is_reported_as_lost() {
     );
     assert!(is_lost(model.forward(&case.inputs)), "and on every call after");
     assert!(matches!(own.load(case.network.clone()), Err(wgpu_rnn::Error::DeviceLost { .. })), "loading too");
+    let chunk = stream.push(&x, 1, None);
+    assert!(matches!(chunk, Err(wgpu_rnn::Error::DeviceLost { .. })), "a stream's chunk: {chunk:?}");
+    let step = trainer.step(&batch);
+    assert!(matches!(step, Err(wgpu_rnn::Error::DeviceLost { .. })), "a training step: {step:?}");
+    assert!(matches!(trainer.model(), Err(wgpu_rnn::Error::DeviceLost { .. })), "reading the trained model back");
 
     let (device, queue) = host_device();
     let hosted = Engine::from_wgpu(device, queue).expect("engine");
