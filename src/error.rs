@@ -82,3 +82,14 @@ impl Error {
         Error::Gpu { during: during.into(), source: source.into() }
     }
 }
+
+/// Reads the file at `path` and parses its bytes with `parse`; a file error (from reading or
+/// from parsing the bytes) names the path.
+pub(crate) fn parse_file<T>(path: &std::path::Path, parse: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+    let at = |why: String| Error::File { path: path.display().to_string(), why };
+    let bytes = std::fs::read(path).map_err(|e| at(e.to_string()))?;
+    parse(&bytes).map_err(|e| match e {
+        Error::File { why, .. } => at(why),
+        other => other,
+    })
+}

@@ -24,6 +24,7 @@ pub mod import;
 pub mod kernels;
 pub mod lessons;
 pub mod network;
+pub mod onnx;
 pub mod pack;
 pub mod plan;
 pub mod random;

@@ -43,12 +43,7 @@ impl TensorFile {
     /// Reads a safetensors file. Float tensors may be F32, F16 or BF16 (widened exactly);
     /// integer tensors I32 or I64. Anything else is an error naming the tensor.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::File { path: path.display().to_string(), why: e.to_string() })?;
-        Self::parse(&bytes).map_err(|e| match e {
-            Error::File { why, .. } => Error::File { path: path.display().to_string(), why },
-            other => other,
-        })
+        crate::error::parse_file(path, Self::parse)
     }
 
     /// Parses safetensors bytes.

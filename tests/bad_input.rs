@@ -71,9 +71,13 @@ fn empty_truncated_and_garbage_files_are_errors() {
 #[test]
 fn missing_and_misshapen_tensors_are_named() {
     assert!(matches!(mutated("lstm_forward_s1", |f| { f.floats.remove("R"); }), Error::MissingTensor(n) if n == "R"));
-    assert!(
-        matches!(mutated("lstm_forward_s1", |f| { f.floats.remove("Y_c"); }), Error::MissingTensor(n) if n == "Y_c")
-    );
+    // a case may give only some outputs (tests/conformance.rs), but at least one
+    let e = mutated("lstm_forward_s1", |f| {
+        for n in ["Y", "Y_h", "Y_c"] {
+            f.floats.remove(n);
+        }
+    });
+    assert_mentions(&e, &["no expected output", "Y_h"]);
     let e = mutated("gru_forward_s1", |f| {
         let w = f.floats.get_mut("W").expect("W");
         w.shape[2] += 1;

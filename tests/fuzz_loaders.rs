@@ -1,6 +1,6 @@
 //! Loaders that never crash: every file reader and importer (the safetensors reader, the case
-//! loaders for forward, gradient and training cases, the PyTorch importer behind them, and
-//! saved models) gets random bytes, truncated files, flipped bytes, and valid files whose
+//! loaders for forward, gradient and training cases, the PyTorch importer behind them, saved
+//! models, and the `.onnx` parser and importer) gets random bytes, truncated files, flipped bytes, and valid files whose
 //! header has mutated shapes, dtypes, offsets and metadata. Each input must end in `Ok` or a
 //! typed `Error`: no panic, and no single allocation larger than the input could justify
 //! (a header that claims 2^40 elements is an error before anything is allocated).
@@ -59,11 +59,11 @@ static ALLOCATOR: Largest = Largest;
 fn seeds(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut out = Vec::new();
-    for sub in ["conformance", "conformance-extra", "grad", "train"] {
+    for sub in ["conformance", "conformance-extra", "grad", "train", "onnx"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(sub))
             .unwrap_or_else(|e| panic!("{sub}: {e}"))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors" || x == "onnx"))
             .collect();
         files.sort();
         // a spread of each kind keeps the run varied within its time
@@ -110,8 +110,15 @@ fn mutate(bytes: &[u8], rng: &mut Rng) -> (String, Vec<u8>) {
 /// A safetensors file with one change to its JSON header: a shape, a dtype, offsets or a
 /// metadata value.
 fn mutate_header(bytes: &[u8], rng: &mut Rng) -> (String, Vec<u8>) {
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).expect("a valid header");
+    let n = bytes.get(..8).map_or(usize::MAX, |b| u64::from_le_bytes(b.try_into().unwrap()) as usize);
+    let Some(Ok(mut header)) = bytes.get(8..8usize.saturating_add(n)).map(serde_json::from_slice::<serde_json::Value>)
+    else {
+        // not a safetensors file (an .onnx model): flip bits instead
+        let mut b = bytes.to_vec();
+        let i = rng.range(0, b.len() - 1);
+        b[i] = rng.range(0, 255) as u8;
+        return ("changed byte".into(), b);
+    };
     let data = &bytes[8 + n..];
     let obj = header.as_object_mut().unwrap();
     let tensors: Vec<String> = obj.keys().filter(|k| *k != "__metadata__").cloned().collect();
@@ -183,6 +190,7 @@ fn load_all(bytes: &[u8], path: &Path) -> Result<usize, String> {
         }
         ok += usize::from(Case::load(path).is_ok());
         ok += usize::from(TrainModel::load(path).is_ok());
+        ok += usize::from(wgpu_rnn::onnx::OnnxModel::parse(bytes).is_ok());
         ok
     };
     std::panic::catch_unwind(run).map_err(|p| {
@@ -202,7 +210,8 @@ fn loaders_end_in_ok_or_a_typed_error_on_any_input() {
     let seeds = seeds(&dir);
     // the unmutated files load
     for (name, bytes) in &seeds {
-        assert!(load_all(bytes, &dir.join("input.safetensors")).unwrap() >= 2, "{name} loads");
+        let want = if name.ends_with(".onnx") { 1 } else { 2 };
+        assert!(load_all(bytes, &dir.join("input.safetensors")).unwrap() >= want, "{name} loads");
     }
     std::panic::set_hook(Box::new(|_| {})); // panics are caught and reported below
     let mut rng = Rng::new(seed);

@@ -9,6 +9,7 @@ use wgpu_rnn::bench::{self, BenchConfig, BenchRecord};
 use wgpu_rnn::case::{Case, Comparison, TrainCase};
 use wgpu_rnn::gpu::GpuOptions;
 use wgpu_rnn::kernels::{KERNELS, Kernel, KernelBuild};
+use wgpu_rnn::onnx::OnnxModel;
 use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::tensor::TensorFile;
@@ -54,6 +55,16 @@ enum Command {
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run a model file (`.onnx`: a recurrent stack as `torch.onnx.export` writes one) on the
+    /// tensors of a safetensors file (x under the graph's input name, optional integer
+    /// `lengths`), and write its outputs under the graph's output names, in its layouts.
+    Run {
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Time forward calls on the GPU (warm-up, median of repeats; progress on stderr).
     Bench(BenchArgs),
@@ -225,6 +236,13 @@ fn main() -> ExitCode {
         Command::Info => info(&engine),
         Command::Kernels { .. } => unreachable!("answered before the engine is made"),
         Command::Check { paths } => check(&engine, &paths),
+        Command::Run { model, input, out } => match run(&engine, &model, &input, &out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wgpu-rnn run: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Quickstart { hidden, input, batch, steps, layers, seed } => {
             quickstart(&engine, hidden, input, batch, steps, layers, seed)
         }
@@ -514,7 +532,7 @@ fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
                 for e in v {
                     if e.is_dir() {
                         walk(&e, out);
-                    } else if e.extension().is_some_and(|x| x == "safetensors") {
+                    } else if e.extension().is_some_and(|x| x == "safetensors" || x == "onnx") {
                         out.push(e);
                     }
                 }
@@ -597,8 +615,65 @@ fn summarize(path: &str, cmp: &[Comparison]) -> Result<(f64, f64), String> {
     Ok((cmp.iter().map(|c| c.rel).fold(0.0, f64::max), cmp.iter().map(|c| c.max).fold(0.0, f64::max)))
 }
 
-/// One case file of any kind: forward (with gradients when it has them) or training.
+/// A model file: loads, and runs a random input on the engine and on the CPU reference.
+fn check_model_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String> {
+    let m = OnnxModel::load(path).map_err(|e| e.to_string())?;
+    let net = &m.network;
+    let inp = random::inputs(net, 7, 3, 1, true, false);
+    let out = engine.load(net.clone()).and_then(|model| model.forward(&inp)).map_err(|e| e.to_string())?;
+    if engine.is_gpu() && out.dispatches == 0 {
+        return Err("the GPU path did not run".into());
+    }
+    let reference = wgpu_rnn::cpu::forward(net, &inp).map_err(|e| e.to_string())?;
+    let pairs = || out.y.iter().chain(&out.h_n).zip(reference.y.iter().chain(&reference.h_n));
+    let max = pairs().map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    let scale = pairs().map(|(_, b)| b.abs() as f64).fold(1e-30, f64::max);
+    let what = format!(
+        "ONNX model from {}, {} {} layer(s), random input on the {} against the CPU reference",
+        if m.producer.is_empty() { "an unknown producer" } else { &m.producer },
+        net.cell().name().to_uppercase(),
+        net.layers.len(),
+        if engine.is_gpu() { "GPU" } else { "CPU reference" }
+    );
+    if max > 1e-4 * scale.max(1.0) {
+        return Err(format!("{what}: outputs differ by {max:.2e}"));
+    }
+    Ok((max / scale, max, what))
+}
+
+/// Runs a model file on a tensor file's inputs; writes the outputs.
+fn run(engine: &Engine, model: &Path, input: &Path, out: &Path) -> wgpu_rnn::Result<()> {
+    let m = OnnxModel::load(model)?;
+    let inp = m.inputs(&TensorFile::read(input)?)?;
+    let t0 = Instant::now();
+    let y = engine.load(m.network.clone())?.forward(&inp)?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let f = m.outputs(&y, inp.steps, inp.batch);
+    std::fs::write(out, f.to_bytes()?)
+        .map_err(|e| wgpu_rnn::Error::File { path: out.display().to_string(), why: e.to_string() })?;
+    let adapter = engine.adapter().map_or_else(|| "the CPU reference".to_string(), |a| a.name.clone());
+    let mut names: Vec<&String> = f.floats.keys().collect();
+    names.sort();
+    println!(
+        "{}: {} {} layer(s), T={} B={}, {ms:.1} ms on {adapter} ({} dispatches); wrote {:?} to {}",
+        model.display(),
+        m.network.cell().name().to_uppercase(),
+        m.network.layers.len(),
+        inp.steps,
+        inp.batch,
+        y.dispatches,
+        names,
+        out.display()
+    );
+    Ok(())
+}
+
+/// One case file of any kind: forward (with gradients when it has them) or training; or a
+/// model file (`.onnx`).
 fn check_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String> {
+    if path.extension().is_some_and(|x| x == "onnx") {
+        return check_model_file(engine, path);
+    }
     let file = TensorFile::read(path).map_err(|e| e.to_string())?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if TrainCase::is_train(&file) {
