@@ -5,7 +5,8 @@
 //! what `torch.onnx.export` makes of an `nn.RNN`, `nn.GRU` or `nn.LSTM`: its `RNN`, `GRU` or
 //! `LSTM` nodes in order, each reading the one before through the exporter's glue
 //! (`Transpose`/`Reshape` that concatenate the directions, `Squeeze`), their weights as
-//! initializers or constants, zero initial states (or none), and the outputs `y` (time-major,
+//! initializers or constants, initial states that are zero, absent, or slices of graph inputs
+//! `h0`/`c0` (one slice per layer, as the exporter writes them), and the outputs `y` (time-major,
 //! or batch-first when the graph transposes its input), `h_n` and `c_n` concatenated over the
 //! layers. Anything else is an error naming the first node it cannot take and its op type.
 
@@ -162,6 +163,10 @@ pub struct OnnxModel {
     pub input: String,
     /// Whether x (and y) are batch-major (`[B, T, I]`): the graph transposes its input.
     pub batch_first: bool,
+    /// Graph inputs that give the initial states `h0 [L*D, B, H_out]` and `c0 [L*D, B, H]`
+    /// (each layer reading its slice), when the graph has them; else the states start at zero.
+    pub h0: Option<String>,
+    pub c0: Option<String>,
     /// Graph outputs: y (and its layout), h_n and c_n (`[L*D, B, H]`), those the graph has.
     pub y: Option<(String, OutputLayout)>,
     pub h_n: Option<String>,
@@ -191,7 +196,8 @@ impl OnnxModel {
 impl OnnxModel {
     /// The inputs of a forward call from tensors named as the graph names them: x under
     /// [`Self::input`] (`[T, B, I]`, or `[B, T, I]` when batch-first; the file's only float
-    /// tensor also serves), and optional integer `lengths [B]`.
+    /// tensor also serves), the initial states when the graph takes them, and optional integer
+    /// `lengths [B]`.
     pub fn inputs(&self, f: &TensorFile) -> Result<crate::network::Inputs> {
         let x = match f.float_opt(&self.input)? {
             Some(x) => x,
@@ -208,7 +214,14 @@ impl OnnxModel {
         let lengths = f
             .ints_opt("lengths", b)?
             .map(|v| v.into_iter().map(|l| usize::try_from(l).unwrap_or(usize::MAX)).collect());
-        let inp = crate::network::Inputs { x: data, steps: t, batch: b, lengths, h0: None, c0: None };
+        let state = |name: &Option<String>| -> Result<Option<Vec<f32>>> {
+            match name {
+                None => Ok(None),
+                Some(n) => Ok(Some(f.float(n)?.data.clone())),
+            }
+        };
+        let inp =
+            crate::network::Inputs { x: data, steps: t, batch: b, lengths, h0: state(&self.h0)?, c0: state(&self.c0)? };
         self.network.validate_inputs(&inp)?;
         Ok(inp)
     }
@@ -309,8 +322,14 @@ impl<'a> Graph<'a> {
             return Err(Error::invalid("onnx", "the graph has no RNN, GRU or LSTM node"));
         }
         let mut layers = Vec::new();
+        let mut states: [Vec<Option<String>>; 2] = [vec![], vec![]];
         for (k, n) in recurrent.iter().enumerate() {
-            layers.extend(self.layer(n)?.layers);
+            let layer = self.layer(n)?;
+            let d = layer.directions();
+            for (i, s) in states.iter_mut().enumerate() {
+                s.push(self.initial_state(n, 5 + i, k * d, d)?);
+            }
+            layers.extend(layer.layers);
             if k > 0 {
                 // layer k reads layer k-1's y, its directions concatenated
                 let x = n.input.first().map(String::as_str).unwrap_or("");
@@ -324,9 +343,22 @@ impl<'a> Graph<'a> {
         }
         let network = Network { layers, merge: MergeMode::Concat };
         network.validate()?;
+        // every layer's initial state from one graph input, or none from any
+        let [h0, c0] = states.map(|s| {
+            let first = s[0].clone();
+            if s.iter().all(|x| *x == first) {
+                Ok(first)
+            } else {
+                Err(Error::invalid(
+                    "onnx",
+                    format!("the layers' initial states come from different places (graph inputs {s:?}; None: zeros)"),
+                ))
+            }
+        });
+        let (h0, c0) = (h0?, c0?);
         let (input, batch_first) = self.graph_input(recurrent[0])?;
         let last = recurrent[recurrent.len() - 1];
-        let mut out = OnnxModel { network, input, batch_first, y: None, h_n: None, c_n: None, producer, opset };
+        let mut out = OnnxModel { network, input, batch_first, h0, c0, y: None, h_n: None, c_n: None, producer, opset };
         for o in &self.g.output {
             let name = o.name.clone();
             if last.output.first() == Some(&name) {
@@ -436,20 +468,49 @@ impl<'a> Graph<'a> {
                 format!("node `{}`: sequence_lens is not supported in model files (pass lengths to forward)", n.name),
             ));
         }
-        for (i, name) in [(5, "initial_h"), (6, "initial_c")] {
-            if let Some(v) = input(i) {
-                if !self.is_zero(v) {
-                    return Err(Error::invalid(
-                        "onnx",
-                        format!(
-                            "node `{}`: {name} (`{v}`) is not zero; initial states from the graph are not supported",
-                            n.name
-                        ),
-                    ));
-                }
-            }
-        }
         onnx_layer(&attrs, &f).map_err(|e| Error::invalid("onnx", format!("node `{}`: {e}", n.name)))
+    }
+
+    /// Where node `n`'s initial state (input `i`: 5 `initial_h`, 6 `initial_c`) comes from:
+    /// `None` when absent or zero, else the graph input whose rows `[row, row + d)` (this
+    /// layer's directions) it is, as `torch.onnx.export` slices `h0` and `c0`.
+    fn initial_state(&self, n: &NodeProto, i: usize, row: usize, d: usize) -> Result<Option<String>> {
+        let name = if i == 5 { "initial_h" } else { "initial_c" };
+        let Some(v) = n.input.get(i).filter(|s| !s.is_empty()) else { return Ok(None) };
+        if self.is_zero(v) {
+            return Ok(None);
+        }
+        let bad = || {
+            Error::invalid(
+                "onnx",
+                format!(
+                    "node `{}`: {name} (`{v}`) is neither zero nor rows {row}..{} of a graph input",
+                    n.name,
+                    row + d
+                ),
+            )
+        };
+        if self.is_graph_input(v) {
+            return if row == 0 { Ok(Some(v.clone())) } else { Err(bad()) };
+        }
+        let slice = self.node_of(v).filter(|s| s.op_type == "Slice").ok_or_else(bad)?;
+        let source = slice.input.first().filter(|s| self.is_graph_input(s)).ok_or_else(bad)?;
+        let ints = |k: usize| -> Option<Vec<i64>> {
+            let t = self.constants.get(slice.input.get(k)?.as_str())?;
+            Some(if t.raw_data.is_empty() {
+                t.int64_data.clone()
+            } else {
+                t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+            })
+        };
+        let (starts, ends) = (ints(1).ok_or_else(bad)?, ints(2).ok_or_else(bad)?);
+        let axes = ints(3).unwrap_or_else(|| vec![0]);
+        let steps_ok = slice.input.get(4).is_none_or(|s| s.is_empty() || ints(4).is_some_and(|v| v == [1]));
+        if starts == [row as i64] && ends == [(row + d) as i64] && axes == [0] && steps_ok {
+            Ok(Some(source.clone()))
+        } else {
+            Err(bad())
+        }
     }
 
     /// Whether `value` is all zeros: a zero constant, `ConstantOfShape` of zero, or an

@@ -14,20 +14,26 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx")
 }
 
-const MODELS: [(&str, bool); 4] = [
-    ("lstm_2layer_bidi_batchfirst", true),
-    ("gru_2layer", false),
-    ("rnn_relu_bidi_batchfirst", true),
-    ("lstm_1layer", false),
+/// (name, batch-first, initial states given as graph inputs)
+const MODELS: [(&str, bool, bool); 6] = [
+    ("lstm_2layer_bidi_batchfirst", true, false),
+    ("gru_2layer", false, false),
+    ("rnn_relu_bidi_batchfirst", true, false),
+    ("lstm_1layer", false, false),
+    ("lstm_2layer_bidi_h0c0", false, true),
+    ("gru_2layer_h0_batchfirst", true, true),
 ];
 
 #[test]
 fn exported_stacks_load_as_their_state_dict_and_run_to_torchs_outputs() {
-    for (name, batch_first) in MODELS {
+    for (name, batch_first, given) in MODELS {
         let model = OnnxModel::load(&dir().join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
         let case = Case::load(&dir().join(format!("{name}.safetensors"))).expect("the state_dict case loads");
         assert_eq!(model.network, case.network, "{name}: the same layers and weights as the state_dict");
         assert_eq!(model.batch_first, batch_first, "{name}");
+        assert_eq!(model.h0.as_deref(), given.then_some("h0"), "{name}: the initial state's graph input");
+        assert_eq!(model.c0.as_deref(), (given && name.starts_with("lstm")).then_some("c0"), "{name}");
+        assert_eq!(case.inputs.h0.is_some(), given, "{name}: the case gives the same states");
         assert_eq!(model.input, "input");
         assert_eq!(model.y, Some(("output".to_string(), OutputLayout::Merged)), "{name}");
         assert_eq!(model.h_n.as_deref(), Some("h_n"));
@@ -71,7 +77,15 @@ fn graphs_the_importer_cannot_take_are_errors_naming_the_node() {
         g.node[n].input.resize(6, String::new());
         g.node[n].input[5] = w;
     }));
-    assert!(e.contains("initial_h") && e.contains("not zero"), "{e}");
+    assert!(e.contains("initial_h") && e.contains("neither zero nor rows 0..1"), "{e}");
+    // a layer reading another layer's rows of h0
+    let e = err(edited("lstm_2layer_bidi_h0c0", |g| {
+        let slices: Vec<usize> = (0..g.node.len()).filter(|&i| g.node[i].op_type == "Slice").collect();
+        // the exporter slices h0 and c0 per layer in order: layer 0's h0, c0, then layer 1's
+        let first = g.node[slices[0]].input.clone();
+        g.node[slices[2]].input = first; // layer 1 reads layer 0's rows of h0
+    }));
+    assert!(e.contains("rows 2..4"), "{e}");
     // truncated and random bytes
     let bytes = std::fs::read(dir().join("lstm_1layer.onnx")).unwrap();
     let e = OnnxModel::parse(&bytes[..bytes.len() / 2]).expect_err("truncated").to_string();
@@ -91,7 +105,7 @@ fn graphs_the_importer_cannot_take_are_errors_naming_the_node() {
 /// outputs under its output names and in its layout, equal to torch's.
 #[test]
 fn a_model_runs_on_named_tensors_and_gives_named_outputs() {
-    for (name, _) in MODELS {
+    for (name, _, _) in MODELS {
         let m = OnnxModel::load(&dir().join(format!("{name}.onnx"))).expect("loads");
         let file = wgpu_rnn::tensor::TensorFile::read(&dir().join(format!("{name}.safetensors"))).unwrap();
         let inp = m.inputs(&file).expect("inputs by the graph's names");
