@@ -14,7 +14,8 @@ use crate::gpu::context::GpuContext;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
-    Batch, BatchInputs, Dropout, Embedding, Optimizer, OptimizerState, StepStats, Targets, TrainConfig, TrainModel,
+    Batch, BatchInputs, Dropout, Embedding, Optimizer, OptimizerState, Source, StepStats, Targets, TrainConfig,
+    TrainModel,
 };
 
 /// A model's parameters, gradients and optimizer state on the GPU, stepped by one submit per
@@ -285,7 +286,6 @@ impl GpuStepper {
         }
         let src = batch.source.as_ref().ok_or_else(|| Error::invalid("source", "missing"))?;
         let (s, t, b) = (src.steps, batch.steps, batch.batch);
-        let src_lengths = crate::network::Network::validate_lengths(s, b, src.lengths.as_deref())?;
         let enc = self.encoder.as_ref().expect("a seq2seq stepper");
         let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
         if !fits(&enc.workspace, s) || !fits(&self.workspace, t) {
@@ -304,7 +304,7 @@ impl GpuStepper {
         let queue = &self.ctx.queue;
         self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
             self.upload(dec_ws, batch, lengths, kept, step, &self.cfg.dropout);
-            self.upload_source(enc_ws, &src.inputs, &src_lengths, step, &self.cfg.dropout);
+            self.upload_source(enc_ws, src, b, step, &self.cfg.dropout)?;
             let (e, d) = (enc_ws.plan.backward_at, dec_ws.plan.backward_at);
             enc_ws.record_range(&self.ctx, &mut encoder, 0..e)?;
             dec_ws.record_range(&self.ctx, &mut encoder, 0..d)?;
@@ -349,24 +349,14 @@ impl GpuStepper {
         Ok((enc_ws, dec_ws))
     }
 
-    /// Writes the encoder's inputs, lengths and `dropout` (seeded apart from the decoder's).
-    fn upload_source(
-        &self,
-        ws: &TrainWorkspace,
-        inputs: &BatchInputs,
-        lengths: &[usize],
-        step: u64,
-        dropout: &Dropout,
-    ) {
-        let queue = &self.ctx.queue;
-        let u32s = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
-        match inputs {
-            BatchInputs::Tokens(ids) => queue.write_buffer(ws.buffer(TBuf::Ids), 0, bytemuck::cast_slice(&u32s(ids))),
-            BatchInputs::Features(x) => queue.write_buffer(ws.buffer(TBuf::X), 0, bytemuck::cast_slice(x)),
-        }
-        queue.write_buffer(ws.buffer(TBuf::Lens), 0, bytemuck::cast_slice(&u32s(lengths)));
+    /// Writes the encoder's inputs, lengths (full when the source gives none) and `dropout`
+    /// (seeded apart from the decoder's).
+    fn upload_source(&self, ws: &TrainWorkspace, src: &Source, b: usize, step: u64, dropout: &Dropout) -> Result<()> {
+        let lengths = crate::network::Network::validate_lengths(src.steps, b, src.lengths.as_deref())?;
+        write_inputs(&self.ctx.queue, ws, &src.inputs, &lengths);
         let d = Dropout { seed: dropout.seed ^ crate::train::ENCODER_SEED, ..*dropout };
-        queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(&d, step)));
+        self.ctx.queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(&d, step)));
+        Ok(())
     }
 
     /// Loss, gradient norm, and what failed (the tensor's name), from `Stats`.
@@ -408,11 +398,11 @@ impl GpuStepper {
     pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         let (t, b) = (batch.steps, batch.batch);
-        let src = batch.source.as_ref().map(|src| (src, src.steps));
+        let src = batch.source.as_ref();
         let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
         match (&self.encoder, src) {
-            (Some(enc), Some((_, s))) if !fits(&enc.eval_workspace, s) || !fits(&self.eval_workspace, t) => {
-                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, false, s, b);
+            (Some(enc), Some(src)) if !fits(&enc.eval_workspace, src.steps) || !fits(&self.eval_workspace, t) => {
+                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, false, src.steps, b);
                 enc_plan.commands.truncate(enc_plan.backward_at);
                 let dec_plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b, &enc.sizes());
                 let (enc_ws, dec_ws) = self.seq2seq_workspaces(enc_plan, dec_plan)?;
@@ -435,9 +425,8 @@ impl GpuStepper {
             // no dropout in evaluation: neither between layers nor on h
             let off = Dropout::default();
             self.upload(ws, batch, &lengths, kept, self.step.max(1), &off);
-            if let (Some(enc_ws), Some((src, s))) = (enc_ws, src) {
-                let src_lengths = crate::network::Network::validate_lengths(s, b, src.lengths.as_deref())?;
-                self.upload_source(enc_ws, &src.inputs, &src_lengths, self.step.max(1), &off);
+            if let (Some(enc_ws), Some(src)) = (enc_ws, src) {
+                self.upload_source(enc_ws, src, b, self.step.max(1), &off)?;
                 enc_ws.record(&self.ctx, &mut encoder)?;
             }
             ws.record(&self.ctx, &mut encoder)?;
@@ -474,12 +463,7 @@ impl GpuStepper {
     fn upload(&self, ws: &TrainWorkspace, batch: &Batch, lengths: &[usize], kept: usize, step: u64, dropout: &Dropout) {
         let queue = &self.ctx.queue;
         let write = |buf: TBuf, bytes: &[u8]| queue.write_buffer(ws.buffer(buf), 0, bytes);
-        let u32s = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
-        match &batch.inputs {
-            BatchInputs::Tokens(ids) => write(TBuf::Ids, bytemuck::cast_slice(&u32s(ids))),
-            BatchInputs::Features(x) => write(TBuf::X, bytemuck::cast_slice(x)),
-        }
-        write(TBuf::Lens, bytemuck::cast_slice(&u32s(lengths)));
+        write_inputs(queue, ws, &batch.inputs, lengths);
         let classes = self.shape.classes;
         let (kind, scale) = match &batch.targets {
             Targets::Classes(ids) => {
@@ -633,6 +617,20 @@ impl GpuStepper {
     pub fn dispatches(&self, t: usize, b: usize) -> usize {
         self.plan(t, b).commands.iter().filter(|c| c.is_dispatch()).count()
     }
+}
+
+/// `v` as the u32s the kernels read (ids, lengths, classes).
+fn u32s(v: &[usize]) -> Vec<u32> {
+    v.iter().map(|&x| x as u32).collect()
+}
+
+/// Writes a stack's inputs (token ids or features) and its sequence lengths into `ws`.
+fn write_inputs(queue: &wgpu::Queue, ws: &TrainWorkspace, inputs: &BatchInputs, lengths: &[usize]) {
+    match inputs {
+        BatchInputs::Tokens(ids) => queue.write_buffer(ws.buffer(TBuf::Ids), 0, bytemuck::cast_slice(&u32s(ids))),
+        BatchInputs::Features(x) => queue.write_buffer(ws.buffer(TBuf::X), 0, bytemuck::cast_slice(x)),
+    }
+    queue.write_buffer(ws.buffer(TBuf::Lens), 0, bytemuck::cast_slice(&u32s(lengths)));
 }
 
 /// The dropout's uniforms for optimizer step `step`.
