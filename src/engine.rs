@@ -45,24 +45,48 @@ pub struct Engine {
 
 impl Engine {
     /// An engine on the best adapter, with options from the environment. Without any adapter it
-    /// warns once on stderr and uses the CPU reference, unless a GPU is required.
+    /// warns once on stderr and uses the CPU reference, unless a GPU is required. Blocks while
+    /// the device is made: [`Engine::new_async`] is the form for async code and browsers.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Engine> {
         Self::with_options(&EngineOptions::from_env()?)
     }
 
-    /// An engine that must run on a GPU adapter.
+    /// An engine that must run on a GPU adapter (blocking; see [`Engine::gpu_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn gpu() -> Result<Engine> {
         Self::with_options(&EngineOptions { require_gpu: true, ..EngineOptions::from_env()? })
     }
 
-    /// An engine with explicit options.
+    /// An engine with explicit options (blocking; see [`Engine::with_options_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_options(opts: &EngineOptions) -> Result<Engine> {
-        match GpuContext::new(&opts.gpu) {
+        pollster::block_on(Self::with_options_async(opts))
+    }
+
+    /// [`Engine::new`] for async code. In a browser (wasm32) the async constructors are the
+    /// only ones, and the environment is empty: options come from the defaults.
+    pub async fn new_async() -> Result<Engine> {
+        Self::with_options_async(&EngineOptions::from_env()?).await
+    }
+
+    /// [`Engine::gpu`] for async code: in a browser, an engine on its WebGPU adapter or
+    /// [`Error::NoAdapter`] saying what would give one.
+    pub async fn gpu_async() -> Result<Engine> {
+        Self::with_options_async(&EngineOptions { require_gpu: true, ..EngineOptions::from_env()? }).await
+    }
+
+    /// [`Engine::with_options`] for async code.
+    pub async fn with_options_async(opts: &EngineOptions) -> Result<Engine> {
+        match GpuContext::new_async(&opts.gpu).await {
             Ok(ctx) => Ok(Engine { backend: Backend::Gpu(Arc::new(ctx)) }),
             Err(Error::NoAdapter(why))
                 if !opts.require_gpu && opts.gpu.backend.is_none() && opts.gpu.adapter.is_none() =>
             {
+                #[cfg(not(target_arch = "wasm32"))]
                 eprintln!("wgpu-rnn: warning: no GPU adapter ({why}); using the CPU reference");
+                #[cfg(target_arch = "wasm32")]
+                let _ = why;
                 Ok(Engine { backend: Backend::Cpu })
             }
             Err(e) => Err(e),
@@ -116,7 +140,9 @@ pub enum Model {
 }
 
 impl Model {
-    /// Runs a forward call and returns the outputs on the host.
+    /// Runs a forward call and returns the outputs on the host (blocks until the GPU is done;
+    /// see [`Model::forward_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
         match self {
             Model::Gpu(m) => m.forward(inp),
@@ -124,13 +150,36 @@ impl Model {
         }
     }
 
+    /// [`Model::forward`] for async code, and the only form in a browser: the page's event
+    /// loop goes on while the GPU works.
+    pub async fn forward_async(&self, inp: &Inputs) -> Result<Outputs> {
+        match self {
+            Model::Gpu(m) => m.forward_async(inp).await,
+            Model::Cpu(net) => crate::cpu::forward(net, inp),
+        }
+    }
+
     /// The gradients of `sum(outputs ⊙ upstream)` with respect to the inputs (x, h0, c0) and
     /// every weight, in the layouts they came in: backpropagation through time on the GPU, or
     /// the f64 CPU reference ([`crate::cpu::backward`]) for CPU models. For users who bring
-    /// their own loss: `upstream` is its gradient with respect to the outputs.
+    /// their own loss: `upstream` is its gradient with respect to the outputs. Blocks (native
+    /// targets only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn backward(&self, inp: &Inputs, upstream: &crate::network::Upstream) -> Result<crate::network::Gradients> {
         match self {
             Model::Gpu(m) => m.backward(inp, upstream),
+            Model::Cpu(net) => crate::cpu::backward(net, inp, upstream),
+        }
+    }
+
+    /// [`Model::backward`] for async code, and the only form in a browser.
+    pub async fn backward_async(
+        &self,
+        inp: &Inputs,
+        upstream: &crate::network::Upstream,
+    ) -> Result<crate::network::Gradients> {
+        match self {
+            Model::Gpu(m) => m.backward_async(inp, upstream).await,
             Model::Cpu(net) => crate::cpu::backward(net, inp, upstream),
         }
     }

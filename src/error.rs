@@ -64,6 +64,10 @@ pub enum GpuFault {
     /// A readback that never completed.
     #[error("the mapping did not complete within {seconds} s")]
     MapTimeout { seconds: u64 },
+    /// An error no scope caught, reported by the device's uncaptured-error handler since the
+    /// call before (in a browser: work recorded outside an async call, such as creating a model).
+    #[error("{0}")]
+    Uncaptured(String),
 }
 
 /// Shorthand for `Result<T, wgpu_rnn::Error>`.

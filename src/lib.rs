@@ -13,7 +13,21 @@
 //!
 //! Layers (see `ARCHITECTURE.md`): [`spec`] and [`import`] describe networks, [`cpu`] is the
 //! reference, [`plan`] says what the GPU runs, [`gpu`] runs it, [`engine`] is the front door.
+//!
+//! In a browser (`wasm32-unknown-unknown`, WebGPU) the calls that wait for the GPU exist only in
+//! their async forms (`Engine::gpu_async`, `Model::forward_async`, `Stream::push_async`,
+//! `Trainer::step_async`, ...); natively both forms exist and give the same results. `web/`
+//! runs the conformance suite and a demo in a page.
 
+#![cfg_attr(
+    target_arch = "wasm32",
+    expect(
+        clippy::arc_with_non_send_sync,
+        reason = "wgpu's WebGPU objects are neither Send nor Sync; a page runs on one thread, and the Arcs stay for native targets"
+    )
+)]
+
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod case;
 pub mod cpu;
@@ -22,6 +36,7 @@ pub mod error;
 pub mod gpu;
 pub mod import;
 pub mod kernels;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod lessons;
 pub mod network;
 pub mod onnx;

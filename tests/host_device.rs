@@ -113,12 +113,17 @@ fn a_lost_device_is_reported_as_lost() {
         "{first:?}"
     );
     assert!(is_lost(model.forward(&case.inputs)), "and on every call after");
+    assert!(is_lost(pollster::block_on(model.forward_async(&case.inputs))), "the async form too");
     assert!(matches!(own.load(case.network.clone()), Err(wgpu_rnn::Error::DeviceLost { .. })), "loading too");
     let chunk = stream.push(&x, 1, None);
     assert!(matches!(chunk, Err(wgpu_rnn::Error::DeviceLost { .. })), "a stream's chunk: {chunk:?}");
     let step = trainer.step(&batch);
     assert!(matches!(step, Err(wgpu_rnn::Error::DeviceLost { .. })), "a training step: {step:?}");
     assert!(matches!(trainer.model(), Err(wgpu_rnn::Error::DeviceLost { .. })), "reading the trained model back");
+    let step = pollster::block_on(trainer.step_async(&batch));
+    assert!(matches!(step, Err(wgpu_rnn::Error::DeviceLost { .. })), "an async training step: {step:?}");
+    let chunk = pollster::block_on(stream.push_async(&x, 1, None));
+    assert!(matches!(chunk, Err(wgpu_rnn::Error::DeviceLost { .. })), "an async chunk: {chunk:?}");
 
     let (device, queue) = host_device();
     let hosted = Engine::from_wgpu(device, queue).expect("engine");
@@ -127,4 +132,22 @@ fn a_lost_device_is_reported_as_lost() {
     hosted.context().expect("GPU").note_device_lost("the host's lost callback ran");
     let err = model.forward(&case.inputs).expect_err("lost");
     assert!(err.to_string().contains("the host's lost callback ran"), "{err}");
+}
+
+/// Training within WebGPU's default limits (what a browser grants without asking for more):
+/// every training kernel fits, and a step gives what it gives on the engine's own device.
+#[test]
+fn trains_on_the_hosts_device_with_default_limits() {
+    use wgpu_rnn::case::TrainCase;
+    let (device, queue) = host_device();
+    let engine = Engine::from_wgpu(device, queue).expect("an engine");
+    for path in common::data_files("train") {
+        let case = TrainCase::load(&path).expect("loads");
+        let mut on_host = wgpu_rnn::train::Trainer::new(&engine, case.model.clone(), case.config).expect("trainer");
+        let mut own = wgpu_rnn::train::Trainer::new(common::gpu(), case.model.clone(), case.config).expect("trainer");
+        for batch in &case.batches {
+            let got = on_host.step(batch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(got, own.step(batch).expect("step"), "{}", path.display());
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //!     cargo run --release --example char_rnn -- --quick      # under a minute on lavapipe
 //!     cargo run --release --example char_rnn -- --cell gru --prompt "MACBETH." --temperature 0.6
 //!     cargo run --release --example char_rnn -- --compare lstm,gru --epochs 10   # GRU or LSTM?
+//!     cargo run --release --example char_rnn -- --model web/www/model --sample 200  # a saved model
 //!
 //! It writes `char_rnn.safetensors` (PyTorch's state_dict names: `embedding.weight`,
 //! `rnn.weight_ih_l0`, ..., `head.weight`), `char_rnn.json` (the vocabulary and the shapes) and
@@ -90,6 +91,13 @@ pub struct Options {
     /// The GRU-or-LSTM lesson: train each of these cells (e.g. `lstm,gru`) with the same budget
     #[arg(long, value_delimiter = ',')]
     pub compare: Vec<String>,
+    /// Sample from the model a run saved in this directory (`char_rnn.safetensors` and
+    /// `char_rnn.json`) instead of training; prints the time per step (one forward call each)
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Save the model without the optimizer state (a third of the size; what web/ ships)
+    #[arg(long)]
+    pub model_only: bool,
 }
 
 impl Options {
@@ -282,7 +290,10 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     println!("--- sample (temperature {}) ---\n{}{sample}\n---", o.temperature, o.prompt);
     std::fs::create_dir_all(&o.out).map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
     let model_path = o.out.join("char_rnn.safetensors");
-    trainer.save(&model_path).map_err(|e| e.to_string())?;
+    match o.model_only {
+        true => trained.save(&model_path, None).map_err(|e| e.to_string())?,
+        false => trainer.save(&model_path).map_err(|e| e.to_string())?,
+    }
     let meta = serde_json::json!({
         "vocab": corpus.chars.iter().collect::<String>(),
         "cell": cell.name(), "layers": o.layers, "hidden": o.hidden, "embed": o.embed,
@@ -405,7 +416,9 @@ pub fn sample(
     let mut rng = Rng::new(seed ^ 0xC4A2);
     let mut feed = prompt.to_vec();
     let mut out = String::new();
+    STEP_MS.with(|t| t.borrow_mut().clear());
     for _ in 0..count {
+        let started = Instant::now();
         let x: Vec<f32> = feed.iter().flat_map(|&id| emb.weight[id * emb.dim..][..emb.dim].iter().copied()).collect();
         let y = stack
             .forward(&Inputs { x, steps: feed.len(), batch: 1, lengths: None, h0: h0.take(), c0: c0.take() })
@@ -417,8 +430,47 @@ pub fn sample(
         feed = vec![next];
         h0 = Some(y.h_n);
         c0 = if lstm { y.c_n } else { None };
+        STEP_MS.with(|t| t.borrow_mut().push(started.elapsed().as_secs_f64() * 1e3));
     }
     Ok(out)
+}
+
+thread_local! {
+    /// Milliseconds of each step of the last `sample` on this thread (forward call, head, draw).
+    static STEP_MS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What `--model` measured: the sample and the time per step.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub adapter: String,
+    pub text: String,
+    /// Milliseconds of each step after the first (which compiles the pipelines).
+    pub step_ms: Vec<f64>,
+}
+
+/// `--model DIR`: samples `--sample` characters after `--prompt` from a saved model, timing each
+/// step as the web page's demo does.
+pub fn sample_saved(o: &Options, engine: &Engine, dir: &Path) -> Result<Sampled, String> {
+    let (model, _) = TrainModel::load(&dir.join("char_rnn.safetensors")).map_err(|e| e.to_string())?;
+    let meta_path = dir.join("char_rnn.json");
+    let meta: serde_json::Value = std::fs::read_to_string(&meta_path)
+        .map_err(|e| format!("cannot read {}: {e}", meta_path.display()))
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| format!("{}: {e}", meta_path.display())))?;
+    let chars: Vec<char> =
+        meta["vocab"].as_str().ok_or_else(|| format!("{} has no `vocab`", meta_path.display()))?.chars().collect();
+    if model.head.outputs != chars.len() {
+        return Err(format!("the model has {} classes, the vocabulary {} characters", model.head.outputs, chars.len()));
+    }
+    let corpus = Corpus { chars, train: Vec::new(), valid: Vec::new() };
+    let prompt = corpus.encode(&o.prompt)?;
+    if prompt.is_empty() {
+        return Err("the prompt is empty: give at least one character to start from".into());
+    }
+    let text = sample(engine, &model, &corpus, &prompt, o.sample, o.temperature, o.seed)?;
+    let step_ms = STEP_MS.with(|t| t.borrow().iter().skip(1).copied().collect());
+    let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
+    Ok(Sampled { adapter, text, step_ms })
 }
 
 /// A class drawn from softmax(logits / temperature).
@@ -437,6 +489,26 @@ fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]
 fn main() -> std::process::ExitCode {
+    if let Some(dir) = Options::parse().model {
+        return common::main(
+            "char_rnn",
+            |o: &Options, e| sample_saved(o, e, &dir),
+            |r: &Sampled| {
+                let mut ms = r.step_ms.clone();
+                ms.sort_by(f64::total_cmp);
+                let at = |q: f64| ms.get(((ms.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+                println!("{}", r.text);
+                println!(
+                    "{} steps on {}: median {:.2} ms per step (min {:.2}, max {:.2}; the first step not counted)",
+                    ms.len(),
+                    r.adapter,
+                    at(0.5),
+                    at(0.0),
+                    at(1.0)
+                );
+            },
+        );
+    }
     let run_either = |o: &Options, e: &Engine| match o.compare.is_empty() {
         true => run(o, e).map(|r| vec![(o.cell.clone(), r)]),
         false => compare(o, e),

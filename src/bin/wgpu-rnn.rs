@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use wgpu_rnn::bench::{self, BenchConfig, BenchRecord};
-use wgpu_rnn::case::{Case, Comparison, TrainCase};
+use wgpu_rnn::case::Comparison;
+use wgpu_rnn::case::check::{self, Checked};
 use wgpu_rnn::gpu::GpuOptions;
 use wgpu_rnn::kernels::{KERNELS, Kernel, KernelBuild};
 use wgpu_rnn::onnx::OnnxModel;
 use wgpu_rnn::plan::StepVariant;
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::tensor::TensorFile;
-use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode, Model};
+use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode};
 
 #[derive(Parser)]
 #[command(
@@ -547,100 +548,6 @@ fn case_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// Runs one case on `model` and the CPU reference; Ok((rel, max)) when everything passes.
-fn check_case(model: &Model, case: &Case) -> Result<(f64, f64, &'static str), String> {
-    let mut all: Vec<(&str, Comparison)> = Vec::new();
-    let on = if model.is_gpu() { "gpu" } else { "cpu-fallback" };
-    let out = model.forward(&case.inputs).map_err(|e| format!("{on}: {e}"))?;
-    all.extend(case.compare(&out).into_iter().map(|c| (on, c)));
-    let reference = wgpu_rnn::cpu::forward(&case.network, &case.inputs).map_err(|e| format!("cpu: {e}"))?;
-    all.extend(case.compare(&reference).into_iter().map(|c| ("cpu", c)));
-    if let Some((path, c)) = all.iter().find(|(_, c)| !c.passed()) {
-        return Err(format!("{path} {} rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")));
-    }
-    let rel = all.iter().map(|(_, c)| c.rel).fold(0.0, f64::max);
-    let max = all.iter().map(|(_, c)| c.max).fold(0.0, f64::max);
-    Ok((rel, max, if model.is_gpu() { "gpu+cpu" } else { "cpu only: no GPU" }))
-}
-
-/// Checks a gradient case's backward on `model` (the GPU's, or the CPU reference without one)
-/// and on the CPU reference; Ok((rel, max)) when both pass.
-fn check_gradients(model: &Model, case: &Case) -> Result<(f64, f64), String> {
-    let Some(g) = &case.gradients else { return Ok((0.0, 0.0)) };
-    let on = if model.is_gpu() { "gpu" } else { "cpu-fallback" };
-    let grads = model.backward(&case.inputs, &g.upstream).map_err(|e| format!("{on} backward: {e}"))?;
-    let (rel, max) = summarize(on, &case.compare_gradients(&grads))?;
-    let grads =
-        wgpu_rnn::cpu::backward(&case.network, &case.inputs, &g.upstream).map_err(|e| format!("cpu backward: {e}"))?;
-    let (crel, cmax) = summarize("cpu", &case.compare_gradients(&grads))?;
-    Ok((rel.max(crel), max.max(cmax)))
-}
-
-/// Runs a training case's K steps with `engine` (the GPU, or the CPU reference without one) and
-/// on the CPU reference; Ok((rel, max, where)) when both pass.
-fn check_training(engine: &Engine, case: &TrainCase) -> Result<(f64, f64, &'static str), String> {
-    let mut results = Vec::new();
-    for cpu in [false, true] {
-        let cpu_engine = Engine::cpu();
-        let mut trainer =
-            wgpu_rnn::train::Trainer::new(if cpu { &cpu_engine } else { engine }, case.model.clone(), case.config)
-                .map_err(|e| e.to_string())?;
-        let on = if trainer.is_gpu() {
-            "gpu"
-        } else if cpu {
-            "cpu"
-        } else {
-            "cpu-fallback"
-        };
-        let mut stats = Vec::new();
-        for (k, batch) in case.batches.iter().enumerate() {
-            stats.push(trainer.step(batch).map_err(|e| format!("{on} step {k}: {e}"))?);
-        }
-        let model = trainer.model().map_err(|e| format!("{on}: {e}"))?;
-        results.push(summarize(on, &case.compare(&stats, &model))?);
-        if !engine.is_gpu() {
-            return Ok((results[0].0, results[0].1, "cpu only: no GPU"));
-        }
-    }
-    let rel = results.iter().map(|r| r.0).fold(0.0, f64::max);
-    let max = results.iter().map(|r| r.1).fold(0.0, f64::max);
-    Ok((rel, max, "gpu+cpu"))
-}
-
-/// The largest errors of passing comparisons, or the first failure.
-fn summarize(path: &str, cmp: &[Comparison]) -> Result<(f64, f64), String> {
-    if let Some(c) = cmp.iter().find(|c| !c.passed()) {
-        return Err(format!("{path} {} rel={:.2e} max={:.2e} {}", c.name, c.rel, c.max, c.mismatches.join("; ")));
-    }
-    Ok((cmp.iter().map(|c| c.rel).fold(0.0, f64::max), cmp.iter().map(|c| c.max).fold(0.0, f64::max)))
-}
-
-/// A model file: loads, and runs a random input on the engine and on the CPU reference.
-fn check_model_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String> {
-    let m = OnnxModel::load(path).map_err(|e| e.to_string())?;
-    let net = &m.network;
-    let inp = random::inputs(net, 7, 3, 1, true, false);
-    let out = engine.load(net.clone()).and_then(|model| model.forward(&inp)).map_err(|e| e.to_string())?;
-    if engine.is_gpu() && out.dispatches == 0 {
-        return Err("the GPU path did not run".into());
-    }
-    let reference = wgpu_rnn::cpu::forward(net, &inp).map_err(|e| e.to_string())?;
-    let pairs = || out.y.iter().chain(&out.h_n).zip(reference.y.iter().chain(&reference.h_n));
-    let max = pairs().map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
-    let scale = pairs().map(|(_, b)| b.abs() as f64).fold(1e-30, f64::max);
-    let what = format!(
-        "ONNX model from {}, {} {} layer(s), random input on the {} against the CPU reference",
-        if m.producer.is_empty() { "an unknown producer" } else { &m.producer },
-        net.cell().name().to_uppercase(),
-        net.layers.len(),
-        if engine.is_gpu() { "GPU" } else { "CPU reference" }
-    );
-    if max > 1e-4 * scale.max(1.0) {
-        return Err(format!("{what}: outputs differ by {max:.2e}"));
-    }
-    Ok((max / scale, max, what))
-}
-
 /// Runs a model file on a tensor file's inputs; writes the outputs.
 fn run(engine: &Engine, model: &Path, input: &Path, out: &Path) -> wgpu_rnn::Result<()> {
     let m = OnnxModel::load(model)?;
@@ -668,45 +575,26 @@ fn run(engine: &Engine, model: &Path, input: &Path, out: &Path) -> wgpu_rnn::Res
     Ok(())
 }
 
-/// One case file of any kind: forward (with gradients when it has them) or training; or a
-/// model file (`.onnx`).
-fn check_file(engine: &Engine, path: &Path) -> Result<(f64, f64, String), String> {
-    if path.extension().is_some_and(|x| x == "onnx") {
-        return check_model_file(engine, path);
-    }
-    let file = TensorFile::read(path).map_err(|e| e.to_string())?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    if TrainCase::is_train(&file) {
-        let case = TrainCase::from_file(name, &file).map_err(|e| e.to_string())?;
-        let (rel, max, paths) = check_training(engine, &case)?;
-        return Ok((rel, max, format!("training case, {} steps, {paths}", case.batches.len())));
-    }
-    let case = Case::from_file(name, &file).map_err(|e| e.to_string())?;
-    let model: Model = engine.load(case.network.clone()).map_err(|e| e.to_string())?;
-    let (rel, max, paths) = check_case(&model, &case)?;
-    if case.gradients.is_none() {
-        return Ok((rel, max, paths.to_string()));
-    }
-    let (grel, gmax) = check_gradients(&model, &case)?;
-    Ok((rel.max(grel), max.max(gmax), format!("gradient case, {paths}")))
+/// One case file of any kind, checked as the web page checks it ([`wgpu_rnn::case::check`]).
+fn check_file(engine: &Engine, path: &Path) -> Result<Checked, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+    pollster::block_on(check::check_bytes(engine, &name, &bytes))
 }
 
 fn check(engine: &Engine, paths: &[PathBuf]) -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for path in case_files(paths) {
         let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-        match check_file(engine, &path) {
-            Ok((rel, max, paths)) => {
-                passed += 1;
-                println!("PASS {name} rel={rel:.2e} max={max:.2e} ({paths})");
-            }
-            Err(why) => {
-                failed += 1;
-                println!("FAIL {name}: {why}");
-            }
+        let result = check_file(engine, &path);
+        if result.is_ok() {
+            passed += 1
+        } else {
+            failed += 1
         }
+        println!("{}", check::line(&name, &result));
     }
-    println!("{passed} passed, {failed} failed");
+    println!("{}", check::summary(passed, failed));
     if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 

@@ -10,6 +10,7 @@ use crate::network::{Inputs, Network, Outputs};
 use crate::spec::Cell;
 use crate::tensor::{Tensor, TensorFile};
 
+pub mod check;
 mod gradients;
 mod train;
 pub use gradients::GradientCheck;

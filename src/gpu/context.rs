@@ -144,6 +144,8 @@ pub struct GpuContext {
     pipeline_cache: Option<Arc<CacheFile>>,
     /// Why the device was lost, once it is (its lost callback, or `note_device_lost`).
     lost: Arc<Mutex<Option<String>>>,
+    /// The first wgpu error that no scope caught (an engine's own device only).
+    uncaptured: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -151,6 +153,12 @@ impl std::fmt::Debug for GpuContext {
         f.debug_struct("GpuContext").field("adapter", &self.adapter).finish_non_exhaustive()
     }
 }
+
+/// Why there is no adapter at all, and what would give one.
+#[cfg(not(target_arch = "wasm32"))]
+const NO_ADAPTER: &str = "no adapter found (install a Vulkan, Metal or DX12 driver; on Linux without a GPU, mesa-vulkan-drivers provides lavapipe)";
+#[cfg(target_arch = "wasm32")]
+const NO_ADAPTER: &str = "this browser offers no WebGPU adapter (WebGPU runs in Chrome and Edge 113 or later, Safari 26, Firefox 141 or later on Windows; on Linux start Chrome with --enable-unsafe-webgpu, and without a GPU also --enable-unsafe-swiftshader)";
 
 /// Rank of an adapter: real GPUs before CPU rasterizers, native APIs before GL.
 fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
@@ -166,14 +174,20 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 
 impl GpuContext {
     /// Opens the best adapter the options allow and creates a headless device with the
-    /// adapter's own limits.
+    /// adapter's own limits (blocking; [`GpuContext::new_async`] is the form for browsers).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(opts: &GpuOptions) -> Result<GpuContext> {
+        pollster::block_on(Self::new_async(opts))
+    }
+
+    /// [`GpuContext::new`] for async code, and the only form on wasm32 (WebGPU in a browser).
+    pub async fn new_async(opts: &GpuOptions) -> Result<GpuContext> {
         let backends = opts.backends()?;
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends,
             ..wgpu::InstanceDescriptor::new_without_display_handle()
         });
-        let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let mut adapters = instance.enumerate_adapters(backends).await;
         let all: Vec<String> =
             adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
         if let Some(want) = &opts.adapter {
@@ -183,32 +197,42 @@ impl GpuContext {
         adapters.sort_by_key(|a| rank(&a.get_info()));
         let Some(adapter) = adapters.into_iter().next() else {
             return Err(Error::NoAdapter(if all.is_empty() {
-                "no adapter found (install a Vulkan, Metal or DX12 driver; on Linux without a GPU, mesa-vulkan-drivers provides lavapipe)".into()
+                NO_ADAPTER.into()
             } else {
                 format!("no adapter matches {opts:?}; available: {}", all.join(", "))
             }));
         };
         let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("wgpu-rnn.device"),
-            // timestamps let `bench` report GPU time beside wall time
-            // subgroups for the split-K step kernel; 64-bit integers for wide weight loads;
-            // a pipeline cache to start warm
-            required_features: adapter.features()
-                & (wgpu::Features::TIMESTAMP_QUERY
-                    | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-                    | wgpu::Features::SUBGROUP
-                    | wgpu::Features::SHADER_INT64
-                    | wgpu::Features::PIPELINE_CACHE),
-            required_limits: adapter.limits(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| Error::gpu(format!("requesting a device on {}", info.name), e))?;
-        // Every engine call runs inside error scopes; anything uncaptured is reported, not a panic.
-        device.on_uncaptured_error(Arc::new(|e: wgpu::Error| eprintln!("wgpu-rnn: uncaptured wgpu error: {e}")));
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-rnn.device"),
+                // timestamps let `bench` report GPU time beside wall time
+                // subgroups for the split-K step kernel; 64-bit integers for wide weight loads;
+                // a pipeline cache to start warm
+                required_features: adapter.features()
+                    & (wgpu::Features::TIMESTAMP_QUERY
+                        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+                        | wgpu::Features::SUBGROUP
+                        | wgpu::Features::SHADER_INT64
+                        | wgpu::Features::PIPELINE_CACHE),
+                required_limits: adapter.limits(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::gpu(format!("requesting a device on {}", info.name), e))?;
         let ctx = Self::with_device(device, queue, &info, adapter.features(), opts)?;
+        // Every engine call runs inside error scopes (in a browser: every async call, see
+        // `scoped_async`); anything uncaptured is kept and reported by the next call, not a panic.
+        let uncaptured = ctx.uncaptured.clone();
+        ctx.device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            #[cfg(not(target_arch = "wasm32"))]
+            eprintln!("wgpu-rnn: uncaptured wgpu error: {e}");
+            if let Ok(mut u) = uncaptured.lock() {
+                u.get_or_insert(e.to_string());
+            }
+        }));
         // the device is the engine's own: its loss is reported by every later call
         let lost = ctx.lost.clone();
         ctx.device.set_device_lost_callback(move |reason, message| {
@@ -241,8 +265,60 @@ impl GpuContext {
             return Err(lost(reason));
         }
         let result = scoped(&self.device, during, f);
+        #[cfg(not(target_arch = "wasm32"))]
+        if result.is_err() && self.lost().is_none() {
+            // a device destroyed meanwhile makes its buffers invalid before it reports the loss:
+            // let its lost callback run, so that the error says what happened
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
         match self.lost() {
             Some(reason) => Err(lost(reason)),
+            None => result,
+        }
+    }
+
+    /// [`GpuContext::scoped`] for async calls: `start` records and submits work (and starts
+    /// its readback, which the caller awaits next). On native targets this is `scoped`. In a
+    /// browser error scopes report asynchronously, so the scopes stay open around the whole of
+    /// `start` (every `scoped` inside it is then transparent) and are popped and awaited after
+    /// it. An error that no scope caught since the last call is reported too.
+    pub(crate) async fn scoped_async<S>(&self, during: &str, start: impl FnOnce() -> Result<S>) -> Result<S> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let started = self.scoped(during, start).and_then(|s| s);
+        #[cfg(target_arch = "wasm32")]
+        let started = {
+            if let Some(reason) = self.lost() {
+                return Err(Error::DeviceLost { during: during.to_string(), reason });
+            }
+            let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+            let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let started = start();
+            let mut fault = None;
+            for pop in [validation.pop(), oom.pop(), internal.pop()] {
+                if let Some(e) = pop.await {
+                    fault.get_or_insert(e);
+                }
+            }
+            match fault {
+                Some(e) => Err(Error::gpu(during, GpuFault::Scope(e))),
+                None => started,
+            }
+        };
+        if let Some(reason) = self.lost() {
+            return Err(Error::DeviceLost { during: during.to_string(), reason });
+        }
+        if let Some(e) = self.uncaptured.lock().ok().and_then(|mut u| u.take()) {
+            return Err(Error::gpu(during, GpuFault::Uncaptured(e)));
+        }
+        started
+    }
+
+    /// An awaited readback's result as the caller sees it: a device lost meanwhile is
+    /// [`Error::DeviceLost`] (what [`GpuContext::scoped`] does for the blocking forms).
+    pub(crate) fn settled<T>(&self, during: &str, result: Result<T>) -> Result<T> {
+        match self.lost() {
+            Some(reason) => Err(Error::DeviceLost { during: during.to_string(), reason }),
             None => result,
         }
     }
@@ -315,6 +391,7 @@ impl GpuContext {
             train,
             pipeline_cache,
             lost: Arc::new(Mutex::new(None)),
+            uncaptured: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -355,7 +432,17 @@ impl GpuContext {
 }
 
 /// Runs `f` inside validation, out-of-memory and internal error scopes and returns the first
+/// error wgpu reports as [`Error::Gpu`], met while doing `during`. In a browser a scope reports
+/// only asynchronously, so there this runs `f` alone and the enclosing
+/// [`GpuContext::scoped_async`] catches its errors.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn scoped<T>(_device: &wgpu::Device, _during: &str, f: impl FnOnce() -> T) -> Result<T> {
+    Ok(f())
+}
+
+/// Runs `f` inside validation, out-of-memory and internal error scopes and returns the first
 /// error wgpu reports as [`Error::Gpu`], met while doing `during`.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn scoped<T>(device: &wgpu::Device, during: &str, f: impl FnOnce() -> T) -> Result<T> {
     let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);

@@ -1,15 +1,20 @@
-//! Reading GPU memory: everything maps through [`PendingRead`]; [`read_back`] is its blocking form.
+//! Reading GPU memory: everything maps through [`PendingRead`]; [`read_back`] is its blocking
+//! form (native only), [`PendingRead::settle`] the async one (every target; in a browser the
+//! only one).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::{Error, GpuFault, Result};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::error::GpuFault;
+use crate::error::{Error, Result};
 
 /// Copies `size` bytes of `src` after the given encoder's work, submits, waits for the GPU, and
 /// returns the bytes as f32. Blocks the calling thread (see [`PendingRead`] for the
 /// non-blocking form).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_back(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -20,39 +25,65 @@ pub fn read_back(
     PendingRead::start(device, queue, encoder, src, size).wait()
 }
 
-/// Reads several buffers after the encoder's work with one mapping: each `(buffer, floats)`
-/// is copied into one staging buffer, in order, and comes back as its own vector.
-pub fn read_back_many(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    mut encoder: wgpu::CommandEncoder,
-    parts: &[(&wgpu::Buffer, usize)],
-) -> Result<Vec<Vec<f32>>> {
-    let total: usize = parts.iter().map(|p| p.1).sum();
-    let gather = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("wgpu-rnn.gather"),
-        size: (total.max(1) * 4) as u64,
-        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    });
-    let mut offset = 0u64;
-    for &(buf, n) in parts.iter().filter(|p| p.1 > 0) {
-        encoder.copy_buffer_to_buffer(buf, 0, &gather, offset, n as u64 * 4);
-        offset += n as u64 * 4;
+/// Several buffers read with one mapping: each `(buffer, floats)` is copied, in order, into one
+/// buffer after the encoder's work, which is submitted; each comes back as its own vector.
+#[derive(Debug)]
+pub struct PendingReads {
+    read: PendingRead,
+    sizes: Vec<usize>,
+}
+
+impl PendingReads {
+    /// Copies the parts into one buffer after the encoder's work, submits, and starts mapping.
+    pub fn start(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        mut encoder: wgpu::CommandEncoder,
+        parts: &[(&wgpu::Buffer, usize)],
+    ) -> PendingReads {
+        let total: usize = parts.iter().map(|p| p.1).sum();
+        let gather = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu-rnn.gather"),
+            size: (total.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut offset = 0u64;
+        for &(buf, n) in parts.iter().filter(|p| p.1 > 0) {
+            encoder.copy_buffer_to_buffer(buf, 0, &gather, offset, n as u64 * 4);
+            offset += n as u64 * 4;
+        }
+        let read = PendingRead::start(device, queue, encoder, &gather, (total.max(1) * 4) as u64);
+        PendingReads { read, sizes: parts.iter().map(|p| p.1).collect() }
     }
-    let data = read_back(device, queue, encoder, &gather, (total.max(1) * 4) as u64)?;
+
+    /// Blocks until the data is there.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait(self) -> Result<Vec<Vec<f32>>> {
+        Ok(split(&self.sizes, self.read.wait()?))
+    }
+
+    /// Waits for the data without blocking a browser: see [`PendingRead::settle`].
+    pub async fn settle(self) -> Result<Vec<Vec<f32>>> {
+        Ok(split(&self.sizes, self.read.settle().await?))
+    }
+}
+
+/// `data` cut into consecutive parts of `sizes` floats.
+fn split(sizes: &[usize], data: Vec<f32>) -> Vec<Vec<f32>> {
     let mut rest = &data[..];
-    Ok(parts
+    sizes
         .iter()
-        .map(|p| {
-            let (part, tail) = rest.split_at(p.1);
+        .map(|&n| {
+            let (part, tail) = rest.split_at(n.min(rest.len()));
             rest = tail;
             part.to_vec()
         })
-        .collect())
+        .collect()
 }
 
 /// How long `PendingRead::wait` waits for a mapping before giving up.
+#[cfg(not(target_arch = "wasm32"))]
 const WAIT_SECONDS: u64 = 600;
 
 #[derive(Default)]
@@ -127,6 +158,7 @@ impl PendingRead {
 
     /// Blocks until the data is there. Another thread polling the same device may be the one
     /// that runs the mapping callback, so this waits for the callback itself, not for the poll.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait(self) -> Result<Vec<f32>> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(WAIT_SECONDS);
         loop {
@@ -141,6 +173,19 @@ impl PendingRead {
             }
             std::thread::yield_now();
         }
+    }
+}
+
+impl PendingRead {
+    /// The data, for async code on every target. In a browser the page's event loop completes
+    /// the mapping, so this awaits it; a native device makes progress only when polled, so there
+    /// this waits for the GPU as [`PendingRead::wait`] does (the async forms exist natively so
+    /// that the same code runs, and is tested, on both).
+    pub async fn settle(self) -> Result<Vec<f32>> {
+        #[cfg(target_arch = "wasm32")]
+        return self.await;
+        #[cfg(not(target_arch = "wasm32"))]
+        self.wait()
     }
 }
 

@@ -4,7 +4,7 @@
 //! maps buffers (`download`).
 
 mod context;
-mod download;
+pub(crate) mod download;
 mod executor;
 mod model;
 pub(crate) mod params;
@@ -14,8 +14,9 @@ mod stream;
 pub mod train;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
-pub use download::PendingRead;
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use download::read_back;
+pub use download::{PendingRead, PendingReads};
 pub use model::{GpuModel, ResidentOutputs, Timing};
 pub use pipeline_cache::CacheSetting;
 pub use stream::{ChunkInput, ChunkOutput, SlotState, Stream};

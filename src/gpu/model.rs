@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::error::{Error, Result};
 use crate::network::{Inputs, Network, Outputs};
 use crate::pack::{pack_layer, pack_stack};
-use crate::plan::{Buf, Command, NetShape, Plan, StepVariant};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::plan::Command;
+use crate::plan::{Buf, NetShape, Plan, StepVariant};
 use crate::spec::Cell;
 
 use super::context::GpuContext;
@@ -218,20 +220,48 @@ impl GpuModel {
 
     /// A training forward and its backward on the GPU: the gradients of
     /// `sum(outputs ⊙ upstream)` (see [`super::GpuTrainer::forward_backward`]). The first call
-    /// uploads the weights in the training kernels' layout.
+    /// uploads the weights in the training kernels' layout. Blocks (native targets only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn backward(&self, inp: &Inputs, up: &crate::network::Upstream) -> Result<crate::network::Gradients> {
-        let trainer = match self.trainer.get() {
+        Ok(self.trainer()?.forward_backward(inp, up)?.1)
+    }
+
+    /// [`Self::backward`] for async code, and the only form in a browser.
+    pub async fn backward_async(
+        &self,
+        inp: &Inputs,
+        up: &crate::network::Upstream,
+    ) -> Result<crate::network::Gradients> {
+        Ok(self.trainer()?.forward_backward_async(inp, up).await?.1)
+    }
+
+    /// The training kernels' copy of the network, made by the first backward.
+    fn trainer(&self) -> Result<&super::GpuTrainer> {
+        Ok(match self.trainer.get() {
             Some(t) => t,
             None => {
                 let made = super::GpuTrainer::new(self.ctx.clone(), self.net.clone())?;
                 self.trainer.get_or_init(|| made)
             }
-        };
-        Ok(trainer.forward_backward(inp, up)?.1)
+        })
     }
 
-    /// Runs the network and reads the outputs back (one submit, one readback).
+    /// Runs the network and reads the outputs back (one submit, one readback; blocks).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
+        let (read, finish) = self.ctx.scoped("reading the outputs back", || self.start_forward(inp))??;
+        Ok(finish.outputs(self.ctx.scoped("reading the outputs back", || read.wait())??))
+    }
+
+    /// [`Self::forward`] for async code, and the only form in a browser.
+    pub async fn forward_async(&self, inp: &Inputs) -> Result<Outputs> {
+        let (read, finish) = self.ctx.scoped_async("running a forward call", || self.start_forward(inp)).await?;
+        Ok(finish.outputs(self.ctx.settled("reading the outputs back", read.settle().await)?))
+    }
+
+    /// Uploads the inputs, records the forward call, submits it and starts reading `Y`, `Y_h`
+    /// (and `Y_c`) back.
+    fn start_forward(&self, inp: &Inputs) -> Result<(super::download::PendingReads, FinishForward)> {
         let (t, b) = (inp.steps, inp.batch);
         let device = &self.ctx.device;
         let lstm = self.shape.cell == Cell::Lstm;
@@ -250,15 +280,8 @@ impl GpuModel {
             (&ws.buffers[&Buf::Hn], sizes[1]),
             (&ws.buffers[&Buf::Cn], sizes[2]),
         ];
-        let mut data = self
-            .ctx
-            .scoped("reading the outputs back", || {
-                super::download::read_back_many(device, &self.ctx.queue, encoder, &parts)
-            })??
-            .into_iter();
-        let (y, h_n, c_n) =
-            (data.next().unwrap_or_default(), data.next().unwrap_or_default(), data.next().unwrap_or_default());
-        Ok(Outputs { y, h_n, c_n: lstm.then_some(c_n), dispatches: plan.dispatches() })
+        let read = super::download::PendingReads::start(device, &self.ctx.queue, encoder, &parts);
+        Ok((read, FinishForward { lstm, dispatches: plan.dispatches() }))
     }
 
     /// Runs the network and leaves the outputs on the GPU (no readback, no wait).
@@ -291,6 +314,7 @@ impl GpuModel {
     /// Times one forward call without reading outputs back: wall time from recording to the
     /// GPU finishing, and GPU time from timestamps when the device has
     /// `TIMESTAMP_QUERY_INSIDE_ENCODERS`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn time_forward(&self, inp: &Inputs) -> Result<Timing> {
         let start = std::time::Instant::now();
         let ws = self.workspace(inp.steps, inp.batch)?;
@@ -307,6 +331,7 @@ impl GpuModel {
     /// Times only the dispatches of the plan that `keep` selects (one kernel in isolation), on
     /// the buffers of a real forward call with these inputs (uploaded first, outside the timed
     /// region): wall time until the GPU is done, and GPU time where the adapter has timestamps.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn time_kernels(&self, inp: &Inputs, keep: impl Fn(crate::kernels::Kernel) -> bool) -> Result<Timing> {
         let lengths = self.net.validate_inputs(inp)?;
         let mut plan = self.plan_for(inp, &lengths);
@@ -323,6 +348,7 @@ impl GpuModel {
     /// Records with `record` into a new encoder, between two GPU timestamps where the device
     /// writes them inside encoders, submits, and waits for the GPU. Returns the GPU
     /// milliseconds between the timestamps (`None` without them).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(super) fn run_timed(
         &self,
         label: &str,
@@ -440,5 +466,21 @@ impl GpuModel {
                 queue.write_buffer(&ws.buffers[&Buf::C(l)], 0, bytemuck::cast_slice(&c0));
             }
         }
+    }
+}
+
+/// What a forward call needs after its readback to make its [`Outputs`].
+struct FinishForward {
+    lstm: bool,
+    dispatches: usize,
+}
+
+impl FinishForward {
+    /// `data` = `[Y, Y_h, Y_c]` as read back.
+    fn outputs(self, data: Vec<Vec<f32>>) -> Outputs {
+        let mut data = data.into_iter();
+        let (y, h_n, c_n) =
+            (data.next().unwrap_or_default(), data.next().unwrap_or_default(), data.next().unwrap_or_default());
+        Outputs { y, h_n, c_n: self.lstm.then_some(c_n), dispatches: self.dispatches }
     }
 }

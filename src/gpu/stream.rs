@@ -18,7 +18,9 @@ use crate::spec::Cell;
 
 use super::download::PendingRead;
 use super::executor::Workspace;
-use super::model::{GpuModel, STORAGE, Timing};
+#[cfg(not(target_arch = "wasm32"))]
+use super::model::Timing;
+use super::model::{GpuModel, STORAGE};
 
 /// Where a chunk's input comes from.
 #[derive(Debug, Clone, Copy)]
@@ -230,6 +232,7 @@ impl Stream {
     /// Times one chunk of `steps` steps for every slot whose input `x [k, N, I]` is already in
     /// `input` on the GPU (as an embedding application runs it): wall time from recording to the
     /// GPU finishing, and GPU time from timestamps where the device has them. No readback.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn time_chunk(&self, input: &wgpu::Buffer, steps: usize) -> Result<Timing> {
         let start = std::time::Instant::now();
         let mut dispatches = 0;
@@ -252,8 +255,17 @@ impl Stream {
     }
 
     /// Runs a chunk from host memory and returns `y [k, N, H_out]` (blocks until the GPU is done).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn push(&self, x: &[f32], steps: usize, active: Option<&[bool]>) -> Result<Vec<f32>> {
-        self.push_pending(x, steps, active)?.wait()
+        let read = self.push_pending(x, steps, active)?;
+        self.model.ctx.scoped("reading a chunk back", || read.wait())?
+    }
+
+    /// [`Self::push`] for async code, and the only form in a browser.
+    pub async fn push_async(&self, x: &[f32], steps: usize, active: Option<&[bool]>) -> Result<Vec<f32>> {
+        let ctx = &self.model.ctx;
+        let read = ctx.scoped_async("running a chunk", || self.push_pending(x, steps, active)).await?;
+        ctx.settled("reading a chunk back", read.settle().await)
     }
 
     /// Records zeroing the state of `slots` into `encoder`.
@@ -285,6 +297,7 @@ impl Stream {
     }
 
     /// Reads one slot's state (blocks until the GPU is done).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_state(&self, slot: usize) -> Result<SlotState> {
         self.check_slot(slot)?;
         let ctx = &self.model.ctx;

@@ -170,18 +170,27 @@ impl TrainModel {
     /// Reads a model written by [`TrainModel::save`] (or by PyTorch with the same names and
     /// metadata), with its optimizer state when the file has one.
     pub fn load(path: &Path) -> Result<(TrainModel, Option<OptimizerState>)> {
-        let f = TensorFile::read(path)?;
+        Self::from_file(&TensorFile::read(path)?, &path.display().to_string())
+    }
+
+    /// [`TrainModel::load`] from a file's bytes (a browser has no files): `source` names where
+    /// they came from in errors.
+    pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(TrainModel, Option<OptimizerState>)> {
+        Self::from_file(&TensorFile::parse(bytes)?, source)
+    }
+
+    fn from_file(f: &TensorFile, source: &str) -> Result<(TrainModel, Option<OptimizerState>)> {
         if f.metadata.get("format").map(String::as_str) != Some(MODEL_FORMAT) {
             return Err(Error::invalid(
                 "format",
-                format!("{} is not a saved model (`format` must be `{MODEL_FORMAT}`)", path.display()),
+                format!("{source} is not a saved model (`format` must be `{MODEL_FORMAT}`)"),
             ));
         }
-        let cfg = TorchConfig::from_metadata(&f)?;
+        let cfg = TorchConfig::from_metadata(f)?;
         let vocab = f.meta_usize("vocab")?;
         let model = TrainModel::from_state_dict(
             &cfg,
-            &f,
+            f,
             "",
             vocab,
             f.meta_usize("classes")?,
@@ -195,7 +204,7 @@ impl TrainModel {
                     .parse()
                     .map_err(|_| Error::invalid("optimizer_step", format!("`{step}` is not a count")))?;
                 let moments = |prefix: &str| -> Result<Vec<Vec<f64>>> {
-                    let m = TrainModel::from_state_dict(&cfg, &f, prefix, vocab, model.head.outputs, model.head_mode)?;
+                    let m = TrainModel::from_state_dict(&cfg, f, prefix, vocab, model.head.outputs, model.head_mode)?;
                     Ok(m.clone().parameters_mut().iter().map(|p| p.iter().map(|&x| x as f64).collect()).collect())
                 };
                 Some(OptimizerState { step, m: moments("optimizer.m.")?, v: moments("optimizer.v.")? })

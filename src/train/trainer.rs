@@ -59,9 +59,26 @@ impl Trainer {
     /// One optimizer step: forward, loss, backward, clipping, update. Returns the loss and the
     /// gradient norm before clipping. After an error ([`crate::Error::NonFinite`] for a NaN or
     /// infinity, or a batch that does not fit) the model is as it was.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
         match &mut self.inner {
             Inner::Gpu(g) => g.step(batch),
+            Inner::Cpu { .. } => self.step_cpu(batch),
+        }
+    }
+
+    /// [`Trainer::step`] for async code, and the only form in a browser.
+    pub async fn step_async(&mut self, batch: &Batch) -> Result<StepStats> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.step_async(batch).await,
+            Inner::Cpu { .. } => self.step_cpu(batch),
+        }
+    }
+
+    /// A step of the CPU reference.
+    fn step_cpu(&mut self, batch: &Batch) -> Result<StepStats> {
+        match &mut self.inner {
+            Inner::Gpu(_) => unreachable!("step_cpu on a GPU trainer"),
             Inner::Cpu { model, state, cfg, carry: None, .. } => reference_step(model, state, cfg, batch),
             Inner::Cpu { model, carry: Some(_), .. } if model.encoder.is_some() => Err(crate::Error::invalid(
                 "carry_state",
@@ -93,7 +110,7 @@ impl Trainer {
         match &mut self.inner {
             Inner::Gpu(g) => g.step_unread(batch),
             Inner::Cpu { .. } => {
-                let result = match self.step(batch) {
+                let result = match self.step_cpu(batch) {
                     Ok(stats) => Ok(stats),
                     Err(crate::Error::NonFinite { step, tensor }) => Err((step, tensor)),
                     Err(other) => return Err(other),
@@ -106,19 +123,26 @@ impl Trainer {
         }
     }
 
-    /// The loss and gradient norm of the last step, or the error it gave.
+    /// The loss and gradient norm of the last step, or the error it gave (blocks).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn last_stats(&self) -> Result<StepStats> {
         match &self.inner {
             Inner::Gpu(g) => g.last_stats(),
-            Inner::Cpu { last, .. } => match last {
-                Some(Ok(stats)) => Ok(*stats),
-                Some(Err((step, tensor))) => Err(crate::Error::NonFinite { step: *step, tensor: tensor.clone() }),
-                None => Err(crate::Error::invalid("last_stats", "no step has run")),
-            },
+            Inner::Cpu { last, .. } => cpu_last_stats(last),
         }
     }
 
-    /// The loss of `batch` in evaluation mode: no dropout, no update, zero initial state.
+    /// [`Trainer::last_stats`] for async code, and the only form in a browser.
+    pub async fn last_stats_async(&self) -> Result<StepStats> {
+        match &self.inner {
+            Inner::Gpu(g) => g.last_stats_async().await,
+            Inner::Cpu { last, .. } => cpu_last_stats(last),
+        }
+    }
+
+    /// The loss of `batch` in evaluation mode: no dropout, no update, zero initial state
+    /// (blocks).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
         match &mut self.inner {
             Inner::Gpu(g) => g.evaluate(batch),
@@ -128,10 +152,29 @@ impl Trainer {
         }
     }
 
+    /// [`Trainer::evaluate`] for async code, and the only form in a browser.
+    pub async fn evaluate_async(&mut self, batch: &Batch) -> Result<f64> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.evaluate_async(batch).await,
+            Inner::Cpu { model, cfg, .. } => {
+                super::reference::loss_and_gradients_from(model, cfg.loss, batch, None, None).map(|r| r.0)
+            }
+        }
+    }
+
     /// The model with its current parameters (read back from the GPU).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn model(&self) -> Result<TrainModel> {
         match &self.inner {
             Inner::Gpu(g) => g.model(),
+            Inner::Cpu { model, .. } => Ok(model.clone()),
+        }
+    }
+
+    /// [`Trainer::model`] for async code, and the only form in a browser.
+    pub async fn model_async(&self) -> Result<TrainModel> {
+        match &self.inner {
+            Inner::Gpu(g) => g.model_async().await,
             Inner::Cpu { model, .. } => Ok(model.clone()),
         }
     }
@@ -146,6 +189,7 @@ impl Trainer {
     }
 
     /// The optimizer state (moments read back from the GPU).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn optimizer_state(&self) -> Result<OptimizerState> {
         match &self.inner {
             Inner::Gpu(g) => g.optimizer_state(),
@@ -155,12 +199,14 @@ impl Trainer {
 
     /// Saves the model and the optimizer state as safetensors under PyTorch's names
     /// ([`TrainModel::save`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
         self.model()?.save(path, Some(&self.optimizer_state()?))
     }
 
     /// A trainer that goes on from a file [`Trainer::save`] wrote: the model, and the optimizer
     /// state when the file has one (else a fresh one).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn load(engine: &Engine, path: &std::path::Path, cfg: TrainConfig) -> Result<Trainer> {
         let (model, state) = TrainModel::load(path)?;
         let mut trainer = Trainer::new(engine, model, cfg)?;
@@ -222,5 +268,14 @@ impl Trainer {
             Inner::Gpu(g) => g.steps(),
             Inner::Cpu { state, .. } => state.step,
         }
+    }
+}
+
+/// What the CPU reference's last step gave.
+fn cpu_last_stats(last: &Option<std::result::Result<StepStats, (u64, String)>>) -> Result<StepStats> {
+    match last {
+        Some(Ok(stats)) => Ok(*stats),
+        Some(Err((step, tensor))) => Err(crate::Error::NonFinite { step: *step, tensor: tensor.clone() }),
+        None => Err(crate::Error::invalid("last_stats", "no step has run")),
     }
 }

@@ -21,6 +21,7 @@ pub use stepper::GpuStepper;
 use workspace::TrainWorkspace;
 
 use super::context::GpuContext;
+use super::download::PendingReads;
 use super::pipeline_cache::CacheFile;
 use super::pipelines::{KernelPipeline, compute_pipeline, kernel_layouts};
 use crate::error::Result;
@@ -181,8 +182,22 @@ impl GpuTrainer {
 
     /// A training forward and its backward on the GPU in one submit: the outputs, and the
     /// gradients of `sum(outputs ⊙ upstream)` with respect to the inputs and every weight
-    /// (as [`crate::cpu::backward`] computes them in f64).
+    /// (as [`crate::cpu::backward`] computes them in f64). Blocks (native targets only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_backward(&self, inp: &Inputs, up: &Upstream) -> Result<(Outputs, Gradients)> {
+        let (read, dispatches) = self.ctx.scoped("running a training pass", || self.start(inp, up))??;
+        Ok(self.finish(self.ctx.scoped("reading gradients back", || read.wait())??, dispatches))
+    }
+
+    /// [`Self::forward_backward`] for async code, and the only form in a browser.
+    pub async fn forward_backward_async(&self, inp: &Inputs, up: &Upstream) -> Result<(Outputs, Gradients)> {
+        let (read, dispatches) = self.ctx.scoped_async("running a training pass", || self.start(inp, up)).await?;
+        Ok(self.finish(self.ctx.settled("reading gradients back", read.settle().await)?, dispatches))
+    }
+
+    /// Uploads, records and submits a training pass and starts reading back its outputs and
+    /// gradients; returns the readback and the pass's dispatch count.
+    fn start(&self, inp: &Inputs, up: &Upstream) -> Result<(PendingReads, usize)> {
         self.net.validate_upstream(inp, up)?;
         let lengths = self.net.validate_inputs(inp)?;
         let mut guard =
@@ -196,10 +211,8 @@ impl GpuTrainer {
         let device = &self.ctx.device;
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train") });
-        self.ctx.scoped("recording a training pass", || {
-            ws.upload(&self.ctx.queue, inp, &lengths, up);
-            ws.record(&self.ctx, &mut encoder)
-        })??;
+        ws.upload(&self.ctx.queue, inp, &lengths, up);
+        ws.record(&self.ctx, &mut encoder)?;
         let lstm = self.net.cell() == Cell::Lstm;
         let plan = &ws.plan;
         let mut parts: Vec<(&wgpu::Buffer, usize)> = vec![
@@ -211,14 +224,17 @@ impl GpuTrainer {
             (ws.buffer(TBuf::Dc0), if lstm { plan.size(TBuf::Dc0) } else { 0 }),
         ];
         parts.extend(self.grads.iter().zip(&self.layers).map(|(g, l)| (g, l.weights_len())));
-        let data = self.ctx.scoped("reading gradients back", || {
-            super::download::read_back_many(device, &self.ctx.queue, encoder, &parts)
-        })??;
+        Ok((PendingReads::start(device, &self.ctx.queue, encoder, &parts), plan.dispatches()))
+    }
+
+    /// The outputs and gradients from what [`Self::start`] read back.
+    fn finish(&self, data: Vec<Vec<f32>>, dispatches: usize) -> (Outputs, Gradients) {
+        let lstm = self.net.cell() == Cell::Lstm;
         let mut it = data.into_iter();
         let mut next = || it.next().unwrap_or_default();
         let (y, h_n, c_n, dx, dh0, dc0) = (next(), next(), next(), next(), next(), next());
         let layers = self.layers.iter().map(|l| split_weights(l, &next())).collect();
-        let outputs = Outputs { y, h_n, c_n: lstm.then_some(c_n), dispatches: plan.dispatches() };
-        Ok((outputs, Gradients { x: dx, h0: dh0, c0: lstm.then_some(dc0), layers }))
+        let outputs = Outputs { y, h_n, c_n: lstm.then_some(c_n), dispatches };
+        (outputs, Gradients { x: dx, h0: dh0, c0: lstm.then_some(dc0), layers })
     }
 }

@@ -11,6 +11,7 @@ use super::workspace::{STORAGE, TrainWorkspace};
 use super::{flat_weights, split_weights};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
+use crate::gpu::download::PendingReads;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
@@ -182,8 +183,22 @@ impl GpuStepper {
     /// and [`Error::NonFinite`] naming the step and the tensor when the loss, a gradient or an
     /// updated weight is not finite; after any error the parameters and the optimizer state are
     /// as they were before the call.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn step(&mut self, batch: &Batch) -> Result<StepStats> {
-        let stats = self.submit(batch, true)?.unwrap_or_default();
+        let stats = match self.submit(batch, true)? {
+            Some(read) => first(self.ctx.scoped("reading a step's statistics", || read.wait())??),
+            None => Vec::new(),
+        };
+        self.judge(&stats, self.step + 1)
+    }
+
+    /// [`Self::step`] for async code, and the only form in a browser.
+    pub async fn step_async(&mut self, batch: &Batch) -> Result<StepStats> {
+        let ctx = self.ctx.clone();
+        let stats = match ctx.scoped_async("running a training step", || self.submit(batch, true)).await? {
+            Some(read) => first(ctx.settled("reading a step's statistics", read.settle().await)?),
+            None => Vec::new(),
+        };
         self.judge(&stats, self.step + 1)
     }
 
@@ -202,19 +217,33 @@ impl GpuStepper {
 
     /// The loss and gradient norm of the last step (one readback), or the error that step
     /// would have returned.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn last_stats(&self) -> Result<StepStats> {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
         let parts = [(ws.buffer(TBuf::Stats), ws.plan.size(TBuf::Stats))];
-        let stats = self.read("reading the last step's statistics", &parts)?.into_iter().next().unwrap_or_default();
-        let (loss, grad_norm, failure) = self.read_stats(&stats);
+        let stats = first(self.read("reading the last step's statistics", &parts)?);
+        self.stats_of(&stats)
+    }
+
+    /// [`Self::last_stats`] for async code, and the only form in a browser.
+    pub async fn last_stats_async(&self) -> Result<StepStats> {
+        let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
+        let parts = [(ws.buffer(TBuf::Stats), ws.plan.size(TBuf::Stats))];
+        let read = self.ctx.scoped_async("reading the last step's statistics", || Ok(self.start_read(&parts))).await?;
+        self.stats_of(&first(self.ctx.settled("reading the last step's statistics", read.settle().await)?))
+    }
+
+    /// The statistics a step wrote, or the error they say the step had.
+    fn stats_of(&self, stats: &[f32]) -> Result<StepStats> {
+        let (loss, grad_norm, failure) = self.read_stats(stats);
         match failure {
             Some(tensor) => Err(Error::NonFinite { step: self.step, tensor }),
             None => Ok(StepStats { loss, grad_norm }),
         }
     }
 
-    /// Records and submits one step; reads `Stats` back when `read`.
-    fn submit(&mut self, batch: &Batch, read: bool) -> Result<Option<Vec<f32>>> {
+    /// Records and submits one step; starts reading `Stats` back when `read`.
+    fn submit(&mut self, batch: &Batch, read: bool) -> Result<Option<PendingReads>> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         if self.encoder.is_some() {
             return self.submit_seq2seq(batch, &lengths, kept, read);
@@ -255,7 +284,7 @@ impl GpuStepper {
         }
         let step = self.step + 1;
         let queue = &self.ctx.queue;
-        self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
+        self.ctx.scoped("running a training step", || -> Result<Option<PendingReads>> {
             self.upload(ws, batch, &lengths, kept, step, &self.cfg.dropout);
             ws.record(&self.ctx, &mut encoder)?;
             if !read {
@@ -263,8 +292,7 @@ impl GpuStepper {
                 return Ok(None);
             }
             let n = ws.plan.size(TBuf::Stats);
-            let read = super::super::download::read_back_many(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])?;
-            Ok(read.into_iter().next())
+            Ok(Some(PendingReads::start(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])))
         })?
     }
 
@@ -277,7 +305,7 @@ impl GpuStepper {
         lengths: &[usize],
         kept: usize,
         read: bool,
-    ) -> Result<Option<Vec<f32>>> {
+    ) -> Result<Option<PendingReads>> {
         if self.carry {
             return Err(Error::invalid(
                 "carry_state",
@@ -302,7 +330,7 @@ impl GpuStepper {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
         let step = self.step + 1;
         let queue = &self.ctx.queue;
-        self.ctx.scoped("running a training step", || -> Result<Option<Vec<f32>>> {
+        self.ctx.scoped("running a training step", || -> Result<Option<PendingReads>> {
             self.upload(dec_ws, batch, lengths, kept, step, &self.cfg.dropout);
             self.upload_source(enc_ws, src, b, step, &self.cfg.dropout)?;
             let (e, d) = (enc_ws.plan.backward_at, dec_ws.plan.backward_at);
@@ -315,9 +343,7 @@ impl GpuStepper {
                 return Ok(None);
             }
             let n = dec_ws.plan.size(TBuf::Stats);
-            let read =
-                super::super::download::read_back_many(device, queue, encoder, &[(dec_ws.buffer(TBuf::Stats), n)])?;
-            Ok(read.into_iter().next())
+            Ok(Some(PendingReads::start(device, queue, encoder, &[(dec_ws.buffer(TBuf::Stats), n)])))
         })?
     }
 
@@ -395,7 +421,23 @@ impl GpuStepper {
 
     /// The loss of `batch` in evaluation mode: no dropout, no gradient, no update, zero initial
     /// state. One submit; reads back one float.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn evaluate(&mut self, batch: &Batch) -> Result<f64> {
+        let read = self.start_evaluate(batch)?;
+        let stats = self.ctx.scoped("evaluating", || read.wait())??;
+        Ok(first(stats).first().copied().unwrap_or(f32::NAN) as f64)
+    }
+
+    /// [`Self::evaluate`] for async code, and the only form in a browser.
+    pub async fn evaluate_async(&mut self, batch: &Batch) -> Result<f64> {
+        let ctx = self.ctx.clone();
+        let read = ctx.scoped_async("evaluating", || self.start_evaluate(batch)).await?;
+        let stats = ctx.settled("evaluating", read.settle().await)?;
+        Ok(first(stats).first().copied().unwrap_or(f32::NAN) as f64)
+    }
+
+    /// Records and submits an evaluation and starts reading its loss back.
+    fn start_evaluate(&mut self, batch: &Batch) -> Result<PendingReads> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         let (t, b) = (batch.steps, batch.batch);
         let src = batch.source.as_ref();
@@ -421,7 +463,7 @@ impl GpuStepper {
         let device = &self.ctx.device;
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.evaluate") });
-        let stats = self.ctx.scoped("evaluating", || -> Result<Vec<f32>> {
+        self.ctx.scoped("evaluating", || -> Result<PendingReads> {
             // no dropout in evaluation: neither between layers nor on h
             let off = Dropout::default();
             self.upload(ws, batch, &lengths, kept, self.step.max(1), &off);
@@ -430,15 +472,8 @@ impl GpuStepper {
                 enc_ws.record(&self.ctx, &mut encoder)?;
             }
             ws.record(&self.ctx, &mut encoder)?;
-            let read = super::super::download::read_back_many(
-                device,
-                &self.ctx.queue,
-                encoder,
-                &[(ws.buffer(TBuf::Stats), 1)],
-            )?;
-            Ok(read.into_iter().next().unwrap_or_default())
-        })??;
-        Ok(stats.first().copied().unwrap_or(f32::NAN) as f64)
+            Ok(PendingReads::start(device, &self.ctx.queue, encoder, &[(ws.buffer(TBuf::Stats), 1)]))
+        })?
     }
 
     /// Names of the parameter groups: `embedding.weight`, `rnn.l{k}` (W, R, B, P, W_hr),
@@ -510,10 +545,27 @@ impl GpuStepper {
     }
 
     /// The model with the GPU's current parameters.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn model(&self) -> Result<TrainModel> {
-        let parts: Vec<(&wgpu::Buffer, usize)> =
-            self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect();
-        let mut values = self.read("reading the parameters back", &parts)?.into_iter();
+        let values = self.read("reading the parameters back", &self.parameter_parts())?;
+        Ok(self.model_from(values))
+    }
+
+    /// [`Self::model`] for async code, and the only form in a browser.
+    pub async fn model_async(&self) -> Result<TrainModel> {
+        let parts = self.parameter_parts();
+        let read = self.ctx.scoped_async("reading the parameters back", || Ok(self.start_read(&parts))).await?;
+        Ok(self.model_from(self.ctx.settled("reading the parameters back", read.settle().await)?))
+    }
+
+    /// Every parameter group's buffer and length, in `groups` order.
+    fn parameter_parts(&self) -> Vec<(&wgpu::Buffer, usize)> {
+        self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect()
+    }
+
+    /// The model with the parameter groups' values as read back.
+    fn model_from(&self, values: Vec<Vec<f32>>) -> TrainModel {
+        let mut values = values.into_iter();
         let mut model = self.model.clone();
         if let (Some(enc), Some(side)) = (&mut model.encoder, &self.encoder) {
             if let Some(e) = &mut enc.embedding {
@@ -533,19 +585,25 @@ impl GpuStepper {
         let split = self.model.head.weight.len().min(head.len());
         model.head.weight = head[..split].to_vec();
         model.head.bias = head[split..].to_vec();
-        Ok(model)
+        model
     }
 
     /// Reads `parts` (buffer, floats) back in one mapping, after the work already submitted.
+    #[cfg(not(target_arch = "wasm32"))]
     fn read(&self, during: &str, parts: &[(&wgpu::Buffer, usize)]) -> Result<Vec<Vec<f32>>> {
+        let read = self.ctx.scoped(during, || self.start_read(parts))?;
+        self.ctx.scoped(during, || read.wait())?
+    }
+
+    /// Starts reading `parts` back after the work already submitted.
+    fn start_read(&self, parts: &[(&wgpu::Buffer, usize)]) -> PendingReads {
         let encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.read") });
-        self.ctx.scoped(during, || {
-            super::super::download::read_back_many(&self.ctx.device, &self.ctx.queue, encoder, parts)
-        })?
+        PendingReads::start(&self.ctx.device, &self.ctx.queue, encoder, parts)
     }
 
     /// The optimizer state (moments in f64, as the CPU reference keeps them).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn optimizer_state(&self) -> Result<OptimizerState> {
         let mut parts = Vec::new();
         for g in 0..self.groups.len() {
@@ -620,6 +678,11 @@ impl GpuStepper {
 }
 
 /// `v` as the u32s the kernels read (ids, lengths, classes).
+/// The first of the parts read back (`Stats`).
+fn first(parts: Vec<Vec<f32>>) -> Vec<f32> {
+    parts.into_iter().next().unwrap_or_default()
+}
+
 fn u32s(v: &[usize]) -> Vec<u32> {
     v.iter().map(|&x| x as u32).collect()
 }
