@@ -4,9 +4,9 @@
 //
 //   node web/test/run.mjs [--out DIR] [--cases SET] [--timeout SECONDS]
 //
-// Chromium: CHROMIUM=/path (default /usr/bin/chromium). The flags that give WebGPU without a GPU
-// are `--enable-unsafe-webgpu --enable-unsafe-swiftshader` (checked with Chromium 156); the
-// others keep a headless run off the network and out of the sandbox it cannot have as root.
+// Chromium: CHROMIUM=/path (default /usr/bin/chromium). WEBGPU_ARGS below are the flags that give
+// WebGPU without a GPU; the others keep a headless run off the network and out of the sandbox it
+// cannot have as root.
 import { chromium } from "playwright-core";
 import path from "node:path";
 import fs from "node:fs";
@@ -110,6 +110,8 @@ try {
   check(lines.every((l) => !l.startsWith("PASS ") || /gpu\+cpu|on the GPU/.test(l)), "a case passed without the GPU path");
   check(inked.inked > inked.total / 10, `the demo's canvas is blank (${inked.inked} pixels drawn)`);
   check(text.length > 100, `the demo sampled ${text.length} characters`);
+  const thrown = consoleLines.filter((l) => /^(pageerror|error):/.test(l));
+  check(thrown.length === 0, `the page logged ${thrown.length} error(s) to the console: ${thrown[0]}`);
   if (process.exitCode) console.log(`console:\n${consoleLines.slice(-30).join("\n")}`);
   console.log(`screenshots and lines in ${out}`);
   await badInput(browser);
