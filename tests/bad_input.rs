@@ -181,7 +181,11 @@ fn absurd_sizes_are_errors_without_allocating() {
     let net = random::network(&RandomConfig::simple(Cell::Rnn, 1, 1), 1, |s| s);
     let inputs = random::inputs(&net, 1, 70_000, 1, false, false);
     let model = common::gpu().load(net).expect("loads");
-    assert!(matches!(model.forward(&inputs), Err(Error::TooLarge(_))));
+    let e = model.forward(&inputs).expect_err("over the limit");
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+    // which limit, and by how much (70 000 - 65 535 on WebGPU's and lavapipe's limit)
+    let limit = common::gpu().context().expect("a GPU engine").limits().max_compute_workgroups_per_dimension;
+    assert_mentions(&e, &["max_compute_workgroups_per_dimension", &format!("{} over", 70_000 - limit)]);
 }
 
 #[test]

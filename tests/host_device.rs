@@ -151,3 +151,38 @@ fn trains_on_the_hosts_device_with_default_limits() {
         }
     }
 }
+
+/// A model bigger than the device allows is `Error::TooLarge` naming the limit and by how much,
+/// at load time (its weights) and for a batch whose buffers are over it.
+#[test]
+fn a_model_over_the_devices_limits_names_the_limit() {
+    use wgpu_rnn::Cell;
+    use wgpu_rnn::random::{self, RandomConfig};
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default())).expect("adapter");
+    let max = 1u64 << 20;
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        required_limits: wgpu::Limits { max_storage_buffer_binding_size: max, ..Default::default() },
+        ..Default::default()
+    }))
+    .expect("device");
+    let engine = Engine::from_wgpu(device, queue).expect("an engine");
+    // LSTM H=512: R is [4H, H] floats, 4 MiB
+    let big = random::network(&RandomConfig::simple(Cell::Lstm, 8, 512), 1, |s| s);
+    let e = engine.load(big).expect_err("weights over the binding limit");
+    let msg = e.to_string();
+    assert!(matches!(e, wgpu_rnn::Error::TooLarge(_)), "{msg}");
+    for word in ["max_storage_buffer_binding_size", "maxStorageBufferBindingSize", &format!("of {max}"), "over"] {
+        assert!(msg.contains(word), "`{msg}` should mention `{word}`");
+    }
+    // a small model fits; a batch whose activations are over the limit does not
+    let small = random::network(&RandomConfig::simple(Cell::Gru, 4, 16), 1, |s| s);
+    let model = engine.load(small.clone()).expect("fits");
+    assert!(model.forward(&random::inputs(&small, 3, 2, 1, false, false)).is_ok());
+    let e = model.forward(&random::inputs(&small, 2000, 64, 1, false, false)).expect_err("over");
+    assert!(
+        matches!(e, wgpu_rnn::Error::TooLarge(_)) && e.to_string().contains("max_storage_buffer_binding_size"),
+        "{e}"
+    );
+}

@@ -87,17 +87,13 @@ impl GpuModel {
         let device = &self.ctx.device;
         let limits = self.ctx.limits();
         let shape = &self.shape;
-        let max_dim = limits.max_compute_workgroups_per_dimension as usize;
-        if b > max_dim {
-            return Err(Error::TooLarge(format!("batch {b} exceeds the adapter's {max_dim} workgroups per dimension")));
-        }
-        if (t * b).div_ceil(32) > max_dim {
-            return Err(Error::TooLarge(format!(
-                "T*B = {} rows exceeds the input projection's limit of {}",
-                t * b,
-                max_dim * 32
-            )));
-        }
+        // one workgroup per sequence in a step; one per 32 rows of the input projection
+        check_workgroups(&limits, &format!("batch {b}"), b as u64)?;
+        check_workgroups(
+            &limits,
+            &format!("T*B = {} rows of the input projection", t * b),
+            (t * b).div_ceil(32) as u64,
+        )?;
         let step_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(SMALL_PARAMS_SIZE);
         let state_half = shape.state_half(b) as u64 * 4;
         let stack_half = shape.stack_half(b) as u64 * 4;
@@ -237,10 +233,36 @@ pub(super) fn weight_buffer(device: &wgpu::Device, buf: Buf, data: &[f32]) -> wg
     })
 }
 
-pub(super) fn check_size(limits: &wgpu::Limits, buf: Buf, bytes: u64) -> Result<()> {
-    let max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-    if bytes > max {
-        return Err(Error::TooLarge(format!("buffer {buf:?} needs {bytes} bytes; the adapter allows {max}")));
+/// `Error::TooLarge` unless a buffer of `bytes` fits one storage binding on the device; the
+/// message names the limit (as wgpu and WebGPU spell it) and by how much the buffer is over.
+pub(super) fn check_size(limits: &wgpu::Limits, buf: impl std::fmt::Debug, bytes: u64) -> Result<()> {
+    let (max, name, web) = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
+        (limits.max_storage_buffer_binding_size, "max_storage_buffer_binding_size", "maxStorageBufferBindingSize")
+    } else {
+        (limits.max_buffer_size, "max_buffer_size", "maxBufferSize")
+    };
+    over_limit(&format!("buffer {buf:?}"), "bytes", bytes, max, name, web)
+}
+
+/// `Error::TooLarge` unless `count` workgroups fit along one dimension of a dispatch.
+pub(super) fn check_workgroups(limits: &wgpu::Limits, what: &str, count: u64) -> Result<()> {
+    let max = limits.max_compute_workgroups_per_dimension as u64;
+    over_limit(
+        what,
+        "workgroups",
+        count,
+        max,
+        "max_compute_workgroups_per_dimension",
+        "maxComputeWorkgroupsPerDimension",
+    )
+}
+
+fn over_limit(what: &str, unit: &str, need: u64, max: u64, name: &str, web: &str) -> Result<()> {
+    if need <= max {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::TooLarge(format!(
+        "{what} needs {need} {unit}, {} over the device's {name} of {max} ({web} in WebGPU)",
+        need - max
+    )))
 }

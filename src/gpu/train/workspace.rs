@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use wgpu::util::DeviceExt;
 
 use super::params::{MATMUL_PARAMS_SIZE, MatmulParams, TrainParams};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::context::GpuContext;
+use crate::gpu::executor::{check_size, check_workgroups};
 use crate::gpu::params::{LayerParams, SmallParams};
 use crate::kernels::{Kernel, SMALL_PARAMS_SIZE, TrainKernel};
 use crate::network::{Inputs, Network, Upstream};
@@ -65,23 +66,12 @@ impl TrainWorkspace {
             .chain([b])
             .max()
             .unwrap_or(0);
-        if most_rows > MAX_WORKGROUPS {
-            return Err(Error::invalid(
-                "training",
-                format!("T={t}, B={b} needs {most_rows} workgroups along one dimension (at most {MAX_WORKGROUPS})"),
-            ));
-        }
+        let mut dispatch = limits.clone();
+        dispatch.max_compute_workgroups_per_dimension =
+            limits.max_compute_workgroups_per_dimension.min(MAX_WORKGROUPS as u32);
+        check_workgroups(&dispatch, &format!("training with T={t}, B={b}"), most_rows as u64)?;
         for buf in plan.buffers() {
-            let bytes = 4 * plan.size(buf) as u64;
-            if bytes > limits.max_storage_buffer_binding_size {
-                return Err(Error::invalid(
-                    "training",
-                    format!(
-                        "{buf:?} needs {bytes} bytes, over the device's binding limit {}",
-                        limits.max_storage_buffer_binding_size
-                    ),
-                ));
-            }
+            check_size(&limits, buf, 4 * plan.size(buf) as u64)?;
         }
         ctx.scoped("making a training workspace", || Self::make(ctx, net, plan, external, &limits))?
     }
