@@ -94,3 +94,26 @@ fn the_pipeline_cache_is_written_read_and_never_an_error() {
     assert!(!Path::new(&file_not_dir.join("sub")).exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Models first used from several threads at once share one engine's pipelines: every result
+/// equals the CPU reference, and the engine keeps one pipeline per kernel variant, as many as
+/// one thread compiles.
+#[test]
+fn models_first_used_from_several_threads_share_one_engines_pipelines() {
+    let cells = [Cell::Lstm, Cell::Gru, Cell::Rnn, Cell::Lstm];
+    let together = engine(CacheSetting::Off);
+    std::thread::scope(|s| {
+        for (i, &cell) in cells.iter().enumerate() {
+            let e = &together;
+            s.spawn(move || forward(e, cell, 10 + i as u64));
+        }
+    });
+    let one_by_one = engine(CacheSetting::Off);
+    let mut last = 0;
+    for (i, &cell) in cells.iter().enumerate() {
+        last = forward(&one_by_one, cell, 10 + i as u64);
+    }
+    let compiled = together.context().expect("a GPU engine").compiled_pipelines();
+    assert!(last > 3, "the three cells compile several pipelines ({last})");
+    assert_eq!(compiled, last, "one pipeline per kernel variant, whichever thread compiled it");
+}
