@@ -151,7 +151,7 @@ const GLUE: [&str; 13] = [
 pub enum OutputLayout {
     /// `[T, B, D*H]` (PyTorch's `output`), or `[B, T, D*H]` when `batch_first`.
     Merged,
-    /// ONNX's raw `Y [T, D, B, H]` of a single node.
+    /// ONNX's raw `Y` of a single node: `[T, D, B, H]`, or `[B, T, D, H]` for `layout = 1`.
     OnnxY,
 }
 
@@ -161,10 +161,17 @@ pub struct OnnxModel {
     pub network: Network,
     /// The graph input that carries x.
     pub input: String,
-    /// Whether x (and y) are batch-major (`[B, T, I]`): the graph transposes its input.
+    /// Whether x (and y) are batch-major (`[B, T, I]`): the graph transposes its input, or
+    /// its one node has `layout = 1`.
     pub batch_first: bool,
+    /// The nodes' ONNX `layout`: 0, or 1 for a graph of one node whose X, Y and states are
+    /// batch-major (`[B, T, I]`, `[B, T, D, H]`, `[B, D, H]`).
+    pub layout: i64,
+    /// The graph input that gives the nodes' `sequence_lens [B]`, when they take one.
+    pub lengths: Option<String>,
     /// Graph inputs that give the initial states `h0 [L*D, B, H_out]` and `c0 [L*D, B, H]`
-    /// (each layer reading its slice), when the graph has them; else the states start at zero.
+    /// (each layer reading its slice; `[B, D, H]` for `layout = 1`), when the graph has them;
+    /// else the states start at zero.
     pub h0: Option<String>,
     pub c0: Option<String>,
     /// Graph outputs: y (and its layout), h_n and c_n (`[L*D, B, H]`), those the graph has.
@@ -196,8 +203,9 @@ impl OnnxModel {
 impl OnnxModel {
     /// The inputs of a forward call from tensors named as the graph names them: x under
     /// [`Self::input`] (`[T, B, I]`, or `[B, T, I]` when batch-first; the file's only float
-    /// tensor also serves), the initial states when the graph takes them, and optional integer
-    /// `lengths [B]`.
+    /// tensor also serves), the initial states when the graph takes them, and the lengths
+    /// `[B]` (integers) under [`Self::lengths`] when the graph takes them, else optionally as
+    /// `lengths`.
     pub fn inputs(&self, f: &TensorFile) -> Result<crate::network::Inputs> {
         let x = match f.float_opt(&self.input)? {
             Some(x) => x,
@@ -211,17 +219,26 @@ impl OnnxModel {
         }
         let (t, b) = if self.batch_first { (x.shape[1], x.shape[0]) } else { (x.shape[0], x.shape[1]) };
         let data = if self.batch_first { crate::case::swap01(&x.data, b, t, i) } else { x.data.clone() };
-        let lengths = f
-            .ints_opt("lengths", b)?
-            .map(|v| v.into_iter().map(|l| usize::try_from(l).unwrap_or(usize::MAX)).collect());
-        let state = |name: &Option<String>| -> Result<Option<Vec<f32>>> {
-            match name {
-                None => Ok(None),
-                Some(n) => Ok(Some(f.float(n)?.data.clone())),
-            }
+        let lengths = match &self.lengths {
+            Some(name) => Some(f.ints_opt(name, b)?.ok_or_else(|| Error::MissingTensor(name.clone()))?),
+            None => f.ints_opt("lengths", b)?,
         };
-        let inp =
-            crate::network::Inputs { x: data, steps: t, batch: b, lengths, h0: state(&self.h0)?, c0: state(&self.c0)? };
+        let lengths = lengths.map(|v| v.into_iter().map(|l| usize::try_from(l).unwrap_or(usize::MAX)).collect());
+        let net = &self.network;
+        let rows = net.layers.len() * net.directions();
+        let state = |name: &Option<String>, width: usize| -> Result<Option<Vec<f32>>> {
+            let Some(n) = name else { return Ok(None) };
+            let s = f.float(n)?;
+            let want = if self.layout == 1 { [b, rows, width] } else { [rows, b, width] };
+            if s.shape != want {
+                let dims = if self.layout == 1 { "[B, D, H]" } else { "[L*D, B, H]" };
+                return Err(Error::shape(n, format!("{dims} = {want:?}"), format!("{:?}", s.shape)));
+            }
+            // the engine's states are [L*D, B, H]
+            Ok(Some(if self.layout == 1 { crate::case::swap01(&s.data, b, rows, width) } else { s.data.clone() }))
+        };
+        let (h0, c0) = (state(&self.h0, net.output_size())?, state(&self.c0, net.layers[0].spec.hidden_size)?);
+        let inp = crate::network::Inputs { x: data, steps: t, batch: b, lengths, h0, c0 };
         self.network.validate_inputs(&inp)?;
         Ok(inp)
     }
@@ -239,6 +256,10 @@ impl OnnxModel {
                     Tensor { shape: vec![b, t, w], data: crate::case::swap01(&out.y, t, b, w) }
                 }
                 OutputLayout::Merged => Tensor { shape: vec![t, b, w], data: out.y.clone() },
+                // [T, B, D, H] -> [B, T, D, H]
+                OutputLayout::OnnxY if self.layout == 1 => {
+                    Tensor { shape: vec![b, t, d, h], data: crate::case::swap01(&out.y, t, b, d * h) }
+                }
                 OutputLayout::OnnxY => {
                     // [T, B, D, H] -> [T, D, B, H]
                     let mut y = vec![0.0; out.y.len()];
@@ -255,12 +276,16 @@ impl OnnxModel {
             };
             f.floats.insert(name.clone(), tensor);
         }
+        // [L*D, B, H], or [B, D, H] for layout 1
+        let state = |data: &[f32], width: usize| match self.layout {
+            1 => Tensor { shape: vec![b, ld, width], data: crate::case::swap01(data, ld, b, width) },
+            _ => Tensor { shape: vec![ld, b, width], data: data.to_vec() },
+        };
         if let Some(name) = &self.h_n {
-            f.floats.insert(name.clone(), Tensor { shape: vec![ld, b, h], data: out.h_n.clone() });
+            f.floats.insert(name.clone(), state(&out.h_n, h));
         }
         if let (Some(name), Some(c)) = (&self.c_n, &out.c_n) {
-            let hc = net.layers[0].spec.hidden_size;
-            f.floats.insert(name.clone(), Tensor { shape: vec![ld, b, hc], data: c.clone() });
+            f.floats.insert(name.clone(), state(c, net.layers[0].spec.hidden_size));
         }
         f.metadata.insert("source".into(), format!("wgpu-rnn {}", env!("CARGO_PKG_VERSION")));
         f
@@ -323,7 +348,20 @@ impl<'a> Graph<'a> {
         }
         let mut layers = Vec::new();
         let mut states: [Vec<Option<String>>; 2] = [vec![], vec![]];
+        let mut lengths = Vec::new();
+        let layout = Self::layout(recurrent[0])?;
         for (k, n) in recurrent.iter().enumerate() {
+            if Self::layout(n)? != layout || (layout == 1 && recurrent.len() > 1) {
+                return Err(Error::invalid(
+                    "onnx",
+                    format!(
+                        "node `{}`: layout 1 is supported for a graph of one node, not in a stack of {}",
+                        n.name,
+                        recurrent.len()
+                    ),
+                ));
+            }
+            lengths.push(self.sequence_lens(n)?);
             let layer = self.layer(n)?;
             let d = layer.directions();
             for (i, s) in states.iter_mut().enumerate() {
@@ -356,9 +394,29 @@ impl<'a> Graph<'a> {
             }
         });
         let (h0, c0) = (h0?, c0?);
-        let (input, batch_first) = self.graph_input(recurrent[0])?;
+        if lengths.iter().any(|l| *l != lengths[0]) {
+            return Err(Error::invalid(
+                "onnx",
+                format!("the nodes read sequence_lens from different graph inputs ({lengths:?}; None: full length)"),
+            ));
+        }
+        let lengths = lengths.swap_remove(0);
+        let (input, batch_first) = self.graph_input(recurrent[0], layout)?;
         let last = recurrent[recurrent.len() - 1];
-        let mut out = OnnxModel { network, input, batch_first, h0, c0, y: None, h_n: None, c_n: None, producer, opset };
+        let mut out = OnnxModel {
+            network,
+            input,
+            batch_first,
+            layout,
+            lengths,
+            h0,
+            c0,
+            y: None,
+            h_n: None,
+            c_n: None,
+            producer,
+            opset,
+        };
         for o in &self.g.output {
             let name = o.name.clone();
             if last.output.first() == Some(&name) {
@@ -400,13 +458,14 @@ impl<'a> Graph<'a> {
         false
     }
 
-    /// The graph input x comes from, and whether the graph transposes it from batch-major.
-    fn graph_input(&self, first: &NodeProto) -> Result<(String, bool)> {
+    /// The graph input x comes from, and whether it is batch-major: the node has `layout = 1`,
+    /// or the graph transposes x from batch-major.
+    fn graph_input(&self, first: &NodeProto, layout: i64) -> Result<(String, bool)> {
         let x = first.input.first().cloned().unwrap_or_default();
         if self.is_graph_input(&x) {
-            return Ok((x, false));
+            return Ok((x, layout == 1));
         }
-        if let Some(n) = self.node_of(&x) {
+        if let Some(n) = self.node_of(&x).filter(|_| layout == 0) {
             let perm = n.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
             if n.op_type == "Transpose" && perm.as_deref() == Some(&[1, 0, 2]) {
                 if let Some(src) = n.input.first().filter(|s| self.is_graph_input(s)) {
@@ -427,13 +486,6 @@ impl<'a> Graph<'a> {
         let strings = |name: &str| -> Vec<String> {
             attr(name).map_or(vec![], |a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
         };
-        let layout = attr("layout").map_or(0, |a| a.i);
-        if layout != 0 {
-            return Err(Error::invalid(
-                "onnx",
-                format!("node `{}`: layout {layout} is not supported in model files", n.name),
-            ));
-        }
         let attrs = OnnxAttributes {
             op: n.op_type.clone(),
             direction: attr("direction").map_or("forward".into(), |a| String::from_utf8_lossy(&a.s).into_owned()),
@@ -462,13 +514,31 @@ impl<'a> Graph<'a> {
                 f.floats.insert(name.to_string(), floats(t, &format!("{} {name}", n.name))?);
             }
         }
-        if input(4).is_some() {
-            return Err(Error::invalid(
-                "onnx",
-                format!("node `{}`: sequence_lens is not supported in model files (pass lengths to forward)", n.name),
-            ));
-        }
         onnx_layer(&attrs, &f).map_err(|e| Error::invalid("onnx", format!("node `{}`: {e}", n.name)))
+    }
+
+    /// Node `n`'s `layout` attribute: 0 (time-major, the default) or 1 (batch-major).
+    fn layout(n: &NodeProto) -> Result<i64> {
+        match n.attribute.iter().find(|a| a.name == "layout").map_or(0, |a| a.i) {
+            l @ (0 | 1) => Ok(l),
+            l => Err(Error::invalid("onnx", format!("node `{}`: layout {l} is neither 0 nor 1", n.name))),
+        }
+    }
+
+    /// The graph input node `n` reads its `sequence_lens` from, or `None` when it has none.
+    fn sequence_lens(&self, n: &NodeProto) -> Result<Option<String>> {
+        match n.input.get(4).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(v) if self.is_graph_input(v) => Ok(Some(v.clone())),
+            Some(v) => Err(Error::invalid(
+                "onnx",
+                format!(
+                    "node `{}`: sequence_lens (`{v}`) is not a graph input (computed or constant lengths are not \
+                     supported)",
+                    n.name
+                ),
+            )),
+        }
     }
 
     /// Where node `n`'s initial state (input `i`: 5 `initial_h`, 6 `initial_c`) comes from:

@@ -1,6 +1,7 @@
 //! ONNX model files: stacks that `torch.onnx.export` made (tests/data/onnx/export.py) load as
 //! the same network as their PyTorch `state_dict` (the weights bit for bit), run on the GPU to
-//! torch's outputs, and graphs the importer cannot take are errors naming the node.
+//! torch's outputs; single nodes with `layout = 1` or `sequence_lens` (tests/data/onnx/nodes.py)
+//! run to ONNX Runtime's; graphs the importer cannot take are errors naming the node.
 
 mod common;
 
@@ -127,4 +128,85 @@ fn a_model_runs_on_named_tensors_and_gives_named_outputs() {
     assert!(e.contains("input") && e.contains("[T, B, 5]"), "{e}");
     let e = m.inputs(&wgpu_rnn::tensor::TensorFile::default()).expect_err("no input").to_string();
     assert!(e.contains("input"), "{e}");
+}
+
+/// Single nodes PyTorch's exporter never writes (tests/data/onnx/nodes.py): (name, layout,
+/// `sequence_lens` a graph input).
+const NODES: [(&str, i64, bool); 4] = [
+    ("lstm_layout1_bidi_seqlens", 1, true),
+    ("gru_layout1_lbr_seqlens", 1, true),
+    ("rnn_layout0_reverse_seqlens", 0, true),
+    ("lstm_layout1_peephole", 1, false),
+];
+
+/// Each node loads as the network of its conformance case, reads the graph's named tensors in
+/// its layout (the same inputs as the case loader makes of them), and writes Y, Y_h and Y_c in
+/// its layout equal to ONNX Runtime's.
+#[test]
+fn single_nodes_with_layout_1_and_sequence_lens_run_to_onnx_runtimes_outputs() {
+    for (name, layout, seqlens) in NODES {
+        let model = OnnxModel::load(&dir().join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let case = Case::load(&dir().join(format!("{name}.safetensors"))).expect("the case loads");
+        assert_eq!(model.network, case.network, "{name}: the node's weights and attributes");
+        assert_eq!((model.layout, model.batch_first), (layout, layout == 1), "{name}");
+        assert_eq!(model.lengths.as_deref(), seqlens.then_some("sequence_lens"), "{name}");
+        assert_eq!(model.y, Some(("Y".to_string(), OutputLayout::OnnxY)), "{name}");
+        let file = wgpu_rnn::tensor::TensorFile::read(&dir().join(format!("{name}.safetensors"))).unwrap();
+        let inp = model.inputs(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(inp.lengths.is_some(), seqlens, "{name}");
+        assert_eq!(
+            (&inp.x, &inp.lengths, &inp.h0, &inp.c0),
+            (&case.inputs.x, &case.inputs.lengths, &case.inputs.h0, &case.inputs.c0),
+            "{name}: the inputs the case loader makes"
+        );
+        let out = common::gpu().load(model.network.clone()).unwrap().forward(&inp).unwrap();
+        assert!(out.dispatches > 0, "{name}: ran on the GPU");
+        let written = model.outputs(&out, inp.steps, inp.batch);
+        for (k, t) in &written.floats {
+            let want = file.float(k).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(t.shape, want.shape, "{name} {k}: the node's layout");
+            let worst = t.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{name} {k}: differs from ONNX Runtime by {worst}");
+        }
+        assert_eq!(written.floats.len(), if name.starts_with("lstm") { 3 } else { 2 }, "{name}");
+    }
+}
+
+#[test]
+fn layouts_and_lengths_the_importer_cannot_take_are_errors() {
+    let err = |bytes: Vec<u8>| OnnxModel::parse(&bytes).expect_err("refused").to_string();
+    let set_layout = |n: &mut proto::NodeProto, layout: i64| {
+        n.attribute.retain(|a| a.name != "layout");
+        n.attribute.push(proto::AttributeProto { name: "layout".into(), i: layout, ..Default::default() });
+    };
+    let e = err(edited("lstm_2layer_bidi_h0c0", |g| {
+        g.node.iter_mut().filter(|n| n.op_type == "LSTM").for_each(|n| set_layout(n, 1));
+    }));
+    assert!(e.contains("layout 1") && e.contains("stack of 2"), "{e}");
+    let e = err(edited("lstm_layout1_peephole", |g| set_layout(&mut g.node[0], 2)));
+    assert!(e.contains("`lstm0`") && e.contains("layout 2"), "{e}");
+    // lengths computed inside the graph (here: a constant)
+    let e = err(edited("gru_layout1_lbr_seqlens", |g| {
+        g.initializer.push(proto::TensorProto {
+            name: "fixed_lengths".into(),
+            dims: vec![3],
+            data_type: 6,
+            int32_data: vec![4, 4, 4],
+            ..Default::default()
+        });
+        g.node[0].input[4] = "fixed_lengths".into();
+    }));
+    assert!(e.contains("sequence_lens") && e.contains("not a graph input"), "{e}");
+    // the tensors a run reads: lengths the graph takes, and states in the node's layout
+    let model = OnnxModel::load(&dir().join("lstm_layout1_bidi_seqlens.onnx")).unwrap();
+    let file = wgpu_rnn::tensor::TensorFile::read(&dir().join("lstm_layout1_bidi_seqlens.safetensors")).unwrap();
+    let mut no_lengths = file.clone();
+    no_lengths.ints.remove("sequence_lens");
+    let e = model.inputs(&no_lengths).expect_err("the graph takes lengths").to_string();
+    assert!(e.contains("sequence_lens"), "{e}");
+    let mut time_major = file.clone();
+    let h = time_major.floats.get_mut("initial_h").unwrap();
+    h.shape = vec![h.shape[1], h.shape[0], h.shape[2]]; // [D, B, H]: not this node's layout
+    let e = model.inputs(&time_major).expect_err("[D, B, H] for a layout-1 node").to_string();
+    assert!(e.contains("initial_h") && e.contains("[B, D, H]"), "{e}");
 }
