@@ -129,8 +129,9 @@ const INT64: i32 = 7;
 const DOUBLE: i32 = 11;
 
 /// Ops the exporters put around recurrent nodes: shape arithmetic, zero initial states, the
-/// concatenation of directions and layers.
-const GLUE: [&str; 13] = [
+/// concatenation of directions and layers, and a merge of directions written by hand (`Add`,
+/// `Mul`, `Div`: only as `Graph::halves_merge` reads them).
+const GLUE: [&str; 16] = [
     "Transpose",
     "Reshape",
     "Squeeze",
@@ -144,6 +145,9 @@ const GLUE: [&str; 13] = [
     "Slice",
     "Identity",
     "Cast",
+    "Add",
+    "Mul",
+    "Div",
 ];
 
 /// How the graph's `y` output is laid out.
@@ -346,9 +350,16 @@ impl<'a> Graph<'a> {
         if recurrent.is_empty() {
             return Err(Error::invalid("onnx", "the graph has no RNN, GRU or LSTM node"));
         }
+        // every Add, Mul and Div is a merge of a bidirectional output's halves
+        for n in self.g.node.iter().filter(|n| matches!(n.op_type.as_str(), "Add" | "Mul" | "Div")) {
+            self.halves_merge(n)?;
+        }
         let mut layers = Vec::new();
         let mut states: [Vec<Option<String>>; 2] = [vec![], vec![]];
         let mut lengths = Vec::new();
+        // how each bidirectional node's directions reach what reads them: (node, merge)
+        let mut merges: Vec<(&str, MergeMode)> = Vec::new();
+        let mut widths = Vec::new();
         let layout = Self::layout(recurrent[0])?;
         for (k, n) in recurrent.iter().enumerate() {
             if Self::layout(n)? != layout || (layout == 1 && recurrent.len() > 1) {
@@ -364,6 +375,7 @@ impl<'a> Graph<'a> {
             lengths.push(self.sequence_lens(n)?);
             let layer = self.layer(n)?;
             let d = layer.directions();
+            widths.push((d, layer.output_size()));
             for (i, s) in states.iter_mut().enumerate() {
                 s.push(self.initial_state(n, 5 + i, k * d, d)?);
             }
@@ -377,10 +389,10 @@ impl<'a> Graph<'a> {
                         format!("node `{}` does not read the output of `{}` before it", n.name, recurrent[k - 1].name),
                     ));
                 }
+                let merge = self.merge_between(x, recurrent[k - 1], widths[k - 1])?;
+                merges.push((&recurrent[k - 1].name, merge));
             }
         }
-        let network = Network { layers, merge: MergeMode::Concat };
-        network.validate()?;
         // every layer's initial state from one graph input, or none from any
         let [h0, c0] = states.map(|s| {
             let first = s[0].clone();
@@ -404,7 +416,7 @@ impl<'a> Graph<'a> {
         let (input, batch_first) = self.graph_input(recurrent[0], layout)?;
         let last = recurrent[recurrent.len() - 1];
         let mut out = OnnxModel {
-            network,
+            network: Network { layers, merge: MergeMode::Concat },
             input,
             batch_first,
             layout,
@@ -434,7 +446,134 @@ impl<'a> Graph<'a> {
                 ));
             }
         }
+        if let Some((name, OutputLayout::Merged)) = &out.y {
+            merges.push((&last.name, self.merge_between(name, last, widths[widths.len() - 1])?));
+        }
+        // one network merges every bidirectional layer's directions one way
+        let bidirectional: Vec<_> = merges.iter().zip(&widths).filter(|(_, (d, _))| *d == 2).map(|(m, _)| *m).collect();
+        if let Some(&(_, merge)) = bidirectional.first() {
+            if let Some((node, other)) = bidirectional.iter().find(|(_, m)| *m != merge) {
+                return Err(Error::invalid(
+                    "onnx",
+                    format!(
+                        "the directions of `{}` are merged by {merge:?} and those of `{node}` by {other:?}; a \
+                         network merges every layer's directions one way",
+                        bidirectional[0].0
+                    ),
+                ));
+            }
+            out.network.merge = merge;
+        }
+        out.network.validate()?;
         Ok(out)
+    }
+
+    /// How the directions of `source` (`(directions, H)`) are merged on the way to `value`:
+    /// by a merge of its output's halves (`halves_merge`) on the path, or else concatenated.
+    fn merge_between(&self, value: &str, source: &NodeProto, (d, h): (usize, usize)) -> Result<MergeMode> {
+        let mut todo = vec![value];
+        let mut found: Option<(&NodeProto, MergeMode)> = None;
+        let mut seen = 0;
+        while let Some(v) = todo.pop() {
+            seen += 1;
+            if seen > 10_000 || v == source.output[0] {
+                continue;
+            }
+            let Some(n) = self.node_of(v).filter(|n| !matches!(n.op_type.as_str(), "RNN" | "GRU" | "LSTM")) else {
+                continue;
+            };
+            if matches!(n.op_type.as_str(), "Add" | "Mul" | "Div") {
+                let (merge, width, data) = self.halves_merge(n)?;
+                if self.derives_from(data, &source.output[0]) {
+                    if d != 2 || width != h {
+                        return Err(Error::invalid(
+                            "onnx",
+                            format!(
+                                "node `{}` merges halves of width {width} of `{}`, which has {d} direction(s) of {h}",
+                                n.name, source.name
+                            ),
+                        ));
+                    }
+                    // the outermost merge names the mode (a Div by 2 after the Add: average)
+                    if found.is_none_or(|(f, _)| f.op_type != "Div") {
+                        found = Some((n, merge));
+                    }
+                    continue;
+                }
+            }
+            todo.extend(n.input.iter().map(String::as_str).filter(|s| !s.is_empty()));
+        }
+        Ok(found.map_or(MergeMode::Concat, |(_, m)| m))
+    }
+
+    /// A merge of a bidirectional output's two halves as a model writes it by hand and
+    /// `torch.onnx.export` records it (`out[..., :H] + out[..., H:]`): `Slice`s `[0, H)` and
+    /// `[H, end)` of the last axis of one tensor, then `Add` (sum), `Mul` (product), or `Add`
+    /// and a `Div` by 2 (average). Returns the merge, H and the tensor sliced; anything else is an
+    /// error naming the node.
+    fn halves_merge(&self, n: &NodeProto) -> Result<(MergeMode, usize, &str)> {
+        let bad = || {
+            Error::invalid(
+                "onnx",
+                format!(
+                    "node `{}` ({}) is not a merge of a bidirectional output's two halves (`Slice`s [0, H) and \
+                     [H, 2H) of its last axis, then Add, Mul, or Add and a Div by 2), the only {} a model file may \
+                     hold",
+                    n.name, n.op_type, n.op_type
+                ),
+            )
+        };
+        let input = |i: usize| n.input.get(i).map(String::as_str).filter(|s| !s.is_empty()).ok_or_else(bad);
+        if n.op_type == "Div" {
+            let two = self.constants.get(input(1)?).and_then(|t| floats(t, "divisor").ok());
+            let sum = self.node_of(input(0)?).filter(|a| a.op_type == "Add").ok_or_else(bad)?;
+            if two.is_none_or(|t| t.data != [2.0]) {
+                return Err(bad());
+            }
+            let (_, h, data) = self.halves_merge(sum)?;
+            return Ok((MergeMode::Average, h, data));
+        }
+        let merge = match n.op_type.as_str() {
+            "Add" => MergeMode::Sum,
+            "Mul" => MergeMode::Mul,
+            _ => return Err(bad()),
+        };
+        // each input: (data, start, end) of a Slice along the last axis of a 3-d tensor
+        let half = |v: &str| -> Option<(&str, i64, i64)> {
+            let s = self.node_of(v).filter(|s| s.op_type == "Slice")?;
+            let one = |k: usize| -> Option<i64> {
+                match self.ints(s.input.get(k)?)?.as_slice() {
+                    [x] => Some(*x),
+                    _ => None,
+                }
+            };
+            let steps_ok = s.input.get(4).is_none_or(|v| v.is_empty() || one(4) == Some(1));
+            let axis = one(3)?;
+            ((axis == 2 || axis == -1) && steps_ok).then_some((s.input.first()?.as_str(), one(1)?, one(2)?))
+        };
+        let (a, b) = (half(input(0)?).ok_or_else(bad)?, half(input(1)?).ok_or_else(bad)?);
+        let (first, second) = if a.1 == 0 { (a, b) } else { (b, a) };
+        let h = first.2;
+        if first.0 != second.0 || first.1 != 0 || h <= 0 || second.1 != h || second.2 < 2 * h {
+            return Err(bad());
+        }
+        Ok((merge, h as usize, first.0))
+    }
+
+    /// An integer constant's values (an initializer's or a `Constant` node's).
+    fn ints(&self, value: &str) -> Option<Vec<i64>> {
+        let t = self.constants.get(value)?;
+        Some(match t.data_type {
+            INT64 if t.raw_data.is_empty() => t.int64_data.clone(),
+            INT64 => t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+            INT32 if t.raw_data.is_empty() => t.int32_data.iter().map(|&x| i64::from(x)).collect(),
+            INT32 => t
+                .raw_data
+                .chunks_exact(4)
+                .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("4 bytes"))))
+                .collect(),
+            _ => return None,
+        })
     }
 
     /// Whether `value` is computed from `source` (through any nodes).
@@ -565,14 +704,7 @@ impl<'a> Graph<'a> {
         }
         let slice = self.node_of(v).filter(|s| s.op_type == "Slice").ok_or_else(bad)?;
         let source = slice.input.first().filter(|s| self.is_graph_input(s)).ok_or_else(bad)?;
-        let ints = |k: usize| -> Option<Vec<i64>> {
-            let t = self.constants.get(slice.input.get(k)?.as_str())?;
-            Some(if t.raw_data.is_empty() {
-                t.int64_data.clone()
-            } else {
-                t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
-            })
-        };
+        let ints = |k: usize| self.ints(slice.input.get(k)?);
         let (starts, ends) = (ints(1).ok_or_else(bad)?, ints(2).ok_or_else(bad)?);
         let axes = ints(3).unwrap_or_else(|| vec![0]);
         let steps_ok = slice.input.get(4).is_none_or(|s| s.is_empty() || ints(4).is_some_and(|v| v == [1]));

@@ -15,14 +15,18 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx")
 }
 
-/// (name, batch-first, initial states given as graph inputs)
-const MODELS: [(&str, bool, bool); 6] = [
+/// (name, batch-first, initial states given as graph inputs); the last three merge their
+/// directions by hand (tests/data/onnx/merges.py): sum, average and product.
+const MODELS: [(&str, bool, bool); 9] = [
     ("lstm_2layer_bidi_batchfirst", true, false),
     ("gru_2layer", false, false),
     ("rnn_relu_bidi_batchfirst", true, false),
     ("lstm_1layer", false, false),
     ("lstm_2layer_bidi_h0c0", false, true),
     ("gru_2layer_h0_batchfirst", true, true),
+    ("gru_bidi_sum", false, false),
+    ("lstm_2stack_bidi_average", true, false),
+    ("rnn_2stack_bidi_mul", false, false),
 ];
 
 #[test]
@@ -209,4 +213,50 @@ fn layouts_and_lengths_the_importer_cannot_take_are_errors() {
     h.shape = vec![h.shape[1], h.shape[0], h.shape[2]]; // [D, B, H]: not this node's layout
     let e = model.inputs(&time_major).expect_err("[D, B, H] for a layout-1 node").to_string();
     assert!(e.contains("initial_h") && e.contains("[B, D, H]"), "{e}");
+}
+
+/// Directions merged by hand: the merge mode is the one the model wrote, and a graph whose
+/// `Add`, `Mul` or `Div` is anything else, or that merges its layers in different ways, is an
+/// error naming the node.
+#[test]
+fn merges_written_by_hand_are_read_and_anything_else_is_refused() {
+    use wgpu_rnn::MergeMode;
+    for (name, merge) in [
+        ("gru_bidi_sum", MergeMode::Sum),
+        ("lstm_2stack_bidi_average", MergeMode::Average),
+        ("rnn_2stack_bidi_mul", MergeMode::Mul),
+    ] {
+        assert_eq!(OnnxModel::load(&dir().join(format!("{name}.onnx"))).unwrap().network.merge, merge, "{name}");
+    }
+    assert_eq!(OnnxModel::load(&dir().join("gru_2layer.onnx")).unwrap().network.merge, MergeMode::Concat);
+    let err = |bytes: Vec<u8>| OnnxModel::parse(&bytes).expect_err("refused").to_string();
+    let node = |g: &proto::GraphProto, name: &str| g.node.iter().position(|n| n.name == name).unwrap();
+    // an Add of something else than the two halves: here the first half twice
+    let e = err(edited("gru_bidi_sum", |g| {
+        let add = node(g, "/Add");
+        g.node[add].input[1] = g.node[add].input[0].clone();
+    }));
+    assert!(e.contains("`/Add`") && e.contains("two halves"), "{e}");
+    // halves of the wrong width
+    let e = err(edited("gru_bidi_sum", |g| {
+        let slices: Vec<String> = g.node.iter().filter(|n| n.op_type == "Slice").map(|n| n.input[2].clone()).collect();
+        let ends = g.node.iter_mut().find(|n| n.op_type == "Constant" && n.output[0] == slices[0]).unwrap();
+        let t = ends.attribute[0].t.as_mut().unwrap();
+        t.raw_data = 3i64.to_le_bytes().to_vec();
+    }));
+    assert!(e.contains("two halves"), "{e}");
+    // a Div by something else than 2
+    let e = err(edited("lstm_2stack_bidi_average", |g| {
+        let div = node(g, "/Div");
+        let two = g.node[div].input[1].clone();
+        let c = g.node.iter_mut().find(|n| n.op_type == "Constant" && n.output[0] == two).unwrap();
+        c.attribute[0].t.as_mut().unwrap().raw_data = 3.0f32.to_le_bytes().to_vec();
+    }));
+    assert!(e.contains("`/Div`"), "{e}");
+    // layers merged two ways: the first average, the second sum (its Div bypassed)
+    let e = err(edited("lstm_2stack_bidi_average", |g| {
+        g.node.remove(node(g, "/Div_1"));
+        g.node.iter_mut().find(|n| n.name == "/Add_1").unwrap().output[0] = "output".into();
+    }));
+    assert!(e.contains("Average") && e.contains("Sum") && e.contains("one way"), "{e}");
 }
