@@ -59,7 +59,7 @@ static ALLOCATOR: Largest = Largest;
 fn seeds(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut out = Vec::new();
-    for sub in ["conformance", "conformance-extra", "grad", "train", "onnx"] {
+    for sub in ["conformance", "conformance-extra", "onnx-backend", "grad", "train", "onnx"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(sub))
             .unwrap_or_else(|e| panic!("{sub}: {e}"))
             .map(|e| e.unwrap().path())

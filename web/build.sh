@@ -15,7 +15,7 @@ cargo build --release --target wasm32-unknown-unknown
 rm -rf www/pkg www/cases
 wasm-bindgen --target web --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/wgpu_rnn_web.wasm
 # the case files, by set; index.json lists them for the page
-for set in conformance grad train onnx; do
+for set in conformance onnx-backend grad train onnx; do
   mkdir -p "www/cases/$set"
   find "../tests/data/$set" -maxdepth 1 \( -name '*.safetensors' -o -name '*.onnx' \) -exec cp {} "www/cases/$set/" \;
 done

@@ -49,9 +49,11 @@ pub fn unshared_gpu() -> &'static Engine {
     })
 }
 
-/// All conformance case files shipped with the repo.
+/// All conformance case files shipped with the repo (the ONNX project's own node tests among
+/// them, `onnx-backend`).
 pub fn case_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = ["conformance", "conformance-extra"].into_iter().flat_map(data_files).collect();
+    let mut v: Vec<PathBuf> =
+        ["conformance", "conformance-extra", "onnx-backend"].into_iter().flat_map(data_files).collect();
     v.sort();
     v
 }
