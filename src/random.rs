@@ -31,6 +31,19 @@ impl Rng {
     pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
         (0..n).map(|_| self.uniform(scale)).collect()
     }
+    /// A class drawn from softmax(logits / temperature) (sampling a model's next token).
+    pub fn draw(&mut self, logits: &[f32], temperature: f32) -> usize {
+        let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let p: Vec<f64> = logits.iter().map(|&l| (((l - top) / temperature) as f64).exp()).collect();
+        let mut u = (self.uniform(1.0) as f64 + 1.0) / 2.0 * p.iter().sum::<f64>();
+        for (k, &pk) in p.iter().enumerate() {
+            u -= pk;
+            if u <= 0.0 {
+                return k;
+            }
+        }
+        p.len() - 1
+    }
 }
 
 /// What to generate.
@@ -114,5 +127,20 @@ pub fn inputs(net: &Network, steps: usize, batch: usize, seed: u64, ragged: bool
         h0: initial_state.then(|| rng.vec(ld * batch * net.output_size(), 0.5)),
         c0: (initial_state && net.cell() == Cell::Lstm)
             .then(|| rng.vec(ld * batch * net.layers[0].spec.hidden_size, 0.5)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn draw_follows_the_softmax_at_the_temperature() {
+        let mut rng = Rng::new(3);
+        let logits = [0.0, 3f32.ln()];
+        let ones = (0..20_000).filter(|_| rng.draw(&logits, 1.0) == 1).count();
+        assert!((ones as f64 / 20_000.0 - 0.75).abs() < 0.02, "{ones} of 20000, want 3/4");
+        // a low temperature sharpens it towards the largest logit
+        assert!((0..1000).all(|_| rng.draw(&[0.5, 2.0, 1.0], 0.01) == 1));
     }
 }

@@ -425,7 +425,7 @@ pub fn sample(
             .map_err(|e| e.to_string())?;
         let w = model.head.inputs;
         let logits = common::linear(&model.head, &y.y[(feed.len() - 1) * w..][..w]);
-        let next = draw(&logits, temperature, &mut rng);
+        let next = rng.draw(&logits, temperature);
         out.push(corpus.chars[next]);
         feed = vec![next];
         h0 = Some(y.h_n);
@@ -471,20 +471,6 @@ pub fn sample_saved(o: &Options, engine: &Engine, dir: &Path) -> Result<Sampled,
     let step_ms = STEP_MS.with(|t| t.borrow().iter().skip(1).copied().collect());
     let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
     Ok(Sampled { adapter, text, step_ms })
-}
-
-/// A class drawn from softmax(logits / temperature).
-fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
-    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let p: Vec<f64> = logits.iter().map(|&l| (((l - top) / temperature) as f64).exp()).collect();
-    let mut u = (rng.uniform(1.0) as f64 + 1.0) / 2.0 * p.iter().sum::<f64>();
-    for (k, &pk) in p.iter().enumerate() {
-        u -= pk;
-        if u <= 0.0 {
-            return k;
-        }
-    }
-    p.len() - 1
 }
 
 #[allow(dead_code, reason = "tests include this file for `run` and call it themselves")]

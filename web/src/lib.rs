@@ -142,7 +142,7 @@ pub async fn demo_step(temperature: f32) -> Result<JsValue, JsValue> {
     let w = d.trained.head.inputs;
     let last = &out.y[(inputs.steps - 1) * w..][..w];
     let logits = linear(&d.trained.head.weight, &d.trained.head.bias, last);
-    let next = draw(&logits, temperature, &mut d.rng);
+    let next = d.rng.draw(&logits, temperature);
     d.feed = vec![next];
     d.h = Some(out.h_n.clone());
     d.c = if lstm { out.c_n } else { None };
@@ -159,20 +159,6 @@ fn linear(weight: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
         .enumerate()
         .map(|(o, &b)| b + weight[o * x.len()..][..x.len()].iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
         .collect()
-}
-
-/// A class drawn from softmax(logits / temperature).
-fn draw(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
-    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let p: Vec<f64> = logits.iter().map(|&l| (((l - top) / temperature) as f64).exp()).collect();
-    let mut u = (rng.uniform(1.0) as f64 + 1.0) / 2.0 * p.iter().sum::<f64>();
-    for (k, &pk) in p.iter().enumerate() {
-        u -= pk;
-        if u <= 0.0 {
-            return k;
-        }
-    }
-    p.len() - 1
 }
 
 /// Calls of every blocking form, which do not exist on wasm32: building with the feature
