@@ -419,12 +419,12 @@ pub fn sample(
     STEP_MS.with(|t| t.borrow_mut().clear());
     for _ in 0..count {
         let started = Instant::now();
-        let x: Vec<f32> = feed.iter().flat_map(|&id| emb.weight[id * emb.dim..][..emb.dim].iter().copied()).collect();
+        let x = emb.rows(&feed);
         let y = stack
             .forward(&Inputs { x, steps: feed.len(), batch: 1, lengths: None, h0: h0.take(), c0: c0.take() })
             .map_err(|e| e.to_string())?;
         let w = model.head.inputs;
-        let logits = common::linear(&model.head, &y.y[(feed.len() - 1) * w..][..w]);
+        let logits = model.head.apply(&y.y[(feed.len() - 1) * w..][..w]);
         let next = rng.draw(&logits, temperature);
         out.push(corpus.chars[next]);
         feed = vec![next];

@@ -172,7 +172,7 @@ fn predict(engine: &Engine, model: &TrainModel, digits: &Digits, idx: &[usize]) 
         .map(|r| {
             let feats: Vec<f32> =
                 (0..d).flat_map(|k| out.h_n[((last + k) * b + r) * h..][..h].iter().copied()).collect();
-            common::argmax(&common::linear(&model.head, &feats))
+            common::argmax(&model.head.apply(&feats))
         })
         .collect())
 }

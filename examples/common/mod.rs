@@ -72,16 +72,6 @@ pub fn main<O: clap::Parser, R>(
     }
 }
 
-/// `head`'s outputs for one input row `x`: `torch.nn.Linear` on the host, for the few rows an
-/// example reads back (sampling, predictions).
-pub fn linear(head: &wgpu_rnn::train::Linear, x: &[f32]) -> Vec<f32> {
-    (0..head.outputs)
-        .map(|k| {
-            head.bias[k] + head.weight[k * head.inputs..][..head.inputs].iter().zip(x).map(|(w, v)| w * v).sum::<f32>()
-        })
-        .collect()
-}
-
 /// The index of the largest value (the predicted class).
 pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k)

@@ -251,14 +251,13 @@ pub fn translate(engine: &Engine, model: &TrainModel, sources: &[Vec<usize>]) ->
     let mut prev = vec![START; b];
     let mut out = vec![String::new(); b];
     for _ in 0..ISO_LEN {
-        let x: Vec<f32> =
-            prev.iter().flat_map(|&id| dec_emb.weight[id * dec_emb.dim..][..dec_emb.dim].iter().copied()).collect();
+        let x = dec_emb.rows(&prev);
         let y = decoder
             .forward(&Inputs { x, steps: 1, batch: b, lengths: None, h0: h.take(), c0: c.take() })
             .map_err(|e| e.to_string())?;
         let w = model.head.inputs;
         for r in 0..b {
-            let next = common::argmax(&common::linear(&model.head, &y.y[r * w..][..w]));
+            let next = common::argmax(&model.head.apply(&y.y[r * w..][..w]));
             out[r].push(ISO.chars().nth(next).unwrap_or('?'));
             prev[r] = next;
         }

@@ -167,7 +167,7 @@ fn evaluate(engine: &Engine, model: &TrainModel, sentences: &[Sentence]) -> Resu
     let data = batch(sentences);
     let BatchInputs::Tokens(words) = &data.inputs else { unreachable!("tokens") };
     let emb = model.embedding.as_ref().ok_or("the model has no embedding")?;
-    let x: Vec<f32> = words.iter().flat_map(|&w| emb.weight[w * emb.dim..][..emb.dim].iter().copied()).collect();
+    let x = emb.rows(words);
     let (t, b) = (data.steps, data.batch);
     let out = stack
         .forward(&Inputs { x, steps: t, batch: b, lengths: data.lengths.clone(), h0: None, c0: None })
@@ -177,7 +177,7 @@ fn evaluate(engine: &Engine, model: &TrainModel, sentences: &[Sentence]) -> Resu
     for (r, s) in sentences.iter().enumerate() {
         for (i, (&word, &tag)) in s.words.iter().zip(&s.tags).enumerate() {
             let y = &out.y[(i * b + r) * w..][..w];
-            let pred = common::argmax(&common::linear(&model.head, y));
+            let pred = common::argmax(&model.head.apply(y));
             all += 1;
             right += usize::from(pred == tag);
             if is_ambiguous(word) {

@@ -249,7 +249,7 @@ impl GpuModel {
     /// Runs the network and reads the outputs back (one submit, one readback; blocks).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn forward(&self, inp: &Inputs) -> Result<Outputs> {
-        let (read, finish) = self.ctx.scoped("reading the outputs back", || self.start_forward(inp))??;
+        let (read, finish) = self.ctx.scoped("running a forward call", || self.start_forward(inp))??;
         Ok(finish.outputs(self.ctx.scoped("reading the outputs back", || read.wait())??))
     }
 

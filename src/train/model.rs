@@ -28,6 +28,27 @@ pub struct Linear {
     pub bias: Vec<f32>,
 }
 
+impl Embedding {
+    /// The rows of `ids`, one after another (`[ids.len(), dim]`): the lookup on the host, for
+    /// the few tokens a sampler feeds. Panics on an id past the vocabulary.
+    pub fn rows(&self, ids: &[usize]) -> Vec<f32> {
+        ids.iter().flat_map(|&id| self.weight[id * self.dim..][..self.dim].iter().copied()).collect()
+    }
+}
+
+impl Linear {
+    /// The outputs for one input row `x` (`inputs` values): `torch.nn.Linear` on the host, for
+    /// the few rows a caller reads back (sampling, predictions).
+    pub fn apply(&self, x: &[f32]) -> Vec<f32> {
+        (0..self.outputs)
+            .map(|k| {
+                self.bias[k]
+                    + self.weight[k * self.inputs..][..self.inputs].iter().zip(x).map(|(w, v)| w * v).sum::<f32>()
+            })
+            .collect()
+    }
+}
+
 /// Which of the stack's outputs the head reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadMode {
@@ -333,5 +354,19 @@ fn finite(name: &str, v: &[f32], len: usize) -> Result<()> {
     match v.iter().position(|x| !x.is_finite()) {
         Some(i) => Err(Error::invalid(name, format!("non-finite value at index {i}"))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::{Embedding, Linear};
+
+    #[test]
+    fn embedding_rows_and_linear_apply_on_the_host() {
+        let e = Embedding { vocab: 3, dim: 2, weight: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0] };
+        assert_eq!(e.rows(&[2, 0]), [4.0, 5.0, 0.0, 1.0]);
+        let l =
+            Linear { inputs: 2, outputs: 3, weight: vec![1.0, 0.0, 0.0, 1.0, 1.0, -1.0], bias: vec![0.5, 0.0, 1.0] };
+        assert_eq!(l.apply(&[2.0, 3.0]), [2.5, 3.0, 0.0]);
     }
 }

@@ -132,7 +132,7 @@ pub async fn demo_step(temperature: f32) -> Result<JsValue, JsValue> {
     let (model, inputs, lstm) = {
         let d = demo.borrow();
         let emb = d.trained.embedding.as_ref().expect("checked by load_demo");
-        let x: Vec<f32> = d.feed.iter().flat_map(|&id| emb.weight[id * emb.dim..][..emb.dim].iter().copied()).collect();
+        let x = emb.rows(&d.feed);
         let inp = Inputs { x, steps: d.feed.len(), batch: 1, lengths: None, h0: d.h.clone(), c0: d.c.clone() };
         (d.model.clone(), inp, d.trained.stack.cell() == Cell::Lstm)
     };
@@ -141,7 +141,7 @@ pub async fn demo_step(temperature: f32) -> Result<JsValue, JsValue> {
     let mut d = demo.borrow_mut();
     let w = d.trained.head.inputs;
     let last = &out.y[(inputs.steps - 1) * w..][..w];
-    let logits = linear(&d.trained.head.weight, &d.trained.head.bias, last);
+    let logits = d.trained.head.apply(last);
     let next = d.rng.draw(&logits, temperature);
     d.feed = vec![next];
     d.h = Some(out.h_n.clone());
@@ -151,14 +151,6 @@ pub async fn demo_step(temperature: f32) -> Result<JsValue, JsValue> {
     js_sys::Reflect::set(&result, &"h".into(), &js_sys::Float32Array::from(&out.h_n[..]).into())?;
     js_sys::Reflect::set(&result, &"dispatches".into(), &(out.dispatches as u32).into())?;
     Ok(result.into())
-}
-
-/// `weight [n, k] · x + bias`.
-fn linear(weight: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
-    bias.iter()
-        .enumerate()
-        .map(|(o, &b)| b + weight[o * x.len()..][..x.len()].iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
-        .collect()
 }
 
 /// Calls of every blocking form, which do not exist on wasm32: building with the feature

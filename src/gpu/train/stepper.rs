@@ -677,12 +677,12 @@ impl GpuStepper {
     }
 }
 
-/// `v` as the u32s the kernels read (ids, lengths, classes).
 /// The first of the parts read back (`Stats`).
 fn first(parts: Vec<Vec<f32>>) -> Vec<f32> {
     parts.into_iter().next().unwrap_or_default()
 }
 
+/// `v` as the u32s the kernels read (ids, lengths, classes).
 fn u32s(v: &[usize]) -> Vec<u32> {
     v.iter().map(|&x| x as u32).collect()
 }
