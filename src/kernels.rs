@@ -357,7 +357,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 41] = [
+pub const SHADER_FILES: [(&str, &str); 43] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -395,6 +395,8 @@ pub const SHADER_FILES: [(&str, &str); 41] = [
     ("train/loss", include_str!("../shaders/train/loss.wgsl")),
     ("train/masks", include_str!("../shaders/train/masks.wgsl")),
     ("train/matmul", include_str!("../shaders/train/matmul.wgsl")),
+    ("train/matmul_params", include_str!("../shaders/train/matmul_params.wgsl")),
+    ("train/matmul_vec4", include_str!("../shaders/train/matmul_vec4.wgsl")),
     ("train/optimizer", include_str!("../shaders/train/optimizer.wgsl")),
     ("train/train_params", include_str!("../shaders/train/train_params.wgsl")),
     ("train/train_step", include_str!("../shaders/train/train_step.wgsl")),
@@ -681,8 +683,14 @@ pub enum BindingKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TrainKernel {
     /// `C = A·B (+ C) (+ bias)` with strided operands: the input projection, the head and
-    /// every weight gradient.
+    /// every weight gradient, where no vec4 version fits (`plan::train::Matmul::kernel`).
     Matmul,
+    /// `matmul` with A and B read as vec4s along k (x·Wᵀ, the head's logits).
+    MatmulKk,
+    /// `matmul` with A read as vec4s along k, B along n (dX = dG·W).
+    MatmulKn,
+    /// `matmul` with A read as vec4s along m, B along n (dW = dGᵀ·X, dR, dW_hr).
+    MatmulMn,
     /// One time step of a layer, both directions, keeping the tape.
     TrainStep,
     /// The second half of a GRU (linear_before_reset 0) or projected LSTM step.
@@ -708,10 +716,13 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 13] = [
+    pub const ALL: [TrainKernel; 16] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
+        TrainKernel::MatmulKk,
+        TrainKernel::MatmulKn,
+        TrainKernel::MatmulMn,
         TrainKernel::TrainStep,
         TrainKernel::TrainStepFinish,
         TrainKernel::TrainStepBackward,
@@ -728,6 +739,9 @@ impl TrainKernel {
     pub fn entry_point(self) -> &'static str {
         match self {
             TrainKernel::Matmul => "matmul",
+            TrainKernel::MatmulKk => "matmul_kk",
+            TrainKernel::MatmulKn => "matmul_kn",
+            TrainKernel::MatmulMn => "matmul_mn",
             TrainKernel::TrainStep => "train_step",
             TrainKernel::TrainStepFinish => "train_step_finish",
             TrainKernel::TrainStepBackward => "train_step_backward",
@@ -748,6 +762,7 @@ impl TrainKernel {
         match self {
             TrainKernel::EmbedBackward => "embed",
             TrainKernel::DropoutBackward => "dropout",
+            TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => "matmul_vec4",
             TrainKernel::TrainStepFinish => "train_step",
             TrainKernel::TrainStepBackwardFinish => "train_step_backward",
             TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => "optimizer",
@@ -773,7 +788,7 @@ impl TrainKernel {
         const SP: BindingKind = DynamicUniform(SMALL_PARAMS_SIZE);
         const DP: BindingKind = Uniform(crate::gpu::DROPOUT_PARAMS_SIZE);
         match self {
-            TrainKernel::Matmul => {
+            TrainKernel::Matmul | TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => {
                 &[DynamicUniform(crate::gpu::MATMUL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
             }
             TrainKernel::TrainStep | TrainKernel::TrainStepFinish => &[

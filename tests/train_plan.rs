@@ -1,6 +1,6 @@
 //! The training pass's plan, without a GPU: dispatches per layer and step, saved activations
-//! within (G + 2)·T·B·H floats per layer and direction, and every buffer the kernels index
-//! sized for them.
+//! within (G + 2)·T·B·H floats per layer and direction, every buffer the kernels index sized
+//! for them, and which version of `matmul` runs each product.
 
 use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan};
 use wgpu_rnn::random::{self, RandomConfig};
@@ -72,9 +72,9 @@ fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
 
 #[test]
 fn saved_activations_stay_within_g_plus_two_per_unit() {
-    for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
+    for (cell, proj) in [(Cell::Rnn, 0), (Cell::Gru, 0), (Cell::Lstm, 0), (Cell::Lstm, 3)] {
         let (t, b) = (6, 3);
-        let p = plan(cell, Direction::Bidirectional, 2, 0, MergeMode::Concat, t, b);
+        let p = plan(cell, Direction::Bidirectional, 2, proj, MergeMode::Concat, t, b);
         for (l, ly) in p.layers.iter().enumerate() {
             let per_row = p.size(TBuf::Tape(l)) / (ly.dirs * t * b);
             assert!(per_row <= (cell.gates() + 2) * ly.hidden, "{cell:?}: {per_row} floats per step and row");
@@ -124,6 +124,37 @@ fn buffers_hold_what_the_commands_address() {
                     "{cell:?} proj {proj}: layer {l} gradients written {covered:?}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn products_read_vec4s_where_their_layouts_allow() {
+    use wgpu_rnn::kernels::TrainKernel;
+    use wgpu_rnn::kernels::TrainKernel::{Matmul, MatmulKk, MatmulKn, MatmulMn};
+    // (I, H, the products' kernels: x·Wᵀ + Wb, dX = dG·W, dW = dGᵀ·X, dR = dGᵀ·H_prev)
+    let cases = [
+        (8, 12, [MatmulKk, MatmulKn, MatmulMn, MatmulMn]),
+        // H 7: dG's rows of 28 floats still fit vec4s; the tape's records of 42 do not
+        (8, 7, [MatmulKk, MatmulKn, MatmulMn, Matmul]),
+        (5, 7, [Matmul, Matmul, Matmul, Matmul]),
+    ];
+    for (input, hidden, [proj, dx, dw, dr]) in cases {
+        let mut cfg = RandomConfig::simple(Cell::Lstm, input, hidden);
+        cfg.direction = Direction::Bidirectional;
+        let p = TrainPlan::new(&random::network(&cfg, 1, |s| s), 3, 5);
+        for c in &p.commands {
+            let TCommand::Matmul { p, a, b, c } = *c else { continue };
+            let expected: TrainKernel = match (a, b, c) {
+                // the transposed copy of R and the column sums (B = ones) stay scalar
+                (_, TBuf::Ones, _) => Matmul,
+                (TBuf::X, TBuf::Wts(0), TBuf::Xp(0)) => proj,
+                (TBuf::DGates(0), TBuf::Wts(0), TBuf::DIn(0)) => dx,
+                (TBuf::DGates(0), TBuf::X, TBuf::Grads(0)) => dw,
+                (TBuf::DGates(0), TBuf::Tape(0), TBuf::Grads(0)) => dr,
+                other => panic!("unexpected product {other:?}"),
+            };
+            assert_eq!(p.kernel(), expected, "I {input} H {hidden}: {a:?}·{b:?} -> {c:?}");
         }
     }
 }

@@ -12,33 +12,14 @@
 //   4 x 4 blocks in local arrays: 16 products per 8 loads.
 //   matmul (this file): 8 x 4 blocks in eight vec4 accumulators, no arrays, no workgroup memory
 //   or barriers.
+//   matmul_kk, matmul_kn, matmul_mn (train/matmul_vec4.wgsl): the same blocks from vec4 loads
+//   along each operand's contiguous dimension, where offsets and strides allow.
 //   (square tiles through workgroup memory ran the training products several times slower on
 //   CPU drivers, whose workgroup barriers are expensive.)
+// uses: train/matmul_params
 
-// Keep in sync with `gpu::train::params::MatmulParams` (Rust; a test compares the layouts).
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    flags: u32, // FLAG_MM_*
-    a_off: u32,
-    a_m: u32,
-    a_k: u32,
-    bias_off: u32,
-    b_off: u32,
-    b_k: u32,
-    b_n: u32,
-    _pad0: u32,
-    c_off: u32,
-    c_m: u32,
-    c_n: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> mp: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(MM_GROUP, MM_GROUP, 1)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -88,23 +69,14 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
         ia1 += mp.a_k;
         ib += mp.b_k;
     }
-    var top = mat4x4<f32>(acc0, acc1, acc2, acc3); // [row][column]
-    var bottom = mat4x4<f32>(acc4, acc5, acc6, acc7);
-    for (var r = 0u; r < MM_ROWS; r++) {
-        for (var q = 0u; q < MM_BLOCK; q++) {
-            let row = m0 + r;
-            let col = n0 + q;
-            if (row < mp.m && col < mp.n) {
-                var v = select(bottom[r - 4u][q], top[r][q], r < 4u);
-                if ((mp.flags & FLAG_MM_BIAS) != 0u) {
-                    v += b[mp.bias_off + col];
-                }
-                let ci = mp.c_off + row * mp.c_m + col * mp.c_n;
-                if ((mp.flags & FLAG_MM_ACCUMULATE) != 0u) {
-                    v += c[ci];
-                }
-                c[ci] = v;
-            }
-        }
+    store_block(m0, n0, mat4x4<f32>(acc0, acc1, acc2, acc3), mat4x4<f32>(acc4, acc5, acc6, acc7), bias_at(n0));
+}
+
+// The bias of columns n0..n0+3 (clamped to the last), zero without FLAG_MM_BIAS.
+fn bias_at(n0: u32) -> vec4<f32> {
+    if ((mp.flags & FLAG_MM_BIAS) == 0u) {
+        return vec4<f32>(0.0);
     }
+    let i = mp.bias_off + min(n0 + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(mp.n - 1u));
+    return vec4<f32>(b[i.x], b[i.y], b[i.z], b[i.w]);
 }

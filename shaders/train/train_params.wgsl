@@ -12,7 +12,7 @@ struct TrainParams {
     record: u32,       // floats per tape record (one step of one row of one direction)
     hprev_off: u32,    // record: h before the step [H_out]
     ext_off: u32,      // record: LSTM c', GRU Rh h + Rbh (linear_before_reset) or r ⊙ h [H]
-    m_off: u32,        // record: LSTM o ⊙ h(c') before the projection [H] (FLAG_PROJ)
+    state_m: u32,      // state: m = o ⊙ h(c') [D, B, H] of the running step, the projection's input (FLAG_PROJ)
     merge: u32,        // MERGE_* of the layer's output (MERGE_CONCAT for one direction)
     width: u32,        // floats per row of the merged output and its gradient dy
     state_c: u32,      // state: where c [D, B, H] starts after h_n [D, B, H_out]

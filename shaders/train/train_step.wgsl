@@ -5,10 +5,10 @@
 //   wts:   the layer's weights in ONNX layout, one buffer (TrainParams offsets)
 //   rt:    its recurrent weights transposed, Rᵀ [D, H_out, G*H] (matmul copies them each pass):
 //          neighbouring units read neighbouring weights
-//   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out]: the final h, the running c (h0
-//          and c0 copied in first)
+//   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out], m [D, B, H]: the final h, the
+//          running c (h0 and c0 copied in first), a projected LSTM's o ⊙ h(c') of this step
 //   tape:  [D, T, B, record]: gate pre-activations before clip [G*H], h_prev [H_out], ext [H]
-//          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev), m [H] (LSTM with a projection)
+//          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev); the backward recomputes m
 //   y:     [T, B, D, H_out], zero past each length; step s reads h_prev from y at the previous
 //          step's time (or h0), so no invocation reads what another writes in the same step
 // Invocation (j, q, d) of train_step: unit j of batch rows 4q .. 4q + 3 (TRAIN_ROWS), direction
@@ -106,7 +106,7 @@ fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
         var acc = 0.0;
         let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
         for (var j = 0u; j < lp.hidden; j++) {
-            acc += wts[w + j] * tape[row.rec + tp.m_off + j];
+            acc += wts[w + j] * state[tp.state_m + (d * lp.batch + b) * lp.hidden + j];
         }
         finish(d, row.t, b, k, acc);
     }
@@ -313,7 +313,7 @@ fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     state[c_at] = c_new;
     tape[rec + tp.ext_off + j] = c_new;
     if ((lp.flags & FLAG_PROJ) != 0u) {
-        tape[rec + tp.m_off + j] = m;
+        state[tp.state_m + (d * lp.batch + b) * H + j] = m;
     } else {
         finish(d, t, b, j, m);
     }

@@ -22,6 +22,9 @@
 //                               projected LSTM only dh; with sp.step = STEP_INITIAL, dh0
 //   train_step_backward_finish  GRU's reset gate (it reads every unit's dn), a projected
 //                               LSTM's gates (dm = W_hrᵀ dh reads every dh)
+// A projected LSTM's m = o ⊙ h(c') is not on the tape: once a step's gate gradients are done,
+// its m is recomputed into the o gate's pre-activation slot (nothing reads that slot later),
+// the operand of dW_hr's matmul.
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
@@ -308,6 +311,9 @@ fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
         extras[q + 2u * H] += dgf * c;
     }
     carry[tp.carry_c + u_row + j] = dc_prev;
+    if ((lp.flags & FLAG_PROJ) != 0u) {
+        tape[rec + H + j] = o * activate(ha, c_new); // m, in po's slot (the header says why)
+    }
     dgates[g0 + j] = dgi;
     dgates[g0 + H + j] = dgo;
     dgates[g0 + 2u * H + j] = dgf;

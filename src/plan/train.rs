@@ -8,6 +8,7 @@
 //! as matmuls over all T·B rows at once (`dW = dGᵀ·X`, `dR = dGᵀ·H_prev`, bias and peephole
 //! column sums, `dW_hr = dHᵀ·M`, `dX = dG·W`).
 
+use crate::kernels::TrainKernel;
 use crate::network::Network;
 use crate::spec::{Cell, MergeMode};
 
@@ -178,10 +179,9 @@ impl TrainLayer {
     pub fn weights_len(&self) -> usize {
         self.proj_off() + if self.proj { self.dirs * self.out * self.hidden } else { 0 }
     }
-    /// Floats per tape record: pre-activations `[GH]`, `h_prev [H_out]`, ext `[H]` (GRU, LSTM),
-    /// m `[H]` (projection).
+    /// Floats per tape record: pre-activations `[GH]`, `h_prev [H_out]`, ext `[H]` (GRU, LSTM).
     pub fn record(&self) -> usize {
-        self.m_off() + if self.proj { self.hidden } else { 0 }
+        self.ext_off() + if self.cell == Cell::Rnn { 0 } else { self.hidden }
     }
     pub fn hprev_off(&self) -> usize {
         self.gh()
@@ -189,12 +189,20 @@ impl TrainLayer {
     pub fn ext_off(&self) -> usize {
         self.gh() + self.out
     }
+    /// Where a projected LSTM's m = o ⊙ h(c') sits in a tape record once the step's backward is
+    /// done with it: the o gate's pre-activation slot (ONNX order i, o, f, c), the operand of
+    /// dW_hr. The forward keeps m of the running step in the state ([`Self::state_m`]), so a
+    /// record stays within `(G + 2) * H` floats: `G*H + H_out + H` with `H_out <= H`.
     pub fn m_off(&self) -> usize {
-        self.ext_off() + if self.cell == Cell::Rnn { 0 } else { self.hidden }
+        self.hidden
     }
-    /// Saved activations per row of one direction and step: at most `(G + 2) * H` floats
-    /// (`G + 3` with a projection, whose h and m differ).
+    /// The state: `h_n [D, B, H_out]`, c `[D, B, H]`, h0 `[D, B, H_out]`, m `[D, B, H]`
+    /// (projection).
     pub fn state_len(&self, b: usize) -> usize {
+        self.state_m(b) + if self.proj { self.dirs * b * self.hidden } else { 0 }
+    }
+    /// Where a projected LSTM's m of the running step `[D, B, H]` starts in the state.
+    pub fn state_m(&self, b: usize) -> usize {
         self.state_h0(b) + self.dirs * b * self.out
     }
     /// Where h0 `[D, B, H_out]` starts in the state, after h_n `[D, B, H_out]` and c `[D, B, H]`.
@@ -256,6 +264,32 @@ pub struct Matmul {
     pub c_off: usize,
     pub c_m: usize,
     pub c_n: usize,
+}
+
+impl Matmul {
+    /// The version of `matmul` that runs this product: one that reads A and B as vec4s
+    /// (shaders/train/matmul_vec4.wgsl) where each operand's contiguous dimension has stride 1
+    /// and its offset, its other stride and that dimension's length are multiples of 4 (so every
+    /// vec4 lies inside the operand), else the scalar `matmul` (copies, column sums, odd sizes).
+    pub fn kernel(&self) -> TrainKernel {
+        let four = |x: usize| x % 4 == 0;
+        if self.flags & FLAG_MM_COPY != 0 {
+            return TrainKernel::Matmul;
+        }
+        let a_along_k = self.a_k == 1 && four(self.a_off) && four(self.a_m) && four(self.k);
+        let a_along_m = self.a_m == 1 && four(self.a_off) && four(self.a_k) && four(self.m);
+        let b_along_k = self.b_k == 1 && four(self.b_off) && four(self.b_n) && four(self.k);
+        let b_along_n = self.b_n == 1 && four(self.b_off) && four(self.b_k) && four(self.n);
+        if a_along_k && b_along_k {
+            TrainKernel::MatmulKk
+        } else if a_along_k && b_along_n {
+            TrainKernel::MatmulKn
+        } else if a_along_m && b_along_n {
+            TrainKernel::MatmulMn
+        } else {
+            TrainKernel::Matmul
+        }
+    }
 }
 
 /// One command of a training pass.

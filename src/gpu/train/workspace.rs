@@ -219,8 +219,9 @@ impl TrainWorkspace {
         let mut step_groups: HashMap<(usize, bool), wgpu::BindGroup> = HashMap::new();
         for cmd in &plan.commands {
             bound.push(match *cmd {
-                TCommand::Matmul { a, b: bb, c, .. } => {
-                    let layout = &pipelines.get(TrainKernel::Matmul)?.layout;
+                TCommand::Matmul { p, a, b: bb, c } => {
+                    // the versions of matmul share their bindings: one group serves each
+                    let layout = &pipelines.get(p.kernel())?.layout;
                     let g = cache
                         .entry((a, bb, c))
                         .or_insert_with(|| {
@@ -414,7 +415,7 @@ impl TrainWorkspace {
                         let (group, offset) = self.bound[i].as_ref().expect("dispatches are bound");
                         let (pipeline, workgroups) = match cmds[i] {
                             TCommand::Matmul { p, .. } => (
-                                pipelines.get(TrainKernel::Matmul)?.pipeline,
+                                pipelines.get(p.kernel())?.pipeline,
                                 [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1],
                             ),
                             TCommand::Step { layer, .. }
