@@ -8,15 +8,13 @@ use wgpu::util::DeviceExt;
 
 use super::params::{DropoutParams, LossParams, OptimizerParams};
 use super::workspace::{STORAGE, TrainWorkspace};
-use super::{flat_weights, split_weights};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::download::PendingReads;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
-    Batch, BatchInputs, Dropout, Embedding, Optimizer, OptimizerState, Source, StepStats, Targets, TrainConfig,
-    TrainModel,
+    Batch, BatchInputs, Dropout, Optimizer, OptimizerState, Source, StepStats, Targets, TrainConfig, TrainModel,
 };
 
 /// A model's parameters, gradients and optimizer state on the GPU, stepped by one submit per
@@ -27,7 +25,6 @@ pub struct GpuStepper {
     model: TrainModel,
     cfg: TrainConfig,
     shape: StepShape,
-    layers: Vec<TrainLayer>,
     /// Parameter groups `(parameters, gradients, floats)`, as `TrainPlan::groups`.
     groups: Vec<(TBuf, TBuf, usize)>,
     buffers: HashMap<TBuf, wgpu::Buffer>,
@@ -35,7 +32,7 @@ pub struct GpuStepper {
     workspace: Option<TrainWorkspace>,
     /// The workspace of evaluations (forward and loss only).
     eval_workspace: Option<TrainWorkspace>,
-    /// A sequence-to-sequence model's encoder: its layers, its parameter groups as its plan
+    /// A sequence-to-sequence model's encoder: its parameter groups as its plan
     /// names them (the stepper's `EncParam(g)`, `EncGrad(g)`), and its workspaces for steps
     /// and evaluations.
     encoder: Option<EncoderSide>,
@@ -49,7 +46,6 @@ pub struct GpuStepper {
 struct EncoderSide {
     net: crate::network::Network,
     embedding: Option<(usize, usize)>,
-    layers: Vec<TrainLayer>,
     groups: Vec<(TBuf, TBuf, usize)>,
     workspace: Option<TrainWorkspace>,
     eval_workspace: Option<TrainWorkspace>,
@@ -78,21 +74,34 @@ impl std::fmt::Debug for GpuStepper {
     }
 }
 
-/// The parameters of group `g` as `TrainModel::parameters_mut` lists them, flattened.
-fn group_values(model: &TrainModel) -> Vec<Vec<f32>> {
+/// The GPU's parameter groups of `model`, in order: each group's name (in messages) and how
+/// many of `TrainModel::parameters_mut`'s tensors it holds, one after another: an embedding's
+/// weight, a layer's W, R, B (P, W_hr), the head's weight and bias; the encoder's first.
+fn group_layout(model: &TrainModel) -> Vec<(String, usize)> {
     let mut v = Vec::new();
+    let mut stack = |prefix: &str, embedding: bool, net: &crate::network::Network| {
+        if embedding {
+            v.push((format!("{prefix}embedding.weight"), 1));
+        }
+        for (k, l) in net.layers.iter().enumerate() {
+            let tensors = 3 + usize::from(l.weights.p.is_some()) + usize::from(l.weights.proj.is_some());
+            v.push((format!("{prefix}rnn.l{k}"), tensors));
+        }
+    };
     if let Some(enc) = &model.encoder {
-        v.extend(enc.embedding.as_ref().map(|e| e.weight.clone()));
-        v.extend(enc.stack.layers.iter().map(|l| flat_weights(&l.weights)));
+        stack("encoder.", enc.embedding.is_some(), &enc.stack);
     }
-    if let Some(e) = &model.embedding {
-        v.push(e.weight.clone());
-    }
-    v.extend(model.stack.layers.iter().map(|l| flat_weights(&l.weights)));
-    let mut head = model.head.weight.clone();
-    head.extend_from_slice(&model.head.bias);
-    v.push(head);
+    stack("", model.embedding.is_some(), &model.stack);
+    v.push(("head".to_string(), 2));
     v
+}
+
+/// Each group's parameters as one buffer holds them: its tensors (`group_layout`) joined.
+fn group_values(model: &TrainModel) -> Vec<Vec<f32>> {
+    let layout = group_layout(model);
+    let mut model = model.clone();
+    let mut tensors = model.parameters_mut().into_iter();
+    layout.iter().map(|&(_, n)| tensors.by_ref().take(n).flat_map(|t| t.iter().copied()).collect()).collect()
 }
 
 impl GpuStepper {
@@ -108,7 +117,7 @@ impl GpuStepper {
             let layers = TrainLayer::of(&enc.stack);
             let embedding = enc.embedding.as_ref().map(|e| (e.vocab, e.dim));
             let groups = ts::encoder_groups(&layers, embedding);
-            EncoderSide { net: enc.stack.clone(), embedding, layers, groups, workspace: None, eval_workspace: None }
+            EncoderSide { net: enc.stack.clone(), embedding, groups, workspace: None, eval_workspace: None }
         });
         let mut groups: Vec<(TBuf, TBuf, usize)> = encoder.as_ref().map_or(vec![], |e| {
             e.groups.iter().enumerate().map(|(g, grp)| (TBuf::EncParam(g), TBuf::EncGrad(g), grp.2)).collect()
@@ -143,7 +152,6 @@ impl GpuStepper {
             model,
             cfg,
             shape,
-            layers,
             groups,
             buffers,
             step: 0,
@@ -391,7 +399,7 @@ impl GpuStepper {
         let sums: Vec<f64> =
             (0..self.groups.len()).map(|g| stats.get(2 + 2 * g).copied().unwrap_or(f32::NAN) as f64).collect();
         let grad_norm = sums.iter().sum::<f64>().sqrt();
-        let names = self.group_names();
+        let names: Vec<String> = group_layout(&self.model).into_iter().map(|(name, _)| name).collect();
         let failure = if !loss.is_finite() {
             Some("loss".to_string())
         } else if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
@@ -476,24 +484,6 @@ impl GpuStepper {
         })?
     }
 
-    /// Names of the parameter groups: `embedding.weight`, `rnn.l{k}` (W, R, B, P, W_hr),
-    /// `head` (weight, bias).
-    fn group_names(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(enc) = &self.encoder {
-            if enc.embedding.is_some() {
-                v.push("encoder.embedding.weight".to_string());
-            }
-            v.extend((0..enc.layers.len()).map(|k| format!("encoder.rnn.l{k}")));
-        }
-        if self.shape.embedding.is_some() {
-            v.push("embedding.weight".to_string());
-        }
-        v.extend((0..self.layers.len()).map(|k| format!("rnn.l{k}")));
-        v.push("head".to_string());
-        v
-    }
-
     /// Writes a step's inputs, targets and per-step uniforms.
     fn upload(&self, ws: &TrainWorkspace, batch: &Batch, lengths: &[usize], kept: usize, step: u64, dropout: &Dropout) {
         let queue = &self.ctx.queue;
@@ -563,28 +553,19 @@ impl GpuStepper {
         self.groups.iter().map(|&(p, _, len)| (&self.buffers[&p], len)).collect()
     }
 
-    /// The model with the parameter groups' values as read back.
+    /// The model with the parameter groups' values as read back (`group_values` inverted).
     fn model_from(&self, values: Vec<Vec<f32>>) -> TrainModel {
-        let mut values = values.into_iter();
         let mut model = self.model.clone();
-        if let (Some(enc), Some(side)) = (&mut model.encoder, &self.encoder) {
-            if let Some(e) = &mut enc.embedding {
-                e.weight = values.next().unwrap_or_default();
+        let layout = group_layout(&model);
+        let mut tensors = model.parameters_mut().into_iter();
+        for (&(_, n), value) in layout.iter().zip(&values) {
+            let mut rest = &value[..];
+            for t in tensors.by_ref().take(n) {
+                let len = t.len().min(rest.len());
+                t[..len].copy_from_slice(&rest[..len]);
+                rest = &rest[len..];
             }
-            for (layer, ly) in enc.stack.layers.iter_mut().zip(&side.layers) {
-                layer.weights = split_weights(ly, &values.next().unwrap_or_default());
-            }
         }
-        if let Some(e) = &mut model.embedding {
-            *e = Embedding { weight: values.next().unwrap_or_default(), ..e.clone() };
-        }
-        for (layer, ly) in model.stack.layers.iter_mut().zip(&self.layers) {
-            layer.weights = split_weights(ly, &values.next().unwrap_or_default());
-        }
-        let head = values.next().unwrap_or_default();
-        let split = self.model.head.weight.len().min(head.len());
-        model.head.weight = head[..split].to_vec();
-        model.head.bias = head[split..].to_vec();
         model
     }
 
@@ -632,10 +613,10 @@ impl GpuStepper {
             return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
         }
         // the model's tensors in order, joined into the parameter groups
-        let tensors_per_group: Vec<usize> = self.group_tensor_counts();
+        let layout = group_layout(&self.model);
         for (which, moments) in [(0, &state.m), (1, &state.v)] {
             let mut it = moments.iter();
-            for (g, &count) in tensors_per_group.iter().enumerate() {
+            for (g, &(_, count)) in layout.iter().enumerate() {
                 let data: Vec<f32> = it.by_ref().take(count).flatten().map(|&x| x as f32).collect();
                 let buf = if which == 0 { TBuf::OptM(g) } else { TBuf::OptV(g) };
                 self.ctx.queue.write_buffer(&self.buffers[&buf], 0, bytemuck::cast_slice(&data));
@@ -643,27 +624,6 @@ impl GpuStepper {
         }
         self.step = state.step;
         Ok(())
-    }
-
-    /// How many of the model's tensors (`TrainModel::parameters_mut`) each group holds.
-    fn group_tensor_counts(&self) -> Vec<usize> {
-        let mut v = Vec::new();
-        let stack = |embedding: bool, net: &crate::network::Network, v: &mut Vec<usize>| {
-            if embedding {
-                v.push(1);
-            }
-            v.extend(
-                net.layers
-                    .iter()
-                    .map(|l| 3 + usize::from(l.weights.p.is_some()) + usize::from(l.weights.proj.is_some())),
-            );
-        };
-        if let Some(enc) = &self.model.encoder {
-            stack(enc.embedding.is_some(), &enc.stack, &mut v);
-        }
-        stack(self.model.embedding.is_some(), &self.model.stack, &mut v);
-        v.push(2);
-        v
     }
 
     /// The commands of a step over `t` steps and batch `b` (dispatch counts for benchmarks).
