@@ -149,14 +149,7 @@ impl GpuTrainer {
         ctx.train_pipelines()?;
         let layers = TrainLayer::of(&net);
         let (weights, grads) = ctx.scoped("uploading the weights for training", || {
-            let make = |label: &str, data: &[f32]| {
-                use wgpu::util::DeviceExt;
-                ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: workspace::STORAGE,
-                })
-            };
+            let make = |label: &str, data: &[f32]| workspace::storage_init(&ctx.device, label, data);
             let weights: Vec<wgpu::Buffer> =
                 net.layers.iter().map(|l| make("wgpu-rnn.train.weights", &flat_weights(&l.weights))).collect();
             let grads = layers.iter().map(|l| make("wgpu-rnn.train.grads", &vec![0.0; l.weights_len()])).collect();

@@ -4,10 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wgpu::util::DeviceExt;
-
 use super::params::{DropoutParams, LossParams, OptimizerParams};
-use super::workspace::{STORAGE, TrainWorkspace};
+use super::workspace::{TrainWorkspace, storage, storage_init};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::download::PendingReads;
@@ -125,15 +123,8 @@ impl GpuStepper {
         groups.extend(ts::parameter_groups(&layers, shape));
         let values = group_values(&model);
         let buffers = ctx.scoped("uploading a model for training", || {
-            let make = |buf: TBuf, data: &[f32]| {
-                let label = format!("wgpu-rnn.train.{buf:?}");
-                let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(&label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: STORAGE,
-                });
-                (buf, buffer)
-            };
+            let make =
+                |buf: TBuf, data: &[f32]| (buf, storage_init(&ctx.device, &format!("wgpu-rnn.train.{buf:?}"), data));
             let mut m = HashMap::new();
             for (g, (&(p, grad, len), value)) in groups.iter().zip(&values).enumerate() {
                 let zeros = vec![0.0f32; len.max(1)];
@@ -361,14 +352,8 @@ impl GpuStepper {
     fn seq2seq_workspaces(&self, enc_plan: TrainPlan, dec_plan: TrainPlan) -> Result<(TrainWorkspace, TrainWorkspace)> {
         let enc = self.encoder.as_ref().expect("a seq2seq stepper");
         let mut enc_ext = enc.parameters(&self.buffers);
-        let bridge = |buf: TBuf| {
-            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("wgpu-rnn.train.seq2seq.{buf:?}")),
-                size: 4 * enc_plan.size(buf).max(1) as u64,
-                usage: STORAGE,
-                mapped_at_creation: false,
-            })
-        };
+        let bridge =
+            |buf: TBuf| storage(&self.ctx.device, &format!("wgpu-rnn.train.seq2seq.{buf:?}"), enc_plan.size(buf));
         let (dh, dc) = self.ctx.scoped("making a seq2seq step's buffers", || (bridge(TBuf::DhN), bridge(TBuf::DcN)))?;
         enc_ext.extend([(TBuf::DhN, dh.clone()), (TBuf::DcN, dc.clone())]);
         let enc_ws = TrainWorkspace::new(&self.ctx, &enc.net, &enc_ext, enc_plan)?;

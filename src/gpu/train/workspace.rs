@@ -15,7 +15,7 @@ use crate::network::{Inputs, Network, Upstream};
 use crate::plan::linear_workgroups;
 use crate::plan::train::{MAX_WORKGROUPS, MM_TILE, MM_TILE_ROWS, TBuf, TCommand, TrainPlan};
 
-pub(super) const STORAGE: wgpu::BufferUsages =
+const STORAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
 
 /// One (T, B)'s buffers and bind groups. The weights and their gradients belong to the trainer;
@@ -89,17 +89,8 @@ impl TrainWorkspace {
         for buf in plan.buffers() {
             let made = match buf {
                 _ if external.contains_key(&buf) => external[&buf].clone(),
-                TBuf::Ones => device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("wgpu-rnn.train.Ones"),
-                    contents: bytemuck::bytes_of(&1.0f32),
-                    usage: STORAGE,
-                }),
-                _ => device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(&format!("wgpu-rnn.train.{buf:?}")),
-                    size: 4 * plan.size(buf).max(4) as u64,
-                    usage: STORAGE,
-                    mapped_at_creation: false,
-                }),
+                TBuf::Ones => storage_init(device, "wgpu-rnn.train.Ones", &[1.0]),
+                _ => storage(device, &format!("wgpu-rnn.train.{buf:?}"), plan.size(buf)),
             };
             buffers.insert(buf, made);
         }
@@ -490,6 +481,35 @@ impl TrainWorkspace {
         }
         Ok(())
     }
+}
+
+/// Floats a training buffer has room for when it holds `len`: whole vec4s, at least one. The
+/// vec4 versions of `matmul` bind buffers as `array<vec4<f32>>`, which WebGPU's robust access
+/// sizes as bytes / 16 rounded down: the floats of a last, partial vec4 (a head's bias at the
+/// end of its buffer) would read as clamped, wrong values.
+pub(super) fn padded_len(len: usize) -> usize {
+    len.max(1).next_multiple_of(4)
+}
+
+/// A zeroed storage buffer for `len` floats ([`padded_len`]).
+pub(super) fn storage(device: &wgpu::Device, label: &str, len: usize) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: 4 * padded_len(len) as u64,
+        usage: STORAGE,
+        mapped_at_creation: false,
+    })
+}
+
+/// A storage buffer holding `data`, then zeros up to [`padded_len`].
+pub(super) fn storage_init(device: &wgpu::Device, label: &str, data: &[f32]) -> wgpu::Buffer {
+    let mut padded = data.to_vec();
+    padded.resize(padded_len(data.len()), 0.0);
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(&padded),
+        usage: STORAGE,
+    })
 }
 
 /// A whole buffer as a binding.
