@@ -149,10 +149,16 @@ impl GpuTrainer {
         ctx.train_pipelines()?;
         let layers = TrainLayer::of(&net);
         let (weights, grads) = ctx.scoped("uploading the weights for training", || {
-            let make = |label: &str, data: &[f32]| workspace::storage_init(&ctx.device, label, data);
-            let weights: Vec<wgpu::Buffer> =
-                net.layers.iter().map(|l| make("wgpu-rnn.train.weights", &flat_weights(&l.weights))).collect();
-            let grads = layers.iter().map(|l| make("wgpu-rnn.train.grads", &vec![0.0; l.weights_len()])).collect();
+            let weights: Vec<wgpu::Buffer> = net
+                .layers
+                .iter()
+                .map(|l| workspace::storage_init(&ctx.device, "wgpu-rnn.train.weights", &flat_weights(&l.weights)))
+                .collect();
+            // zeroed, as wgpu makes every new buffer
+            let grads = layers
+                .iter()
+                .map(|l| workspace::storage(&ctx.device, "wgpu-rnn.train.grads", l.weights_len()))
+                .collect();
             (weights, grads)
         })?;
         Ok(GpuTrainer { ctx, net, layers, weights, grads, workspace: Mutex::new(None) })

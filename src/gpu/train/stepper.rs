@@ -123,18 +123,13 @@ impl GpuStepper {
         groups.extend(ts::parameter_groups(&layers, shape));
         let values = group_values(&model);
         let buffers = ctx.scoped("uploading a model for training", || {
-            let make =
-                |buf: TBuf, data: &[f32]| (buf, storage_init(&ctx.device, &format!("wgpu-rnn.train.{buf:?}"), data));
+            let label = |buf: TBuf| format!("wgpu-rnn.train.{buf:?}");
             let mut m = HashMap::new();
             for (g, (&(p, grad, len), value)) in groups.iter().zip(&values).enumerate() {
-                let zeros = vec![0.0f32; len.max(1)];
-                m.extend([
-                    make(p, value),
-                    make(grad, &zeros),
-                    make(TBuf::OptM(g), &zeros),
-                    make(TBuf::OptV(g), &zeros),
-                ]);
-                m.extend([TBuf::BackP(g), TBuf::BackM(g), TBuf::BackV(g)].map(|b| make(b, &zeros)));
+                m.insert(p, storage_init(&ctx.device, &label(p), value));
+                // gradients, moments and the update's backups start at zero (wgpu zeroes new buffers)
+                let zeroed = [grad, TBuf::OptM(g), TBuf::OptV(g), TBuf::BackP(g), TBuf::BackM(g), TBuf::BackV(g)];
+                m.extend(zeroed.map(|b| (b, storage(&ctx.device, &label(b), len))));
             }
             m
         })?;
@@ -384,11 +379,10 @@ impl GpuStepper {
         let sums: Vec<f64> =
             (0..self.groups.len()).map(|g| stats.get(2 + 2 * g).copied().unwrap_or(f32::NAN) as f64).collect();
         let grad_norm = sums.iter().sum::<f64>().sqrt();
-        let names: Vec<String> = group_layout(&self.model).into_iter().map(|(name, _)| name).collect();
         let failure = if !loss.is_finite() {
             Some("loss".to_string())
         } else if let Some(g) = sums.iter().position(|s| !s.is_finite()) {
-            Some(format!("gradient of {}", names[g]))
+            Some(format!("gradient of {}", group_layout(&self.model).swap_remove(g).0))
         } else if stats.get(1).copied().unwrap_or(0.0) != 0.0 {
             Some("a parameter after the update".to_string())
         } else {
