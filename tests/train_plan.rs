@@ -3,6 +3,7 @@
 //! for them, and which version of `matmul` runs each product.
 
 use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan};
+use wgpu_rnn::plan::train_step::{Initial, StepShape};
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::spec::{Cell, Direction, MergeMode};
 
@@ -47,15 +48,7 @@ fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
                     }
                     for l in 0..p.layers.len() {
                         let n = p.layer_dispatches(l);
-                        let steps = p
-                            .commands
-                            .iter()
-                            .filter(|c| {
-                                matches!(c, TCommand::Step { layer, .. } | TCommand::StepFinish { layer, .. }
-                                | TCommand::StepBackward { layer, .. } | TCommand::StepBackwardFinish { layer, .. }
-                                | TCommand::StepInitial { layer } if *layer == l)
-                            })
-                            .count();
+                        let steps = step_dispatches(&p, l);
                         // one dispatch per step each way (two for a two-phase layer), and dh0
                         let phases = if p.layers[l].two_phase() { 2 } else { 1 };
                         assert_eq!(steps, 2 * phases * t + 1, "{cell:?} {direction:?}: dispatches per step");
@@ -68,6 +61,56 @@ fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
             }
         }
     }
+}
+
+/// Layer l's dispatches of the step kernels, both ways.
+fn step_dispatches(p: &TrainPlan, l: usize) -> usize {
+    p.commands
+        .iter()
+        .filter(|c| {
+            matches!(c, TCommand::Step { layer, .. } | TCommand::StepFinish { layer, .. }
+            | TCommand::StepBackward { layer, .. } | TCommand::StepBackwardFinish { layer, .. }
+            | TCommand::StepInitial { layer } if *layer == l)
+        })
+        .count()
+}
+
+#[test]
+fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
+    for direction in [Direction::Forward, Direction::Bidirectional] {
+        for t in [1, 9, 40] {
+            let p = plan(Cell::Lstm, direction, 2, 3, MergeMode::Concat, t, 4);
+            for (l, ly) in p.layers.iter().enumerate() {
+                assert!(ly.folded() && !ly.two_phase(), "{direction:?}: layer {l} folds");
+                // T steps and the last step's projection, T backward steps and dh0
+                assert_eq!(step_dispatches(&p, l), 2 * t + 2, "{direction:?} T={t}: layer {l}");
+                // per direction: Rᵀ, R'ᵀ, xp, R', dW, dWb, dR, dRb, dP, dW_hr, dX
+                let n = p.layer_dispatches(l);
+                assert!(n <= 2 * t + 2 + 11 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
+            }
+        }
+    }
+    // recurrent dropout masks h_prev between R and W_hr, row by row: no fold, two dispatches
+    // per step each way
+    let mut cfg = RandomConfig::simple(Cell::Lstm, 5, 7);
+    cfg.proj_size = 3;
+    let net = random::network(&cfg, 1, |s| s);
+    let shape = |recurrent_dropout| StepShape {
+        embedding: None,
+        head_in: 3,
+        classes: 2,
+        head_mode: wgpu_rnn::train::HeadMode::Steps,
+        loss: wgpu_rnn::train::LossKind::Mse,
+        dropout: false,
+        recurrent_dropout,
+        initial: Initial::Zero,
+    };
+    let t = 9;
+    let folded = TrainPlan::training_step(&net, shape(false), t, 4);
+    assert_eq!(step_dispatches(&folded, 0), 2 * t + 2);
+    let masked = TrainPlan::training_step(&net, shape(true), t, 4);
+    assert!(!masked.layers[0].folded() && masked.layers[0].two_phase());
+    assert_eq!(step_dispatches(&masked, 0), 4 * t + 1);
 }
 
 #[test]

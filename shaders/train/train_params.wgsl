@@ -24,6 +24,15 @@ struct TrainParams {
     dp_off: u32,       // extras: peephole partial sums [D, B, 3*H] after dh per step [D, T, B, H_out]
     state_h0: u32,     // state: h0 [D, B, H_out] after c
     layer: u32,        // the layer's index (its recurrent dropout masks)
+    fold: u32,         // 1: a projected LSTM's steps read m_prev through R' = R·W_hr (TrainLayer::folded)
+    rt_fold: u32,      // rt: R'ᵀ [D, H, G*H] after Rᵀ (fold)
+    fold_off: u32,     // extras: R' [D, G*H, H] after the peephole partials (fold)
+    _pad: u32,
+}
+
+// Whether the layer is a folded projected LSTM: one dispatch per step each way.
+fn folded(tp: TrainParams) -> bool {
+    return tp.fold != 0u;
 }
 
 // Index of row (d, t, b)'s record in the tape and of its gates in xp and dgates.

@@ -4,9 +4,11 @@
 //   xp:    [D, T, B, G*H]  x·Wᵀ + Wb (matmul), ONNX gate order: RNN h; GRU z, r, h; LSTM i, o, f, c
 //   wts:   the layer's weights in ONNX layout, one buffer (TrainParams offsets)
 //   rt:    its recurrent weights transposed, Rᵀ [D, H_out, G*H] (matmul copies them each pass):
-//          neighbouring units read neighbouring weights
+//          neighbouring units read neighbouring weights; then a folded projected LSTM's
+//          R'ᵀ [D, H, G*H], R' = R·W_hr (a matmul each pass)
 //   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out], m [D, B, H]: the final h, the
 //          running c (h0 and c0 copied in first), a projected LSTM's o ⊙ h(c') of this step
+//          (m [2, D, B, H] by step parity when folded)
 //   tape:  [D, T, B, record]: gate pre-activations before clip [G*H], h_prev [H_out], ext [H]
 //          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev); the backward recomputes m
 //   y:     [T, B, D, H_out], zero past each length; step s reads h_prev from y at the previous
@@ -20,6 +22,10 @@
 //                      LSTM (c', o ⊙ h(c'))
 //   train_step_finish  their second half: GRU's candidate (it reads every unit's r ⊙ h_prev),
 //                      the LSTM projection (it reads every unit's o ⊙ h(c'))
+// A folded projected LSTM (tp.fold, plan::train::TrainLayer::folded) takes one dispatch per
+// step: after the first, its gates read the step before's m through R' (R·h_prev = R'·m_prev),
+// and the same dispatch projects that m into h_prev (project_previous), which no gate waits
+// for; train_step_finish once after the last step projects the last m.
 // Recurrent dropout (dp.flags): the recurrent products read h_prev ⊙ mask; the tape keeps
 // h_prev unmasked (GRU's z ⊙ h_prev and its backward read it; train_step_backward masks it
 // for the weight gradients once the step's backward is done).
@@ -60,6 +66,9 @@ fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gid.z;
     if (j >= lp.hidden) {
         return;
+    }
+    if (folded(tp) && sp.step > 0u && j < lp.hidden_in) {
+        project_previous(d, b0, j);
     }
     // products[r]: the recurrent products (+ Rb) of unit j's gates [G] for row b0 + r
     let products = transpose(recurrent_quad(d, b0, j));
@@ -105,11 +114,49 @@ fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
         var acc = 0.0;
         let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
+        let m = m_at(d, b, sp.step);
         for (var j = 0u; j < lp.hidden; j++) {
-            acc += wts[w + j] * state[tp.state_m + (d * lp.batch + b) * lp.hidden + j];
+            acc += wts[w + j] * state[m + j];
         }
         finish(d, row.t, b, k, acc);
     }
+}
+
+// A folded projected LSTM (tp.fold) projects the step before's m here, beside this step's gates
+// (which read that m through R'): unit k of h = W_hr[k] · m_prev for rows b0 .. b0 + 3, into the
+// output and the final state (the row loop then copies it to the tape as this step's h_prev).
+// Rows whose length ended before the step before do nothing; the last step's m is projected by
+// train_step_finish.
+fn project_previous(d: u32, b0: u32, k: u32) {
+    let s = sp.step - 1u;
+    let rows = quad_rows(lp, b0);
+    let m = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
+    let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
+    var acc = vec4<f32>(0.0);
+    if (rows.x == rows.y) {
+        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
+        for (var j = 0u; j < lp.hidden; j++) {
+            acc.x += wts[w + j] * state[m.x + j];
+        }
+    } else {
+        for (var j = 0u; j < lp.hidden; j++) {
+            acc += wts[w + j] * vec4<f32>(state[m.x + j], state[m.y + j], state[m.z + j], state[m.w + j]);
+        }
+    }
+    for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
+        let b = b0 + r;
+        let len = lens[b];
+        if (s < len) {
+            finish(d, time_index(lp, d, s, len), b, k, acc[r]);
+        }
+    }
+}
+
+// Where row b's m = o ⊙ h(c') of step s starts in the state (a projected LSTM): one place, or
+// one per step parity when folded (a step reads the step before's while it writes its own).
+fn m_at(d: u32, b: u32, s: u32) -> u32 {
+    let parity = select(0u, s & 1u, folded(tp));
+    return tp.state_m + ((parity * lp.dirs + d) * lp.batch + b) * lp.hidden;
 }
 
 // Where h before this step starts: h0 in the state at the first step, else the output of the
@@ -139,7 +186,8 @@ fn preact(d: u32, t: u32, b: u32, row: u32, q: f32) -> f32 {
     return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + q;
 }
 
-// R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (the columns, LSTM i, o, f, c;
+// R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (a folded projected LSTM after
+// its first step: R'[g*H + j]·m_prev) (the columns, LSTM i, o, f, c;
 // GRU z, r and with linear_before_reset h; RNN h) for rows b0 .. b0 + 3 (the vec4s), reading R
 // from rt: each weight loaded serves TRAIN_ROWS rows. Rows past the batch or past their length
 // compute from valid memory and are not used.
@@ -165,15 +213,25 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         acc3 = vec4<f32>(wts[bias + 3u * H]);
     }
     let rows = quad_rows(lp, b0);
-    let base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
+    var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     let masked = (dp.flags & FLAG_DROP_RECURRENT) != 0u;
     var w = d * lp.hidden_in * gh + j;
+    var width = lp.hidden_in;
+    var in_state = sp.step == 0u;
+    if (folded(tp) && sp.step > 0u) {
+        // R'·m_prev = R·h_prev, m_prev in the state (no recurrent dropout: it does not fold)
+        let s = sp.step - 1u;
+        base = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
+        w = tp.rt_fold + d * lp.hidden * gh + j;
+        width = lp.hidden;
+        in_state = true;
+    }
     if (b0 + 1u == lp.batch) {
         // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
         var a = vec4<f32>(acc0.x, acc1.x, acc2.x, acc3.x); // its gates
-        for (var k = 0u; k < lp.hidden_in; k++) {
+        for (var k = 0u; k < width; k++) {
             var h: f32;
-            if (sp.step == 0u) {
+            if (in_state) {
                 h = state[base.x + k];
             } else {
                 h = y[base.x + k];
@@ -195,9 +253,9 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         }
         return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
     }
-    for (var k = 0u; k < lp.hidden_in; k++) {
+    for (var k = 0u; k < width; k++) {
         var h: vec4<f32>;
-        if (sp.step == 0u) {
+        if (in_state) {
             h = vec4<f32>(state[base.x + k], state[base.y + k], state[base.z + k], state[base.w + k]);
         } else {
             h = vec4<f32>(y[base.x + k], y[base.y + k], y[base.z + k], y[base.w + k]);
@@ -313,7 +371,7 @@ fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     state[c_at] = c_new;
     tape[rec + tp.ext_off + j] = c_new;
     if ((lp.flags & FLAG_PROJ) != 0u) {
-        state[tp.state_m + (d * lp.batch + b) * H + j] = m;
+        state[m_at(d, b, sp.step) + j] = m;
     } else {
         finish(d, t, b, j, m);
     }

@@ -9,7 +9,8 @@
 //           dh_prev [2][H_out], written at step s into half s & 1; c0 [H]
 //   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of
 //           the recurrent products (they differ in the candidate gate)
-//   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H]
+//   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H],
+//           a folded projected LSTM's R' = R·W_hr [D, G*H, H] (a matmul before the walk)
 // Invocation (j, q, d) of train_step_backward: unit j of rows 4q .. 4q + 3 (TRAIN_ROWS),
 // direction d, each recurrent weight loaded serving the four rows; of the finish: unit j of row
 // q. At step s it first finishes the product
@@ -22,6 +23,8 @@
 //                               projected LSTM only dh; with sp.step = STEP_INITIAL, dh0
 //   train_step_backward_finish  GRU's reset gate (it reads every unit's dn), a projected
 //                               LSTM's gates (dm = W_hrᵀ dh reads every dh)
+// A folded projected LSTM (tp.fold) takes one dispatch per step: dm = W_hrᵀ (dy + dh_n) +
+// R'ᵀ dG_{s+1} needs no dh of other units; dh, dW_hr's operand, is computed beside it.
 // A projected LSTM's m = o ⊙ h(c') is not on the tape: once a step's gate gradients are done,
 // its m is recomputed into the o gate's pre-activation slot (nothing reads that slot later),
 // the operand of dW_hr's matmul.
@@ -66,6 +69,11 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j < lp.hidden_in) {
         from_next = dh_prev_quad(d, rows, sp.step + 1u, j);
     }
+    // a folded projected LSTM: what reaches m[j] from the step after, through h and R
+    var m_from_next = vec4<f32>(0.0);
+    if (folded(tp)) {
+        m_from_next = folded_quad(d, rows, sp.step + 1u, j);
+    }
     for (var r = 0u; r < TRAIN_ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
@@ -88,8 +96,17 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         if ((lp.flags & FLAG_PROJ) != 0u) {
             if (j < lp.hidden_in) {
-                extras[rr * lp.hidden_in + j] = dh;
+                extras[rr * lp.hidden_in + j] = dh; // dW_hr's operand
             }
+            if (!folded(tp)) {
+                continue; // dm = W_hrᵀ dh reads every dh: train_step_backward_finish
+            }
+            // dm = W_hrᵀ dh = W_hrᵀ (dy + dh_n at the row's last step) + R'ᵀ dG_{s+1}
+            var dm = dm_upstream(d, t, b, j, sp.step + 1u == len);
+            if (sp.step + 1u < len) {
+                dm += m_from_next[r];
+            }
+            unit_backward(d, b, j, rr, dm);
             continue;
         }
         unit_backward(d, b, j, rr, dh);
@@ -101,7 +118,48 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // Whether a step takes train_step_backward_finish too.
 fn two_phase() -> bool {
-    return (lp.flags & FLAG_PROJ) != 0u || (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU;
+    let proj = (lp.flags & FLAG_PROJ) != 0u && !folded(tp);
+    return proj || (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU;
+}
+
+// A folded projected LSTM: W_hrᵀ of the gradient arriving at h_t of row b from outside the
+// recurrence (dy, and dh_n at the row's last step), at unit j of m.
+fn dm_upstream(d: u32, t: u32, b: u32, j: u32, last: bool) -> f32 {
+    let w = tp.proj_off + d * lp.hidden_in * lp.hidden + j;
+    let dh_n = (d * lp.batch + b) * lp.hidden_in;
+    var dm = 0.0;
+    for (var k = 0u; k < lp.hidden_in; k++) {
+        var g = dy_of(d, t, b, k);
+        if (last) {
+            g += carry[dh_n + k];
+        }
+        dm += wts[w + k * lp.hidden] * g;
+    }
+    return dm;
+}
+
+// A folded projected LSTM: R'ᵀ dG of step s at unit j of m for the four rows (W_hrᵀ Rᵀ dG,
+// what reaches m of the step before s through its h), reading R' [D, G*H, H] from extras. A row
+// whose length ends before step s reads valid memory and gets a value nobody uses.
+fn folded_quad(d: u32, rows: vec4<u32>, s: u32, j: u32) -> vec4<f32> {
+    let gh = lp.hidden * gates(lp);
+    let g = vec4<u32>(dgr_base(d, rows.x, s), dgr_base(d, rows.y, s), dgr_base(d, rows.z, s), dgr_base(d, rows.w, s));
+    var w = tp.fold_off + d * gh * lp.hidden + j;
+    if (rows.x == rows.y) {
+        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
+        var one = 0.0;
+        for (var row = 0u; row < gh; row++) {
+            one += extras[w] * dgates[g.x + row];
+            w += lp.hidden;
+        }
+        return vec4<f32>(one);
+    }
+    var acc = vec4<f32>(0.0);
+    for (var row = 0u; row < gh; row++) {
+        acc += extras[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
+        w += lp.hidden;
+    }
+    return acc;
 }
 
 // With recurrent dropout, the step's recurrent operands of unit k become what the products

@@ -138,6 +138,9 @@ pub struct TrainLayer {
     pub proj: bool,
     /// GRU `linear_before_reset`.
     pub linear_before_reset: bool,
+    /// A projected LSTM that runs one dispatch per step each way ([`Self::folded`]); set by
+    /// [`TrainLayer::of`] for every projected layer, cleared by plans with recurrent dropout.
+    pub fold: bool,
 }
 
 impl TrainLayer {
@@ -154,8 +157,21 @@ impl TrainLayer {
                 peephole: l.spec.cell == Cell::Lstm && l.weights.p.is_some(),
                 proj: l.weights.proj.is_some(),
                 linear_before_reset: l.spec.linear_before_reset,
+                fold: l.weights.proj.is_some(),
             })
             .collect()
+    }
+
+    /// Whether this projected LSTM's steps read the previous step's m through the folded
+    /// recurrent weights `R' = R·W_hr [G*H, H]` (the gates' product `R·h_prev` is `R'·m_prev`
+    /// for every step after the first), so each step is one dispatch each way: the forward
+    /// projects m_prev into h_prev beside the gates instead of before them, the backward takes
+    /// dm from `R'ᵀ·dG` and `W_hrᵀ·dy` instead of waiting for dh. It costs `G*H*(H - H_out)`
+    /// more multiply-adds per row and step each way, and two products per pass for R' and its
+    /// transpose. Recurrent dropout masks h_prev between R and W_hr, row by row, so it does not
+    /// fold: those plans keep two dispatches per step.
+    pub fn folded(&self) -> bool {
+        self.proj && self.fold
     }
 
     /// Gate rows G*H.
@@ -197,11 +213,18 @@ impl TrainLayer {
         self.hidden
     }
     /// The state: `h_n [D, B, H_out]`, c `[D, B, H]`, h0 `[D, B, H_out]`, m `[D, B, H]`
-    /// (projection).
+    /// (projection; `[2, D, B, H]` by step parity when [`Self::folded`]: a step reads the m of
+    /// the step before while it writes its own).
     pub fn state_len(&self, b: usize) -> usize {
-        self.state_m(b) + if self.proj { self.dirs * b * self.hidden } else { 0 }
+        let m = match (self.proj, self.folded()) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
+        self.state_m(b) + m * self.dirs * b * self.hidden
     }
-    /// Where a projected LSTM's m of the running step `[D, B, H]` starts in the state.
+    /// Where a projected LSTM's m of the running step `[D, B, H]` starts in the state (both
+    /// parities' when folded).
     pub fn state_m(&self, b: usize) -> usize {
         self.state_h0(b) + self.dirs * b * self.out
     }
@@ -210,9 +233,10 @@ impl TrainLayer {
         self.dirs * b * (self.out + self.hidden)
     }
     /// Whether a step takes a second dispatch each way: GRU with linear_before_reset 0 (the
-    /// candidate reads every unit's r ⊙ h_prev), LSTM with a projection (it reads every unit).
+    /// candidate reads every unit's r ⊙ h_prev), LSTM with a projection that is not
+    /// [`Self::folded`] (the projection reads every unit's m).
     pub fn two_phase(&self) -> bool {
-        self.proj || (self.cell == Cell::Gru && !self.linear_before_reset)
+        (self.proj && !self.folded()) || (self.cell == Cell::Gru && !self.linear_before_reset)
     }
     /// The carry: `dh_n [D, B, H_out]`, `dc [D, B, H]`, `dh0 [D, B, H_out]`, GRU's direct
     /// share `[2, D, B, H_out]`, c0 `[D, B, H]`.
@@ -242,8 +266,21 @@ impl TrainLayer {
     pub fn dp_off(&self, t: usize, b: usize) -> usize {
         if self.proj { self.dirs * t * b * self.out } else { 0 }
     }
-    pub fn extras_len(&self, t: usize, b: usize) -> usize {
+    /// Where the folded recurrent weights `R' = R·W_hr [D, G*H, H]` start in extras (after the
+    /// peephole partials; [`Self::folded`]): the backward's dm reads them.
+    pub fn fold_off(&self, t: usize, b: usize) -> usize {
         self.dp_off(t, b) + if self.peephole { self.dirs * b * 3 * self.hidden } else { 0 }
+    }
+    pub fn extras_len(&self, t: usize, b: usize) -> usize {
+        self.fold_off(t, b) + if self.folded() { self.dirs * self.gh() * self.hidden } else { 0 }
+    }
+    /// Where `R'ᵀ [D, H, G*H]` starts in [`TBuf::RT`], after `Rᵀ [D, H_out, G*H]`
+    /// ([`Self::folded`]): the forward step reads it for every step after the first.
+    pub fn rt_fold(&self) -> usize {
+        self.dirs * self.out * self.gh()
+    }
+    pub fn rt_len(&self) -> usize {
+        self.rt_fold() + if self.folded() { self.dirs * self.hidden * self.gh() } else { 0 }
     }
 }
 
@@ -361,7 +398,7 @@ pub struct TrainPlan {
 impl TrainPlan {
     /// The plan of a forward with tape and its backward for `net` over `t` steps, batch `b`.
     pub fn new(net: &Network, t: usize, b: usize) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, t, b);
+        let mut plan = TrainPlan::new_empty(net, t, b, false);
         for l in 0..plan.layers.len() {
             plan.forward_layer(l);
         }
@@ -371,9 +408,13 @@ impl TrainPlan {
         plan
     }
 
-    /// A plan without commands.
-    pub(super) fn new_empty(net: &Network, t: usize, b: usize) -> TrainPlan {
-        let layers = TrainLayer::of(net);
+    /// A plan without commands; with `recurrent_dropout`, no layer folds
+    /// ([`TrainLayer::folded`]).
+    pub(super) fn new_empty(net: &Network, t: usize, b: usize, recurrent_dropout: bool) -> TrainPlan {
+        let mut layers = TrainLayer::of(net);
+        for ly in &mut layers {
+            ly.fold &= !recurrent_dropout;
+        }
         TrainPlan {
             layers,
             head: None,
@@ -426,6 +467,26 @@ impl TrainPlan {
                 ..Matmul::default()
             };
             c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Ones, c: TBuf::RT(l) });
+            if ly.folded() {
+                // R'ᵀ_d [H, GH] = W_hr_dᵀ [H, H_out] · R_dᵀ [H_out, GH]
+                let (o, h) = (ly.out, ly.hidden);
+                let p = Matmul {
+                    m: h,
+                    n: gh,
+                    k: o,
+                    a_off: ly.proj_off() + dir * o * h,
+                    a_m: 1,
+                    a_k: h,
+                    b_off: ly.r_off() + dir * gh * o,
+                    b_k: 1,
+                    b_n: o,
+                    c_off: ly.rt_fold() + dir * h * gh,
+                    c_m: gh,
+                    c_n: 1,
+                    ..Matmul::default()
+                };
+                c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Wts(l), c: TBuf::RT(l) });
+            }
         }
         for dir in 0..d {
             // xp_d [T*B, GH] = x [T*B, K] · W_dᵀ + Wb_d
@@ -453,6 +514,11 @@ impl TrainPlan {
             if ly.two_phase() {
                 c.push(TCommand::StepFinish { layer: l, step });
             }
+        }
+        if ly.folded() {
+            // each step projects the m of the step before; the last step's, of the rows that
+            // reach it, here
+            c.push(TCommand::StepFinish { layer: l, step: t - 1 });
         }
         if self.merges(l) {
             c.push(TCommand::Merge { layer: l });
@@ -497,6 +563,27 @@ impl TrainPlan {
             let (src_off, len) = (l * states * h, states * h);
             c.push(TCommand::Copy { src: TBuf::DcN, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c(b), len });
             c.push(TCommand::Copy { src: TBuf::C0, src_off, dst: TBuf::Carry(l), dst_off: ly.carry_c0(b), len });
+        }
+        if ly.folded() {
+            for dir in 0..d {
+                // R'_d [GH, H] = R_d [GH, H_out] · W_hr_d [H_out, H], into extras
+                let p = Matmul {
+                    m: gh,
+                    n: h,
+                    k: o,
+                    a_off: ly.r_off() + dir * gh * o,
+                    a_m: o,
+                    a_k: 1,
+                    b_off: ly.proj_off() + dir * o * h,
+                    b_k: h,
+                    b_n: 1,
+                    c_off: ly.fold_off(t, b) + dir * gh * h,
+                    c_m: h,
+                    c_n: 1,
+                    ..Matmul::default()
+                };
+                c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Wts(l), c: TBuf::Extras(l) });
+            }
         }
         for step in (0..t).rev() {
             c.push(TCommand::StepBackward { layer: l, step });
@@ -669,7 +756,7 @@ impl TrainPlan {
             TBuf::Dy => t * b * self.merged_width(self.layers.len() - 1),
             TBuf::Wts(l) | TBuf::Grads(l) => self.layers[l].weights_len(),
             TBuf::Xp(l) => self.layers[l].dirs * t * b * self.layers[l].gh(),
-            TBuf::RT(l) => self.layers[l].dirs * self.layers[l].out * self.layers[l].gh(),
+            TBuf::RT(l) => self.layers[l].rt_len(),
             TBuf::State(l) => self.layers[l].state_len(b),
             TBuf::Tape(l) => self.layers[l].dirs * t * b * self.layers[l].record(),
             TBuf::Y(l) => t * b * self.layers[l].dirs * self.layers[l].out,

@@ -48,6 +48,9 @@ pub struct StepShape {
     pub loss: LossKind,
     /// Dropout between layers (`TrainConfig::dropout` with p > 0).
     pub dropout: bool,
+    /// Recurrent dropout (`Dropout::recurrent` > 0): projected LSTMs do not fold
+    /// (`TrainLayer::folded`).
+    pub recurrent_dropout: bool,
     pub initial: Initial,
 }
 
@@ -61,6 +64,7 @@ impl StepShape {
             head_mode: model.head_mode,
             loss: cfg.loss,
             dropout: cfg.dropout.p > 0.0 && model.stack.layers.len() > 1,
+            recurrent_dropout: cfg.dropout.recurrent > 0.0,
             initial: if model.encoder.is_some() { Initial::Bound } else { Initial::Carried },
         }
     }
@@ -94,7 +98,7 @@ impl TrainPlan {
     /// `shape.initial` is `Bound`). `Stats[0]` is the loss. `linked`: the encoder's parameter groups' sizes, as in [`Self::seq2seq_step`].
     pub fn evaluation(net: &Network, shape: StepShape, t: usize, b: usize, linked: &[usize]) -> TrainPlan {
         let initial = if shape.initial == Initial::Carried { Initial::Zero } else { shape.initial };
-        let shape = StepShape { dropout: false, initial, ..shape };
+        let shape = StepShape { dropout: false, recurrent_dropout: false, initial, ..shape };
         let mut plan = TrainPlan::step_with(net, shape, t, b, linked);
         let loss_sum = plan
             .commands
@@ -124,7 +128,8 @@ impl TrainPlan {
         shape: StepShape,
         (s, t, b): (usize, usize, usize),
     ) -> (TrainPlan, TrainPlan) {
-        let enc = TrainPlan::encoder_pass(encoder, encoder_embedding, shape.dropout && encoder.layers.len() > 1, s, b);
+        let dropout = shape.dropout && encoder.layers.len() > 1;
+        let enc = TrainPlan::encoder_pass(encoder, encoder_embedding, (dropout, shape.recurrent_dropout), s, b);
         let linked: Vec<usize> = enc.groups.iter().map(|g| g.2).collect();
         let dec = TrainPlan::step_with(decoder, StepShape { initial: Initial::Bound, ..shape }, t, b, &linked);
         (enc, dec)
@@ -134,15 +139,16 @@ impl TrainPlan {
     /// the embedding (when the source is token ids) and the forward with its tape; then, from
     /// `backward_at`, the backward from the gradients of its final states (`DhN`, `DcN`; none
     /// at its outputs) down to the embedding's. Its `groups` are its parameters (the embedding,
-    /// each layer) for the decoder's plan to update; it has no head (`classes` 0).
+    /// each layer) for the decoder's plan to update; it has no head (`classes` 0). `dropouts`:
+    /// whether it has dropout between layers and recurrent dropout.
     pub fn encoder_pass(
         net: &Network,
         embedding: Option<(usize, usize)>,
-        dropout: bool,
+        (dropout, recurrent_dropout): (bool, bool),
         s: usize,
         b: usize,
     ) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, s, b);
+        let mut plan = TrainPlan::new_empty(net, s, b, recurrent_dropout);
         let shape = StepShape {
             embedding,
             head_in: 0,
@@ -150,6 +156,7 @@ impl TrainPlan {
             head_mode: HeadMode::Steps,
             loss: LossKind::CrossEntropy,
             dropout,
+            recurrent_dropout,
             initial: Initial::Zero,
         };
         plan.head = Some(shape);
@@ -195,7 +202,7 @@ impl TrainPlan {
     /// A training step; `linked` are the sizes of parameter groups another plan computes the
     /// gradients of (a sequence-to-sequence step's encoder), clipped and updated first.
     fn step_with(net: &Network, shape: StepShape, t: usize, b: usize, linked: &[usize]) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, t, b);
+        let mut plan = TrainPlan::new_empty(net, t, b, shape.recurrent_dropout);
         plan.head = Some(shape);
         plan.dropout = shape.dropout;
         plan.groups = linked.iter().enumerate().map(|(g, &len)| (TBuf::EncParam(g), TBuf::EncGrad(g), len)).collect();

@@ -6,7 +6,7 @@ use crate::plan::train::{Matmul, TrainLayer, TrainPlan};
 use crate::spec::MergeMode;
 
 /// Size of `TrainParams` in WGSL.
-pub const TRAIN_PARAMS_SIZE: u64 = 80;
+pub const TRAIN_PARAMS_SIZE: u64 = 96;
 /// Size of `MatmulParams` (shaders/train/matmul.wgsl) in WGSL.
 pub const MATMUL_PARAMS_SIZE: u64 = 64;
 
@@ -34,6 +34,10 @@ pub struct TrainParams {
     pub dp_off: u32,
     pub state_h0: u32,
     pub layer: u32,
+    pub fold: u32,
+    pub rt_fold: u32,
+    pub fold_off: u32,
+    pub _pad: u32,
 }
 
 /// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
@@ -149,6 +153,10 @@ impl TrainParams {
             dp_off: u(ly.dp_off(t, b)),
             state_h0: u(ly.state_h0(b)),
             layer: u(l),
+            fold: u(ly.folded() as usize),
+            rt_fold: u(ly.rt_fold()),
+            fold_off: u(ly.fold_off(t, b)),
+            _pad: 0,
         }
     }
 }

@@ -431,7 +431,7 @@ impl GpuStepper {
         let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
         match (&self.encoder, src) {
             (Some(enc), Some(src)) if !fits(&enc.eval_workspace, src.steps) || !fits(&self.eval_workspace, t) => {
-                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, false, src.steps, b);
+                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, (false, false), src.steps, b);
                 enc_plan.commands.truncate(enc_plan.backward_at);
                 let dec_plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b, &enc.sizes());
                 let (enc_ws, dec_ws) = self.seq2seq_workspaces(enc_plan, dec_plan)?;
