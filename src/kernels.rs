@@ -307,6 +307,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_MM_BIAS", crate::plan::train::FLAG_MM_BIAS),
         ("FLAG_MM_ACCUMULATE", crate::plan::train::FLAG_MM_ACCUMULATE),
         ("FLAG_MM_COPY", crate::plan::train::FLAG_MM_COPY),
+        ("FLAG_MM_QUADS", crate::plan::train::FLAG_MM_QUADS),
         ("OPT_WORKGROUP", ts::OPT_WORKGROUP),
         ("LOSS_CROSS_ENTROPY", ts::LOSS_CROSS_ENTROPY),
         ("LOSS_MSE", ts::LOSS_MSE),

@@ -52,8 +52,9 @@ fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
                         // one dispatch per step each way (two for a two-phase layer), and dh0
                         let phases = if p.layers[l].two_phase() { 2 } else { 1 };
                         assert_eq!(steps, 2 * phases * t + 1, "{cell:?} {direction:?}: dispatches per step");
-                        // per direction: Rᵀ, xp, dW, dWb, dR (2 for reset-before GRU), dRb, dP, dX; a merge
-                        let most = 2 * phases * t + 1 + 9 * p.layers[l].dirs + 1;
+                        // per direction: Rᵀ (a copy per gate), xp, dW, dWb, dR (2 for reset-before
+                        // GRU), dRb, dP, dX; a merge
+                        let most = 2 * phases * t + 1 + (cell.gates() + 8) * p.layers[l].dirs + 1;
                         assert!(n <= most, "{cell:?} {direction:?} T={t}: {n} dispatches in layer {l}");
                     }
                     assert_eq!(p.dispatches(), (0..p.layers.len()).map(|l| p.layer_dispatches(l)).sum::<usize>());
@@ -84,9 +85,10 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
                 assert!(ly.folded() && !ly.two_phase(), "{direction:?}: layer {l} folds");
                 // T steps and the last step's projection, T backward steps and dh0
                 assert_eq!(step_dispatches(&p, l), 2 * t + 2, "{direction:?} T={t}: layer {l}");
-                // per direction: Rᵀ, R'ᵀ, xp, R', dW, dWb, dR, dRb, dP, dW_hr, dX
+                // per direction: Rᵀ and R'ᵀ (a product per gate each), xp, R', dW, dWb, dR, dRb,
+                // dP, dW_hr, dX
                 let n = p.layer_dispatches(l);
-                assert!(n <= 2 * t + 2 + 11 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
+                assert!(n <= 2 * t + 2 + 17 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
             }
         }
     }
@@ -143,10 +145,29 @@ fn buffers_hold_what_the_commands_address() {
                         };
                         assert!(last(m.a_off, m.a_m, m.m, m.a_k, m.k) < p.size(a), "{c:?}: A");
                         assert!(last(m.b_off, m.b_k, m.k, m.b_n, m.n) < p.size(b), "{c:?}: B");
-                        assert!(last(m.c_off, m.c_m, m.m, m.c_n, m.n) < p.size(out), "{c:?}: C");
+                        assert!(m.c_at(m.m - 1, m.n - 1) < p.size(out), "{c:?}: C");
                     }
                     _ => {}
                 }
+            }
+            // the copies into RT(l) place every recurrent weight once, each in its own place
+            for (l, ly) in p.layers.iter().enumerate() {
+                let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
+                for c in &p.commands {
+                    if let TCommand::Matmul { p: m, c: TBuf::RT(x), b: TBuf::Ones, .. } = *c {
+                        if x == l {
+                            for i in 0..m.m {
+                                for j in 0..m.n {
+                                    sources.push(m.a_off + i * m.a_m + j * m.a_k);
+                                    assert!(places.insert(m.c_at(i, j)), "{cell:?}: layer {l} RT written twice");
+                                }
+                            }
+                        }
+                    }
+                }
+                sources.sort();
+                let r = ly.r_off()..ly.b_off();
+                assert_eq!(sources, r.collect::<Vec<_>>(), "{cell:?} proj {proj}: layer {l} Rᵀ copies");
             }
             // every weight gradient is written: the matmuls into Grads(l) cover it exactly once
             for (l, ly) in p.layers.iter().enumerate() {
@@ -156,7 +177,7 @@ fn buffers_hold_what_the_commands_address() {
                         if x == l {
                             for i in 0..m.m {
                                 for j in 0..m.n {
-                                    covered[m.c_off + i * m.c_m + j * m.c_n] += 1;
+                                    covered[m.c_at(i, j)] += 1;
                                 }
                             }
                         }

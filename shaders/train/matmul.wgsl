@@ -2,7 +2,8 @@
 // serves every product of training: the input projection x·Wᵀ + Wb, the head, and after the
 // backward walk dW = dGᵀ·X, dR = dGᵀ·H_prev, dX = dG·W, dW_hr = dHᵀ·M, and column sums
 // (B = ones, strides 0). With FLAG_MM_COPY it copies instead, C[m, n] = A[m, n] at
-// a_off + m*a_m + n*a_k: a transpose when the strides say so.
+// a_off + m*a_m + n*a_k: a transpose when the strides say so. FLAG_MM_QUADS stores C's rows
+// four to a vec4 (c_index).
 //   a: A [M, K] at a_off + m*a_m + k*a_k       b: B [K, N] at b_off + k*b_k + n*b_n
 //   c: C [M, N] at c_off + m*c_m + n*c_n       bias [N] in b at bias_off (FLAG_MM_BIAS)
 // Invocation (x, y): the MM_ROWS x MM_BLOCK (8 x 4) block of C at rows y*MM_ROWS, columns
@@ -32,7 +33,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var r = 0u; r < MM_ROWS; r++) {
             for (var q = 0u; q < MM_BLOCK; q++) {
                 if (m0 + r < mp.m && n0 + q < mp.n) {
-                    c[mp.c_off + (m0 + r) * mp.c_m + (n0 + q) * mp.c_n] = a[mp.a_off + (m0 + r) * mp.a_m + (n0 + q) * mp.a_k];
+                    c[c_index(m0 + r, n0 + q)] = a[mp.a_off + (m0 + r) * mp.a_m + (n0 + q) * mp.a_k];
                 }
             }
         }

@@ -36,13 +36,22 @@ fn store_row(row: u32, n0: u32, v: vec4<f32>, bias: vec4<f32>) {
         let col = n0 + q;
         if (col < mp.n) {
             var x = v[q] + bias[q];
-            let ci = mp.c_off + row * mp.c_m + col * mp.c_n;
+            let ci = c_index(row, col);
             if ((mp.flags & FLAG_MM_ACCUMULATE) != 0u) {
                 x += c[ci];
             }
             c[ci] = x;
         }
     }
+}
+
+// Where element (m, n) of C lies: row m at m*c_m, or with FLAG_MM_QUADS four rows per c_m, as
+// the lanes of a vec4 (plan::train::Matmul::c_at).
+fn c_index(m: u32, n: u32) -> u32 {
+    if ((mp.flags & FLAG_MM_QUADS) != 0u) {
+        return mp.c_off + (m / 4u) * mp.c_m + n * mp.c_n + m % 4u;
+    }
+    return mp.c_off + m * mp.c_m + n * mp.c_n;
 }
 
 // Stores an invocation's MM_ROWS x MM_BLOCK block at rows m0.., columns n0..: `top` holds rows

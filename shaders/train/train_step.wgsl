@@ -3,9 +3,11 @@
 // cpu::forward::run with its tape.
 //   xp:    [D, T, B, G*H]  x·Wᵀ + Wb (matmul), ONNX gate order: RNN h; GRU z, r, h; LSTM i, o, f, c
 //   wts:   the layer's weights in ONNX layout, one buffer (TrainParams offsets)
-//   rt:    its recurrent weights transposed, Rᵀ [D, H_out, G*H] (matmul copies them each pass):
-//          neighbouring units read neighbouring weights; then a folded projected LSTM's
-//          R'ᵀ [D, H, G*H], R' = R·W_hr (a matmul each pass)
+//   rt:    its recurrent weights transposed in input quads, [D, ⌈H_out/4⌉, H, G] of vec4
+//          (R[g*H + j, 4q .. 4q + 3], zero past H_out; matmul copies them each pass): unit j
+//          reads its gates' weights for four inputs as G vec4s in a row, next to its
+//          neighbours'; then a folded projected LSTM's R'ᵀ, R' = R·W_hr, the same way over H
+//          inputs (matmuls each pass)
 //   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out], m [D, B, H]: the final h, the
 //          running c (h0 and c0 copied in first), a projected LSTM's o ⊙ h(c') of this step
 //          (m [2, D, B, H] by step parity when folded)
@@ -36,7 +38,7 @@
 @group(0) @binding(2) var<uniform> sp: StepParams;
 @group(0) @binding(3) var<storage, read> xp: array<f32>;
 @group(0) @binding(4) var<storage, read> wts: array<f32>;
-@group(0) @binding(5) var<storage, read> rt: array<f32>;
+@group(0) @binding(5) var<storage, read> rt: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lens: array<u32>;
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> tape: array<f32>;
@@ -186,15 +188,16 @@ fn preact(d: u32, t: u32, b: u32, row: u32, q: f32) -> f32 {
     return xp[record_row(lp, d, t, b) * lp.hidden * gates(lp) + row] + q;
 }
 
-// R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (a folded projected LSTM after
-// its first step: R'[g*H + j]·m_prev) (the columns, LSTM i, o, f, c;
-// GRU z, r and with linear_before_reset h; RNN h) for rows b0 .. b0 + 3 (the vec4s), reading R
-// from rt: each weight loaded serves TRAIN_ROWS rows. Rows past the batch or past their length
-// compute from valid memory and are not used.
+// R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (the columns, LSTM i, o, f, c;
+// GRU z, r and with linear_before_reset h; RNN h) for rows b0 .. b0 + 3 (the vec4s), reading
+// R from rt four inputs at a time, each gate's four weights one vec4 (a folded projected LSTM
+// after its first step: R'[g*H + j]·m_prev). Each vec4 of weights loaded serves TRAIN_ROWS rows.
+// Rows past the batch or past their length compute from valid memory and are not used.
 fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     let H = lp.hidden;
-    let gh = H * gates(lp);
-    var count = gates(lp);
+    let G = gates(lp);
+    let gh = H * G;
+    var count = G;
     if ((lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
         count = 2u; // the candidate's product reads r ⊙ h_prev: train_step_finish
     }
@@ -214,69 +217,96 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     }
     let rows = quad_rows(lp, b0);
     var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
-    let masked = (dp.flags & FLAG_DROP_RECURRENT) != 0u;
-    var w = d * lp.hidden_in * gh + j;
     var width = lp.hidden_in;
+    var w = rt_start(0u, d, width, j);
     var in_state = sp.step == 0u;
     if (folded(tp) && sp.step > 0u) {
         // R'·m_prev = R·h_prev, m_prev in the state (no recurrent dropout: it does not fold)
         let s = sp.step - 1u;
         base = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
-        w = tp.rt_fold + d * lp.hidden * gh + j;
-        width = lp.hidden;
+        width = H;
+        w = rt_start(tp.rt_fold / 4u, d, width, j);
         in_state = true;
     }
     if (b0 + 1u == lp.batch) {
         // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
         var a = vec4<f32>(acc0.x, acc1.x, acc2.x, acc3.x); // its gates
-        for (var k = 0u; k < width; k++) {
-            var h: f32;
-            if (in_state) {
-                h = state[base.x + k];
-            } else {
-                h = y[base.x + k];
-            }
-            if (masked) {
-                h *= recurrent_mask(tp.layer, d, rows.x, lp.hidden_in, k);
-            }
-            a.x += rt[w] * h;
+        for (var k = 0u; k < width; k += 4u) {
+            let h = h_quad(d, rows.x, base.x, k, width, in_state);
+            a.x += dot(rt[w], h);
             if (count > 1u) {
-                a.y += rt[w + H] * h;
+                a.y += dot(rt[w + 1u], h);
             }
             if (count > 2u) {
-                a.z += rt[w + 2u * H] * h;
+                a.z += dot(rt[w + 2u], h);
             }
             if (count > 3u) {
-                a.w += rt[w + 3u * H] * h;
+                a.w += dot(rt[w + 3u], h);
             }
             w += gh;
         }
         return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
     }
-    for (var k = 0u; k < width; k++) {
-        var h: vec4<f32>;
-        if (in_state) {
-            h = vec4<f32>(state[base.x + k], state[base.y + k], state[base.z + k], state[base.w + k]);
-        } else {
-            h = vec4<f32>(y[base.x + k], y[base.y + k], y[base.z + k], y[base.w + k]);
+    for (var k = 0u; k < width; k += 4u) {
+        // hr: inputs k .. k + 3 of row r of the quad
+        let h0 = h_quad(d, rows.x, base.x, k, width, in_state);
+        let h1 = h_quad(d, rows.y, base.y, k, width, in_state);
+        let h2 = h_quad(d, rows.z, base.z, k, width, in_state);
+        let h3 = h_quad(d, rows.w, base.w, k, width, in_state);
+        var r = rt[w];
+        acc0 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
+        if (count > 1u) {
+            r = rt[w + 1u];
+            acc1 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
         }
-        if (masked) {
-            h *= recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
+        if (count > 2u) {
+            r = rt[w + 2u];
+            acc2 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
         }
-        acc0 += rt[w] * h;
-        if (count == 4u) {
-            acc1 += rt[w + H] * h;
-            acc2 += rt[w + 2u * H] * h;
-            acc3 += rt[w + 3u * H] * h;
-        } else if (count > 1u) {
-            acc1 += rt[w + H] * h;
-            if (count > 2u) {
-                acc2 += rt[w + 2u * H] * h;
-            }
+        if (count > 3u) {
+            r = rt[w + 3u];
+            acc3 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
         }
         w += gh;
     }
     return mat4x4<f32>(acc0, acc1, acc2, acc3);
+}
+
+// The vec4 of rt holding unit j's first gate for inputs 0 .. 3 of direction d, in the block of
+// `width` inputs that starts at vec4 `block` (the gates follow; inputs 4q .. 4q + 3 add q·G·H).
+fn rt_start(block: u32, d: u32, width: u32, j: u32) -> u32 {
+    let gh = lp.hidden * gates(lp);
+    return block + d * ((width + 3u) / 4u) * gh + j * gates(lp);
+}
+
+// Inputs k .. k + 3 of row b's h_prev ⊙ mask (or m_prev), from `base` in the state or y; zero
+// past `width` (a last, partial quad, whose weights in rt are zero too).
+fn h_quad(d: u32, b: u32, base: u32, k: u32, width: u32, in_state: bool) -> vec4<f32> {
+    let at = base + k;
+    var h: vec4<f32>;
+    if (in_state) {
+        h = vec4<f32>(state[at], state[at + 1u], state[at + 2u], state[at + 3u]);
+    } else {
+        h = vec4<f32>(y[at], y[at + 1u], y[at + 2u], y[at + 3u]);
+    }
+    if (k + 4u > width) {
+        h = select(vec4<f32>(0.0), h, k + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(width));
+    }
+    if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
+        h *= masks_quad(d, b, k);
+    }
+    return h;
+}
+
+// The recurrent masks of inputs k .. k + 3 of row b.
+fn masks_quad(d: u32, b: u32, k: u32) -> vec4<f32> {
+    let n = lp.hidden_in;
+    return vec4<f32>(
+        recurrent_mask(tp.layer, d, b, n, k),
+        recurrent_mask(tp.layer, d, b, n, k + 1u),
+        recurrent_mask(tp.layer, d, b, n, k + 2u),
+        recurrent_mask(tp.layer, d, b, n, k + 3u),
+    );
 }
 
 // Where row b's h before this step starts in the state (the first step) or y (h_source); any
@@ -313,15 +343,24 @@ fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     }
 }
 
-// GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev) + Rbn).
+// GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev ⊙ mask) + Rbn).
 fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     let H = lp.hidden;
     let gh = 3u * H;
     let row = 2u * H + j;
     var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
-    let w = d * H * gh + row;
-    for (var k = 0u; k < H; k++) {
-        acc += rt[w + k * gh] * tape[rec + tp.ext_off + k] * recurrent_mask(tp.layer, d, b, H, k);
+    var w = rt_start(0u, d, H, j) + 2u;
+    let at = rec + tp.ext_off;
+    for (var k = 0u; k < H; k += 4u) {
+        var rh = vec4<f32>(tape[at + k], tape[at + k + 1u], tape[at + k + 2u], tape[at + k + 3u]);
+        if (k + 4u > H) {
+            rh = select(vec4<f32>(0.0), rh, k + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(H));
+        }
+        if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
+            rh *= masks_quad(d, b, k);
+        }
+        acc += dot(rt[w], rh);
+        w += gh;
     }
     gru_new_h(d, t, b, j, rec, acc);
 }

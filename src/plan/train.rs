@@ -36,6 +36,10 @@ pub const FLAG_MM_BIAS: u32 = 1;
 pub const FLAG_MM_ACCUMULATE: u32 = 2;
 /// `MatmulParams::flags`: copy A into C (a transpose by strides; WGSL `FLAG_MM_COPY`).
 pub const FLAG_MM_COPY: u32 = 4;
+/// `MatmulParams::flags`: C's rows in quads, element (m, n) at
+/// `c_off + (m / 4) * c_m + n * c_n + m % 4` (WGSL `FLAG_MM_QUADS`): four consecutive rows of a
+/// column become one vec4 ([`Matmul::c_at`]).
+pub const FLAG_MM_QUADS: u32 = 8;
 /// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
 /// `STEP_INITIAL`).
 pub const STEP_INITIAL: u32 = u32::MAX;
@@ -70,8 +74,11 @@ pub enum TBuf {
     Grads(usize),
     /// `xp [D, T, B, G*H]`
     Xp(usize),
-    /// The recurrent weights transposed, `Rᵀ [D, H_out, G*H]`: the forward step reads a unit's
-    /// weights for input k next to its neighbours' (refreshed each pass).
+    /// The recurrent weights transposed in input quads, gate by gate: `[D, ⌈H_out/4⌉, H, G]`
+    /// vec4s, `R[g*H + j, 4q .. 4q + 4]` (zero past H_out), so the forward step reads unit j's
+    /// gates for four inputs as G vec4s in a row, next to its neighbours' (refreshed each
+    /// pass); then a folded projected LSTM's `R'ᵀ` in the same layout
+    /// ([`TrainLayer::rt_fold`]).
     RT(usize),
     /// `h [D, B, H_out]` then `c [D, B, H]`
     State(usize),
@@ -178,6 +185,11 @@ impl TrainLayer {
     pub fn gh(&self) -> usize {
         self.cell.gates() * self.hidden
     }
+    /// Floats of one direction of [`TBuf::RT`]'s layout for `inputs` recurrent inputs: ⌈inputs/4⌉
+    /// quads of H units' G vec4s.
+    fn rt_direction(&self, inputs: usize) -> usize {
+        inputs.div_ceil(4) * 4 * self.gh()
+    }
     /// Offsets in the weight buffer: `W [D, GH, K]`, `R [D, GH, H_out]`, `B [D, 2GH]`,
     /// `P [D, 3H]`, `W_hr [D, H_out, H]`: ONNX's tensors one after another.
     pub fn r_off(&self) -> usize {
@@ -274,13 +286,13 @@ impl TrainLayer {
     pub fn extras_len(&self, t: usize, b: usize) -> usize {
         self.fold_off(t, b) + if self.folded() { self.dirs * self.gh() * self.hidden } else { 0 }
     }
-    /// Where `R'ᵀ [D, H, G*H]` starts in [`TBuf::RT`], after `Rᵀ [D, H_out, G*H]`
+    /// Where `R'ᵀ` starts in [`TBuf::RT`] (`[D, ⌈H/4⌉, H, G]` vec4s), after `Rᵀ`
     /// ([`Self::folded`]): the forward step reads it for every step after the first.
     pub fn rt_fold(&self) -> usize {
-        self.dirs * self.out * self.gh()
+        self.dirs * self.rt_direction(self.out)
     }
     pub fn rt_len(&self) -> usize {
-        self.rt_fold() + if self.folded() { self.dirs * self.hidden * self.gh() } else { 0 }
+        self.rt_fold() + if self.folded() { self.dirs * self.rt_direction(self.hidden) } else { 0 }
     }
 }
 
@@ -304,6 +316,16 @@ pub struct Matmul {
 }
 
 impl Matmul {
+    /// Where element (m, n) of C lies in its buffer (rows in quads with `FLAG_MM_QUADS`; WGSL
+    /// `c_index`).
+    pub fn c_at(&self, m: usize, n: usize) -> usize {
+        if self.flags & FLAG_MM_QUADS != 0 {
+            self.c_off + (m / 4) * self.c_m + n * self.c_n + m % 4
+        } else {
+            self.c_off + m * self.c_m + n * self.c_n
+        }
+    }
+
     /// The version of `matmul` that runs this product: one that reads A and B as vec4s
     /// (shaders/train/matmul_vec4.wgsl) where each operand's contiguous dimension has stride 1
     /// and its offset, its other stride and that dimension's length are multiples of 4 (so every
@@ -451,41 +473,48 @@ impl TrainPlan {
                 len: states * ly.hidden,
             });
         }
+        let (o, h, g_count) = (ly.out, ly.hidden, ly.cell.gates());
         for dir in 0..d {
-            // Rᵀ_d [H_out, GH] from R_d [GH, H_out]
-            let p = Matmul {
-                m: ly.out,
-                n: gh,
-                k: 1,
-                flags: FLAG_MM_COPY,
-                a_off: ly.r_off() + dir * gh * ly.out,
-                a_m: 1,
-                a_k: ly.out,
-                c_off: dir * ly.out * gh,
-                c_m: gh,
-                c_n: 1,
-                ..Matmul::default()
-            };
-            c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Ones, c: TBuf::RT(l) });
-            if ly.folded() {
-                // R'ᵀ_d [H, GH] = W_hr_dᵀ [H, H_out] · R_dᵀ [H_out, GH]
-                let (o, h) = (ly.out, ly.hidden);
+            for g in 0..g_count {
+                // RT_d: input k of unit j's gate g at (k / 4)·4·GH + 4·(j·G + g) + k % 4,
+                // from R_d [GH, H_out]
                 let p = Matmul {
-                    m: h,
-                    n: gh,
-                    k: o,
-                    a_off: ly.proj_off() + dir * o * h,
+                    m: o,
+                    n: h,
+                    k: 1,
+                    flags: FLAG_MM_COPY | FLAG_MM_QUADS,
+                    a_off: ly.r_off() + (dir * gh + g * h) * o,
                     a_m: 1,
-                    a_k: h,
-                    b_off: ly.r_off() + dir * gh * o,
-                    b_k: 1,
-                    b_n: o,
-                    c_off: ly.rt_fold() + dir * h * gh,
-                    c_m: gh,
-                    c_n: 1,
+                    a_k: o,
+                    c_off: dir * ly.rt_direction(o) + 4 * g,
+                    c_m: 4 * gh,
+                    c_n: 4 * g_count,
                     ..Matmul::default()
                 };
-                c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Wts(l), c: TBuf::RT(l) });
+                c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Ones, c: TBuf::RT(l) });
+            }
+            if ly.folded() {
+                for g in 0..g_count {
+                    // R'ᵀ_d, gate g [H, H] = W_hr_dᵀ [H, H_out] · R_d,gᵀ [H_out, H], in RT's
+                    // layout after Rᵀ
+                    let p = Matmul {
+                        m: h,
+                        n: h,
+                        k: o,
+                        flags: FLAG_MM_QUADS,
+                        a_off: ly.proj_off() + dir * o * h,
+                        a_m: 1,
+                        a_k: h,
+                        b_off: ly.r_off() + (dir * gh + g * h) * o,
+                        b_k: 1,
+                        b_n: o,
+                        c_off: ly.rt_fold() + dir * ly.rt_direction(h) + 4 * g,
+                        c_m: 4 * gh,
+                        c_n: 4 * g_count,
+                        ..Matmul::default()
+                    };
+                    c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Wts(l), c: TBuf::RT(l) });
+                }
             }
         }
         for dir in 0..d {
