@@ -25,7 +25,7 @@ struct TrainParams {
     state_h0: u32,     // state: h0 [D, B, H_out] after c
     layer: u32,        // the layer's index (its recurrent dropout masks)
     fold: u32,         // 1: a projected LSTM's steps read m_prev through R' = R·W_hr (TrainLayer::folded)
-    rt_fold: u32,      // rt: R'ᵀ [D, H, G*H] after Rᵀ (fold)
+    rt_fold: u32,      // rt: where R'ᵀ starts, after Rᵀ, in the same vec4 layout (fold)
     fold_off: u32,     // extras: R' [D, G*H, H] after the peephole partials (fold)
     _pad: u32,
 }

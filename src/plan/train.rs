@@ -174,8 +174,8 @@ impl TrainLayer {
     /// for every step after the first), so each step is one dispatch each way: the forward
     /// projects m_prev into h_prev beside the gates instead of before them, the backward takes
     /// dm from `R'ᵀ·dG` and `W_hrᵀ·dy` instead of waiting for dh. It costs `G*H*(H - H_out)`
-    /// more multiply-adds per row and step each way, and two products per pass for R' and its
-    /// transpose. Recurrent dropout masks h_prev between R and W_hr, row by row, so it does not
+    /// more multiply-adds per row and step each way, and products per pass for R' (one per
+    /// direction) and its transpose (one per direction and gate). Recurrent dropout masks h_prev between R and W_hr, row by row, so it does not
     /// fold: those plans keep two dispatches per step.
     pub fn folded(&self) -> bool {
         self.proj && self.fold
