@@ -90,6 +90,8 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
                 let n = p.layer_dispatches(l);
                 assert!(n <= 2 * t + 2 + 17 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
             }
+            // every dispatch belongs to a layer (R', into extras, too)
+            assert_eq!(p.dispatches(), (0..p.layers.len()).map(|l| p.layer_dispatches(l)).sum::<usize>());
         }
     }
     // recurrent dropout masks h_prev between R and W_hr, row by row: no fold, two dispatches

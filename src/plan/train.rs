@@ -877,7 +877,7 @@ impl TrainPlan {
                 | TCommand::Dropout { layer }
                 | TCommand::DropoutBackward { layer } => layer == l,
                 TCommand::Matmul { c, .. } => {
-                    matches!(c, TBuf::Xp(x) | TBuf::RT(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l)
+                    matches!(c, TBuf::Xp(x) | TBuf::RT(x) | TBuf::Extras(x) | TBuf::Grads(x) | TBuf::DIn(x) if x == l)
                 }
                 _ => false,
             })
