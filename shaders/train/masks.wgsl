@@ -40,6 +40,16 @@ fn recurrent_mask(layer: u32, d: u32, b: u32, width: u32, k: u32) -> f32 {
     return drop_mask(dp.rec_threshold, dp.rec_scale, RECURRENT_SITES + 2u * layer + d, b * width + k);
 }
 
+// recurrent_mask of inputs k .. k + 3 of row b.
+fn recurrent_mask_inputs(layer: u32, d: u32, b: u32, width: u32, k: u32) -> vec4<f32> {
+    return vec4<f32>(
+        recurrent_mask(layer, d, b, width, k),
+        recurrent_mask(layer, d, b, width, k + 1u),
+        recurrent_mask(layer, d, b, width, k + 2u),
+        recurrent_mask(layer, d, b, width, k + 3u),
+    );
+}
+
 // recurrent_mask for the four rows of a TRAIN_ROWS quad.
 fn recurrent_mask_quad(layer: u32, d: u32, rows: vec4<u32>, width: u32, k: u32) -> vec4<f32> {
     return vec4<f32>(

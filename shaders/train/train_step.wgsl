@@ -289,24 +289,20 @@ fn h_quad(d: u32, b: u32, base: u32, k: u32, width: u32, in_state: bool) -> vec4
     } else {
         h = vec4<f32>(y[at], y[at + 1u], y[at + 2u], y[at + 3u]);
     }
+    return operand_quad(d, b, k, width, h);
+}
+
+// Inputs k .. k + 3 of a recurrent product's operand of row b, v, as the product reads them:
+// zero past `width` (a last, partial quad), times the recurrent masks.
+fn operand_quad(d: u32, b: u32, k: u32, width: u32, v: vec4<f32>) -> vec4<f32> {
+    var h = v;
     if (k + 4u > width) {
         h = select(vec4<f32>(0.0), h, k + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(width));
     }
     if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
-        h *= masks_quad(d, b, k);
+        h *= recurrent_mask_inputs(tp.layer, d, b, lp.hidden_in, k);
     }
     return h;
-}
-
-// The recurrent masks of inputs k .. k + 3 of row b.
-fn masks_quad(d: u32, b: u32, k: u32) -> vec4<f32> {
-    let n = lp.hidden_in;
-    return vec4<f32>(
-        recurrent_mask(tp.layer, d, b, n, k),
-        recurrent_mask(tp.layer, d, b, n, k + 1u),
-        recurrent_mask(tp.layer, d, b, n, k + 2u),
-        recurrent_mask(tp.layer, d, b, n, k + 3u),
-    );
 }
 
 // Where row b's h before this step starts in the state (the first step) or y (h_source); any
@@ -352,14 +348,8 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     var w = rt_start(0u, d, H, j) + 2u;
     let at = rec + tp.ext_off;
     for (var k = 0u; k < H; k += 4u) {
-        var rh = vec4<f32>(tape[at + k], tape[at + k + 1u], tape[at + k + 2u], tape[at + k + 3u]);
-        if (k + 4u > H) {
-            rh = select(vec4<f32>(0.0), rh, k + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(H));
-        }
-        if ((dp.flags & FLAG_DROP_RECURRENT) != 0u) {
-            rh *= masks_quad(d, b, k);
-        }
-        acc += dot(rt[w], rh);
+        let rh = vec4<f32>(tape[at + k], tape[at + k + 1u], tape[at + k + 2u], tape[at + k + 3u]);
+        acc += dot(rt[w], operand_quad(d, b, k, H, rh));
         w += gh;
     }
     gru_new_h(d, t, b, j, rec, acc);

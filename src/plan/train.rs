@@ -175,8 +175,9 @@ impl TrainLayer {
     /// projects m_prev into h_prev beside the gates instead of before them, the backward takes
     /// dm from `R'ᵀ·dG` and `W_hrᵀ·dy` instead of waiting for dh. It costs `G*H*(H - H_out)`
     /// more multiply-adds per row and step each way, and products per pass for R' (one per
-    /// direction) and its transpose (one per direction and gate). Recurrent dropout masks h_prev between R and W_hr, row by row, so it does not
-    /// fold: those plans keep two dispatches per step.
+    /// direction) and its transpose (one per direction and gate). Recurrent dropout masks
+    /// h_prev between R and W_hr, row by row, so it does not fold: those plans keep two
+    /// dispatches per step.
     pub fn folded(&self) -> bool {
         self.proj && self.fold
     }

@@ -139,7 +139,7 @@ impl TrainPlan {
     /// the embedding (when the source is token ids) and the forward with its tape; then, from
     /// `backward_at`, the backward from the gradients of its final states (`DhN`, `DcN`; none
     /// at its outputs) down to the embedding's. Its `groups` are its parameters (the embedding,
-    /// each layer) for the decoder's plan to update; it has no head (`classes` 0). `dropouts`:
+    /// each layer) for the decoder's plan to update; it has no head (`classes` 0). The pair says
     /// whether it has dropout between layers and recurrent dropout.
     pub fn encoder_pass(
         net: &Network,
