@@ -242,13 +242,14 @@ pub fn measure(
 
 /// Times optimizer steps of `config`'s stack with a `Linear(W, 1)` head at every step, a
 /// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps, then the median wall
-/// time of `repeats` (each: upload, one submit, the GPU done, loss and norm read back).
+/// time of `repeats` (each: upload, one submit, the GPU done, loss and norm read back). `walk`
+/// forces how the layers walk through time (`None`: the device's default).
 pub fn measure_train(
     engine: &crate::Engine,
     config: &BenchConfig,
     seed: u64,
-    warmup: usize,
-    repeats: usize,
+    (warmup, repeats): (usize, usize),
+    walk: Option<crate::plan::train::Walk>,
 ) -> Result<BenchRecord> {
     use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
     let ctx = engine
@@ -265,6 +266,7 @@ pub fn measure_train(
         dropout: Default::default(),
     };
     let mut trainer = Trainer::new(engine, model, cfg)?;
+    trainer.set_walk(walk);
     let (t, b) = (config.steps, config.batch);
     let batch = Batch {
         inputs: BatchInputs::Features(inputs.x),
@@ -289,7 +291,12 @@ pub fn measure_train(
         ms: median(&mut wall),
         gpu_ms: None,
         dispatches: plan.dispatches(),
-        variant: "train_step".into(),
+        variant: match plan.layers.iter().filter(|l| l.persistent).count() {
+            0 => "train_step",
+            n if n == plan.layers.len() => "train_persistent",
+            _ => "train_step+train_persistent",
+        }
+        .into(),
         adapter: ctx.adapter.name.clone(),
         backend: ctx.adapter.backend.clone(),
         driver: ctx.adapter.driver_info.clone(),

@@ -700,6 +700,11 @@ pub enum TrainKernel {
     TrainStepBackward,
     /// The second half of a two-phase step's backward.
     TrainStepBackwardFinish,
+    /// Every step of a layer in one dispatch (`train_step`'s bindings): a workgroup walks a
+    /// quad of rows of one direction through time, steps apart by storage barriers.
+    TrainPersistent,
+    /// The backward walk of a layer in one dispatch (`train_step_backward`'s bindings).
+    TrainPersistentBackward,
     /// Dropout between layers, and its backward (in place).
     Dropout,
     DropoutBackward,
@@ -717,7 +722,7 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 16] = [
+    pub const ALL: [TrainKernel; 18] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
@@ -728,6 +733,8 @@ impl TrainKernel {
         TrainKernel::TrainStepFinish,
         TrainKernel::TrainStepBackward,
         TrainKernel::TrainStepBackwardFinish,
+        TrainKernel::TrainPersistent,
+        TrainKernel::TrainPersistentBackward,
         TrainKernel::Embed,
         TrainKernel::EmbedBackward,
         TrainKernel::Loss,
@@ -747,6 +754,8 @@ impl TrainKernel {
             TrainKernel::TrainStepFinish => "train_step_finish",
             TrainKernel::TrainStepBackward => "train_step_backward",
             TrainKernel::TrainStepBackwardFinish => "train_step_backward_finish",
+            TrainKernel::TrainPersistent => "train_persistent",
+            TrainKernel::TrainPersistentBackward => "train_persistent_backward",
             TrainKernel::Dropout => "dropout",
             TrainKernel::DropoutBackward => "dropout_backward",
             TrainKernel::Embed => "embed",
@@ -764,8 +773,8 @@ impl TrainKernel {
             TrainKernel::EmbedBackward => "embed",
             TrainKernel::DropoutBackward => "dropout",
             TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => "matmul_vec4",
-            TrainKernel::TrainStepFinish => "train_step",
-            TrainKernel::TrainStepBackwardFinish => "train_step_backward",
+            TrainKernel::TrainStepFinish | TrainKernel::TrainPersistent => "train_step",
+            TrainKernel::TrainStepBackwardFinish | TrainKernel::TrainPersistentBackward => "train_step_backward",
             TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => "optimizer",
             other => other.entry_point(),
         }
@@ -792,7 +801,7 @@ impl TrainKernel {
             TrainKernel::Matmul | TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => {
                 &[DynamicUniform(crate::gpu::MATMUL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
             }
-            TrainKernel::TrainStep | TrainKernel::TrainStepFinish => &[
+            TrainKernel::TrainStep | TrainKernel::TrainStepFinish | TrainKernel::TrainPersistent => &[
                 LP,
                 TP,
                 SP,
@@ -834,7 +843,9 @@ impl TrainKernel {
                 StorageRead,
                 StorageRead,
             ],
-            TrainKernel::TrainStepBackward | TrainKernel::TrainStepBackwardFinish => &[
+            TrainKernel::TrainStepBackward
+            | TrainKernel::TrainStepBackwardFinish
+            | TrainKernel::TrainPersistentBackward => &[
                 LP,
                 TP,
                 SP,

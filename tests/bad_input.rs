@@ -290,6 +290,31 @@ fn bench_skips_sizes_a_forced_variant_cannot_run_and_fails_when_it_runs_none() {
 }
 
 #[test]
+fn bench_train_runs_the_walk_it_is_asked_for_and_refuses_forward_variants() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let bench = |variant: &str| {
+        std::process::Command::new(exe)
+            .args(["--require-gpu", "bench", "--train", "--cell", "gru", "--gru-reset-before", "--hidden", "8"])
+            .args(["--batch", "2", "--steps", "5", "--repeats", "1", "--warmup", "0", "--variant", variant])
+            .output()
+            .expect("runs")
+    };
+    // (variant, the record's name, dispatches per layer: the walk's, 4T+1 or 2, and 10 products)
+    for (variant, name, per_layer) in [("rows4", "train_step", "31"), ("persistent", "train_persistent", "12")] {
+        let out = bench(variant);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{variant}: {stderr}");
+        let row = stdout.lines().find(|l| l.starts_with("gru ")).unwrap_or_else(|| panic!("no row: {stdout}"));
+        assert!(row.ends_with(name), "{variant}: {row}");
+        assert!(stdout.contains(&format!("{per_layer} dispatches per layer")), "{variant}: {stdout}");
+    }
+    let refused = bench("split1");
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("`split1`: bench --train runs auto, rows4 (per-step kernels) or persistent"), "{stderr}");
+}
+
+#[test]
 fn a_forced_stack_of_layers_that_cannot_stack_is_an_error() {
     use wgpu_rnn::Direction;
     let cfg = RandomConfig { direction: Direction::Bidirectional, layers: 2, ..RandomConfig::simple(Cell::Gru, 4, 8) };

@@ -38,8 +38,8 @@ fn every_gradient_case_passes_on_the_gpu() {
 fn the_gpu_backward_matches_the_cpu_reference_at_other_sizes() {
     use wgpu_rnn::kernels::TrainKernel;
     use wgpu_rnn::plan::train::{TCommand, TrainPlan};
-    use wgpu_rnn::random::{self, RandomConfig, Rng};
-    use wgpu_rnn::{Cell, Direction, MergeMode, Upstream};
+    use wgpu_rnn::random::{self, RandomConfig};
+    use wgpu_rnn::{Cell, Direction, MergeMode};
     // sizes 7, 9: every product in the scalar matmul; 8, 12: in its vec4 versions (a reset-
     // before GRU's dR of the candidate has 12 rows, a block half past the edge)
     let sizes = [(7, 9, 3), (8, 12, 4)];
@@ -72,39 +72,126 @@ fn the_gpu_backward_matches_the_cpu_reference_at_other_sizes() {
             .filter(|c| matches!(c, TCommand::Matmul { p, .. } if p.kernel() != TrainKernel::Matmul))
             .count();
         assert_eq!(vec4 > 0, input % 4 == 0, "{cell:?} at sizes {input}, {hidden}: {vec4} vec4 products");
-        let ld = net.layers.len() * net.directions();
-        let mut rng = Rng::new(n as u64 + 100);
-        let up = Upstream {
-            y: rng.vec(inp.steps * inp.batch * net.merged_width(), 1.0),
-            h_n: Some(rng.vec(ld * inp.batch * net.output_size(), 1.0)),
-            c_n: (cell == Cell::Lstm).then(|| rng.vec(ld * inp.batch * hidden, 1.0)),
-        };
+        let up = random_upstream(&net, &inp, n as u64 + 100);
         let want = wgpu_rnn::cpu::backward(&net, &inp, &up).expect("cpu");
         let model = common::gpu().load(net.clone()).expect("loads");
         assert!(model.is_gpu());
         let got = model.backward(&inp, &up).expect("gpu");
         let label = format!("{cell:?} I {input} H {hidden} lbr {lbr} proj {proj} {merge:?}");
-        let close = |name: &str, a: &[f32], b: &[f32]| {
-            assert_eq!(a.len(), b.len(), "{label} {name}: length");
-            let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1.0);
-            if let Some(i) = (0..a.len()).find(|&i| (a[i] - b[i]).abs() > 2e-4 * scale) {
-                panic!("{label} {name}[{i}]: gpu {} cpu {}", a[i], b[i]);
-            }
+        assert_gradients_close(&label, &got, &want);
+    }
+}
+
+/// Random gradients at every output of `net` for `inp` (y, h_n, and c_n of an LSTM).
+fn random_upstream(net: &wgpu_rnn::Network, inp: &wgpu_rnn::Inputs, seed: u64) -> wgpu_rnn::Upstream {
+    let ld = net.layers.len() * net.directions();
+    let mut rng = wgpu_rnn::random::Rng::new(seed);
+    wgpu_rnn::Upstream {
+        y: rng.vec(inp.steps * inp.batch * net.merged_width(), 1.0),
+        h_n: Some(rng.vec(ld * inp.batch * net.output_size(), 1.0)),
+        c_n: (net.cell() == wgpu_rnn::Cell::Lstm)
+            .then(|| rng.vec(ld * inp.batch * net.layers[0].spec.hidden_size, 1.0)),
+    }
+}
+
+/// Every gradient of `got` within 2e-4 of `want`'s, relative to the largest of each tensor.
+fn assert_gradients_close(label: &str, got: &wgpu_rnn::Gradients, want: &wgpu_rnn::Gradients) {
+    close(&format!("{label} dx"), &got.x, &want.x);
+    close(&format!("{label} dh0"), &got.h0, &want.h0);
+    assert_eq!(got.c0.is_some(), want.c0.is_some(), "{label}: dc0");
+    if let (Some(g), Some(w)) = (&got.c0, &want.c0) {
+        close(&format!("{label} dc0"), g, w);
+    }
+    assert_eq!(got.layers.len(), want.layers.len(), "{label}: layers");
+    for (l, (g, w)) in got.layers.iter().zip(&want.layers).enumerate() {
+        close(&format!("{label} layer {l} dW"), &g.w, &w.w);
+        close(&format!("{label} layer {l} dR"), &g.r, &w.r);
+        close(&format!("{label} layer {l} dB"), &g.b, &w.b);
+        assert_eq!(g.p.is_some(), w.p.is_some(), "{label}: layer {l} dP");
+        assert_eq!(g.proj.is_some(), w.proj.is_some(), "{label}: layer {l} dW_hr");
+        if let (Some(gp), Some(wp)) = (&g.p, &w.p) {
+            close(&format!("{label} layer {l} dP"), gp, wp);
+        }
+        if let (Some(gp), Some(wp)) = (&g.proj, &w.proj) {
+            close(&format!("{label} layer {l} dW_hr"), gp, wp);
+        }
+    }
+}
+
+/// `a` within 2e-4 of `b`, relative to the largest of `b` (at least 1); names the first element
+/// that is not.
+fn close(name: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{name}: length");
+    let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1.0);
+    if let Some(i) = (0..a.len()).find(|&i| (a[i] - b[i]).abs() > 2e-4 * scale) {
+        panic!("{name}[{i}]: gpu {} cpu {}", a[i], b[i]);
+    }
+}
+
+/// The persistent walk (many steps of a layer per dispatch each way, a workgroup per quad of
+/// rows and direction) against the f64 CPU reference: every cell, both reset placements of
+/// GRU, a projected LSTM with peepholes, input_forget with clip, another activation, two
+/// bidirectional layers, packed lengths, initial states, a last partial quad of rows, and the
+/// widest layers over sequences long enough to take several walk dispatches each way (whose
+/// loops lavapipe would cut short in one).
+#[test]
+fn the_persistent_walk_matches_the_cpu_reference() {
+    use wgpu_rnn::plan::train::Walk;
+    use wgpu_rnn::random::{self, RandomConfig};
+    use wgpu_rnn::spec::{Activation, ActivationKind};
+    use wgpu_rnn::{Cell, Direction, MergeMode};
+    let ctx = common::gpu().context().expect("a GPU engine");
+    // (cell, lbr, proj, peepholes, input_forget and clip, merge, layers, hidden, steps, batch)
+    let cases = [
+        (Cell::Rnn, false, 0, false, false, MergeMode::Sum, 2, 9, 6, 7),
+        (Cell::Gru, false, 0, false, false, MergeMode::Concat, 2, 9, 6, 7),
+        (Cell::Gru, true, 0, false, true, MergeMode::Average, 1, 12, 5, 5),
+        (Cell::Lstm, false, 3, true, false, MergeMode::Concat, 2, 7, 6, 7),
+        (Cell::Lstm, false, 0, false, true, MergeMode::Mul, 1, 8, 5, 4),
+        (Cell::Gru, false, 0, false, false, MergeMode::Concat, 1, 128, 120, 5),
+        (Cell::Lstm, false, 96, true, false, MergeMode::Concat, 1, 128, 120, 1),
+    ];
+    for (n, (cell, lbr, proj, peepholes, forget_clip, merge, layers, hidden, steps, batch)) in
+        cases.into_iter().enumerate()
+    {
+        let cfg = RandomConfig {
+            direction: if steps > 10 { Direction::Forward } else { Direction::Bidirectional },
+            layers,
+            proj_size: proj,
+            merge,
+            peepholes,
+            ..RandomConfig::simple(cell, 5, hidden)
         };
-        close("dx", &got.x, &want.x);
-        close("dh0", &got.h0, &want.h0);
-        for (l, (g, w)) in got.layers.iter().zip(&want.layers).enumerate() {
-            close(&format!("layer {l} dW"), &g.w, &w.w);
-            close(&format!("layer {l} dR"), &g.r, &w.r);
-            close(&format!("layer {l} dB"), &g.b, &w.b);
-            assert_eq!(g.p.is_some(), w.p.is_some(), "{label}: layer {l} dP");
-            assert_eq!(g.proj.is_some(), w.proj.is_some(), "{label}: layer {l} dW_hr");
-            if let (Some(gp), Some(wp)) = (&g.p, &w.p) {
-                close(&format!("layer {l} dP"), gp, wp);
+        let net = random::network(&cfg, 40 + n as u64, |mut s| {
+            s.linear_before_reset = lbr;
+            if forget_clip {
+                s.input_forget = cell == Cell::Lstm;
+                s.clip = Some(0.8);
             }
-            if let (Some(gp), Some(wp)) = (&g.proj, &w.proj) {
-                close(&format!("layer {l} dW_hr"), gp, wp);
+            if cell == Cell::Rnn {
+                let act = Activation { alpha: 0.3, ..Activation::with_defaults(ActivationKind::LeakyRelu) };
+                s.activations = vec![vec![act]; s.direction.count()];
+            }
+            s
+        });
+        let inp = random::inputs(&net, steps, batch, n as u64, true, true);
+        let up = random_upstream(&net, &inp, n as u64 + 300);
+        let label = format!("{cell:?} H {hidden} lbr {lbr} proj {proj} {merge:?} L {layers}");
+        let mut trainer = GpuTrainer::new(Arc::clone(ctx), net.clone()).expect("trainer");
+        trainer.set_walk(Some(Walk::Persistent));
+        let (out, got) = trainer.forward_backward(&inp, &up).expect("gpu");
+        let plan = wgpu_rnn::plan::train::TrainPlan::with_walk(&net, steps, batch, Walk::Persistent);
+        assert_eq!(out.dispatches, plan.dispatches(), "{label}: the persistent plan ran");
+        for (l, ly) in plan.layers.iter().enumerate() {
+            assert!(ly.persistent, "{label}: layer {l} walks");
+            if steps > 10 {
+                assert!(ly.walk_steps() < steps, "{label}: one walk dispatch would do ({})", ly.walk_steps());
             }
         }
+        let forward = wgpu_rnn::cpu::forward(&net, &inp).expect("cpu forward");
+        close(&format!("{label} y"), &out.y, &forward.y);
+        close(&format!("{label} h_n"), &out.h_n, &forward.h_n);
+        let want = wgpu_rnn::cpu::backward(&net, &inp, &up).expect("cpu");
+        assert_gradients_close(&label, &got, &want);
     }
 }

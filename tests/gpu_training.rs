@@ -6,6 +6,7 @@
 mod common;
 
 use wgpu_rnn::case::TrainCase;
+use wgpu_rnn::plan::train::Walk;
 use wgpu_rnn::train::{self, StepStats, TrainModel, Trainer};
 
 fn gpu_trainer(case: &TrainCase, cfg: train::TrainConfig) -> Trainer {
@@ -14,8 +15,15 @@ fn gpu_trainer(case: &TrainCase, cfg: train::TrainConfig) -> Trainer {
     t
 }
 
-fn run(case: &TrainCase) -> (Vec<StepStats>, TrainModel) {
+fn run(case: &TrainCase, walk: Option<Walk>) -> (Vec<StepStats>, TrainModel) {
     let mut t = gpu_trainer(case, case.config);
+    t.set_walk(walk);
+    assert_eq!(
+        t.plan(3, 2).expect("a GPU plan").layers.iter().all(|l| l.persistent),
+        walk == Some(Walk::Persistent),
+        "{}: the walk asked for",
+        case.name
+    );
     let stats = case.batches.iter().map(|b| t.step(b).expect("step runs")).collect();
     assert_eq!(t.steps(), case.batches.len() as u64);
     (stats, t.model().expect("model reads back"))
@@ -28,10 +36,13 @@ fn every_training_case_passes_on_the_gpu() {
     let mut failures = Vec::new();
     for path in files {
         let case = TrainCase::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let (stats, model) = run(&case);
-        let cmp = case.compare(&stats, &model);
-        assert!(cmp.len() >= 5, "{}: {} comparisons", case.name, cmp.len());
-        failures.extend(common::failure_lines(&case.name, &cmp));
+        // the device's walk (per-step kernels on CPU drivers) and the persistent one
+        for walk in [None, Some(Walk::Persistent)] {
+            let (stats, model) = run(&case, walk);
+            let cmp = case.compare(&stats, &model);
+            assert!(cmp.len() >= 5, "{}: {} comparisons", case.name, cmp.len());
+            failures.extend(common::failure_lines(&format!("{} ({walk:?})", case.name), &cmp));
+        }
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
@@ -217,24 +228,32 @@ fn recurrent_dropout_matches_the_cpu_reference() {
             targets: train::Targets::Values((0..b * 2).map(|i| i as f32 / 3.0 - 0.5).collect()),
             source: None,
         };
-        let run = |engine: &wgpu_rnn::Engine, recurrent: f32| {
+        let run_walk = |engine: &wgpu_rnn::Engine, recurrent: f32, walk: Option<Walk>| {
             let mut tr = Trainer::new(engine, model.clone(), cfg(recurrent)).expect("trainer");
+            tr.set_walk(walk);
             let mut losses: Vec<f64> = (0..2).map(|_| tr.step(&batch).expect("step").loss).collect();
             // evaluation: no masks on h either
             losses.push(tr.evaluate(&batch).expect("evaluates"));
             (losses, tr.model().expect("model"))
         };
-        let (gpu, gpu_model) = run(common::gpu(), 0.3);
+        let run = |engine: &wgpu_rnn::Engine, recurrent: f32| run_walk(engine, recurrent, None);
         let (cpu, cpu_model) = run(&wgpu_rnn::Engine::cpu(), 0.3);
+        let (gpu, _) = run(common::gpu(), 0.3);
+        // the per-step kernels (the default on CPU drivers) and the persistent walk
+        for walk in [Walk::PerStep, Walk::Persistent] {
+            let (gpu, gpu_model) = run_walk(common::gpu(), 0.3, Some(walk));
+            let label = format!("{cell:?} lbr {lbr} proj {proj} {walk:?}");
+            for (g, c) in gpu.iter().zip(&cpu) {
+                assert!((g - c).abs() <= 1e-5 * c.abs().max(1.0), "{label}: loss {g} on the GPU, {c} on the CPU");
+            }
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
+            for l in 0..2 {
+                let (gw, cw) = (&gpu_model.stack.layers[l].weights, &cpu_model.stack.layers[l].weights);
+                let same = close(&gw.r, &cw.r) && close(&gw.w, &cw.w) && close(&gw.b, &cw.b);
+                assert!(same, "{label}: layer {l} differs");
+            }
+        }
         let label = format!("{cell:?} lbr {lbr} proj {proj}");
-        for (g, c) in gpu.iter().zip(&cpu) {
-            assert!((g - c).abs() <= 1e-5 * c.abs().max(1.0), "{label}: loss {g} on the GPU, {c} on the CPU");
-        }
-        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
-        for l in 0..2 {
-            let (gw, cw) = (&gpu_model.stack.layers[l].weights, &cpu_model.stack.layers[l].weights);
-            assert!(close(&gw.r, &cw.r) && close(&gw.w, &cw.w) && close(&gw.b, &cw.b), "{label}: layer {l} differs");
-        }
         let (plain, _) = run(common::gpu(), 0.0);
         assert!((plain[1] - gpu[1]).abs() > 1e-6, "{label}: recurrent masks change the second step");
     }

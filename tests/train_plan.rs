@@ -2,7 +2,7 @@
 //! within (G + 2)·T·B·H floats per layer and direction, every buffer the kernels index sized
 //! for them, and which version of `matmul` runs each product.
 
-use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan};
+use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan, Walk};
 use wgpu_rnn::plan::train_step::{Initial, StepShape};
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::spec::{Cell, Direction, MergeMode};
@@ -108,6 +108,7 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
         dropout: false,
         recurrent_dropout,
         initial: Initial::Zero,
+        walk: Walk::PerStep,
     };
     let t = 9;
     let folded = TrainPlan::training_step(&net, shape(false), t, 4);
@@ -115,6 +116,75 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
     let masked = TrainPlan::training_step(&net, shape(true), t, 4);
     assert!(!masked.layers[0].folded() && masked.layers[0].two_phase());
     assert_eq!(step_dispatches(&masked, 0), 4 * t + 1);
+}
+
+/// The persistent walk: a few dispatches per layer each way instead of one or two per step,
+/// `walk_steps` steps each (the first from step 0 up, the backward's from the last step down),
+/// for every cell (the two-phase ones too, a projected LSTM unfolded); the rest of a layer's
+/// plan as with per-step kernels. Layers over `PERSISTENT_UNITS` units keep the per-step
+/// kernels. `Walk::Small` takes it for the layers the forward's persistent kernel serves on GPUs.
+#[test]
+fn a_persistent_walk_takes_a_few_dispatches_per_layer_each_way() {
+    let gru = |lbr: bool, hidden: usize| {
+        random::network(&RandomConfig::simple(Cell::Gru, 5, hidden), 1, move |mut s| {
+            s.linear_before_reset = lbr;
+            s
+        })
+    };
+    let mut nets = vec![gru(false, 7), gru(true, 7), gru(false, 128)];
+    for (cell, hidden, proj) in [(Cell::Rnn, 7, 0), (Cell::Lstm, 7, 0), (Cell::Lstm, 7, 3), (Cell::Lstm, 128, 96)] {
+        let mut cfg = RandomConfig::simple(cell, 5, hidden);
+        cfg.direction = Direction::Bidirectional;
+        cfg.layers = 2;
+        cfg.proj_size = proj;
+        cfg.peepholes = cell == Cell::Lstm;
+        nets.push(random::network(&cfg, 1, |s| s));
+    }
+    for net in &nets {
+        for t in [1, 9, 40, 1000] {
+            let per_step = TrainPlan::new(net, t, 6);
+            let p = TrainPlan::with_walk(net, t, 6, Walk::Persistent);
+            for (l, ly) in p.layers.iter().enumerate() {
+                let label = format!("{:?} H {} proj {} T {t} layer {l}", ly.cell, ly.hidden, ly.proj);
+                assert!(ly.persistent && !ly.folded(), "{label}: a persistent layer does not fold");
+                assert_eq!(step_dispatches(&p, l), 0, "{label}: per-step dispatches");
+                let k = ly.walk_steps();
+                assert!(k >= 25, "{label}: {k} steps per walk dispatch");
+                // the first step of each walk dispatch, forward or backward
+                let walks = |forward: bool| -> Vec<usize> {
+                    let first = |c: &TCommand| match *c {
+                        TCommand::Persistent { layer, step } if forward && layer == l => Some(step),
+                        TCommand::PersistentBackward { layer, step } if !forward && layer == l => Some(step),
+                        _ => None,
+                    };
+                    p.commands.iter().filter_map(first).collect()
+                };
+                let (first, tops) = (walks(true), walks(false));
+                assert_eq!(first, (0..t).step_by(k).collect::<Vec<_>>(), "{label}: forward walks");
+                assert_eq!(tops, (0..t).rev().step_by(k).collect::<Vec<_>>(), "{label}: backward walks");
+                // what is not per step is the per-step plan's (less the fold's products)
+                let fold_products = if per_step.layers[l].folded() { (ly.cell.gates() + 1) * ly.dirs } else { 0 };
+                let others = per_step.layer_dispatches(l) - step_dispatches(&per_step, l) - fold_products;
+                assert_eq!(p.layer_dispatches(l), others + 2 * t.div_ceil(k), "{label}: dispatches");
+            }
+        }
+    }
+    let too_wide = TrainPlan::with_walk(&gru(false, 129), 9, 2, Walk::Persistent);
+    assert!(!too_wide.layers[0].persistent && step_dispatches(&too_wide, 0) == 4 * 9 + 1);
+    // the default on GPUs: persistent for RNN layers and two-phase cells up to 128 units, the
+    // others up to 64
+    let small = |net: &wgpu_rnn::Network| TrainPlan::with_walk(net, 5, 2, Walk::Small).layers[0].persistent;
+    assert!(small(&gru(false, 128)) && !small(&gru(false, 129)));
+    assert!(small(&gru(true, 64)) && !small(&gru(true, 65)));
+    let net = |cell, hidden, proj| {
+        let mut cfg = RandomConfig::simple(cell, 5, hidden);
+        cfg.proj_size = proj;
+        random::network(&cfg, 1, |s| s)
+    };
+    assert!(small(&net(Cell::Rnn, 128, 0)) && !small(&net(Cell::Rnn, 129, 0)));
+    assert!(small(&net(Cell::Lstm, 64, 0)) && !small(&net(Cell::Lstm, 65, 0)));
+    assert!(small(&net(Cell::Lstm, 128, 32)) && !small(&net(Cell::Lstm, 129, 32)));
+    assert!(!TrainPlan::with_walk(&net(Cell::Rnn, 8, 0), 5, 2, Walk::PerStep).layers[0].persistent);
 }
 
 #[test]

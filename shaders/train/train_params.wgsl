@@ -27,12 +27,20 @@ struct TrainParams {
     fold: u32,         // 1: a projected LSTM's steps read m_prev through R' = R·W_hr (TrainLayer::folded)
     rt_fold: u32,      // rt: where R'ᵀ starts, after Rᵀ, in the same vec4 layout (fold)
     fold_off: u32,     // extras: R' [D, G*H, H] after the peephole partials (fold)
-    _pad: u32,
+    walk_steps: u32,   // steps per train_persistent dispatch (TrainLayer::walk_steps)
 }
 
 // Whether the layer is a folded projected LSTM: one dispatch per step each way.
 fn folded(tp: TrainParams) -> bool {
     return tp.fold != 0u;
+}
+
+// Whether a step takes a second dispatch each way (train_step_finish, train_step_backward_finish;
+// plan::train::TrainLayer::two_phase): GRU with linear_before_reset 0, a projected LSTM that is
+// not folded.
+fn two_phase(lp: LayerParams, tp: TrainParams) -> bool {
+    let proj = (lp.flags & FLAG_PROJ) != 0u && !folded(tp);
+    return proj || (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU;
 }
 
 // Index of row (d, t, b)'s record in the tape and of its gates in xp and dgates.

@@ -24,6 +24,9 @@
 //                      LSTM (c', o ⊙ h(c'))
 //   train_step_finish  their second half: GRU's candidate (it reads every unit's r ⊙ h_prev),
 //                      the LSTM projection (it reads every unit's o ⊙ h(c'))
+//   train_persistent   many steps of a layer in one dispatch (plan::train::Walk): the two
+//                      above, each step's halves apart by storage barriers in one workgroup
+//                      per row quad and direction; never folded
 // A folded projected LSTM (tp.fold, plan::train::TrainLayer::folded) takes one dispatch per
 // step: after the first, its gates read the step before's m through R' (R·h_prev = R'·m_prev),
 // and the same dispatch projects that m into h_prev (project_previous), which no gate waits
@@ -45,6 +48,10 @@
 @group(0) @binding(9) var<storage, read_write> y: array<f32>;
 @group(0) @binding(10) var<uniform> dp: DropoutParams;
 
+// The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
+// train_persistent.
+var<private> cur_step: u32;
+
 // The running invocation's row: its time index and tape record. `ok` is false past the length.
 struct Row {
     ok: bool,
@@ -54,22 +61,54 @@ struct Row {
 
 fn row_of(d: u32, b: u32) -> Row {
     let len = lens[b];
-    if (sp.step >= len) {
+    if (cur_step >= len) {
         return Row(false, 0u, 0u);
     }
-    let t = time_index(lp, d, sp.step, len);
+    let t = time_index(lp, d, cur_step, len);
     return Row(true, t, record_row(lp, d, t, b) * tp.record);
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
-    let b0 = gid.y * TRAIN_ROWS;
-    let d = gid.z;
+    cur_step = sp.step;
+    step_unit(gid.x, gid.y * TRAIN_ROWS, gid.z);
+}
+
+@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
+fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+    cur_step = sp.step;
+    finish_unit(gid.x, gid.y, gid.z);
+}
+
+// tp.walk_steps steps of the layer from step sp.step on (plan::train::TrainLayer::walk_steps):
+// workgroup (0, q, d) walks rows 4q .. 4q + 3 of direction d through them, invocation j computing
+// unit j (H <= PERSISTENT_UNITS); a storage barrier stands where the per-step kernels end a
+// dispatch (after each step, after each second half).
+@compute @workgroup_size(PERSISTENT_UNITS, 1, 1)
+fn train_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let b0 = wid.y * TRAIN_ROWS;
+    let d = wid.z;
+    let second_half = two_phase(lp, tp);
+    let end = min(sp.step + tp.walk_steps, lp.steps);
+    for (var s = sp.step; s < end; s++) {
+        cur_step = s;
+        step_unit(lid.x, b0, d);
+        storageBarrier();
+        if (second_half) {
+            for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
+                finish_unit(lid.x, b0 + r, d);
+            }
+            storageBarrier();
+        }
+    }
+}
+
+// train_step's unit j of rows b0 .. b0 + 3, direction d.
+fn step_unit(j: u32, b0: u32, d: u32) {
     if (j >= lp.hidden) {
         return;
     }
-    if (folded(tp) && sp.step > 0u && j < lp.hidden_in) {
+    if (folded(tp) && cur_step > 0u && j < lp.hidden_in) {
         project_previous(d, b0, j);
     }
     // products[r]: the recurrent products (+ Rb) of unit j's gates [G] for row b0 + r
@@ -100,11 +139,8 @@ fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
-fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let k = gid.x;
-    let b = gid.y;
-    let d = gid.z;
+// train_step_finish's unit k of row b, direction d.
+fn finish_unit(k: u32, b: u32, d: u32) {
     let row = row_of(d, b);
     if (!row.ok) {
         return;
@@ -116,7 +152,7 @@ fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
         var acc = 0.0;
         let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
-        let m = m_at(d, b, sp.step);
+        let m = m_at(d, b, cur_step);
         for (var j = 0u; j < lp.hidden; j++) {
             acc += wts[w + j] * state[m + j];
         }
@@ -130,7 +166,7 @@ fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
 // Rows whose length ended before the step before do nothing; the last step's m is projected by
 // train_step_finish.
 fn project_previous(d: u32, b0: u32, k: u32) {
-    let s = sp.step - 1u;
+    let s = cur_step - 1u;
     let rows = quad_rows(lp, b0);
     let m = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
     let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
@@ -169,10 +205,10 @@ struct HSource {
 }
 
 fn h_source(d: u32, b: u32) -> HSource {
-    if (sp.step == 0u) {
+    if (cur_step == 0u) {
         return HSource(true, tp.state_h0 + (d * lp.batch + b) * lp.hidden_in);
     }
-    let tq = time_index(lp, d, sp.step - 1u, lens[b]);
+    let tq = time_index(lp, d, cur_step - 1u, lens[b]);
     return HSource(false, ((tq * lp.batch + b) * lp.dirs + d) * lp.hidden_in);
 }
 
@@ -219,10 +255,10 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     var width = lp.hidden_in;
     var w = rt_start(0u, d, width, j);
-    var in_state = sp.step == 0u;
-    if (folded(tp) && sp.step > 0u) {
+    var in_state = cur_step == 0u;
+    if (folded(tp) && cur_step > 0u) {
         // R'·m_prev = R·h_prev, m_prev in the state (no recurrent dropout: it does not fold)
-        let s = sp.step - 1u;
+        let s = cur_step - 1u;
         base = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
         width = H;
         w = rt_start(tp.rt_fold / 4u, d, width, j);
@@ -308,7 +344,7 @@ fn operand_quad(d: u32, b: u32, k: u32, width: u32, v: vec4<f32>) -> vec4<f32> {
 // Where row b's h before this step starts in the state (the first step) or y (h_source); any
 // valid place for a row past its length.
 fn h_base(d: u32, b: u32) -> u32 {
-    if (sp.step == 0u || sp.step < lens[b]) {
+    if (cur_step == 0u || cur_step < lens[b]) {
         return h_source(d, b).base;
     }
     return 0u;
@@ -400,7 +436,7 @@ fn lstm_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     state[c_at] = c_new;
     tape[rec + tp.ext_off + j] = c_new;
     if ((lp.flags & FLAG_PROJ) != 0u) {
-        state[m_at(d, b, sp.step) + j] = m;
+        state[m_at(d, b, cur_step) + j] = m;
     } else {
         finish(d, t, b, j, m);
     }

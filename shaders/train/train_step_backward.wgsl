@@ -20,9 +20,12 @@
 // Versions (one each):
 //   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
 //                               GRU (linear_before_reset 0) all but the reset gate, for a
-//                               projected LSTM only dh; with sp.step = STEP_INITIAL, dh0
+//                               projected LSTM only dh; at step STEP_INITIAL, dh0
 //   train_step_backward_finish  GRU's reset gate (it reads every unit's dn), a projected
 //                               LSTM's gates (dm = W_hrᵀ dh reads every dh)
+//   train_persistent_backward   many steps of the walk back (and dh0 after the first step)
+//                               in one dispatch: the two above, apart by storage barriers in
+//                               one workgroup per row quad and direction
 // A folded projected LSTM (tp.fold) takes one dispatch per step: dm = W_hrᵀ (dy + dh_n) +
 // R'ᵀ dG_{s+1} needs no dh of other units; dh, dW_hr's operand, is computed beside it.
 // A projected LSTM's m = o ⊙ h(c') is not on the tape: once a step's gate gradients are done,
@@ -46,13 +49,53 @@
 @group(0) @binding(10) var<storage, read_write> extras: array<f32>;
 @group(0) @binding(11) var<uniform> dp: DropoutParams;
 
+// The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
+// train_persistent_backward.
+var<private> cur_step: u32;
+
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
-    let b0 = gid.y * TRAIN_ROWS;
-    let d = gid.z;
+    cur_step = sp.step;
+    backward_unit(gid.x, gid.y * TRAIN_ROWS, gid.z);
+}
+
+@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
+fn train_step_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+    cur_step = sp.step;
+    backward_finish_unit(gid.x, gid.y, gid.z);
+}
+
+// The walk back of train_persistent: tp.walk_steps steps from step sp.step down, and the
+// initial state's gradient when it reaches the first step. Workgroup (0, q, d) takes rows
+// 4q .. 4q + 3 of direction d, invocation j unit j (H <= PERSISTENT_UNITS); a storage barrier
+// stands where the per-step kernels end a dispatch.
+@compute @workgroup_size(PERSISTENT_UNITS, 1, 1)
+fn train_persistent_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let b0 = wid.y * TRAIN_ROWS;
+    let d = wid.z;
+    let second_half = two_phase(lp, tp);
+    let count = min(tp.walk_steps, sp.step + 1u);
+    for (var i = 0u; i < count; i++) {
+        cur_step = sp.step - i;
+        backward_unit(lid.x, b0, d);
+        storageBarrier();
+        if (second_half) {
+            for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
+                backward_finish_unit(lid.x, b0 + r, d);
+            }
+            storageBarrier();
+        }
+    }
+    if (count == sp.step + 1u) {
+        cur_step = STEP_INITIAL;
+        backward_unit(lid.x, b0, d);
+    }
+}
+
+// train_step_backward's unit j of rows b0 .. b0 + 3, direction d (dh0 at STEP_INITIAL).
+fn backward_unit(j: u32, b0: u32, d: u32) {
     let rows = quad_rows(lp, b0);
-    if (sp.step == STEP_INITIAL) {
+    if (cur_step == STEP_INITIAL) {
         if (j < lp.hidden_in) {
             let dh0 = dh_prev_quad(d, rows, 0u, j);
             for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
@@ -64,15 +107,15 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (j >= lp.hidden) {
         return;
     }
-    // what reaches h_prev of the step after (sp.step + 1) from it, for the four rows
+    // what reaches h_prev of the step after (cur_step + 1) from it, for the four rows
     var from_next = vec4<f32>(0.0);
     if (j < lp.hidden_in) {
-        from_next = dh_prev_quad(d, rows, sp.step + 1u, j);
+        from_next = dh_prev_quad(d, rows, cur_step + 1u, j);
     }
     // a folded projected LSTM: what reaches m[j] from the step after, through h and R
     var m_from_next = vec4<f32>(0.0);
     if (folded(tp)) {
-        m_from_next = folded_quad(d, rows, sp.step + 1u, j);
+        m_from_next = folded_quad(d, rows, cur_step + 1u, j);
     }
     for (var r = 0u; r < TRAIN_ROWS; r++) {
         let b = b0 + r;
@@ -80,15 +123,15 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
             break;
         }
         let len = lens[b];
-        if (sp.step >= len) {
+        if (cur_step >= len) {
             continue;
         }
-        let t = time_index(lp, d, sp.step, len);
+        let t = time_index(lp, d, cur_step, len);
         let rr = record_row(lp, d, t, b);
         var dh = 0.0;
         if (j < lp.hidden_in) {
             dh = dy_of(d, t, b, j);
-            if (sp.step + 1u < len) {
+            if (cur_step + 1u < len) {
                 dh += from_next[r];
             } else {
                 dh += carry[(d * lp.batch + b) * lp.hidden_in + j]; // dh_n
@@ -102,24 +145,18 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
                 continue; // dm = W_hrᵀ dh reads every dh: train_step_backward_finish
             }
             // dm = W_hrᵀ dh = W_hrᵀ (dy + dh_n at the row's last step) + R'ᵀ dG_{s+1}
-            var dm = dm_upstream(d, t, b, j, sp.step + 1u == len);
-            if (sp.step + 1u < len) {
+            var dm = dm_upstream(d, t, b, j, cur_step + 1u == len);
+            if (cur_step + 1u < len) {
                 dm += m_from_next[r];
             }
             unit_backward(d, b, j, rr, dm);
             continue;
         }
         unit_backward(d, b, j, rr, dh);
-        if (!two_phase()) {
+        if (!two_phase(lp, tp)) {
             mask_operands(d, b, j, rr);
         }
     }
-}
-
-// Whether a step takes train_step_backward_finish too.
-fn two_phase() -> bool {
-    let proj = (lp.flags & FLAG_PROJ) != 0u && !folded(tp);
-    return proj || (lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU;
 }
 
 // A folded projected LSTM: W_hrᵀ of the gradient arriving at h_t of row b from outside the
@@ -177,16 +214,13 @@ fn mask_operands(d: u32, b: u32, k: u32, rr: u32) {
     }
 }
 
-@compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
-fn train_step_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
-    let b = gid.y;
-    let d = gid.z;
+// train_step_backward_finish's unit j of row b, direction d.
+fn backward_finish_unit(j: u32, b: u32, d: u32) {
     let len = lens[b];
-    if (sp.step >= len || j >= lp.hidden) {
+    if (cur_step >= len || j >= lp.hidden) {
         return;
     }
-    let rr = record_row(lp, d, time_index(lp, d, sp.step, len), b);
+    let rr = record_row(lp, d, time_index(lp, d, cur_step, len), b);
     if ((lp.flags & FLAG_GRU) != 0u) {
         gru_reset_backward(d, b, j, rr);
     } else { // LSTM projection: dm = W_hrᵀ dh
@@ -289,7 +323,7 @@ fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let n = activate(g, clip_gate(lp, pn));
     let dn = dm * (1.0 - z) * activate_grad(lp, g, pn);
     let dz = dm * (tape[rec + tp.hprev_off + j] - n) * activate_grad(lp, f, pz);
-    carry[direct_at(d, b, sp.step) + j] = dm * z;
+    carry[direct_at(d, b, cur_step) + j] = dm * z;
     dgates[g0 + j] = dz;
     dgates[tp.dgr_off + g0 + j] = dz;
     dgates[g0 + 2u * H + j] = dn;
@@ -322,7 +356,7 @@ fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
     let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
     dgates[g0 + H + k] = dr;
     dgates[tp.dgr_off + g0 + H + k] = dr;
-    carry[direct_at(d, b, sp.step) + k] += drh * activate(f, clip_gate(lp, pr));
+    carry[direct_at(d, b, cur_step) + k] += drh * activate(f, clip_gate(lp, pr));
 }
 
 // LSTM unit j with dm arriving at o ⊙ h(c') and dc (carry) at c'.
@@ -378,12 +412,12 @@ fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     dgates[g0 + 3u * H + j] = dgc;
 }
 
-// The cell state before the step of row b at step sp.step: the previous step's c' (its tape
+// The cell state before the step of row b at step cur_step: the previous step's c' (its tape
 // record), or the layer's c0 at the first step.
 fn c_prev(d: u32, b: u32, j: u32) -> f32 {
-    if (sp.step == 0u) {
+    if (cur_step == 0u) {
         return carry[tp.carry_c0 + (d * lp.batch + b) * lp.hidden + j];
     }
-    let tq = time_index(lp, d, sp.step - 1u, lens[b]);
+    let tq = time_index(lp, d, cur_step - 1u, lens[b]);
     return tape[record_row(lp, d, tq, b) * tp.record + tp.ext_off + j];
 }

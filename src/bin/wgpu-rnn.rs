@@ -12,6 +12,7 @@ use wgpu_rnn::gpu::GpuOptions;
 use wgpu_rnn::kernels::{KERNELS, Kernel, KernelBuild};
 use wgpu_rnn::onnx::OnnxModel;
 use wgpu_rnn::plan::StepVariant;
+use wgpu_rnn::plan::train::Walk;
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::tensor::TensorFile;
 use wgpu_rnn::{Cell, Direction, Engine, EngineOptions, MergeMode};
@@ -156,7 +157,7 @@ struct BenchArgs {
     /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
     #[arg(long)]
     suite: Option<String>,
-    /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups), tiled1, tiled4, sliced1 or sliced4 (LSTM, GRU)
+    /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups), tiled1, tiled4, sliced1 or sliced4 (LSTM, GRU); with --train: auto, rows4 (per-step kernels) or persistent
     #[arg(long, default_value = "auto")]
     variant: String,
     /// Run stacks of two or more one-direction layers with equal specs as one wavefront (T+L
@@ -313,6 +314,16 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` ({all})")));
         }
     };
+    // training steps: the per-step kernels (four rows per invocation) or the persistent walk
+    let walk = match (a.train, a.variant.as_str()) {
+        (false, _) | (true, "auto") => None,
+        (true, "rows4") => Some(Walk::PerStep),
+        (true, "persistent") => Some(Walk::Persistent),
+        (true, other) => {
+            let why = format!("`{other}`: bench --train runs auto, rows4 (per-step kernels) or persistent");
+            return Err(wgpu_rnn::Error::invalid("variant", why));
+        }
+    };
     let configs = bench_configs(a)?;
     eprintln!("adapter: {} ({}, {})", adapter.name, adapter.backend, adapter.driver_info);
     let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
@@ -332,7 +343,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             if c.bidirectional { " bidi" } else { "" }
         );
         if a.train {
-            let r = bench::measure_train(engine, c, n as u64, a.warmup, a.repeats)?;
+            let r = bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk)?;
             eprintln!("{:.3} ms", r.ms);
             records.push(r);
             continue;

@@ -6,7 +6,9 @@
 //! time step for both directions. Backward, from the last layer down: one
 //! `train_step_backward` per step, then the weights' gradients and the layer input's gradient
 //! as matmuls over all T·B rows at once (`dW = dGᵀ·X`, `dR = dGᵀ·H_prev`, bias and peephole
-//! column sums, `dW_hr = dHᵀ·M`, `dX = dG·W`).
+//! column sums, `dW_hr = dHᵀ·M`, `dX = dG·W`). A persistent layer ([`Walk`]) takes a
+//! `train_persistent` and a `train_persistent_backward` per [`TrainLayer::walk_steps`] steps in
+//! place of its step dispatches.
 
 use crate::kernels::TrainKernel;
 use crate::network::Network;
@@ -45,6 +47,42 @@ pub const FLAG_MM_QUADS: u32 = 8;
 pub const STEP_INITIAL: u32 = u32::MAX;
 /// The most workgroups along one dimension of a dispatch (WebGPU's default limit).
 pub const MAX_WORKGROUPS: usize = 65535;
+
+/// How the layers of a training pass walk through time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Walk {
+    /// Per-step kernels: one dispatch per step each way, two where [`TrainLayer::two_phase`].
+    /// What CPU drivers run: there a workgroup is one thread, so a persistent walk would put a
+    /// quad of rows on one core.
+    #[default]
+    PerStep,
+    /// Layers of up to `PERSISTENT_UNITS` units walk many steps per dispatch each way
+    /// (`train_persistent`, `train_persistent_backward`; [`TrainLayer::walk_steps`]): a
+    /// workgroup walks a quad of rows of one direction through time, an invocation per unit,
+    /// steps apart by storage barriers. Larger layers take the per-step kernels.
+    Persistent,
+    /// Persistent where [`TrainLayer::small`], per-step elsewhere: GPUs' default.
+    Small,
+}
+
+impl Walk {
+    /// Whether layer `ly` walks persistently: with `Persistent`, every layer the kernels hold
+    /// (H up to `PERSISTENT_UNITS`, one unit per invocation).
+    pub fn persistent(self, ly: &TrainLayer) -> bool {
+        match self {
+            Walk::PerStep => false,
+            Walk::Persistent => ly.hidden <= crate::kernels::PERSISTENT_UNITS as usize,
+            Walk::Small => ly.small(),
+        }
+    }
+}
+
+/// Loop iterations one invocation of a persistent walk may run per dispatch
+/// ([`TrainLayer::walk_steps`]). lavapipe's compiler (llvmpipe) ends every loop of an
+/// invocation once the invocation has run 65535 loop iterations in all, leaving the rest of a
+/// long walk undone; a walk dispatch stays within half of that. It also bounds how long one
+/// dispatch runs, which the watchdogs of desktop drivers limit.
+pub const WALK_LOOP_BUDGET: usize = 32768;
 
 /// A buffer of a training pass. Sizes in floats: [`TrainPlan::size`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,6 +186,10 @@ pub struct TrainLayer {
     /// A projected LSTM that runs one dispatch per step each way ([`Self::folded`]); set by
     /// [`TrainLayer::of`] for every projected layer, cleared by plans with recurrent dropout.
     pub fold: bool,
+    /// The layer walks through time [`Self::walk_steps`] steps per dispatch each way
+    /// ([`Walk`]); false from [`TrainLayer::of`], set by the plan. A persistent layer does not
+    /// fold.
+    pub persistent: bool,
 }
 
 impl TrainLayer {
@@ -165,6 +207,7 @@ impl TrainLayer {
                 proj: l.weights.proj.is_some(),
                 linear_before_reset: l.spec.linear_before_reset,
                 fold: l.weights.proj.is_some(),
+                persistent: false,
             })
             .collect()
     }
@@ -180,6 +223,29 @@ impl TrainLayer {
     /// dispatches per step.
     pub fn folded(&self) -> bool {
         self.proj && self.fold
+    }
+
+    /// Whether the layer is small enough that on a GPU one workgroup per quad of rows walking
+    /// all its steps beats a dispatch per step: the forward's rule for its persistent kernel
+    /// (`NetShape::default_variant`), which the H200 measured fastest for RNN layers up to
+    /// `PERSISTENT_UNITS` units and the others up to `SMALL_HIDDEN`, and which takes it for
+    /// the cells with two dispatches per step (reset-before GRU, projected LSTM) wherever they
+    /// fit.
+    pub fn small(&self) -> bool {
+        let fits = self.hidden <= crate::kernels::PERSISTENT_UNITS as usize;
+        let two_dispatches = self.proj || (self.cell == Cell::Gru && !self.linear_before_reset);
+        fits && (self.cell == Cell::Rnn || two_dispatches || self.hidden <= crate::plan::policy::SMALL_HIDDEN)
+    }
+
+    /// Steps per persistent walk dispatch each way: as many as keep an invocation's loop
+    /// iterations within [`WALK_LOOP_BUDGET`], at least one. A step runs at most the backward's
+    /// recurrent product over G*H gate rows, then a second half's product over H (or H_out)
+    /// inputs for each of its TRAIN_ROWS rows (the forward's loops are shorter), and the row
+    /// loops around them.
+    pub fn walk_steps(&self) -> usize {
+        let rows = TRAIN_ROWS as usize;
+        let per_step = self.gh() + rows * (self.hidden + 2) + 2 * rows + 4;
+        (WALK_LOOP_BUDGET / per_step).max(1)
     }
 
     /// Gate rows G*H.
@@ -371,6 +437,14 @@ pub enum TCommand {
     StepBackwardFinish { layer: usize, step: usize },
     /// `train_step_backward` for the initial state: dh0 from the first step's gate gradients.
     StepInitial { layer: usize },
+    /// `train_persistent`: [`TrainLayer::walk_steps`] steps of layer `layer` from `step` on,
+    /// both directions, in place of their `Step`s and `StepFinish`es
+    /// ([`TrainLayer::persistent`]).
+    Persistent { layer: usize, step: usize },
+    /// `train_persistent_backward`: the backward of as many steps from `step` down (and the
+    /// initial state's gradient once it reaches step 0), in place of their `StepBackward`s,
+    /// `StepBackwardFinish`es and `StepInitial`.
+    PersistentBackward { layer: usize, step: usize },
     /// `merge_directions` of layer `layer`: `Y(l)` into `Merged(l)`.
     Merge { layer: usize },
     /// `dropout` of layer `layer`'s merged output into `Dropped(layer)`.
@@ -419,9 +493,15 @@ pub struct TrainPlan {
 }
 
 impl TrainPlan {
-    /// The plan of a forward with tape and its backward for `net` over `t` steps, batch `b`.
+    /// The plan of a forward with tape and its backward for `net` over `t` steps, batch `b`,
+    /// with per-step kernels.
     pub fn new(net: &Network, t: usize, b: usize) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, t, b, false);
+        TrainPlan::with_walk(net, t, b, Walk::PerStep)
+    }
+
+    /// [`Self::new`] with the layers walking through time as `walk` says.
+    pub fn with_walk(net: &Network, t: usize, b: usize, walk: Walk) -> TrainPlan {
+        let mut plan = TrainPlan::new_empty(net, t, b, false, walk);
         for l in 0..plan.layers.len() {
             plan.forward_layer(l);
         }
@@ -432,11 +512,14 @@ impl TrainPlan {
     }
 
     /// A plan without commands; with `recurrent_dropout`, no layer folds
-    /// ([`TrainLayer::folded`]).
-    pub(super) fn new_empty(net: &Network, t: usize, b: usize, recurrent_dropout: bool) -> TrainPlan {
+    /// ([`TrainLayer::folded`]); `walk` picks the persistent layers.
+    pub(super) fn new_empty(net: &Network, t: usize, b: usize, recurrent_dropout: bool, walk: Walk) -> TrainPlan {
         let mut layers = TrainLayer::of(net);
         for ly in &mut layers {
             ly.fold &= !recurrent_dropout;
+            ly.persistent = walk.persistent(ly);
+            // a persistent walk's second halves cost a barrier, less than the fold's work
+            ly.fold &= !ly.persistent;
         }
         TrainPlan {
             layers,
@@ -539,13 +622,16 @@ impl TrainPlan {
             };
             c.push(TCommand::Matmul { p, a: self.input(l), b: TBuf::Wts(l), c: TBuf::Xp(l) });
         }
-        for step in 0..t {
+        if ly.persistent {
+            c.extend((0..t).step_by(ly.walk_steps()).map(|step| TCommand::Persistent { layer: l, step }));
+        }
+        for step in (0..t).filter(|_| !ly.persistent) {
             c.push(TCommand::Step { layer: l, step });
             if ly.two_phase() {
                 c.push(TCommand::StepFinish { layer: l, step });
             }
         }
-        if ly.folded() {
+        if ly.folded() && !ly.persistent {
             // each step projects the m of the step before; the last step's, of the rows that
             // reach it, here
             c.push(TCommand::StepFinish { layer: l, step: t - 1 });
@@ -615,13 +701,19 @@ impl TrainPlan {
                 c.push(TCommand::Matmul { p, a: TBuf::Wts(l), b: TBuf::Wts(l), c: TBuf::Extras(l) });
             }
         }
-        for step in (0..t).rev() {
-            c.push(TCommand::StepBackward { layer: l, step });
-            if ly.two_phase() {
-                c.push(TCommand::StepBackwardFinish { layer: l, step });
+        if ly.persistent {
+            // from the last step down, walk_steps at a time; the last dispatch ends with dh0
+            let tops = (0..t).rev().step_by(ly.walk_steps());
+            c.extend(tops.map(|step| TCommand::PersistentBackward { layer: l, step }));
+        } else {
+            for step in (0..t).rev() {
+                c.push(TCommand::StepBackward { layer: l, step });
+                if ly.two_phase() {
+                    c.push(TCommand::StepBackwardFinish { layer: l, step });
+                }
             }
+            c.push(TCommand::StepInitial { layer: l });
         }
-        c.push(TCommand::StepInitial { layer: l });
         c.push(TCommand::Copy {
             src: TBuf::Carry(l),
             src_off: ly.carry_dh0(b),
@@ -822,7 +914,9 @@ impl TrainPlan {
                 TCommand::Clear(x) => v.push(x),
                 TCommand::Copy { src, dst, .. } => v.extend([src, dst]),
                 TCommand::Matmul { a, b, c, .. } => v.extend([a, b, c]),
-                TCommand::Step { layer, .. } | TCommand::StepFinish { layer, .. } => v.extend([
+                TCommand::Step { layer, .. }
+                | TCommand::StepFinish { layer, .. }
+                | TCommand::Persistent { layer, .. } => v.extend([
                     TBuf::Xp(layer),
                     TBuf::Wts(layer),
                     TBuf::RT(layer),
@@ -832,7 +926,8 @@ impl TrainPlan {
                 ]),
                 TCommand::StepBackward { layer, .. }
                 | TCommand::StepBackwardFinish { layer, .. }
-                | TCommand::StepInitial { layer } => v.extend([
+                | TCommand::StepInitial { layer }
+                | TCommand::PersistentBackward { layer, .. } => v.extend([
                     TBuf::Wts(layer),
                     TBuf::Tape(layer),
                     self.upstream_of(layer),
@@ -874,6 +969,8 @@ impl TrainPlan {
                 | TCommand::StepBackward { layer, .. }
                 | TCommand::StepBackwardFinish { layer, .. }
                 | TCommand::StepInitial { layer }
+                | TCommand::Persistent { layer, .. }
+                | TCommand::PersistentBackward { layer, .. }
                 | TCommand::Merge { layer }
                 | TCommand::Dropout { layer }
                 | TCommand::DropoutBackward { layer } => layer == l,

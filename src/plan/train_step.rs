@@ -3,7 +3,7 @@
 //! its backward, and gradient norms, clipping and the optimizer after it. One encoder, one
 //! submit; what comes back is `Stats` (the loss, the sums of squares, a failure flag).
 
-use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainLayer, TrainPlan};
+use super::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, Matmul, TBuf, TCommand, TrainLayer, TrainPlan, Walk};
 use crate::network::Network;
 use crate::train::{HeadMode, LossKind, TrainConfig, TrainModel};
 
@@ -52,6 +52,9 @@ pub struct StepShape {
     /// (`TrainLayer::folded`).
     pub recurrent_dropout: bool,
     pub initial: Initial,
+    /// How the layers walk through time (the device's choice: `StepShape::of` says
+    /// `Walk::PerStep`, the GPU stepper sets it).
+    pub walk: Walk,
 }
 
 impl StepShape {
@@ -66,6 +69,7 @@ impl StepShape {
             dropout: cfg.dropout.p > 0.0 && model.stack.layers.len() > 1,
             recurrent_dropout: cfg.dropout.recurrent > 0.0,
             initial: if model.encoder.is_some() { Initial::Bound } else { Initial::Carried },
+            walk: Walk::PerStep,
         }
     }
 }
@@ -129,7 +133,8 @@ impl TrainPlan {
         (s, t, b): (usize, usize, usize),
     ) -> (TrainPlan, TrainPlan) {
         let dropout = shape.dropout && encoder.layers.len() > 1;
-        let enc = TrainPlan::encoder_pass(encoder, encoder_embedding, (dropout, shape.recurrent_dropout), s, b);
+        let enc =
+            TrainPlan::encoder_pass(encoder, encoder_embedding, (dropout, shape.recurrent_dropout), shape.walk, s, b);
         let linked: Vec<usize> = enc.groups.iter().map(|g| g.2).collect();
         let dec = TrainPlan::step_with(decoder, StepShape { initial: Initial::Bound, ..shape }, t, b, &linked);
         (enc, dec)
@@ -140,15 +145,16 @@ impl TrainPlan {
     /// `backward_at`, the backward from the gradients of its final states (`DhN`, `DcN`; none
     /// at its outputs) down to the embedding's. Its `groups` are its parameters (the embedding,
     /// each layer) for the decoder's plan to update; it has no head (`classes` 0). The pair says
-    /// whether it has dropout between layers and recurrent dropout.
+    /// whether it has dropout between layers and recurrent dropout; `walk` is the decoder's.
     pub fn encoder_pass(
         net: &Network,
         embedding: Option<(usize, usize)>,
         (dropout, recurrent_dropout): (bool, bool),
+        walk: Walk,
         s: usize,
         b: usize,
     ) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, s, b, recurrent_dropout);
+        let mut plan = TrainPlan::new_empty(net, s, b, recurrent_dropout, walk);
         let shape = StepShape {
             embedding,
             head_in: 0,
@@ -158,6 +164,7 @@ impl TrainPlan {
             dropout,
             recurrent_dropout,
             initial: Initial::Zero,
+            walk,
         };
         plan.head = Some(shape);
         plan.dropout = dropout;
@@ -202,7 +209,7 @@ impl TrainPlan {
     /// A training step; `linked` are the sizes of parameter groups another plan computes the
     /// gradients of (a sequence-to-sequence step's encoder), clipped and updated first.
     fn step_with(net: &Network, shape: StepShape, t: usize, b: usize, linked: &[usize]) -> TrainPlan {
-        let mut plan = TrainPlan::new_empty(net, t, b, shape.recurrent_dropout);
+        let mut plan = TrainPlan::new_empty(net, t, b, shape.recurrent_dropout, shape.walk);
         plan.head = Some(shape);
         plan.dropout = shape.dropout;
         plan.groups = linked.iter().enumerate().map(|(g, &len)| (TBuf::EncParam(g), TBuf::EncGrad(g), len)).collect();

@@ -12,6 +12,7 @@ mod reference;
 mod save;
 mod trainer;
 
+pub use crate::plan::train::Walk;
 pub use dropout::Dropout;
 pub use loss::{LossKind, Targets, loss_and_grad};
 pub(crate) use model::ENCODER_SEED;

@@ -179,6 +179,15 @@ impl Trainer {
         }
     }
 
+    /// Forces how a GPU trainer's layers walk through time (`None`: the device's default,
+    /// [`super::Walk::Small`] on GPUs and per-step kernels on CPU drivers). The results are
+    /// the same either way; the CPU reference ignores it.
+    pub fn set_walk(&mut self, walk: Option<super::Walk>) {
+        if let Inner::Gpu(g) = &mut self.inner {
+            g.set_walk(walk);
+        }
+    }
+
     /// The plan of a GPU step over `t` steps and batch `b` (dispatches, buffer sizes); `None`
     /// on the CPU reference.
     pub fn plan(&self, t: usize, b: usize) -> Option<crate::plan::train::TrainPlan> {

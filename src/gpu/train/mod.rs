@@ -27,7 +27,7 @@ use super::pipelines::{KernelPipeline, compute_pipeline, kernel_layouts};
 use crate::error::Result;
 use crate::kernels::TrainKernel;
 use crate::network::{Gradients, Inputs, LayerWeights, Network, Outputs, Upstream};
-use crate::plan::train::{TBuf, TrainLayer};
+use crate::plan::train::{TBuf, TrainLayer, Walk};
 use crate::spec::Cell;
 
 /// The training kernels' layouts and pipelines of one device, each compiled the first time a
@@ -113,6 +113,8 @@ pub struct GpuTrainer {
     layers: Vec<TrainLayer>,
     weights: Vec<wgpu::Buffer>,
     grads: Vec<wgpu::Buffer>,
+    /// How the layers walk through time (`stepper::default_walk` unless set).
+    walk: Walk,
     workspace: Mutex<Option<TrainWorkspace>>,
 }
 
@@ -161,7 +163,8 @@ impl GpuTrainer {
                 .collect();
             (weights, grads)
         })?;
-        Ok(GpuTrainer { ctx, net, layers, weights, grads, workspace: Mutex::new(None) })
+        let walk = stepper::default_walk(&ctx);
+        Ok(GpuTrainer { ctx, net, layers, weights, grads, walk, workspace: Mutex::new(None) })
     }
 
     /// The trainer's own buffers by the plan's names.
@@ -172,6 +175,13 @@ impl GpuTrainer {
             m.insert(TBuf::Grads(l), g.clone());
         }
         m
+    }
+
+    /// Forces how the layers walk through time (`None`: the device's default); the next call
+    /// makes a new workspace.
+    pub fn set_walk(&mut self, walk: Option<Walk>) {
+        self.walk = walk.unwrap_or_else(|| stepper::default_walk(&self.ctx));
+        *self.workspace.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The network (its weights as uploaded).
@@ -203,7 +213,7 @@ impl GpuTrainer {
             self.workspace.lock().map_err(|_| crate::Error::invalid("trainer", "a previous call panicked"))?;
         if guard.as_ref().is_none_or(|ws| !ws.fits(inp.steps, inp.batch)) {
             *guard = None;
-            let plan = crate::plan::train::TrainPlan::new(&self.net, inp.steps, inp.batch);
+            let plan = crate::plan::train::TrainPlan::with_walk(&self.net, inp.steps, inp.batch, self.walk);
             *guard = Some(TrainWorkspace::new(&self.ctx, &self.net, &self.external(), plan)?);
         }
         let ws = guard.as_ref().expect("workspace made");

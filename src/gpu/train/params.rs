@@ -37,7 +37,7 @@ pub struct TrainParams {
     pub fold: u32,
     pub rt_fold: u32,
     pub fold_off: u32,
-    pub _pad: u32,
+    pub walk_steps: u32,
 }
 
 /// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
@@ -156,7 +156,7 @@ impl TrainParams {
             fold: u(ly.folded() as usize),
             rt_fold: u(ly.rt_fold()),
             fold_off: u(ly.fold_off(t, b)),
-            _pad: 0,
+            walk_steps: u(ly.walk_steps()),
         }
     }
 }

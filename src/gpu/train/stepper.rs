@@ -9,7 +9,7 @@ use super::workspace::{TrainWorkspace, storage, storage_init};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::download::PendingReads;
-use crate::plan::train::{TBuf, TrainLayer, TrainPlan};
+use crate::plan::train::{TBuf, TrainLayer, TrainPlan, Walk};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
     Batch, BatchInputs, Dropout, Optimizer, OptimizerState, Source, StepStats, Targets, TrainConfig, TrainModel,
@@ -109,7 +109,8 @@ impl GpuStepper {
         model.validate()?;
         cfg.validate()?;
         ctx.train_pipelines()?;
-        let shape = StepShape::of(&model, &cfg);
+        let walk = default_walk(&ctx);
+        let shape = StepShape { walk, ..StepShape::of(&model, &cfg) };
         let layers = TrainLayer::of(&model.stack);
         let encoder = model.encoder.as_ref().map(|enc| {
             let layers = TrainLayer::of(&enc.stack);
@@ -431,7 +432,8 @@ impl GpuStepper {
         let fits = |ws: &Option<TrainWorkspace>, t| ws.as_ref().is_some_and(|w| w.fits(t, b));
         match (&self.encoder, src) {
             (Some(enc), Some(src)) if !fits(&enc.eval_workspace, src.steps) || !fits(&self.eval_workspace, t) => {
-                let mut enc_plan = TrainPlan::encoder_pass(&enc.net, enc.embedding, (false, false), src.steps, b);
+                let mut enc_plan =
+                    TrainPlan::encoder_pass(&enc.net, enc.embedding, (false, false), self.shape.walk, src.steps, b);
                 enc_plan.commands.truncate(enc_plan.backward_at);
                 let dec_plan = TrainPlan::evaluation(&self.model.stack, self.shape, t, b, &enc.sizes());
                 let (enc_ws, dec_ws) = self.seq2seq_workspaces(enc_plan, dec_plan)?;
@@ -605,6 +607,19 @@ impl GpuStepper {
         Ok(())
     }
 
+    /// Forces how the layers walk through time (`None`: the device's default, persistent for
+    /// small layers on GPUs and per-step kernels on CPU drivers). The next step makes new
+    /// workspaces.
+    pub fn set_walk(&mut self, walk: Option<Walk>) {
+        self.shape.walk = walk.unwrap_or_else(|| default_walk(&self.ctx));
+        self.workspace = None;
+        self.eval_workspace = None;
+        if let Some(enc) = &mut self.encoder {
+            enc.workspace = None;
+            enc.eval_workspace = None;
+        }
+    }
+
     /// The commands of a step over `t` steps and batch `b` (dispatch counts for benchmarks).
     pub fn plan(&self, t: usize, b: usize) -> TrainPlan {
         TrainPlan::training_step(&self.model.stack, self.shape, t, b)
@@ -614,6 +629,12 @@ impl GpuStepper {
     pub fn dispatches(&self, t: usize, b: usize) -> usize {
         self.plan(t, b).commands.iter().filter(|c| c.is_dispatch()).count()
     }
+}
+
+/// How a device's training passes walk through time by default: persistent for small layers
+/// where the device runs the persistent kernels well (GPUs), per-step kernels elsewhere.
+pub(crate) fn default_walk(ctx: &GpuContext) -> Walk {
+    if ctx.fit().persistent { Walk::Small } else { Walk::PerStep }
 }
 
 /// The first of the parts read back (`Stats`).

@@ -231,10 +231,16 @@ impl TrainWorkspace {
                 | TCommand::StepFinish { layer, .. }
                 | TCommand::StepBackward { layer, .. }
                 | TCommand::StepBackwardFinish { layer, .. }
-                | TCommand::StepInitial { layer } => {
-                    // the initial-state dispatch reads the entry after the last step's
+                | TCommand::StepInitial { layer }
+                | TCommand::Persistent { layer, .. }
+                | TCommand::PersistentBackward { layer, .. } => {
+                    // the initial-state dispatch reads the entry after the last step's; a
+                    // persistent walk the entry of its first step
                     let step = if let TCommand::StepInitial { .. } = cmd { t } else { step_of(cmd) };
-                    let backward = !matches!(cmd, TCommand::Step { .. } | TCommand::StepFinish { .. });
+                    let backward = !matches!(
+                        cmd,
+                        TCommand::Step { .. } | TCommand::StepFinish { .. } | TCommand::Persistent { .. }
+                    );
                     let (lp, tp) = &layer_uniforms[layer];
                     let step_kernel = if backward { TrainKernel::TrainStepBackward } else { TrainKernel::TrainStep };
                     let step_layout = pipelines.get(step_kernel)?.layout;
@@ -413,21 +419,28 @@ impl TrainWorkspace {
                             | TCommand::StepFinish { layer, .. }
                             | TCommand::StepBackward { layer, .. }
                             | TCommand::StepBackwardFinish { layer, .. }
-                            | TCommand::StepInitial { layer } => {
+                            | TCommand::StepInitial { layer }
+                            | TCommand::Persistent { layer, .. }
+                            | TCommand::PersistentBackward { layer, .. } => {
                                 let kernel = match cmds[i] {
                                     TCommand::Step { .. } => TrainKernel::TrainStep,
                                     TCommand::StepFinish { .. } => TrainKernel::TrainStepFinish,
                                     TCommand::StepBackwardFinish { .. } => TrainKernel::TrainStepBackwardFinish,
+                                    TCommand::Persistent { .. } => TrainKernel::TrainPersistent,
+                                    TCommand::PersistentBackward { .. } => TrainKernel::TrainPersistentBackward,
                                     _ => TrainKernel::TrainStepBackward,
                                 };
-                                // one invocation per unit, row (TRAIN_ROWS rows but in the finishes) and direction
+                                // one invocation per unit (one workgroup for all units in the
+                                // persistent walks), row (TRAIN_ROWS rows but in the finishes)
+                                // and direction
                                 let ly = &self.plan.layers[layer];
-                                let units = ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize);
-                                let rows = match kernel {
+                                let quads = b.div_ceil(crate::plan::train::TRAIN_ROWS as usize);
+                                let (units, rows) = match kernel {
+                                    TrainKernel::TrainPersistent | TrainKernel::TrainPersistentBackward => (1, quads),
                                     TrainKernel::TrainStep | TrainKernel::TrainStepBackward => {
-                                        b.div_ceil(crate::plan::train::TRAIN_ROWS as usize)
+                                        (ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize), quads)
                                     }
-                                    _ => b,
+                                    _ => (ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize), b),
                                 };
                                 (pipelines.get(kernel)?.pipeline, [units as u32, rows as u32, ly.dirs as u32])
                             }
@@ -528,7 +541,9 @@ fn step_of(cmd: &TCommand) -> usize {
         TCommand::Step { step, .. }
         | TCommand::StepFinish { step, .. }
         | TCommand::StepBackward { step, .. }
-        | TCommand::StepBackwardFinish { step, .. } => step,
+        | TCommand::StepBackwardFinish { step, .. }
+        | TCommand::Persistent { step, .. }
+        | TCommand::PersistentBackward { step, .. } => step,
         _ => 0,
     }
 }
