@@ -1,15 +1,19 @@
-// layer_persistent: a whole recurrent layer (every time step) in one dispatch, for H and H_out
-// up to PERSISTENT_UNITS (kernels::PERSISTENT_UNITS, in the prelude). Workgroup (b, d) owns batch
-// row b of direction d and loops over its sequence; the state lives in workgroup memory and
-// steps are separated by workgroupBarrier only.
+// layer_persistent: up to PERSISTENT_STEPS time steps of a recurrent layer in one dispatch, from
+// step sp.step on, for H and H_out up to PERSISTENT_UNITS (kernels::PERSISTENT_*, in the
+// prelude; the plan dispatches it once per PERSISTENT_STEPS steps, which keeps an invocation's
+// loops within what every driver runs). Workgroup (b, d) owns batch row b of direction d and
+// loops over those steps of its sequence; the state lives in workgroup memory and steps are
+// separated by workgroupBarrier only.
 // Serves every cell (flags select RNN, GRU with either reset placement, LSTM with peepholes,
 // input_forget and projection), with the semantics of rnn_step, gru_step/gru_gates/
 // gru_candidate, lstm_step and lstm_project.
 //   xp:  [D, T, B, H*G]  gate-interleaved (see input_projection.wgsl)
 //   wh:  [D, H_out, H*G] R pre-transposed, gate-interleaved, blocked (RNN, GRU: input quads)
 //   aux: LSTM peepholes [D, H, 3] / GRU Rbh [D, H]
-//   h:   [2, D, B, H_out]: reads h0 from half 0, leaves the final state in half 0
-//   c:   [D, B, H]   y: [T, B, D, H_out]   wr: [D, H, P] (LSTM projection, input quads, blocked)
+//   h:   [2, D, B, H_out]: reads h from half 0 (h0, or where the dispatch before left it) and
+//        leaves it there
+//   c:   [D, B, H], read and left the same way   y: [T, B, D, H_out]
+//   wr:  [D, H, P] (LSTM projection, input quads, blocked)
 // Versions: layer_persistent, vec4 weight loads from global memory (one per input for LSTM, G
 // per four inputs for RNN's and GRU's input quads; the weights are small and stay in cache).
 // uses: shared/activations shared/blocked shared/layer_params shared/lstm_cell
@@ -23,6 +27,7 @@
 @group(0) @binding(6) var<storage, read_write> c: array<f32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read> wr: array<f32>;
+@group(0) @binding(9) var<uniform> sp: StepParams;
 
 var<workgroup> h_wg: array<f32, PERSISTENT_UNITS>;   // h_{t-1}
 var<workgroup> mid_wg: array<f32, PERSISTENT_UNITS>; // GRU r ⊙ h, or LSTM m = o ⊙ h(c) before projection
@@ -60,7 +65,7 @@ fn layer_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
     }
     let f_act = lp.acts[d * 3u];
     let g_act = lp.acts[d * 3u + 1u];
-    for (var s = 0u; s < len; s++) {
+    for (var s = sp.step; s < min(len, sp.step + PERSISTENT_STEPS); s++) {
         let t = time_index(lp, d, s, len);
         let xb = ((d * lp.steps + t) * B + b) * H * G + j * G;
         var new_h = 0.0;

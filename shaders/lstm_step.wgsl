@@ -15,8 +15,8 @@
 //   lstm_step_split   GPUs, small batches: a workgroup per unit splits k (subgroups).
 //   lstm_step_sliced  GPUs, small batches: a workgroup per unit block, k sliced over it.
 //   lstm_step_tiled   GPUs, large batches: units x rows tiles through workgroup memory.
-//   (lstm_project finishes a step that has a projection; layer_persistent runs whole layers of
-//   small H in one dispatch.)
+//   (lstm_project finishes a step that has a projection; layer_persistent runs layers of small H
+//   many steps per dispatch.)
 // Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers; a layer above
 // the first adds its input product, slot d-1's h times W_dᵀ, with a second pass of the same loop.
 // uses: shared/blocked shared/rows shared/state_vec4 shared/lstm_cell

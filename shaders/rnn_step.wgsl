@@ -11,7 +11,7 @@
 //                    product over H_in, each weight load feeding ROWS rows.
 //   rnn_step_lanes   CPU drivers: h shared across subgroup lanes, two units per invocation.
 //   rnn_step_split   GPUs, small batches: a workgroup per unit splits k (subgroups).
-//   (layer_persistent runs whole RNN layers up to H 128 in one dispatch.)
+//   (layer_persistent runs RNN layers up to H 128 many steps per dispatch.)
 // Wavefront stacks (FLAG_WAVE, shared/rows.wgsl): the slots d are a stack's layers; a layer above
 // the first adds its input product, slot d-1's h times W_dᵀ, with a second pass of the same loop.
 // uses: shared/activations shared/blocked shared/rows shared/state_vec4

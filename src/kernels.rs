@@ -272,6 +272,14 @@ pub const SLICES: u32 = 16;
 /// Largest H and H_out `layer_persistent.wgsl` holds (WGSL `PERSISTENT_UNITS`).
 pub const PERSISTENT_UNITS: u32 = 128;
 
+/// Time steps one `layer_persistent` dispatch walks at most (WGSL `PERSISTENT_STEPS`; the plan
+/// dispatches it once per this many steps). A step runs at most 193 loop iterations per
+/// invocation (the recurrent product over H_out / 4 input quads, a reset-before GRU's
+/// candidate over H / 4 more, a projection over H inputs, H and H_out up to
+/// `PERSISTENT_UNITS`), so a dispatch stays within `plan::train::WALK_LOOP_BUDGET` iterations:
+/// lavapipe ends an invocation's loops after 65535 iterations in all.
+pub const PERSISTENT_STEPS: u32 = 128;
+
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
 /// Size of the small 4-word uniform structs (`StepParams`, `MatmulParams`, `MergeParams`).
@@ -290,6 +298,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("TILE_BATCH", TILED_BATCH),
         ("SLICES", SLICES),
         ("PERSISTENT_UNITS", PERSISTENT_UNITS),
+        ("PERSISTENT_STEPS", PERSISTENT_STEPS),
         ("FLAG_CLIP", p::FLAG_CLIP),
         ("FLAG_PEEPHOLE", p::FLAG_PEEPHOLE),
         ("FLAG_INPUT_FORGET", p::FLAG_INPUT_FORGET),
@@ -646,6 +655,7 @@ impl Kernel {
                 StorageReadWrite,
                 StorageReadWrite,
                 StorageRead,
+                SP,
             ],
             // the GRU and LSTM step kernels
             _ => &[
@@ -700,10 +710,10 @@ pub enum TrainKernel {
     TrainStepBackward,
     /// The second half of a two-phase step's backward.
     TrainStepBackwardFinish,
-    /// Every step of a layer in one dispatch (`train_step`'s bindings): a workgroup walks a
-    /// quad of rows of one direction through time, steps apart by storage barriers.
+    /// Many steps of a layer per dispatch (`train_step`'s bindings): a workgroup walks a quad
+    /// of rows of one direction through time, steps apart by storage barriers.
     TrainPersistent,
-    /// The backward walk of a layer in one dispatch (`train_step_backward`'s bindings).
+    /// Many steps of a layer's backward walk per dispatch (`train_step_backward`'s bindings).
     TrainPersistentBackward,
     /// Dropout between layers, and its backward (in place).
     Dropout,

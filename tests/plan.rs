@@ -137,8 +137,10 @@ fn odd_final_step_reads_the_second_half() {
     assert_eq!(s.state_half(40) * 4 % STATE_HALF_ALIGN as usize, 0);
 }
 
+/// The projection and one persistent dispatch per `PERSISTENT_STEPS` steps, each starting where
+/// the one before stopped (its `StepParams`).
 #[test]
-fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
+fn the_persistent_kernel_runs_a_layer_in_a_few_dispatches() {
     for (cell, lbr, proj) in
         [(Cell::Gru, false, 0), (Cell::Lstm, false, 4), (Cell::Rnn, false, 0), (Cell::Gru, true, 0)]
     {
@@ -148,7 +150,22 @@ fn the_persistent_kernel_runs_a_layer_in_two_dispatches() {
         assert_eq!(s.default_variant(1, ON_CPU), StepVariant::PerStep { rows: 1 }, "not on a CPU driver");
         assert_eq!(s.default_variant(16, ON_CPU), StepVariant::PerStep { rows: 16 }, "not on a CPU driver");
         let plan = Plan::forward(&s, 300, 3, 300, false, StepVariant::Persistent, ON_GPU);
-        assert_eq!(plan.dispatches(), 2 * 2, "{cell:?}: projection + persistent per layer");
+        let every = wgpu_rnn::kernels::PERSISTENT_STEPS as usize;
+        let walks = 300usize.div_ceil(every);
+        assert!(walks > 1, "300 steps take more than one persistent dispatch");
+        assert_eq!(plan.dispatches(), 2 * (1 + walks), "{cell:?}: projection + persistent per layer");
+        let firsts: Vec<Option<u32>> = plan
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Dispatch(d) if d.kernel == Kernel::LayerPersistent && d.layer == 1 => Some(d.step),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<Option<u32>> = (0..300).step_by(every).map(|s| Some(s as u32)).collect();
+        assert_eq!(firsts, want, "{cell:?}: each dispatch's first step");
+        let short = Plan::forward(&s, 300, 3, 100, false, StepVariant::Persistent, ON_GPU);
+        assert_eq!(short.dispatches(), 2 * 2, "{cell:?}: the longest sequence sets the dispatches");
         let copy = plan.commands.iter().find_map(|c| {
             if let Command::Copy { src: Buf::H(0), src_offset, .. } = c { Some(*src_offset) } else { None }
         });

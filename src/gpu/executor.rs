@@ -31,8 +31,12 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     /// The dynamic offsets of dispatch `d`, in binding order: a step kernel's `StepParams`, then
-    /// the half of h it reads (`s & 1`) and the half it writes; none for other kernels.
+    /// the half of h it reads (`s & 1`) and the half it writes; the persistent kernel's
+    /// `StepParams` (its first step); none for other kernels.
     fn dynamic_offsets(&self, d: &Dispatch) -> ([u32; 3], usize) {
+        if let (Kernel::LayerPersistent, Some(s)) = (d.kernel, d.step) {
+            return ([s * self.step_stride as u32, 0, 0], 1);
+        }
         let Some(s) = d.step.filter(|_| d.kernel.is_step()) else { return ([0; 3], 0) };
         let half_size = if d.layer == self.stack { self.stack_half } else { self.state_half };
         let half = |parity: u32| (parity & 1) * half_size as u32;

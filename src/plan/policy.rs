@@ -15,7 +15,8 @@ pub enum StepVariant {
     /// computes its hidden unit for this many batch rows (1, `TILE_ROWS`, `WIDE_ROWS` or
     /// `WIDEST_ROWS`). The `*_lanes` kernels where the device shares lanes.
     PerStep { rows: u32 },
-    /// `layer_persistent`: all steps of a layer in one dispatch (H and H_out up to 128).
+    /// `layer_persistent`: a layer's steps, one dispatch per `PERSISTENT_STEPS` of them (H and
+    /// H_out up to 128).
     Persistent,
     /// `*_step_split`: one workgroup per hidden unit splits the recurrent product over k (RNN,
     /// GRU with linear_before_reset, LSTM without projection; needs subgroups). For small

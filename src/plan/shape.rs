@@ -213,7 +213,9 @@ impl NetShape {
             }
             Kernel::LstmProject => vec![LayerParams(l), Steps, Scratch, Wr(l), Lens, H(l), H(l), LayerOut(l)],
             Kernel::MergeDirections => vec![MergeParams, LayerOut(l), Merged(l)],
-            Kernel::LayerPersistent => vec![LayerParams(l), Xp, Wh(l), Aux(l), Lens, H(l), C(l), LayerOut(l), Wr(l)],
+            Kernel::LayerPersistent => {
+                vec![LayerParams(l), Xp, Wh(l), Aux(l), Lens, H(l), C(l), LayerOut(l), Wr(l), Steps]
+            }
         }
     }
 

@@ -214,12 +214,16 @@ impl Plan {
             commands.push(Command::Dispatch(projection_dispatch(shape, l, t, b, d, fit)));
             let final_half = match variant {
                 StepVariant::Persistent => {
-                    commands.push(Command::Dispatch(Dispatch {
-                        kernel: Kernel::LayerPersistent,
-                        layer: l,
-                        workgroups: [1, b as u32, d as u32],
-                        step: None,
-                        rows: 1,
+                    // PERSISTENT_STEPS steps per dispatch, each from the state the one before left
+                    let firsts = (0..max_len.max(1)).step_by(crate::kernels::PERSISTENT_STEPS as usize);
+                    commands.extend(firsts.map(|s| {
+                        Command::Dispatch(Dispatch {
+                            kernel: Kernel::LayerPersistent,
+                            layer: l,
+                            workgroups: [1, b as u32, d as u32],
+                            step: Some(s as u32),
+                            rows: 1,
+                        })
                     }));
                     0 // the persistent kernel leaves the final state in half 0
                 }
