@@ -195,3 +195,30 @@ fn the_persistent_walk_matches_the_cpu_reference() {
         assert_gradients_close(&label, &got, &want);
     }
 }
+
+/// Weight gradients summed over more rows (T*B) than one product takes (`MATMUL_K_CHUNK`: the
+/// plan splits them into products that accumulate) against the f64 CPU reference, in the scalar
+/// `matmul` (H 5) and its vec4 versions (H 8). lavapipe cuts a longer product short.
+#[test]
+fn weight_gradients_over_many_rows_match_the_cpu_reference() {
+    use wgpu_rnn::plan::train::{MATMUL_K_CHUNK, TCommand, TrainPlan};
+    use wgpu_rnn::random::{self, RandomConfig};
+    use wgpu_rnn::{Cell, Direction};
+    let ctx = common::gpu().context().expect("a GPU engine");
+    let (t, b) = (700, 100);
+    assert!(t * b > 2 * MATMUL_K_CHUNK);
+    for (cell, hidden) in [(Cell::Rnn, 5), (Cell::Gru, 8)] {
+        let cfg = RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(cell, hidden, hidden) };
+        let net = random::network(&cfg, 5, |s| s);
+        let plan = TrainPlan::new(&net, t, b);
+        let longest =
+            plan.commands.iter().filter_map(|c| if let TCommand::Matmul { p, .. } = c { Some(p.k) } else { None });
+        assert_eq!(longest.max(), Some(MATMUL_K_CHUNK), "{cell:?}: products split at the chunk");
+        let inp = random::inputs(&net, t, b, 5, true, false);
+        let up = random_upstream(&net, &inp, 6);
+        let (_, got) =
+            GpuTrainer::new(Arc::clone(ctx), net.clone()).expect("trainer").forward_backward(&inp, &up).expect("gpu");
+        let want = wgpu_rnn::cpu::backward(&net, &inp, &up).expect("cpu");
+        assert_gradients_close(&format!("{cell:?} H {hidden} T {t} B {b}"), &got, &want);
+    }
+}

@@ -294,3 +294,54 @@ fn products_read_vec4s_where_their_layouts_allow() {
         }
     }
 }
+
+/// Products over more than `MATMUL_K_CHUNK` rows of k become chunks over consecutive rows: the
+/// first as the product was (its bias with it), the others adding to C without the bias; an
+/// evaluation keeps every chunk of the loss sum.
+#[test]
+fn long_products_are_split_into_accumulating_chunks() {
+    use wgpu_rnn::plan::train::{FLAG_MM_ACCUMULATE, FLAG_MM_BIAS, MATMUL_K_CHUNK, Matmul};
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 5, 7), 1, |s| s);
+    let (t, b) = (MATMUL_K_CHUNK / 10 + 3, 25); // T*B = 2.5 chunks and some
+    let rows = t * b;
+    let shape = StepShape {
+        embedding: None,
+        head_in: 7,
+        classes: 2,
+        head_mode: wgpu_rnn::train::HeadMode::Steps,
+        loss: wgpu_rnn::train::LossKind::Mse,
+        dropout: false,
+        recurrent_dropout: false,
+        initial: Initial::Zero,
+        walk: Walk::PerStep,
+    };
+    let products = |p: &TrainPlan| -> Vec<(Matmul, TBuf)> {
+        p.commands
+            .iter()
+            .filter_map(|c| if let TCommand::Matmul { p, c, .. } = c { Some((*p, *c)) } else { None })
+            .collect()
+    };
+    let step = TrainPlan::training_step(&net, shape, t, b);
+    let all = products(&step);
+    assert!(all.iter().all(|(p, _)| p.k <= MATMUL_K_CHUNK));
+    // the products over the T*B rows: dW (its chunks), a bias's column sum, the loss sum
+    let chunks: Vec<&Matmul> = all.iter().filter(|(p, c)| *c == TBuf::Grads(0) && p.n == 5).map(|(p, _)| p).collect();
+    assert_eq!(chunks.len(), rows.div_ceil(MATMUL_K_CHUNK), "dW in chunks");
+    assert_eq!(chunks.iter().map(|p| p.k).sum::<usize>(), rows, "the chunks cover every row once");
+    for (i, p) in chunks.iter().enumerate() {
+        assert_eq!(
+            p.a_off,
+            chunks[0].a_off + i * MATMUL_K_CHUNK * p.a_k,
+            "chunk {i} starts where {} ended",
+            i.max(1) - 1
+        );
+        assert_eq!(p.flags & FLAG_MM_ACCUMULATE != 0, i > 0, "chunk {i} accumulates");
+    }
+    let xp: Vec<&Matmul> = all.iter().filter(|(_, c)| *c == TBuf::Xp(0)).map(|(p, _)| p).collect();
+    assert_eq!(xp.len(), 1, "x·Wᵀ sums over the input width, not the rows");
+    assert!(xp[0].flags & FLAG_MM_BIAS != 0);
+    let eval = TrainPlan::evaluation(&net, shape, t, b, &[]);
+    let loss: Vec<Matmul> = products(&eval).into_iter().filter(|(_, c)| *c == TBuf::Stats).map(|(p, _)| p).collect();
+    assert_eq!(loss.iter().map(|p| p.k).sum::<usize>(), rows, "the evaluation sums every row's loss");
+    assert!(matches!(eval.commands.last(), Some(TCommand::Matmul { c: TBuf::Stats, .. })));
+}

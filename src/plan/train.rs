@@ -42,6 +42,11 @@ pub const FLAG_MM_COPY: u32 = 4;
 /// `c_off + (m / 4) * c_m + n * c_n + m % 4` (WGSL `FLAG_MM_QUADS`): four consecutive rows of a
 /// column become one vec4 ([`Matmul::c_at`]).
 pub const FLAG_MM_QUADS: u32 = 8;
+/// Rows of k one `matmul` dispatch sums at most: longer products (a weight gradient over T*B
+/// rows) are split into dispatches that accumulate ([`TrainPlan::split_long_products`]). lavapipe
+/// ends an invocation's loops after 65535 iterations in all, silently: a weight gradient over
+/// T*B = 80000 rows came out wrong by 20-85%.
+pub const MATMUL_K_CHUNK: usize = 32768;
 /// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
 /// `STEP_INITIAL`).
 pub const STEP_INITIAL: u32 = u32::MAX;
@@ -508,7 +513,40 @@ impl TrainPlan {
         for l in (0..plan.layers.len()).rev() {
             plan.backward_layer(l);
         }
+        plan.split_long_products();
         plan
+    }
+
+    /// Splits every product over more than [`MATMUL_K_CHUNK`] rows of k into products over at
+    /// most that many, the ones after the first adding to C (and only the first adding the
+    /// bias). Keeps `backward_at` at the command it pointed to.
+    pub(super) fn split_long_products(&mut self) {
+        let mut out = Vec::with_capacity(self.commands.len());
+        let mut backward_at = None;
+        for (i, cmd) in std::mem::take(&mut self.commands).into_iter().enumerate() {
+            if i == self.backward_at {
+                backward_at = Some(out.len());
+            }
+            match cmd {
+                TCommand::Matmul { p, a, b, c } if p.k > MATMUL_K_CHUNK && p.flags & FLAG_MM_COPY == 0 => {
+                    out.extend((0..p.k).step_by(MATMUL_K_CHUNK).map(|k0| {
+                        let later = if k0 > 0 { FLAG_MM_ACCUMULATE } else { 0 };
+                        let flags = if k0 > 0 { (p.flags | later) & !FLAG_MM_BIAS } else { p.flags };
+                        let p = Matmul {
+                            k: (p.k - k0).min(MATMUL_K_CHUNK),
+                            flags,
+                            a_off: p.a_off + k0 * p.a_k,
+                            b_off: p.b_off + k0 * p.b_k,
+                            ..p
+                        };
+                        TCommand::Matmul { p, a, b, c }
+                    }));
+                }
+                other => out.push(other),
+            }
+        }
+        self.backward_at = backward_at.unwrap_or(out.len());
+        self.commands = out;
     }
 
     /// A plan without commands; with `recurrent_dropout`, no layer folds

@@ -104,12 +104,11 @@ impl TrainPlan {
         let initial = if shape.initial == Initial::Carried { Initial::Zero } else { shape.initial };
         let shape = StepShape { dropout: false, recurrent_dropout: false, initial, ..shape };
         let mut plan = TrainPlan::step_with(net, shape, t, b, linked);
-        let loss_sum = plan
-            .commands
-            .iter()
-            .position(|c| matches!(c, TCommand::Matmul { c: TBuf::Stats, .. }))
-            .expect("a step sums the loss");
-        plan.commands.truncate(loss_sum + 1);
+        // the loss sum: one product into Stats, or several over its rows' chunks
+        let into_stats = |c: &TCommand| matches!(c, TCommand::Matmul { c: TBuf::Stats, .. });
+        let loss_sum = plan.commands.iter().position(into_stats).expect("a step sums the loss");
+        let chunks = plan.commands[loss_sum..].iter().take_while(|c| into_stats(c)).count();
+        plan.commands.truncate(loss_sum + chunks);
         plan
     }
 
@@ -174,6 +173,7 @@ impl TrainPlan {
         plan.backward_at = plan.commands.len();
         plan.commands.push(TCommand::Clear(TBuf::Dy));
         plan.backward_with_dropout();
+        plan.split_long_products();
         plan
     }
 
@@ -240,6 +240,7 @@ impl TrainPlan {
         }
         plan.commands.extend((0..groups).map(|group| TCommand::Update { group }));
         plan.commands.extend((0..groups).map(|group| TCommand::Restore { group }));
+        plan.split_long_products();
         plan
     }
 
