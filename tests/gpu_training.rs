@@ -283,3 +283,45 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     let err = t.last_stats().expect_err("the step failed").to_string();
     assert!(err.contains("after the update"), "{err}");
 }
+
+/// A step whose kernels would loop past the adapter's limit (lavapipe's llvmpipe ends an
+/// invocation's loops after 65535 iterations, silently: the embedding's gradient walks every
+/// position) is a typed error naming it, and the model stays as it was; below the limit, and on
+/// adapters without one, the same model trains.
+#[test]
+fn a_step_past_the_adapters_loop_limit_is_refused() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    let stack = random::network(&RandomConfig::simple(wgpu_rnn::Cell::Gru, 3, 4), 2, |s| s);
+    let model = TrainModel::new(stack, Some(5), 3, train::HeadMode::Last, 2).expect("model");
+    let cfg = train::TrainConfig {
+        loss: train::LossKind::CrossEntropy,
+        optimizer: train::Optimizer::sgd(0.1),
+        clip_norm: None,
+        clip_value: None,
+        dropout: Default::default(),
+    };
+    let batch = |t: usize, b: usize| train::Batch {
+        inputs: train::BatchInputs::Tokens((0..t * b).map(|i| i % 5).collect()),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: train::Targets::Classes((0..b).map(|i| i % 3).collect()),
+        source: None,
+    };
+    let mut trainer = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+    let limit = common::gpu().context().expect("a GPU engine").loop_limit();
+    let (t, b) = (2, 32800); // T*B = 65600 positions
+    match (limit, trainer.step(&batch(t, b))) {
+        (Some(limit), Err(e)) => {
+            assert!(t * b > limit);
+            let msg = e.to_string();
+            assert!(msg.contains("T*B = 65600 positions") && msg.contains("65535"), "{msg}");
+            assert_eq!(trainer.steps(), 0, "a refused step is no step");
+            assert_eq!(trainer.model().expect("reads back"), model, "the model is unchanged");
+        }
+        (None, Ok(stats)) => assert!(stats.loss.is_finite()),
+        (limit, other) => panic!("limit {limit:?}: {other:?}"),
+    }
+    trainer.step(&batch(2, 100)).expect("a step within the limit trains");
+    assert_ne!(trainer.model().expect("reads back"), model);
+}

@@ -412,6 +412,14 @@ impl GpuContext {
         self.adapter.device_type == "Cpu"
     }
 
+    /// Loop iterations one invocation may run in all before the driver ends its loops without
+    /// an error: lavapipe's llvmpipe stops them after 65535. `None` where no limit is known.
+    /// Training plans split or walk their long loops within it; what they cannot is refused
+    /// (`TrainPlan::longest_loop_beyond`).
+    pub fn loop_limit(&self) -> Option<usize> {
+        self.adapter.name.contains("llvmpipe").then_some(65535)
+    }
+
     /// The kernel versions this device runs well.
     pub fn fit(&self) -> crate::plan::DeviceFit {
         let cpu = self.is_cpu_adapter();

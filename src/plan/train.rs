@@ -1020,6 +1020,29 @@ impl TrainPlan {
             .count()
     }
 
+    /// The first loop of the plan's kernels that runs more than `limit` iterations in one
+    /// invocation, as (what sets it, a description), or `None`. The products and the
+    /// persistent walks are split within any such limit; these are not: the embedding's
+    /// gradient walks the T*B positions in order, the loss three times over the classes, the
+    /// norm a parameter group in strides of `OPT_WORKGROUP`.
+    pub fn longest_loop_beyond(&self, limit: usize) -> Option<(&'static str, String)> {
+        let rows = self.steps * self.batch;
+        let embeds = self.commands.contains(&TCommand::EmbedBackward);
+        let classes = self.head.map_or(0, |h| h.classes);
+        let widest = self.groups.iter().map(|g| g.2).max().unwrap_or(0);
+        let opt = super::train_step::OPT_WORKGROUP as usize;
+        if embeds && rows > limit {
+            Some(("batch", format!("the embedding's gradient loops over T*B = {rows} positions in one invocation")))
+        } else if self.commands.contains(&TCommand::Loss) && 3 * classes > limit {
+            Some(("classes", format!("the loss loops three times over {classes} classes in one invocation")))
+        } else if widest.div_ceil(opt) + opt.ilog2() as usize > limit {
+            let why = format!("the gradient norm loops over {widest} parameters of a group, {opt} per invocation");
+            Some(("model", why))
+        } else {
+            None
+        }
+    }
+
     /// Bytes of the saved activations (the tapes) of all layers.
     pub fn tape_bytes(&self) -> usize {
         (0..self.layers.len()).map(|l| 4 * self.size(TBuf::Tape(l))).sum()

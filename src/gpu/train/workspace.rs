@@ -73,6 +73,13 @@ impl TrainWorkspace {
         for buf in plan.buffers() {
             check_size(&limits, buf, 4 * plan.size(buf) as u64)?;
         }
+        if let Some(limit) = ctx.loop_limit() {
+            if let Some((what, why)) = plan.longest_loop_beyond(limit) {
+                let adapter = &ctx.adapter.name;
+                let stops = format!("{adapter} ends an invocation's loops after {limit} iterations, silently");
+                return Err(crate::Error::invalid(what, format!("{why}: {stops}")));
+            }
+        }
         ctx.scoped("making a training workspace", || Self::make(ctx, net, plan, external, &limits))?
     }
 
