@@ -43,9 +43,8 @@ pub const FLAG_MM_COPY: u32 = 4;
 /// column become one vec4 ([`Matmul::c_at`]).
 pub const FLAG_MM_QUADS: u32 = 8;
 /// Rows of k one `matmul` dispatch sums at most: longer products (a weight gradient over T*B
-/// rows) are split into dispatches that accumulate ([`TrainPlan::split_long_products`]). lavapipe
-/// ends an invocation's loops after 65535 iterations in all, silently: a weight gradient over
-/// T*B = 80000 rows came out wrong by 20-85%.
+/// rows) are split into dispatches that accumulate ([`TrainPlan::split_long_products`]):
+/// lavapipe ends an invocation's loops after 65535 iterations in all, silently.
 pub const MATMUL_K_CHUNK: usize = 32768;
 /// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
 /// `STEP_INITIAL`).
@@ -530,8 +529,7 @@ impl TrainPlan {
             match cmd {
                 TCommand::Matmul { p, a, b, c } if p.k > MATMUL_K_CHUNK && p.flags & FLAG_MM_COPY == 0 => {
                     out.extend((0..p.k).step_by(MATMUL_K_CHUNK).map(|k0| {
-                        let later = if k0 > 0 { FLAG_MM_ACCUMULATE } else { 0 };
-                        let flags = if k0 > 0 { (p.flags | later) & !FLAG_MM_BIAS } else { p.flags };
+                        let flags = if k0 == 0 { p.flags } else { (p.flags | FLAG_MM_ACCUMULATE) & !FLAG_MM_BIAS };
                         let p = Matmul {
                             k: (p.k - k0).min(MATMUL_K_CHUNK),
                             flags,
@@ -662,14 +660,15 @@ impl TrainPlan {
         }
         if ly.persistent {
             c.extend((0..t).step_by(ly.walk_steps()).map(|step| TCommand::Persistent { layer: l, step }));
-        }
-        for step in (0..t).filter(|_| !ly.persistent) {
-            c.push(TCommand::Step { layer: l, step });
-            if ly.two_phase() {
-                c.push(TCommand::StepFinish { layer: l, step });
+        } else {
+            for step in 0..t {
+                c.push(TCommand::Step { layer: l, step });
+                if ly.two_phase() {
+                    c.push(TCommand::StepFinish { layer: l, step });
+                }
             }
         }
-        if ly.folded() && !ly.persistent {
+        if ly.folded() {
             // each step projects the m of the step before; the last step's, of the rows that
             // reach it, here
             c.push(TCommand::StepFinish { layer: l, step: t - 1 });
