@@ -308,6 +308,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_LINEAR_BEFORE_RESET", p::FLAG_LINEAR_BEFORE_RESET),
         ("FLAG_WAVE", p::FLAG_WAVE),
         ("TRAIN_WORKGROUP", crate::plan::train::TRAIN_WORKGROUP),
+        ("EMBED_ROWS", crate::plan::train::EMBED_ROWS as u32),
         ("TRAIN_ROWS", crate::plan::train::TRAIN_ROWS),
         ("MM_BLOCK", crate::plan::train::MM_BLOCK),
         ("MM_GROUP", crate::plan::train::MM_GROUP),
@@ -831,7 +832,7 @@ impl TrainKernel {
                 StorageReadWrite,
             ],
             TrainKernel::Embed | TrainKernel::EmbedBackward => {
-                &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
+                &[DynamicUniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
             }
             TrainKernel::Loss => &[
                 Uniform(crate::gpu::LOSS_PARAMS_SIZE),

@@ -180,7 +180,7 @@ fn the_seq2seq_plans_interleave_and_share_one_update() {
     let (ep, dp) = TrainPlan::seq2seq_step(&enc.stack, Some((9, 5)), &m.stack, shape, (6, 4, 3));
     assert_eq!(ep.groups.len(), 3, "embedding and two layers");
     assert!(ep.commands.iter().all(|c| !matches!(c, TCommand::SumSquares { .. } | TCommand::Update { .. })));
-    assert!(ep.commands[ep.backward_at..].iter().any(|c| matches!(c, TCommand::EmbedBackward)));
+    assert!(ep.commands[ep.backward_at..].iter().any(|c| matches!(c, TCommand::EmbedBackward { .. })));
     assert!(ep.commands[..ep.backward_at].iter().all(|c| !matches!(c, TCommand::StepBackward { .. })));
     assert_eq!(dp.groups.len(), 3 + 4, "the encoder's groups, then embedding, two layers, head");
     assert_eq!(dp.groups[0].0, TBuf::EncParam(0));

@@ -346,10 +346,12 @@ fn long_products_are_split_into_accumulating_chunks() {
     assert!(matches!(eval.commands.last(), Some(TCommand::Matmul { c: TBuf::Stats, .. })));
 }
 
-/// The loops the plan cannot split (the embedding's gradient over T*B positions, the loss over
-/// the classes, the norm over a parameter group) are named where they pass a driver's limit.
+/// The loops the plan cannot split (the loss over the classes, the norm over a parameter group)
+/// are named where they pass a driver's limit; the embedding's gradient over T*B positions is
+/// split into dispatches of `EMBED_ROWS` positions.
 #[test]
 fn loops_past_a_drivers_limit_are_named() {
+    use wgpu_rnn::plan::train::EMBED_ROWS;
     let net = random::network(&RandomConfig::simple(Cell::Gru, 4, 6), 1, |s| s);
     let shape = |embedding, classes| StepShape {
         embedding,
@@ -363,15 +365,19 @@ fn loops_past_a_drivers_limit_are_named() {
         walk: Walk::PerStep,
     };
     let (t, b) = (10, 12);
-    let fits = TrainPlan::training_step(&net, shape(Some((9, 4)), 5), t, b);
-    assert_eq!(fits.longest_loop_beyond(t * b), None);
     let what = |p: &TrainPlan, limit| p.longest_loop_beyond(limit).map(|(what, _)| what);
-    assert_eq!(what(&fits, t * b - 1), Some("batch"), "the embedding's gradient walks T*B positions");
-    let features = TrainPlan::training_step(&net, shape(None, 5), t, b);
-    assert_eq!(what(&features, t * b - 1), None, "no embedding, no walk over the positions");
     let wide = TrainPlan::training_step(&net, shape(None, 50), t, b);
     assert_eq!(what(&wide, 149), Some("classes"));
     assert_eq!(what(&wide, 150), None);
     let (_, why) = wide.longest_loop_beyond(149).expect("beyond");
     assert!(why.contains("50 classes"), "{why}");
+    let (t, b) = (3, EMBED_ROWS); // 3 * EMBED_ROWS positions
+    let embedded = TrainPlan::training_step(&net, shape(Some((9, 4)), 5), t, b);
+    let firsts: Vec<usize> = embedded
+        .commands
+        .iter()
+        .filter_map(|c| if let TCommand::EmbedBackward { first } = c { Some(*first) } else { None })
+        .collect();
+    assert_eq!(firsts, [0, EMBED_ROWS, 2 * EMBED_ROWS], "one dispatch per EMBED_ROWS positions");
+    assert_eq!(what(&embedded, 65535), None);
 }

@@ -2,8 +2,10 @@
 //   ids:   token ids [T*B] (u32, below vocab: the host checks)
 //   table: the embedding E [vocab, dim]; x: the stack's input [T*B, dim]
 //   embed:          x[i, e] = E[ids[i], e], one invocation per element of x
-//   embed_backward: dE[v, e] = Σ_{i: ids[i] = v} dx[i, e], one invocation per column e, walking
-//                   the positions in order (no atomics, the same sums on every adapter)
+//   embed_backward: dE[v, e] += Σ_{i: ids[i] = v} dx[i, e] over positions ep.first ..
+//                   ep.first + EMBED_ROWS, one invocation per column e, walking them in order
+//                   (no atomics, the same sums on every adapter); the plan dispatches it once
+//                   per EMBED_ROWS positions, which keeps its loop within what every driver runs
 // Versions: embed, embed_backward (this file): one invocation per element, per column.
 
 // Keep in sync with `gpu::train::params::EmbedParams` (Rust; a test compares the layouts).
@@ -11,7 +13,7 @@ struct EmbedParams {
     rows: u32,
     dim: u32,
     vocab: u32,
-    _pad: u32,
+    first: u32, // embed_backward: the first position of this dispatch
 }
 
 @group(0) @binding(0) var<uniform> ep: EmbedParams;
@@ -35,7 +37,7 @@ fn embed_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (e >= ep.dim) {
         return;
     }
-    for (var i = 0u; i < ep.rows; i++) {
+    for (var i = ep.first; i < min(ep.rows, ep.first + EMBED_ROWS); i++) {
         dst[ids[i] * ep.dim + e] += src[i * ep.dim + e]; // src: dx, dst: dE (cleared first)
     }
 }

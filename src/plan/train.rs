@@ -46,6 +46,9 @@ pub const FLAG_MM_QUADS: u32 = 8;
 /// rows) are split into dispatches that accumulate ([`TrainPlan::split_long_products`]):
 /// lavapipe ends an invocation's loops after 65535 iterations in all, silently.
 pub const MATMUL_K_CHUNK: usize = 32768;
+/// Positions one `embed_backward` dispatch sums at most (WGSL `EMBED_ROWS`): the embedding's
+/// gradient walks the T*B positions in order, in dispatches of this many, for the same reason.
+pub const EMBED_ROWS: usize = 32768;
 /// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
 /// `STEP_INITIAL`).
 pub const STEP_INITIAL: u32 = u32::MAX;
@@ -457,8 +460,9 @@ pub enum TCommand {
     DropoutBackward { layer: usize },
     /// `embed`: `X` from `EmbW` and `Ids`.
     Embed,
-    /// `embed_backward`: `EmbGrad` from `DIn(0)` and `Ids`.
-    EmbedBackward,
+    /// `embed_backward`: adds to `EmbGrad` what `DIn(0)` holds at the positions `first ..
+    /// first + EMBED_ROWS` of `Ids`.
+    EmbedBackward { first: usize },
     /// `loss`: `DLogits` and `RowLoss` from `Logits` and `Targets`.
     Loss,
     /// `sum_squares` of parameter group g's gradients into `Stats`.
@@ -977,7 +981,7 @@ impl TrainPlan {
                 TCommand::Dropout { layer } => v.extend([self.output_of(layer), TBuf::Dropped(layer)]),
                 TCommand::DropoutBackward { layer } => v.push(TBuf::DIn(layer + 1)),
                 TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
-                TCommand::EmbedBackward => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
+                TCommand::EmbedBackward { .. } => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
                 TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
                 TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
                     let (p, g, _) = self.groups[group];
@@ -1020,19 +1024,15 @@ impl TrainPlan {
     }
 
     /// The first loop of the plan's kernels that runs more than `limit` iterations in one
-    /// invocation, as (what sets it, a description), or `None`. The products and the
-    /// persistent walks are split within any such limit; these are not: the embedding's
-    /// gradient walks the T*B positions in order, the loss three times over the classes, the
-    /// norm a parameter group in strides of `OPT_WORKGROUP`.
+    /// invocation, as (what sets it, a description), or `None`. The products, the embedding's
+    /// gradient and the persistent walks are split within any such limit; these are not: the
+    /// loss loops three times over the classes, the norm over a parameter group in strides of
+    /// `OPT_WORKGROUP`.
     pub fn longest_loop_beyond(&self, limit: usize) -> Option<(&'static str, String)> {
-        let rows = self.steps * self.batch;
-        let embeds = self.commands.contains(&TCommand::EmbedBackward);
         let classes = self.head.map_or(0, |h| h.classes);
         let widest = self.groups.iter().map(|g| g.2).max().unwrap_or(0);
         let opt = super::train_step::OPT_WORKGROUP as usize;
-        if embeds && rows > limit {
-            Some(("batch", format!("the embedding's gradient loops over T*B = {rows} positions in one invocation")))
-        } else if self.commands.contains(&TCommand::Loss) && 3 * classes > limit {
+        if self.commands.contains(&TCommand::Loss) && 3 * classes > limit {
             Some(("classes", format!("the loss loops three times over {classes} classes in one invocation")))
         } else if widest.div_ceil(opt) + opt.ilog2() as usize > limit {
             let why = format!("the gradient norm loops over {widest} parameters of a group, {opt} per invocation");

@@ -202,7 +202,10 @@ impl TrainPlan {
             self.backward_layer(l);
         }
         if self.head.is_some_and(|h| h.embedding.is_some()) {
-            self.commands.extend([TCommand::Clear(TBuf::EmbGrad), TCommand::EmbedBackward]);
+            self.commands.push(TCommand::Clear(TBuf::EmbGrad));
+            let positions = self.steps * self.batch;
+            let chunks = (0..positions).step_by(super::train::EMBED_ROWS);
+            self.commands.extend(chunks.map(|first| TCommand::EmbedBackward { first }));
         }
     }
 

@@ -156,14 +156,20 @@ impl TrainWorkspace {
             bytemuck::bytes_of(&SmallParams([(t * b) as u32, plan.layers[0].out as u32, plan.merge.code(), 0])),
         );
         let head = plan.head;
+        // one entry per EMBED_ROWS positions, the first of them in the last word (the forward
+        // reads entry 0)
         let embed = uniform(
             "wgpu-rnn.train.EmbedParams",
-            bytemuck::bytes_of(&SmallParams([
-                (t * b) as u32,
-                plan.layers[0].input as u32,
-                head.and_then(|h| h.embedding).map_or(0, |e| e.0 as u32),
-                0,
-            ])),
+            &entries(
+                (0..(t * b).max(1))
+                    .step_by(crate::plan::train::EMBED_ROWS)
+                    .map(|first| {
+                        let vocab = head.and_then(|h| h.embedding).map_or(0, |e| e.0 as u32);
+                        let p = SmallParams([(t * b) as u32, plan.layers[0].input as u32, vocab, first as u32]);
+                        bytemuck::bytes_of(&p).to_vec()
+                    })
+                    .collect(),
+            ),
         );
         let writable = |label: &str, size: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -299,12 +305,17 @@ impl TrainWorkspace {
                     ),
                     None,
                 )),
-                TCommand::Embed | TCommand::EmbedBackward => {
-                    let kernel = if *cmd == TCommand::Embed { TrainKernel::Embed } else { TrainKernel::EmbedBackward };
-                    let (src, dst) =
-                        if *cmd == TCommand::Embed { (TBuf::EmbW, TBuf::X) } else { (TBuf::DIn(0), TBuf::EmbGrad) };
-                    let res = vec![whole(&embed), whole(buf(TBuf::Ids)), whole(buf(src)), whole(buf(dst))];
-                    Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), res), None))
+                TCommand::Embed | TCommand::EmbedBackward { .. } => {
+                    let (kernel, src, dst, first) = match *cmd {
+                        TCommand::EmbedBackward { first } => {
+                            (TrainKernel::EmbedBackward, TBuf::DIn(0), TBuf::EmbGrad, first)
+                        }
+                        _ => (TrainKernel::Embed, TBuf::EmbW, TBuf::X, 0),
+                    };
+                    let params = sized(&embed, SMALL_PARAMS_SIZE);
+                    let res = vec![params, whole(buf(TBuf::Ids)), whole(buf(src)), whole(buf(dst))];
+                    let offset = (first / crate::plan::train::EMBED_ROWS) as u64 * stride;
+                    Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), res), Some(offset as u32)))
                 }
                 TCommand::Loss => {
                     let res =
@@ -462,7 +473,7 @@ impl TrainWorkspace {
                             TCommand::Embed => {
                                 (pipelines.get(TrainKernel::Embed)?.pipeline, linear(t * b * self.plan.layers[0].input))
                             }
-                            TCommand::EmbedBackward => {
+                            TCommand::EmbedBackward { .. } => {
                                 (pipelines.get(TrainKernel::EmbedBackward)?.pipeline, linear(self.plan.layers[0].input))
                             }
                             TCommand::Loss => {
