@@ -272,13 +272,26 @@ pub const SLICES: u32 = 16;
 /// Largest H and H_out `layer_persistent.wgsl` holds (WGSL `PERSISTENT_UNITS`).
 pub const PERSISTENT_UNITS: u32 = 128;
 
+/// Loop iterations in all after which lavapipe's compiler (llvmpipe) ends an invocation's loops,
+/// without an error (`GpuContext::loop_limit`).
+pub const LLVMPIPE_LOOP_LIMIT: usize = 65535;
+
+/// Loop iterations one invocation runs per dispatch at most wherever a kernel's loops grow with
+/// the data (T, T*B): half of [`LLVMPIPE_LOOP_LIMIT`]. The plans split such work into dispatches
+/// within it (`plan::train::MATMUL_K_CHUNK`, `EMBED_ROWS`, `TrainLayer::walk_steps`,
+/// [`PERSISTENT_STEPS`]); it also bounds how long one dispatch runs, which the watchdogs of
+/// desktop drivers limit.
+pub const LOOP_BUDGET: usize = LLVMPIPE_LOOP_LIMIT.div_ceil(2);
+
+/// Loop iterations of one `layer_persistent` step per invocation, at most: the recurrent product
+/// over H_out / 4 input quads, a reset-before GRU's candidate over H / 4 more, a projection over
+/// H inputs, H and H_out up to `PERSISTENT_UNITS`.
+const PERSISTENT_STEP_LOOPS: usize = 2 * PERSISTENT_UNITS as usize / 4 + PERSISTENT_UNITS as usize + 1;
+
 /// Time steps one `layer_persistent` dispatch walks at most (WGSL `PERSISTENT_STEPS`; the plan
-/// dispatches it once per this many steps). A step runs at most 193 loop iterations per
-/// invocation (the recurrent product over H_out / 4 input quads, a reset-before GRU's
-/// candidate over H / 4 more, a projection over H inputs, H and H_out up to
-/// `PERSISTENT_UNITS`), so a dispatch stays within `plan::train::WALK_LOOP_BUDGET` iterations:
-/// lavapipe ends an invocation's loops after 65535 iterations in all.
+/// dispatches it once per this many steps), within [`LOOP_BUDGET`].
 pub const PERSISTENT_STEPS: u32 = 128;
+const _: () = assert!(PERSISTENT_STEPS as usize * PERSISTENT_STEP_LOOPS <= LOOP_BUDGET);
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;

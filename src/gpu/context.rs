@@ -413,11 +413,11 @@ impl GpuContext {
     }
 
     /// Loop iterations one invocation may run in all before the driver ends its loops without
-    /// an error: lavapipe's llvmpipe stops them after 65535. `None` where no limit is known.
-    /// Training plans split or walk their long loops within it; what they cannot is refused
-    /// (`TrainPlan::longest_loop_beyond`).
+    /// an error: lavapipe's llvmpipe ([`crate::kernels::LLVMPIPE_LOOP_LIMIT`]). `None` where no
+    /// limit is known. The plans split their long loops within `kernels::LOOP_BUDGET`; what
+    /// they cannot is refused (`TrainPlan::longest_loop_beyond`).
     pub fn loop_limit(&self) -> Option<usize> {
-        self.adapter.name.contains("llvmpipe").then_some(65535)
+        self.adapter.name.contains("llvmpipe").then_some(crate::kernels::LLVMPIPE_LOOP_LIMIT)
     }
 
     /// The kernel versions this device runs well.

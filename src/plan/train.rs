@@ -10,7 +10,7 @@
 //! `train_persistent` and a `train_persistent_backward` per [`TrainLayer::walk_steps`] steps in
 //! place of its step dispatches.
 
-use crate::kernels::TrainKernel;
+use crate::kernels::{LOOP_BUDGET, TrainKernel};
 use crate::network::Network;
 use crate::spec::{Cell, MergeMode};
 
@@ -42,13 +42,13 @@ pub const FLAG_MM_COPY: u32 = 4;
 /// `c_off + (m / 4) * c_m + n * c_n + m % 4` (WGSL `FLAG_MM_QUADS`): four consecutive rows of a
 /// column become one vec4 ([`Matmul::c_at`]).
 pub const FLAG_MM_QUADS: u32 = 8;
-/// Rows of k one `matmul` dispatch sums at most: longer products (a weight gradient over T*B
-/// rows) are split into dispatches that accumulate ([`TrainPlan::split_long_products`]):
-/// lavapipe ends an invocation's loops after 65535 iterations in all, silently.
-pub const MATMUL_K_CHUNK: usize = 32768;
+/// Rows of k one `matmul` dispatch sums at most, one loop iteration each: longer products (a
+/// weight gradient over T*B rows) are split into dispatches that accumulate
+/// ([`TrainPlan::split_long_products`]) within [`LOOP_BUDGET`].
+pub const MATMUL_K_CHUNK: usize = LOOP_BUDGET;
 /// Positions one `embed_backward` dispatch sums at most (WGSL `EMBED_ROWS`): the embedding's
 /// gradient walks the T*B positions in order, in dispatches of this many, for the same reason.
-pub const EMBED_ROWS: usize = 32768;
+pub const EMBED_ROWS: usize = LOOP_BUDGET;
 /// `StepParams::step` of the dispatch that gives dh0 after a layer's backward walk (WGSL
 /// `STEP_INITIAL`).
 pub const STEP_INITIAL: u32 = u32::MAX;
@@ -83,13 +83,6 @@ impl Walk {
         }
     }
 }
-
-/// Loop iterations one invocation of a persistent walk may run per dispatch
-/// ([`TrainLayer::walk_steps`]). lavapipe's compiler (llvmpipe) ends every loop of an
-/// invocation once the invocation has run 65535 loop iterations in all, leaving the rest of a
-/// long walk undone; a walk dispatch stays within half of that. It also bounds how long one
-/// dispatch runs, which the watchdogs of desktop drivers limit.
-pub const WALK_LOOP_BUDGET: usize = 32768;
 
 /// A buffer of a training pass. Sizes in floats: [`TrainPlan::size`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -245,14 +238,14 @@ impl TrainLayer {
     }
 
     /// Steps per persistent walk dispatch each way: as many as keep an invocation's loop
-    /// iterations within [`WALK_LOOP_BUDGET`], at least one. A step runs at most the backward's
+    /// iterations within [`LOOP_BUDGET`], at least one. A step runs at most the backward's
     /// recurrent product over G*H gate rows, then a second half's product over H (or H_out)
     /// inputs for each of its TRAIN_ROWS rows (the forward's loops are shorter), and the row
     /// loops around them.
     pub fn walk_steps(&self) -> usize {
         let rows = TRAIN_ROWS as usize;
         let per_step = self.gh() + rows * (self.hidden + 2) + 2 * rows + 4;
-        (WALK_LOOP_BUDGET / per_step).max(1)
+        (LOOP_BUDGET / per_step).max(1)
     }
 
     /// Gate rows G*H.
