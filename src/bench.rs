@@ -250,6 +250,7 @@ pub fn measure_train(
     seed: u64,
     (warmup, repeats): (usize, usize),
     walk: Option<crate::plan::train::Walk>,
+    breakdown: bool,
 ) -> Result<BenchRecord> {
     use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
     let ctx = engine
@@ -286,6 +287,20 @@ pub fn measure_train(
         wall.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let plan = trainer.plan(t, b).ok_or_else(|| Error::NoAdapter("the trainer runs on the CPU".into()))?;
+    let mut kernels = Vec::new();
+    if breakdown {
+        let mut names: Vec<&str> = Vec::new();
+        for name in plan.commands.iter().filter_map(|c| c.entry_point()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let timings = repeat_timed(1, repeats, || trainer.time_kernels(&batch, |k| k == name))?;
+            let mut ms: Vec<f64> = timings.iter().map(|t| t.gpu_ms.unwrap_or(t.wall_ms)).collect();
+            kernels.push((name.to_string(), median(&mut ms)));
+        }
+    }
     Ok(BenchRecord {
         config: *config,
         ms: median(&mut wall),
@@ -300,7 +315,7 @@ pub fn measure_train(
         adapter: ctx.adapter.name.clone(),
         backend: ctx.adapter.backend.clone(),
         driver: ctx.adapter.driver_info.clone(),
-        kernels: Vec::new(),
+        kernels,
         source: InputSource::Host,
         train: Some(TrainFacts { tape_bytes: plan.tape_bytes(), layer_dispatches: plan.layer_dispatches(0) }),
     })

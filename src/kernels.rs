@@ -332,6 +332,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_MM_COPY", crate::plan::train::FLAG_MM_COPY),
         ("FLAG_MM_QUADS", crate::plan::train::FLAG_MM_QUADS),
         ("OPT_WORKGROUP", ts::OPT_WORKGROUP),
+        ("NORM_PARTS", ts::NORM_PARTS),
         ("LOSS_CROSS_ENTROPY", ts::LOSS_CROSS_ENTROPY),
         ("LOSS_MSE", ts::LOSS_MSE),
         ("OPT_SGD", ts::OPT_SGD),
@@ -737,8 +738,10 @@ pub enum TrainKernel {
     EmbedBackward,
     /// The loss and its gradient per row.
     Loss,
-    /// Sums of squares of a parameter group's gradients.
+    /// Sums of squares of a parameter group's gradients, in `NORM_PARTS` partial sums.
     SumSquares,
+    /// Every group's partial sums of squares into its sums.
+    SumSquaresFinish,
     /// Clipping and the optimizer step of a parameter group.
     OptimizerUpdate,
     /// Puts a parameter group back when an update gave a non-finite weight.
@@ -746,7 +749,7 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 18] = [
+    pub const ALL: [TrainKernel; 19] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
@@ -763,6 +766,7 @@ impl TrainKernel {
         TrainKernel::EmbedBackward,
         TrainKernel::Loss,
         TrainKernel::SumSquares,
+        TrainKernel::SumSquaresFinish,
         TrainKernel::OptimizerUpdate,
         TrainKernel::OptimizerRestore,
     ];
@@ -786,6 +790,7 @@ impl TrainKernel {
             TrainKernel::EmbedBackward => "embed_backward",
             TrainKernel::Loss => "loss",
             TrainKernel::SumSquares => "sum_squares",
+            TrainKernel::SumSquaresFinish => "sum_squares_finish",
             TrainKernel::OptimizerUpdate => "optimizer_update",
             TrainKernel::OptimizerRestore => "optimizer_restore",
         }
@@ -799,7 +804,10 @@ impl TrainKernel {
             TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => "matmul_vec4",
             TrainKernel::TrainStepFinish | TrainKernel::TrainPersistent => "train_step",
             TrainKernel::TrainStepBackwardFinish | TrainKernel::TrainPersistentBackward => "train_step_backward",
-            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => "optimizer",
+            TrainKernel::SumSquares
+            | TrainKernel::SumSquaresFinish
+            | TrainKernel::OptimizerUpdate
+            | TrainKernel::OptimizerRestore => "optimizer",
             other => other.entry_point(),
         }
     }
@@ -855,7 +863,10 @@ impl TrainKernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
-            TrainKernel::SumSquares | TrainKernel::OptimizerUpdate | TrainKernel::OptimizerRestore => &[
+            TrainKernel::SumSquares
+            | TrainKernel::SumSquaresFinish
+            | TrainKernel::OptimizerUpdate
+            | TrainKernel::OptimizerRestore => &[
                 DynamicUniform(SMALL_PARAMS_SIZE),
                 Uniform(crate::gpu::OPTIMIZER_PARAMS_SIZE),
                 StorageReadWrite,
@@ -863,9 +874,9 @@ impl TrainKernel {
                 StorageRead,
                 StorageReadWrite,
                 StorageReadWrite,
-                StorageRead,
-                StorageRead,
-                StorageRead,
+                StorageReadWrite,
+                StorageReadWrite,
+                StorageReadWrite,
             ],
             TrainKernel::TrainStepBackward
             | TrainKernel::TrainStepBackwardFinish

@@ -290,7 +290,7 @@ fn bench_skips_sizes_a_forced_variant_cannot_run_and_fails_when_it_runs_none() {
 }
 
 #[test]
-fn bench_train_runs_the_walk_it_is_asked_for_and_refuses_forward_variants() {
+fn bench_train_runs_the_walk_it_is_asked_for_times_its_kernels_and_refuses_forward_variants() {
     let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
     let bench = |variant: &str| {
         std::process::Command::new(exe)
@@ -299,14 +299,38 @@ fn bench_train_runs_the_walk_it_is_asked_for_and_refuses_forward_variants() {
             .output()
             .expect("runs")
     };
-    // (variant, the record's name, dispatches per layer: the walk's, 4T+1 or 2, and 10 products)
-    for (variant, name, per_layer) in [("rows4", "train_step", "31"), ("persistent", "train_persistent", "12")] {
+    // (variant, the record's name, dispatches per layer: the walk's, 4T+1 or 2, and 9 products:
+    // no dX, the bench's input is data)
+    for (variant, name, per_layer) in [("rows4", "train_step", "30"), ("persistent", "train_persistent", "11")] {
         let out = bench(variant);
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "{variant}: {stderr}");
         let row = stdout.lines().find(|l| l.starts_with("gru ")).unwrap_or_else(|| panic!("no row: {stdout}"));
         assert!(row.ends_with(name), "{variant}: {row}");
         assert!(stdout.contains(&format!("{per_layer} dispatches per layer")), "{variant}: {stdout}");
+    }
+    // --breakdown times each kernel of the training step alone, by its entry point
+    let out = std::process::Command::new(exe)
+        .args(["--require-gpu", "bench", "--train", "--cell", "lstm", "--hidden", "8", "--batch", "2"])
+        .args(["--steps", "5", "--repeats", "1", "--warmup", "0", "--breakdown"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut after = stdout.lines().skip_while(|l| !l.starts_with("Each kernel alone"));
+    let line = after.nth(1).filter(|l| l.starts_with("lstm  H8 B2 T5: ")).unwrap_or_else(|| panic!("{stdout}"));
+    let timed: Vec<(&str, f64)> = line["lstm  H8 B2 T5: ".len()..]
+        .split(", ")
+        .map(|part| {
+            let (name, ms) = part.rsplit_once(' ').unwrap_or_else(|| panic!("{part}"));
+            (name, ms.parse().unwrap_or_else(|_| panic!("{part}")))
+        })
+        .collect();
+    for kernel in
+        ["train_step", "train_step_backward", "matmul_mn", "sum_squares", "sum_squares_finish", "optimizer_update"]
+    {
+        let ms = timed.iter().find(|(n, _)| *n == kernel).unwrap_or_else(|| panic!("{kernel}: {line}")).1;
+        assert!(ms > 0.0 && ms.is_finite(), "{kernel}: {line}");
     }
     let refused = bench("split1");
     assert_eq!(refused.status.code(), Some(1));

@@ -68,6 +68,28 @@ fn bad_input_and_non_finite_updates_change_nothing_on_the_gpu() {
     let mut batch = case.batches[0].clone();
     batch.lengths = Some(vec![0; batch.batch]);
     expect_err(&mut t, &batch, "outside 1..=");
+    // a non-finite loss after a good step (a NaN target of an MSE case): named; the GPU does
+    // not update, and the next step trains as if the failed one had not been
+    let mse = common::data_files("train")
+        .iter()
+        .map(|f| TrainCase::load(f).expect("loads"))
+        .find(|c| matches!(c.batches[0].targets, train::Targets::Values(_)) && c.batches.len() >= 2)
+        .expect("an MSE case of two batches or more");
+    let (mut failed, mut clean) = (gpu_trainer(&mse, mse.config), gpu_trainer(&mse, mse.config));
+    failed.step(&mse.batches[0]).expect("a good step");
+    clean.step(&mse.batches[0]).expect("a good step");
+    let (model, moments) = (failed.model().expect("reads back"), failed.optimizer_state().expect("reads back"));
+    let mut nan = mse.batches[0].clone();
+    if let train::Targets::Values(v) = &mut nan.targets {
+        v[0] = f32::NAN;
+    }
+    let err = failed.step(&nan).expect_err("a NaN loss").to_string();
+    assert!(err.contains("training step 2") && err.contains("loss"), "{err}");
+    assert_eq!(failed.model().expect("reads back"), model, "{err}: the model changed");
+    assert_eq!(failed.optimizer_state().expect("reads back"), moments, "{err}: the moments changed");
+    let next = failed.step(&mse.batches[1]).expect("the next step");
+    assert_eq!(next, clean.step(&mse.batches[1]).expect("the next step"));
+    assert_eq!(failed.model().expect("reads back"), clean.model().expect("reads back"));
     // an update that overflows f32: named, and undone on the GPU
     let mut cfg = case.config;
     cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
@@ -282,6 +304,78 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     assert_eq!(t.model().expect("model"), fresh, "the GPU undid the overflowing update");
     let err = t.last_stats().expect_err("the step failed").to_string();
     assert!(err.contains("after the update"), "{err}");
+}
+
+/// A parameter group wider than one `sum_squares` workgroup's share (its norm in many partial
+/// sums, then `sum_squares_finish`) and wider than the update's invocations (each strides over
+/// several parameters) gives the CPU reference's gradient norm, clipping and Adam update; an
+/// overflowing update of it is undone in every parameter, not only each invocation's first.
+#[test]
+fn wide_groups_norm_clip_and_update_as_the_cpu_reference() {
+    use wgpu_rnn::plan::train::TRAIN_WORKGROUP;
+    use wgpu_rnn::plan::train_step::{UPDATE_WORKGROUPS, norm_parts};
+    use wgpu_rnn::random::{self, RandomConfig};
+    let (vocab, width) = (3000, 96);
+    assert!(vocab * width > (UPDATE_WORKGROUPS * TRAIN_WORKGROUP) as usize, "the update strides");
+    assert!(norm_parts(vocab * width) > 1, "the norm takes several workgroups");
+    let cfg = train::TrainConfig {
+        loss: train::LossKind::CrossEntropy,
+        optimizer: train::Optimizer::adam(1e-2),
+        clip_norm: Some(0.05), // below the norm: the clip coefficient scales every gradient
+        clip_value: None,
+        dropout: Default::default(),
+    };
+    let (t, b) = (6, 48);
+    let batch = train::Batch {
+        // tokens spread over the whole table, so every partial sum of the embedding's norm has some
+        inputs: train::BatchInputs::Tokens((0..t * b).map(|i| (i * 1031 + 7) % vocab).collect()),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: train::Targets::Classes((0..b).map(|i| i % 4).collect()),
+        source: None,
+    };
+    let stack = random::network(&RandomConfig::simple(wgpu_rnn::Cell::Gru, width, 16), 3, |s| s);
+    let model = TrainModel::new(stack, Some(vocab), 4, train::HeadMode::Last, 5).expect("model");
+    let mut gpu = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+    let mut cpu = Trainer::new(&wgpu_rnn::Engine::cpu(), model.clone(), cfg).expect("trainer");
+    assert!(gpu.is_gpu());
+    for step in 1..=2 {
+        let (g, c) = (gpu.step(&batch).expect("gpu step"), cpu.step(&batch).expect("cpu step"));
+        assert!(c.grad_norm > 0.05, "step {step}: the clip is active ({})", c.grad_norm);
+        assert!((g.grad_norm - c.grad_norm).abs() <= 1e-4 * c.grad_norm, "step {step}: norm {g:?} against {c:?}");
+        assert!((g.loss - c.loss).abs() <= 1e-4 * c.loss.abs().max(1.0), "step {step}: loss {g:?} against {c:?}");
+    }
+    let (ge, ce) = (gpu.model().expect("reads back"), cpu.model().expect("reads back"));
+    let (ge, ce) =
+        (&ge.embedding.as_ref().expect("embedding").weight, &ce.embedding.as_ref().expect("embedding").weight);
+    let before = &model.embedding.as_ref().expect("embedding").weight;
+    let moved = ce.iter().zip(before).filter(|(a, b)| a != b).count();
+    assert!(moved >= 100 * width, "the update moves many rows of the table ({moved} weights)");
+    let mut bad = ge.iter().zip(ce).enumerate().filter(|(_, (a, b))| (*a - *b).abs() > 1e-4 * b.abs().max(1.0));
+    if let Some((i, (a, b))) = bad.next() {
+        panic!("embedding[{i}] (row {}): gpu {a} cpu {b}, {} more", i / width, bad.count());
+    }
+    let mut cfg = cfg;
+    // lr * (g + wd * w) overflows for every weight that is not zero
+    cfg.optimizer = train::Optimizer::Sgd { lr: f32::MAX, momentum: 0.0, weight_decay: f32::MAX };
+    let mut failing = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+    failing.step_unread(&batch).expect("submits");
+    assert!(failing.model().expect("reads back") == model, "the GPU undid every parameter of the update");
+    let err = failing.last_stats().expect_err("the step failed").to_string();
+    assert!(err.contains("after the update"), "{err}");
+    // Adam whose step overflows (lr / (1 - beta1^t) is infinite), from moments a good step
+    // left: the moments come back as they were before the failed update, not as zeros
+    let moments = gpu.optimizer_state().expect("reads back");
+    assert!(moments.m[0].iter().any(|&x| x != 0.0) && moments.v[0].iter().any(|&x| x != 0.0));
+    cfg.optimizer = train::Optimizer::adam(f32::MAX);
+    let mut failing = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+    failing.set_optimizer_state(moments.clone()).expect("fits");
+    failing.step_unread(&batch).expect("submits");
+    assert!(failing.last_stats().is_err(), "the update overflowed");
+    assert!(failing.model().expect("reads back") == model, "the parameters came back");
+    let after = failing.optimizer_state().expect("reads back");
+    assert!(after.m == moments.m && after.v == moments.v, "the moments came back");
 }
 
 /// The embedding's gradient over more positions (T*B) than one of its dispatches walks

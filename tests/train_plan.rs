@@ -3,7 +3,7 @@
 //! for them, and which version of `matmul` runs each product.
 
 use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan, Walk};
-use wgpu_rnn::plan::train_step::{Initial, StepShape};
+use wgpu_rnn::plan::train_step::{Initial, NORM_PARTS, NORM_SHARE, OPT_WORKGROUP, StepShape, norm_parts};
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::spec::{Cell, Direction, MergeMode};
 
@@ -380,4 +380,98 @@ fn loops_past_a_drivers_limit_are_named() {
         .collect();
     assert_eq!(firsts, [0, EMBED_ROWS, 2 * EMBED_ROWS], "one dispatch per EMBED_ROWS positions");
     assert_eq!(what(&embedded, 65535), None);
+    // the norm over the widest group: its strides of OPT_WORKGROUP * norm_parts, and log2 of
+    // the workgroup for the reduction
+    let one_class = TrainPlan::training_step(&net, shape(None, 1), 10, 12);
+    let widest = one_class.groups.iter().map(|g| g.2).max().expect("groups");
+    let stride = OPT_WORKGROUP as usize * norm_parts(widest) as usize;
+    let loops = widest.div_ceil(stride) + OPT_WORKGROUP.ilog2() as usize;
+    assert!(loops > 3, "beyond the loss's loops over one class");
+    assert_eq!(what(&one_class, loops - 1), Some("model"));
+    assert_eq!(what(&one_class, loops), None);
+}
+
+/// The gradient norm takes up to NORM_PARTS workgroups per parameter group (a share of at least
+/// NORM_SHARE gradients per invocation) into partial sums that one `sum_squares_finish` adds up
+/// before any update reads them; the updates back up what they overwrite, with no copies.
+#[test]
+fn norms_take_workgroups_by_group_size_and_one_finish() {
+    let share = OPT_WORKGROUP as usize * NORM_SHARE;
+    assert_eq!(norm_parts(0), 1);
+    assert_eq!(norm_parts(share), 1);
+    assert_eq!(norm_parts(share + 1), 2);
+    assert_eq!(norm_parts(100 * share), 100);
+    assert_eq!(norm_parts(NORM_PARTS as usize * share * 7), NORM_PARTS, "at most NORM_PARTS");
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 5, 7), 1, |s| s);
+    let shape = StepShape {
+        embedding: Some((40, 5)),
+        head_in: 7,
+        classes: 3,
+        head_mode: wgpu_rnn::train::HeadMode::Steps,
+        loss: wgpu_rnn::train::LossKind::CrossEntropy,
+        dropout: false,
+        recurrent_dropout: false,
+        initial: Initial::Zero,
+        walk: Walk::PerStep,
+    };
+    let p = TrainPlan::training_step(&net, shape, 4, 2);
+    let groups = p.groups.len();
+    assert!(groups >= 3, "embedding, layer and head: {groups}");
+    let at = |f: &dyn Fn(&TCommand) -> bool| p.commands.iter().position(f).expect("present");
+    let finish = at(&|c| *c == TCommand::SumSquaresFinish);
+    let sums: Vec<usize> = (0..groups).map(|g| at(&|c| *c == TCommand::SumSquares { group: g })).collect();
+    let first_update = at(&|c| matches!(c, TCommand::Update { .. }));
+    assert!(sums.iter().all(|&s| s < finish) && finish < first_update, "sums, finish, updates");
+    // the partial sums of workgroups a small group does not dispatch are zero: Stats is cleared
+    let clear = at(&|c| *c == TCommand::Clear(TBuf::Stats));
+    assert!(clear < sums[0]);
+    // the update keeps what it overwrites itself: no copies of parameters or moments
+    let backups = p
+        .commands
+        .iter()
+        .filter(|c| matches!(c, TCommand::Copy { dst: TBuf::BackP(_) | TBuf::BackM(_) | TBuf::BackV(_), .. }));
+    assert_eq!(backups.count(), 0);
+    assert_eq!(p.commands.iter().filter(|c| **c == TCommand::SumSquaresFinish).count(), 1);
+    // the loss, a failure flag, the sums per group, then every group's partial sums
+    assert_eq!(p.size(TBuf::Stats), 2 + 2 * groups + 2 * groups * NORM_PARTS as usize);
+    // every dispatch names its entry point (bench --train --breakdown times them by it)
+    for c in &p.commands {
+        assert_eq!(c.entry_point().is_some(), c.is_dispatch(), "{c:?}");
+    }
+    assert_eq!(TCommand::SumSquaresFinish.entry_point(), Some("sum_squares_finish"));
+    assert_eq!(TCommand::StepInitial { layer: 0 }.entry_point(), Some("train_step_backward"));
+    assert_eq!(TCommand::Merge { layer: 0 }.entry_point(), Some("merge_directions"));
+}
+
+/// The gradient of the stack's input is computed where something takes it: a bare pass returns
+/// it, an embedding's gradient sums it; a step whose input is data leaves its product out.
+#[test]
+fn the_input_gradient_is_computed_only_where_it_is_used() {
+    let net = random::network(
+        &RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(Cell::Gru, 5, 7) },
+        1,
+        |s| s,
+    );
+    let shape = |embedding| StepShape {
+        embedding,
+        head_in: 14,
+        classes: 3,
+        head_mode: wgpu_rnn::train::HeadMode::Steps,
+        loss: wgpu_rnn::train::LossKind::CrossEntropy,
+        dropout: false,
+        recurrent_dropout: false,
+        initial: Initial::Zero,
+        walk: Walk::PerStep,
+    };
+    let into_din0 =
+        |p: &TrainPlan| p.commands.iter().filter(|c| matches!(c, TCommand::Matmul { c: TBuf::DIn(0), .. })).count();
+    let bare = TrainPlan::new(&net, 4, 2);
+    assert!(bare.input_gradient());
+    assert_eq!(into_din0(&bare), 2, "one product per direction");
+    let embedded = TrainPlan::training_step(&net, shape(Some((9, 5))), 4, 2);
+    assert!(embedded.input_gradient());
+    assert_eq!(into_din0(&embedded), 2);
+    let on_data = TrainPlan::training_step(&net, shape(None), 4, 2);
+    assert!(!on_data.input_gradient());
+    assert_eq!(into_din0(&on_data), 0);
 }

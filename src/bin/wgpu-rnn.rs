@@ -343,7 +343,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             if c.bidirectional { " bidi" } else { "" }
         );
         if a.train {
-            let r = bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk)?;
+            let r = bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, a.breakdown)?;
             eprintln!("{:.3} ms", r.ms);
             records.push(r);
             continue;

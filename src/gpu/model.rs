@@ -320,7 +320,7 @@ impl GpuModel {
         let ws = self.workspace(inp.steps, inp.batch)?;
         let ws = ws.as_ref().expect("workspace made");
         let mut plan = None;
-        let gpu_ms = self.run_timed("wgpu-rnn.timed", |encoder| {
+        let gpu_ms = self.ctx.run_timed("wgpu-rnn.timed", |encoder| {
             plan = Some(self.encode_with(encoder, inp, ws)?);
             Ok(())
         })?;
@@ -339,61 +339,10 @@ impl GpuModel {
         let ws = self.workspace(inp.steps, inp.batch)?;
         let ws = ws.as_ref().expect("workspace made");
         let start = std::time::Instant::now();
-        let gpu_ms = self.run_timed("wgpu-rnn.kernels", |encoder| {
+        let gpu_ms = self.ctx.run_timed("wgpu-rnn.kernels", |encoder| {
             self.ctx.scoped("recording kernels", || self.encode(encoder, &plan, ws))?
         })?;
         Ok(Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches: plan.dispatches() })
-    }
-
-    /// Records with `record` into a new encoder, between two GPU timestamps where the device
-    /// writes them inside encoders, submits, and waits for the GPU. Returns the GPU
-    /// milliseconds between the timestamps (`None` without them).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(super) fn run_timed(
-        &self,
-        label: &str,
-        record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,
-    ) -> Result<Option<f64>> {
-        let device = &self.ctx.device;
-        let stamps = device
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-        let queries = stamps.then(|| {
-            let set = device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("wgpu-rnn.timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            });
-            encoder.write_timestamp(&set, 0);
-            set
-        });
-        record(&mut encoder)?;
-        match queries {
-            Some(set) => {
-                let resolve = device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("wgpu-rnn.timestamps"),
-                    size: 16,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                });
-                encoder.write_timestamp(&set, 1);
-                encoder.resolve_query_set(&set, 0..2, &resolve, 0);
-                let raw = self.ctx.scoped("reading timestamps", || {
-                    super::read_back(device, &self.ctx.queue, encoder, &resolve, 16)
-                })??;
-                let ticks: &[u64] = bytemuck::cast_slice(&raw);
-                let period = self.ctx.queue.get_timestamp_period() as f64;
-                Ok(Some(ticks[1].saturating_sub(ticks[0]) as f64 * period / 1e6))
-            }
-            None => {
-                self.ctx.scoped("submitting a timed call", || self.ctx.queue.submit([encoder.finish()]))?;
-                device
-                    .poll(wgpu::PollType::wait_indefinitely())
-                    .map_err(|e| Error::gpu("waiting for a timed call", e))?;
-                Ok(None)
-            }
-        }
     }
 
     /// Records a forward call into `encoder` without uploading inputs or submitting: the CPU

@@ -236,7 +236,7 @@ impl Stream {
     pub fn time_chunk(&self, input: &wgpu::Buffer, steps: usize) -> Result<Timing> {
         let start = std::time::Instant::now();
         let mut dispatches = 0;
-        let gpu_ms = self.model.run_timed("wgpu-rnn.stream.timed", |encoder| {
+        let gpu_ms = self.model.ctx.run_timed("wgpu-rnn.stream.timed", |encoder| {
             let out = self.encode_chunk(encoder, ChunkInput::Buffer { buffer: input, offset: 0 }, steps, None, None)?;
             dispatches = out.dispatches;
             Ok(())

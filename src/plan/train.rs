@@ -151,10 +151,11 @@ pub enum TBuf {
     Logits,
     DLogits,
     RowLoss,
-    /// `[0]` loss, `[1]` non-finite update flag, `[2 + 2g]`, `[3 + 2g]` group g's sums of squares.
+    /// `[0]` loss, `[1]` non-finite update flag, `[2 + 2g]`, `[3 + 2g]` group g's sums of squares,
+    /// then each group's `NORM_PARTS` partial sums of them (pairs).
     Stats,
-    /// Parameter group g's optimizer moments, and the copies of its parameters and moments
-    /// taken before the update (restored when a step fails).
+    /// Parameter group g's optimizer moments, and what the update overwrote of its parameters
+    /// and moments (`optimizer_update` writes them; restored when an update fails).
     OptM(usize),
     OptV(usize),
     BackP(usize),
@@ -458,8 +459,10 @@ pub enum TCommand {
     EmbedBackward { first: usize },
     /// `loss`: `DLogits` and `RowLoss` from `Logits` and `Targets`.
     Loss,
-    /// `sum_squares` of parameter group g's gradients into `Stats`.
+    /// `sum_squares` of parameter group g's gradients into its partial sums in `Stats`.
     SumSquares { group: usize },
+    /// `sum_squares_finish`: every group's partial sums into its sums of squares.
+    SumSquaresFinish,
     /// `optimizer_update` of parameter group g.
     Update { group: usize },
     /// `optimizer_restore` of parameter group g (after every group's update).
@@ -470,6 +473,39 @@ impl TCommand {
     /// Whether the command is a compute dispatch.
     pub fn is_dispatch(&self) -> bool {
         !matches!(self, TCommand::Clear(_) | TCommand::Copy { .. })
+    }
+
+    /// The training kernel a dispatch runs; `None` for copies, clears and `Merge` (the
+    /// forward's `merge_directions`).
+    pub fn kernel(&self) -> Option<TrainKernel> {
+        Some(match *self {
+            TCommand::Clear(_) | TCommand::Copy { .. } | TCommand::Merge { .. } => return None,
+            TCommand::Matmul { p, .. } => p.kernel(),
+            TCommand::Step { .. } => TrainKernel::TrainStep,
+            TCommand::StepFinish { .. } => TrainKernel::TrainStepFinish,
+            TCommand::StepBackward { .. } | TCommand::StepInitial { .. } => TrainKernel::TrainStepBackward,
+            TCommand::StepBackwardFinish { .. } => TrainKernel::TrainStepBackwardFinish,
+            TCommand::Persistent { .. } => TrainKernel::TrainPersistent,
+            TCommand::PersistentBackward { .. } => TrainKernel::TrainPersistentBackward,
+            TCommand::Dropout { .. } => TrainKernel::Dropout,
+            TCommand::DropoutBackward { .. } => TrainKernel::DropoutBackward,
+            TCommand::Embed => TrainKernel::Embed,
+            TCommand::EmbedBackward { .. } => TrainKernel::EmbedBackward,
+            TCommand::Loss => TrainKernel::Loss,
+            TCommand::SumSquares { .. } => TrainKernel::SumSquares,
+            TCommand::SumSquaresFinish => TrainKernel::SumSquaresFinish,
+            TCommand::Update { .. } => TrainKernel::OptimizerUpdate,
+            TCommand::Restore { .. } => TrainKernel::OptimizerRestore,
+        })
+    }
+
+    /// The entry point a dispatch runs, its name in timings (`bench --train --breakdown`);
+    /// `None` for copies and clears.
+    pub fn entry_point(&self) -> Option<&'static str> {
+        match self {
+            TCommand::Merge { .. } => Some(crate::kernels::Kernel::MergeDirections.entry_point()),
+            c => c.kernel().map(TrainKernel::entry_point),
+        }
     }
 }
 
@@ -843,6 +879,9 @@ impl TrainPlan {
                 };
                 c.push(TCommand::Matmul { p, a: TBuf::Extras(l), b: TBuf::Tape(l), c: g });
             }
+            if l == 0 && !self.input_gradient() {
+                continue;
+            }
             // dX [T*B, K] (+)= dGx_d · W_d
             let p = Matmul {
                 m: rows,
@@ -862,6 +901,14 @@ impl TrainPlan {
             c.push(TCommand::Matmul { p, a: dg, b: TBuf::Wts(l), c: TBuf::DIn(l) });
         }
         self.commands.extend(c);
+    }
+
+    /// Whether the backward computes the gradient of the stack's input (`DIn(0)`): a bare
+    /// pass returns it, and a step's embedding takes its gradient from it; a step whose input
+    /// is data (features) has no use for it, so its product is left out, as autograd leaves
+    /// out inputs that require no gradient.
+    pub fn input_gradient(&self) -> bool {
+        self.head.is_none_or(|h| h.embedding.is_some())
     }
 
     /// Whether layer l's two directions are merged by a kernel (sum, average, mul).
@@ -976,6 +1023,7 @@ impl TrainPlan {
                 TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
                 TCommand::EmbedBackward { .. } => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
                 TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
+                TCommand::SumSquaresFinish => v.push(TBuf::Stats),
                 TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
                     let (p, g, _) = self.groups[group];
                     v.extend([TBuf::Stats, p, g, TBuf::OptM(group), TBuf::OptV(group)]);
@@ -1020,15 +1068,16 @@ impl TrainPlan {
     /// invocation, as (what sets it, a description), or `None`. The products, the embedding's
     /// gradient and the persistent walks are split within any such limit; these are not: the
     /// loss loops three times over the classes, the norm over a parameter group in strides of
-    /// `OPT_WORKGROUP`.
+    /// `OPT_WORKGROUP * NORM_PARTS` (the update and its restore stride wider).
     pub fn longest_loop_beyond(&self, limit: usize) -> Option<(&'static str, String)> {
         let classes = self.head.map_or(0, |h| h.classes);
         let widest = self.groups.iter().map(|g| g.2).max().unwrap_or(0);
         let opt = super::train_step::OPT_WORKGROUP as usize;
+        let stride = opt * super::train_step::norm_parts(widest) as usize;
         if self.commands.contains(&TCommand::Loss) && 3 * classes > limit {
             Some(("classes", format!("the loss loops three times over {classes} classes in one invocation")))
-        } else if widest.div_ceil(opt) + opt.ilog2() as usize > limit {
-            let why = format!("the gradient norm loops over {widest} parameters of a group, {opt} per invocation");
+        } else if widest.div_ceil(stride) + opt.ilog2() as usize > limit {
+            let why = format!("the gradient norm loops over {widest} parameters of a group, {stride} per pass");
             Some(("model", why))
         } else {
             None

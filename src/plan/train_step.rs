@@ -9,6 +9,24 @@ use crate::train::{HeadMode, LossKind, TrainConfig, TrainModel};
 
 /// Invocations per workgroup of `sum_squares` (WGSL `OPT_WORKGROUP`, a power of two).
 pub const OPT_WORKGROUP: u32 = 256;
+/// Most workgroups of `sum_squares` per parameter group, each summing a strided share into its
+/// partial sums in `Stats` (WGSL `NORM_PARTS`); `sum_squares_finish` adds them up.
+pub const NORM_PARTS: u32 = 128;
+/// Fewest gradients per `sum_squares` invocation before a group takes another workgroup
+/// ([`norm_parts`]): a workgroup's reduction costs more than a few loads.
+pub const NORM_SHARE: usize = 64;
+
+/// The workgroups `sum_squares` takes for a group of `len` gradients: one per
+/// `OPT_WORKGROUP * NORM_SHARE` of them, at most [`NORM_PARTS`].
+pub fn norm_parts(len: usize) -> u32 {
+    len.div_ceil(OPT_WORKGROUP as usize * NORM_SHARE).clamp(1, NORM_PARTS as usize) as u32
+}
+/// Most workgroups of an `optimizer_update` or `optimizer_restore`, which stride over the
+/// group's parameters: an invocation computes the clip coefficient once for all of its share,
+/// and a group of fewer parameters than these invocations wakes one per parameter. 4096 of
+/// `TRAIN_WORKGROUP` invocations keep enough loads in flight for a GPU's memory.
+pub const UPDATE_WORKGROUPS: u32 = 4096;
+const _: () = assert!(UPDATE_WORKGROUPS as usize * super::train::TRAIN_WORKGROUP as usize >= 1 << 18);
 /// `LossParams::kind` (WGSL `LOSS_*`).
 pub const LOSS_CROSS_ENTROPY: u32 = 0;
 pub const LOSS_MSE: u32 = 1;
@@ -235,12 +253,7 @@ impl TrainPlan {
         plan.backward_at = plan.commands.len();
         let groups = plan.groups.len();
         plan.commands.extend((0..groups).map(|group| TCommand::SumSquares { group }));
-        for g in 0..groups {
-            let (p, _, len) = plan.groups[g];
-            for (src, dst) in [(p, TBuf::BackP(g)), (TBuf::OptM(g), TBuf::BackM(g)), (TBuf::OptV(g), TBuf::BackV(g))] {
-                plan.commands.push(TCommand::Copy { src, src_off: 0, dst, dst_off: 0, len });
-            }
-        }
+        plan.commands.push(TCommand::SumSquaresFinish);
         plan.commands.extend((0..groups).map(|group| TCommand::Update { group }));
         plan.commands.extend((0..groups).map(|group| TCommand::Restore { group }));
         plan.split_long_products();
@@ -356,7 +369,7 @@ impl TrainPlan {
             TBuf::HeadW | TBuf::HeadGradW => c * (head.head_in + 1),
             TBuf::Logits | TBuf::DLogits => rows * c,
             TBuf::RowLoss => rows,
-            TBuf::Stats => 2 + 2 * self.groups.len(),
+            TBuf::Stats => 2 + 2 * self.groups.len() * (1 + NORM_PARTS as usize),
             TBuf::OptM(g) | TBuf::OptV(g) | TBuf::BackP(g) | TBuf::BackM(g) | TBuf::BackV(g) => group_len(g),
             other => unreachable!("{other:?} is sized by TrainPlan::size"),
         }

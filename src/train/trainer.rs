@@ -197,6 +197,19 @@ impl Trainer {
         }
     }
 
+    /// Times the dispatches of `batch`'s step whose entry point `keep` selects, alone, after
+    /// one whole step (a benchmark's tool:
+    /// it trains). The CPU reference has no kernels: [`Error::NoAdapter`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_kernels(&mut self, batch: &Batch, keep: impl Fn(&str) -> bool) -> Result<crate::gpu::Timing> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.time_kernels(batch, keep),
+            Inner::Cpu { .. } => {
+                Err(crate::Error::NoAdapter("the trainer runs on the CPU reference: no kernels to time".into()))
+            }
+        }
+    }
+
     /// The optimizer state (moments read back from the GPU).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn optimizer_state(&self) -> Result<OptimizerState> {

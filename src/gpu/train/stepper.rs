@@ -496,19 +496,15 @@ impl GpuStepper {
         queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(dropout, step)));
     }
 
-    /// Puts back the parameters and moments saved before the last update, and the carried state
-    /// the step started from.
+    /// Puts back the carried state the step started from. The parameters and moments need
+    /// nothing: a step whose loss or norm is not finite does not update them, and one whose
+    /// update gave a non-finite weight restored them on the GPU (`optimizer_restore`).
     fn restore(&self) -> Result<()> {
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.restore") });
         if let Some(ws) = &self.workspace {
             for (src, dst) in [(TBuf::H0, TBuf::HN), (TBuf::C0, TBuf::CN)] {
                 encoder.copy_buffer_to_buffer(ws.buffer(src), 0, ws.buffer(dst), 0, 4 * ws.plan.size(dst) as u64);
-            }
-        }
-        for (g, &(p, _, len)) in self.groups.iter().enumerate() {
-            for (src, dst) in [(TBuf::BackP(g), p), (TBuf::BackM(g), TBuf::OptM(g)), (TBuf::BackV(g), TBuf::OptV(g))] {
-                encoder.copy_buffer_to_buffer(&self.buffers[&src], 0, &self.buffers[&dst], 0, 4 * len as u64);
             }
         }
         self.ctx.scoped("restoring the parameters", || self.ctx.queue.submit([encoder.finish()]))?;
@@ -623,6 +619,26 @@ impl GpuStepper {
     /// The commands of a step over `t` steps and batch `b` (dispatch counts for benchmarks).
     pub fn plan(&self, t: usize, b: usize) -> TrainPlan {
         TrainPlan::training_step(&self.model.stack, self.shape, t, b)
+    }
+
+    /// Times only the dispatches of `batch`'s training step whose entry point `keep` selects
+    /// (one kernel in isolation, `bench --train --breakdown`), on the buffers of a whole step
+    /// that runs first, untimed (it counts as a step). What the kept dispatches compute is not
+    /// used, but an optimizer update among them changes the parameters: a benchmark's tool.
+    /// For a stack's steps; a model with an encoder is refused.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_kernels(&mut self, batch: &Batch, keep: impl Fn(&str) -> bool) -> Result<crate::gpu::Timing> {
+        if self.encoder.is_some() {
+            return Err(Error::invalid("time_kernels", "times a stack's step, not a model with an encoder"));
+        }
+        self.step_unread(batch)?;
+        let ws = self.workspace.as_ref().expect("the step made its workspace");
+        let start = std::time::Instant::now();
+        let gpu_ms = self.ctx.run_timed("wgpu-rnn.train.kernels", |encoder| {
+            self.ctx.scoped("recording kernels", || ws.record_kernels(&self.ctx, encoder, &keep))?
+        })?;
+        let dispatches = ws.plan.commands.iter().filter(|c| c.entry_point().is_some_and(&keep)).count();
+        Ok(crate::gpu::Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches })
     }
 
     /// Compute dispatches of one step over `t` steps and batch `b`.

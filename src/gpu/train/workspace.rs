@@ -324,7 +324,16 @@ impl TrainWorkspace {
                     all.extend(res);
                     Some((group(&pipelines.get(TrainKernel::Loss)?.layout, "wgpu-rnn.loss", all), None))
                 }
-                TCommand::SumSquares { group: g } | TCommand::Update { group: g } | TCommand::Restore { group: g } => {
+                TCommand::SumSquares { .. }
+                | TCommand::Update { .. }
+                | TCommand::Restore { .. }
+                | TCommand::SumSquaresFinish => {
+                    let g = match *cmd {
+                        TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
+                            group
+                        }
+                        _ => 0, // the finish reads Stats and the group count, which group 0's binding has too
+                    };
                     let (p, gr, _) = plan.groups[g];
                     let res = vec![
                         sized(&group_params, SMALL_PARAMS_SIZE),
@@ -406,12 +415,37 @@ impl TrainWorkspace {
         encoder: &mut wgpu::CommandEncoder,
         range: std::ops::Range<usize>,
     ) -> Result<()> {
-        let pipelines = ctx.train_pipelines()?;
+        self.record_where(ctx, encoder, range, |_| true)
+    }
+
+    /// Records only the dispatches whose entry point `keep` selects, no copies or clears: one
+    /// kernel in isolation, for timing (`bench --train --breakdown`). What it computes is
+    /// meaningless (the kernels before it did not run), and an optimizer update among the
+    /// kept ones changes the parameters.
+    pub fn record_kernels(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<()> {
+        self.record_where(ctx, encoder, 0..self.plan.commands.len(), |c| c.entry_point().is_some_and(&keep))
+    }
+
+    /// Records the commands in `range` that `keep` selects.
+    fn record_where(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        range: std::ops::Range<usize>,
+        keep: impl Fn(&TCommand) -> bool,
+    ) -> Result<()> {
         let cmds = &self.plan.commands[..range.end];
-        let (t, b) = (self.plan.steps, self.plan.batch);
-        let linear = |n: usize| linear_workgroups(n, crate::plan::train::TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
         let mut i = range.start;
         while i < cmds.len() {
+            if !keep(&cmds[i]) {
+                i += 1;
+                continue;
+            }
             match cmds[i] {
                 TCommand::Clear(buf) => encoder.clear_buffer(&self.buffers[&buf], 0, None),
                 TCommand::Copy { src, src_off, dst, dst_off, len } => encoder.copy_buffer_to_buffer(
@@ -427,82 +461,17 @@ impl TrainWorkspace {
                         timestamp_writes: None,
                     });
                     while i < cmds.len() && cmds[i].is_dispatch() {
-                        let (group, offset) = self.bound[i].as_ref().expect("dispatches are bound");
-                        let (pipeline, workgroups) = match cmds[i] {
-                            TCommand::Matmul { p, .. } => (
-                                pipelines.get(p.kernel())?.pipeline,
-                                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1],
-                            ),
-                            TCommand::Step { layer, .. }
-                            | TCommand::StepFinish { layer, .. }
-                            | TCommand::StepBackward { layer, .. }
-                            | TCommand::StepBackwardFinish { layer, .. }
-                            | TCommand::StepInitial { layer }
-                            | TCommand::Persistent { layer, .. }
-                            | TCommand::PersistentBackward { layer, .. } => {
-                                let kernel = match cmds[i] {
-                                    TCommand::Step { .. } => TrainKernel::TrainStep,
-                                    TCommand::StepFinish { .. } => TrainKernel::TrainStepFinish,
-                                    TCommand::StepBackwardFinish { .. } => TrainKernel::TrainStepBackwardFinish,
-                                    TCommand::Persistent { .. } => TrainKernel::TrainPersistent,
-                                    TCommand::PersistentBackward { .. } => TrainKernel::TrainPersistentBackward,
-                                    _ => TrainKernel::TrainStepBackward,
-                                };
-                                // one invocation per unit (one workgroup for all units in the
-                                // persistent walks), row (TRAIN_ROWS rows but in the finishes)
-                                // and direction
-                                let ly = &self.plan.layers[layer];
-                                let quads = b.div_ceil(crate::plan::train::TRAIN_ROWS as usize);
-                                let (units, rows) = match kernel {
-                                    TrainKernel::TrainPersistent | TrainKernel::TrainPersistentBackward => (1, quads),
-                                    TrainKernel::TrainStep | TrainKernel::TrainStepBackward => {
-                                        (ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize), quads)
-                                    }
-                                    _ => (ly.hidden.div_ceil(crate::plan::train::TRAIN_WORKGROUP as usize), b),
-                                };
-                                (pipelines.get(kernel)?.pipeline, [units as u32, rows as u32, ly.dirs as u32])
-                            }
-                            TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
-                                let kernel = if matches!(cmds[i], TCommand::Dropout { .. }) {
-                                    TrainKernel::Dropout
-                                } else {
-                                    TrainKernel::DropoutBackward
-                                };
-                                (pipelines.get(kernel)?.pipeline, linear(self.plan.size(TBuf::Dropped(layer))))
-                            }
-                            TCommand::Embed => {
-                                (pipelines.get(TrainKernel::Embed)?.pipeline, linear(t * b * self.plan.layers[0].input))
-                            }
-                            TCommand::EmbedBackward { .. } => {
-                                (pipelines.get(TrainKernel::EmbedBackward)?.pipeline, linear(self.plan.layers[0].input))
-                            }
-                            TCommand::Loss => {
-                                (pipelines.get(TrainKernel::Loss)?.pipeline, linear(self.plan.head_rows()))
-                            }
-                            TCommand::SumSquares { .. } => {
-                                (pipelines.get(TrainKernel::SumSquares)?.pipeline, [1, 1, 1])
-                            }
-                            TCommand::Update { group } => (
-                                pipelines.get(TrainKernel::OptimizerUpdate)?.pipeline,
-                                linear(self.plan.groups[group].2),
-                            ),
-                            TCommand::Restore { group } => (
-                                pipelines.get(TrainKernel::OptimizerRestore)?.pipeline,
-                                linear(self.plan.groups[group].2),
-                            ),
-                            TCommand::Merge { .. } => (
-                                ctx.pipelines.get(Kernel::MergeDirections, 1, false)?.pipeline,
-                                linear_workgroups(
-                                    t * b * self.plan.layers[0].out,
-                                    crate::kernels::STEP_WORKGROUP,
-                                    MAX_WORKGROUPS as u32,
-                                ),
-                            ),
-                            TCommand::Clear(_) | TCommand::Copy { .. } => unreachable!("copies are not dispatches"),
-                        };
-                        pass.set_pipeline(&pipeline);
-                        pass.set_bind_group(0, group, offset.as_slice());
-                        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+                        if keep(&cmds[i]) {
+                            let (group, offset) = self.bound[i].as_ref().expect("dispatches are bound");
+                            let pipeline = match cmds[i].kernel() {
+                                Some(kernel) => ctx.train_pipelines()?.get(kernel)?.pipeline,
+                                None => ctx.pipelines.get(Kernel::MergeDirections, 1, false)?.pipeline,
+                            };
+                            let [x, y, z] = self.workgroups(&cmds[i]);
+                            pass.set_pipeline(&pipeline);
+                            pass.set_bind_group(0, group, offset.as_slice());
+                            pass.dispatch_workgroups(x, y, z);
+                        }
                         i += 1;
                     }
                     continue;
@@ -511,6 +480,52 @@ impl TrainWorkspace {
             i += 1;
         }
         Ok(())
+    }
+
+    /// The workgroups a dispatch takes.
+    fn workgroups(&self, cmd: &TCommand) -> [u32; 3] {
+        use crate::plan::train::{TRAIN_ROWS, TRAIN_WORKGROUP};
+        use crate::plan::train_step::{UPDATE_WORKGROUPS, norm_parts};
+        let (t, b) = (self.plan.steps, self.plan.batch);
+        let linear = |n: usize| linear_workgroups(n, TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
+        let quads = b.div_ceil(TRAIN_ROWS as usize);
+        // the step kernels: one invocation per unit (one workgroup for all units in the
+        // persistent walks), per quad of rows (per row in the finishes) and per direction
+        let step = |layer: usize, rows: usize, walk: bool| {
+            let ly = &self.plan.layers[layer];
+            let units = if walk { 1 } else { ly.hidden.div_ceil(TRAIN_WORKGROUP as usize) };
+            [units as u32, rows as u32, ly.dirs as u32]
+        };
+        match *cmd {
+            TCommand::Matmul { p, .. } => {
+                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1]
+            }
+            TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } | TCommand::StepInitial { layer } => {
+                step(layer, quads, false)
+            }
+            TCommand::StepFinish { layer, .. } | TCommand::StepBackwardFinish { layer, .. } => step(layer, b, false),
+            TCommand::Persistent { layer, .. } | TCommand::PersistentBackward { layer, .. } => step(layer, quads, true),
+            TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
+                linear(self.plan.size(TBuf::Dropped(layer)))
+            }
+            TCommand::Embed => linear(t * b * self.plan.layers[0].input),
+            TCommand::EmbedBackward { .. } => linear(self.plan.layers[0].input),
+            TCommand::Loss => linear(self.plan.head_rows()),
+            TCommand::SumSquares { group } => [norm_parts(self.plan.groups[group].2), 1, 1],
+            TCommand::SumSquaresFinish => [1, 1, 1],
+            TCommand::Update { group } | TCommand::Restore { group } => [
+                self.plan.groups[group].2.div_ceil(TRAIN_WORKGROUP as usize).clamp(1, UPDATE_WORKGROUPS as usize)
+                    as u32,
+                1,
+                1,
+            ],
+            TCommand::Merge { .. } => linear_workgroups(
+                t * b * self.plan.layers[0].out,
+                crate::kernels::STEP_WORKGROUP,
+                MAX_WORKGROUPS as u32,
+            ),
+            TCommand::Clear(_) | TCommand::Copy { .. } => unreachable!("copies are not dispatches"),
+        }
     }
 }
 
