@@ -333,6 +333,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("FLAG_MM_QUADS", crate::plan::train::FLAG_MM_QUADS),
         ("OPT_WORKGROUP", ts::OPT_WORKGROUP),
         ("NORM_PARTS", ts::NORM_PARTS),
+        ("LOSS_WORKGROUP", ts::LOSS_WORKGROUP),
         ("LOSS_CROSS_ENTROPY", ts::LOSS_CROSS_ENTROPY),
         ("LOSS_MSE", ts::LOSS_MSE),
         ("OPT_SGD", ts::OPT_SGD),
@@ -736,8 +737,11 @@ pub enum TrainKernel {
     /// The embedding's gather, and its gradient's sums per token.
     Embed,
     EmbedBackward,
-    /// The loss and its gradient per row.
+    /// The loss and its gradient per row, an invocation per row.
     Loss,
+    /// The loss and its gradient per row, a workgroup per row (heads of more than
+    /// `LOSS_WIDE_CLASSES` outputs).
+    LossWide,
     /// Sums of squares of a parameter group's gradients, in `NORM_PARTS` partial sums.
     SumSquares,
     /// Every group's partial sums of squares into its sums.
@@ -749,7 +753,7 @@ pub enum TrainKernel {
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 19] = [
+    pub const ALL: [TrainKernel; 20] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
@@ -765,6 +769,7 @@ impl TrainKernel {
         TrainKernel::Embed,
         TrainKernel::EmbedBackward,
         TrainKernel::Loss,
+        TrainKernel::LossWide,
         TrainKernel::SumSquares,
         TrainKernel::SumSquaresFinish,
         TrainKernel::OptimizerUpdate,
@@ -789,6 +794,7 @@ impl TrainKernel {
             TrainKernel::Embed => "embed",
             TrainKernel::EmbedBackward => "embed_backward",
             TrainKernel::Loss => "loss",
+            TrainKernel::LossWide => "loss_wide",
             TrainKernel::SumSquares => "sum_squares",
             TrainKernel::SumSquaresFinish => "sum_squares_finish",
             TrainKernel::OptimizerUpdate => "optimizer_update",
@@ -800,6 +806,7 @@ impl TrainKernel {
     pub fn file(self) -> &'static str {
         match self {
             TrainKernel::EmbedBackward => "embed",
+            TrainKernel::LossWide => "loss",
             TrainKernel::DropoutBackward => "dropout",
             TrainKernel::MatmulKk | TrainKernel::MatmulKn | TrainKernel::MatmulMn => "matmul_vec4",
             TrainKernel::TrainStepFinish | TrainKernel::TrainPersistent => "train_step",
@@ -855,7 +862,7 @@ impl TrainKernel {
             TrainKernel::Embed | TrainKernel::EmbedBackward => {
                 &[DynamicUniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite]
             }
-            TrainKernel::Loss => &[
+            TrainKernel::Loss | TrainKernel::LossWide => &[
                 Uniform(crate::gpu::LOSS_PARAMS_SIZE),
                 StorageRead,
                 StorageRead,

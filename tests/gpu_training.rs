@@ -6,7 +6,7 @@
 mod common;
 
 use wgpu_rnn::case::TrainCase;
-use wgpu_rnn::plan::train::Walk;
+use wgpu_rnn::plan::train::{TCommand, Walk};
 use wgpu_rnn::train::{self, StepStats, TrainModel, Trainer};
 
 fn gpu_trainer(case: &TrainCase, cfg: train::TrainConfig) -> Trainer {
@@ -378,11 +378,59 @@ fn wide_groups_norm_clip_and_update_as_the_cpu_reference() {
     assert!(after.m == moments.m && after.v == moments.v, "the moments came back");
 }
 
+/// Heads wider than `LOSS_WIDE_CLASSES` take a workgroup per row (`loss_wide`): cross-entropy
+/// and MSE at every step of packed sequences (rows past a length count for nothing) give the
+/// CPU reference's loss, gradient norm and head.
+#[test]
+fn wide_heads_lose_as_the_cpu_reference() {
+    use wgpu_rnn::plan::train_step::LOSS_WIDE_CLASSES;
+    use wgpu_rnn::random::{self, RandomConfig};
+    let classes = LOSS_WIDE_CLASSES + 37; // not a multiple of the workgroup
+    let (t, b) = (5, 3);
+    let stack = random::network(&RandomConfig::simple(wgpu_rnn::Cell::Lstm, 6, 8), 4, |s| s);
+    for loss in [train::LossKind::CrossEntropy, train::LossKind::Mse] {
+        let cfg = train::TrainConfig {
+            loss,
+            optimizer: train::Optimizer::sgd(0.1),
+            clip_norm: None,
+            clip_value: None,
+            dropout: Default::default(),
+        };
+        let targets = match loss {
+            train::LossKind::CrossEntropy => train::Targets::Classes((0..t * b).map(|i| (i * 331) % classes).collect()),
+            train::LossKind::Mse => {
+                train::Targets::Values((0..t * b * classes).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect())
+            }
+        };
+        let batch = train::Batch {
+            inputs: train::BatchInputs::Features((0..t * b * 6).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect()),
+            steps: t,
+            batch: b,
+            lengths: Some(vec![5, 2, 4]),
+            targets,
+            source: None,
+        };
+        let model = TrainModel::new(stack.clone(), None, classes, train::HeadMode::Steps, 3).expect("model");
+        let mut gpu = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+        assert!(gpu.plan(t, b).expect("a GPU plan").commands.contains(&TCommand::Loss { wide: true }));
+        let mut cpu = Trainer::new(&wgpu_rnn::Engine::cpu(), model, cfg).expect("trainer");
+        let (g, c) = (gpu.step(&batch).expect("gpu step"), cpu.step(&batch).expect("cpu step"));
+        assert!((g.loss - c.loss).abs() <= 1e-5 * c.loss.abs().max(1.0), "{loss:?}: {g:?} against {c:?}");
+        assert!((g.grad_norm - c.grad_norm).abs() <= 1e-4 * c.grad_norm, "{loss:?}: {g:?} against {c:?}");
+        let (gh, ch) = (gpu.model().expect("reads back").head, cpu.model().expect("reads back").head);
+        for (i, (a, b)) in gh.weight.iter().chain(&gh.bias).zip(ch.weight.iter().chain(&ch.bias)).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{loss:?}: head parameter {i}: gpu {a} cpu {b}");
+        }
+    }
+}
+
 /// The embedding's gradient over more positions (T*B) than one of its dispatches walks
 /// (`EMBED_ROWS`; lavapipe would cut a longer walk short) gives the CPU reference's update; a
 /// step whose kernels would still loop past the adapter's limit (lavapipe's llvmpipe ends an
-/// invocation's loops after 65535 iterations, silently: the loss over 30000 classes) is a typed
-/// error naming it, and the model stays as it was. On adapters without a limit it trains.
+/// invocation's loops after 65535 iterations, silently: the loss over 1400000 classes, even
+/// a workgroup per row) is a typed error naming it, and the model stays as it was. On adapters
+/// without a limit it trains. A head of 30000 classes (a workgroup per row) trains as the CPU
+/// reference does.
 #[test]
 fn long_loops_are_split_or_refused_at_the_adapters_loop_limit() {
     use wgpu_rnn::plan::train::EMBED_ROWS;
@@ -420,16 +468,28 @@ fn long_loops_are_split_or_refused_at_the_adapters_loop_limit() {
     for (i, (a, b)) in ge.iter().zip(ce).enumerate() {
         assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "embedding[{i}]: gpu {a} cpu {b}");
     }
-    let wide = TrainModel::new(stack, Some(5), 30000, train::HeadMode::Last, 2).expect("model");
-    let mut trainer = Trainer::new(common::gpu(), wide.clone(), cfg).expect("trainer");
+    // a head of 30000 classes takes a workgroup per row (loss_wide): its loops stay short
+    let wide = TrainModel::new(stack.clone(), Some(5), 30000, train::HeadMode::Last, 2).expect("model");
+    let mut gpu = Trainer::new(common::gpu(), wide.clone(), cfg).expect("trainer");
+    let mut cpu = Trainer::new(&wgpu_rnn::Engine::cpu(), wide.clone(), cfg).expect("trainer");
+    let (g, c) = (gpu.step(&batch(2, 3, 30000)).expect("gpu step"), cpu.step(&batch(2, 3, 30000)).expect("cpu"));
+    assert!((g.loss - c.loss).abs() <= 1e-4 * c.loss.abs().max(1.0), "loss {} against {}", g.loss, c.loss);
+    assert!((g.grad_norm - c.grad_norm).abs() <= 1e-4 * c.grad_norm, "norm {} against {}", g.grad_norm, c.grad_norm);
+    let (gh, ch) = (gpu.model().expect("reads back").head, cpu.model().expect("reads back").head);
+    for (i, (a, b)) in gh.weight.iter().chain(&gh.bias).zip(ch.weight.iter().chain(&ch.bias)).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "head parameter {i}: gpu {a} cpu {b}");
+    }
+    // one whose loss would still loop past the limit (three passes of 1400000 / 64)
+    let widest = TrainModel::new(stack, Some(5), 1_400_000, train::HeadMode::Last, 2).expect("model");
+    let mut trainer = Trainer::new(common::gpu(), widest.clone(), cfg).expect("trainer");
     let limit = common::gpu().context().expect("a GPU engine").loop_limit();
-    match (limit, trainer.step(&batch(2, 3, 30000))) {
+    match (limit, trainer.step(&batch(2, 3, 1_400_000))) {
         (Some(limit), Err(e)) => {
-            assert!(3 * 30000 > limit);
+            assert!(3 * 1_400_000 / 64 > limit);
             let msg = e.to_string();
-            assert!(msg.contains("30000 classes") && msg.contains("65535"), "{msg}");
+            assert!(msg.contains("1400000 classes") && msg.contains("65535"), "{msg}");
             assert_eq!(trainer.steps(), 0, "a refused step is no step");
-            assert_eq!(trainer.model().expect("reads back"), wide, "the model is unchanged");
+            assert!(trainer.model().expect("reads back") == widest, "the model is unchanged");
         }
         (None, Ok(stats)) => assert!(stats.loss.is_finite()),
         (limit, other) => panic!("limit {limit:?}: {other:?}"),

@@ -3,7 +3,9 @@
 //! for them, and which version of `matmul` runs each product.
 
 use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan, Walk};
-use wgpu_rnn::plan::train_step::{Initial, NORM_PARTS, NORM_SHARE, OPT_WORKGROUP, StepShape, norm_parts};
+use wgpu_rnn::plan::train_step::{
+    Initial, LOSS_WIDE_CLASSES, LOSS_WORKGROUP, NORM_PARTS, NORM_SHARE, OPT_WORKGROUP, StepShape, norm_parts,
+};
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::spec::{Cell, Direction, MergeMode};
 
@@ -371,6 +373,18 @@ fn loops_past_a_drivers_limit_are_named() {
     assert_eq!(what(&wide, 150), None);
     let (_, why) = wide.longest_loop_beyond(149).expect("beyond");
     assert!(why.contains("50 classes"), "{why}");
+    // heads past LOSS_WIDE_CLASSES take a workgroup per row: three passes in strides of it, and
+    // a reduction's log2 twice
+    let loss_of = |p: &TrainPlan| p.commands.iter().find(|c| matches!(c, TCommand::Loss { .. })).cloned();
+    assert_eq!(loss_of(&wide), Some(TCommand::Loss { wide: false }));
+    let at_most = TrainPlan::training_step(&net, shape(None, LOSS_WIDE_CLASSES), t, b);
+    assert_eq!(loss_of(&at_most), Some(TCommand::Loss { wide: false }));
+    let vocab = TrainPlan::training_step(&net, shape(None, 30000), t, b);
+    assert_eq!(loss_of(&vocab), Some(TCommand::Loss { wide: true }));
+    let loops = 3 * 30000usize.div_ceil(LOSS_WORKGROUP as usize) + 2 * LOSS_WORKGROUP.ilog2() as usize;
+    assert_eq!(what(&vocab, loops - 1), Some("classes"));
+    assert_eq!(what(&vocab, loops), None);
+    assert_eq!(what(&vocab, 65535), None, "lavapipe's limit");
     let (t, b) = (3, EMBED_ROWS); // 3 * EMBED_ROWS positions
     let embedded = TrainPlan::training_step(&net, shape(Some((9, 4)), 5), t, b);
     let firsts: Vec<usize> = embedded

@@ -457,8 +457,9 @@ pub enum TCommand {
     /// `embed_backward`: adds to `EmbGrad` what `DIn(0)` holds at the positions `first ..
     /// first + EMBED_ROWS` of `Ids`.
     EmbedBackward { first: usize },
-    /// `loss`: `DLogits` and `RowLoss` from `Logits` and `Targets`.
-    Loss,
+    /// `loss` (`loss_wide` when `wide`: a head of more than `LOSS_WIDE_CLASSES` outputs):
+    /// `DLogits` and `RowLoss` from `Logits` and `Targets`.
+    Loss { wide: bool },
     /// `sum_squares` of parameter group g's gradients into its partial sums in `Stats`.
     SumSquares { group: usize },
     /// `sum_squares_finish`: every group's partial sums into its sums of squares.
@@ -491,7 +492,8 @@ impl TCommand {
             TCommand::DropoutBackward { .. } => TrainKernel::DropoutBackward,
             TCommand::Embed => TrainKernel::Embed,
             TCommand::EmbedBackward { .. } => TrainKernel::EmbedBackward,
-            TCommand::Loss => TrainKernel::Loss,
+            TCommand::Loss { wide: false } => TrainKernel::Loss,
+            TCommand::Loss { wide: true } => TrainKernel::LossWide,
             TCommand::SumSquares { .. } => TrainKernel::SumSquares,
             TCommand::SumSquaresFinish => TrainKernel::SumSquaresFinish,
             TCommand::Update { .. } => TrainKernel::OptimizerUpdate,
@@ -1022,7 +1024,7 @@ impl TrainPlan {
                 TCommand::DropoutBackward { layer } => v.push(TBuf::DIn(layer + 1)),
                 TCommand::Embed => v.extend([TBuf::Ids, TBuf::EmbW, TBuf::X]),
                 TCommand::EmbedBackward { .. } => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
-                TCommand::Loss => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
+                TCommand::Loss { .. } => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
                 TCommand::SumSquaresFinish => v.push(TBuf::Stats),
                 TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
                     let (p, g, _) = self.groups[group];
@@ -1067,15 +1069,25 @@ impl TrainPlan {
     /// The first loop of the plan's kernels that runs more than `limit` iterations in one
     /// invocation, as (what sets it, a description), or `None`. The products, the embedding's
     /// gradient and the persistent walks are split within any such limit; these are not: the
-    /// loss loops three times over the classes, the norm over a parameter group in strides of
-    /// `OPT_WORKGROUP * NORM_PARTS` (the update and its restore stride wider).
+    /// loss loops three times over the classes (in strides of `LOSS_WORKGROUP` for a wide
+    /// head), the norm over a parameter group in strides of `OPT_WORKGROUP * NORM_PARTS` (the
+    /// update and its restore stride wider).
     pub fn longest_loop_beyond(&self, limit: usize) -> Option<(&'static str, String)> {
+        use super::train_step::{LOSS_WORKGROUP, OPT_WORKGROUP, norm_parts};
         let classes = self.head.map_or(0, |h| h.classes);
         let widest = self.groups.iter().map(|g| g.2).max().unwrap_or(0);
-        let opt = super::train_step::OPT_WORKGROUP as usize;
-        let stride = opt * super::train_step::norm_parts(widest) as usize;
-        if self.commands.contains(&TCommand::Loss) && 3 * classes > limit {
-            Some(("classes", format!("the loss loops three times over {classes} classes in one invocation")))
+        let opt = OPT_WORKGROUP as usize;
+        let stride = opt * norm_parts(widest) as usize;
+        let loss = self.commands.iter().find_map(|c| match *c {
+            TCommand::Loss { wide: false } => Some((3 * classes, "in one invocation".to_string())),
+            TCommand::Loss { wide: true } => {
+                let per = LOSS_WORKGROUP as usize;
+                Some((3 * classes.div_ceil(per) + 2 * per.ilog2() as usize, format!("{per} per pass")))
+            }
+            _ => None,
+        });
+        if let Some((_, how)) = loss.filter(|(loops, _)| *loops > limit) {
+            Some(("classes", format!("the loss loops three times over {classes} classes, {how}")))
         } else if widest.div_ceil(stride) + opt.ilog2() as usize > limit {
             let why = format!("the gradient norm loops over {widest} parameters of a group, {stride} per pass");
             Some(("model", why))

@@ -27,6 +27,11 @@ pub fn norm_parts(len: usize) -> u32 {
 /// `TRAIN_WORKGROUP` invocations keep enough loads in flight for a GPU's memory.
 pub const UPDATE_WORKGROUPS: u32 = 4096;
 const _: () = assert!(UPDATE_WORKGROUPS as usize * super::train::TRAIN_WORKGROUP as usize >= 1 << 18);
+/// Heads of more outputs than this take `loss_wide` (a workgroup per row) rather than `loss`
+/// (an invocation per row, serial over the outputs).
+pub const LOSS_WIDE_CLASSES: usize = 1024;
+/// Invocations per workgroup of `loss_wide` (WGSL `LOSS_WORKGROUP`, a power of two).
+pub const LOSS_WORKGROUP: u32 = 64;
 /// `LossParams::kind` (WGSL `LOSS_*`).
 pub const LOSS_CROSS_ENTROPY: u32 = 0;
 pub const LOSS_MSE: u32 = 1;
@@ -304,7 +309,7 @@ impl TrainPlan {
             };
             cmds.push(TCommand::Matmul { p, a: buf, b: TBuf::HeadW, c: TBuf::Logits });
         }
-        cmds.push(TCommand::Loss);
+        cmds.push(TCommand::Loss { wide: c > LOSS_WIDE_CLASSES });
         let colsum = |m: usize, a: TBuf, a_k: usize, k: usize, c: TBuf, c_off: usize| TCommand::Matmul {
             p: Matmul { m, n: 1, k, a_m: 1, a_k, c_off, c_m: 1, ..Matmul::default() },
             a,

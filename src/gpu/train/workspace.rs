@@ -317,12 +317,13 @@ impl TrainWorkspace {
                     let offset = (first / crate::plan::train::EMBED_ROWS) as u64 * stride;
                     Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), res), Some(offset as u32)))
                 }
-                TCommand::Loss => {
+                TCommand::Loss { .. } => {
                     let res =
                         [TBuf::Logits, TBuf::Targets, TBuf::Lens, TBuf::DLogits, TBuf::RowLoss].map(|x| whole(buf(x)));
                     let mut all = vec![whole(&loss_params)];
                     all.extend(res);
-                    Some((group(&pipelines.get(TrainKernel::Loss)?.layout, "wgpu-rnn.loss", all), None))
+                    let kernel = cmd.kernel().expect("a training kernel");
+                    Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), all), None))
                 }
                 TCommand::SumSquares { .. }
                 | TCommand::Update { .. }
@@ -510,7 +511,8 @@ impl TrainWorkspace {
             }
             TCommand::Embed => linear(t * b * self.plan.layers[0].input),
             TCommand::EmbedBackward { .. } => linear(self.plan.layers[0].input),
-            TCommand::Loss => linear(self.plan.head_rows()),
+            TCommand::Loss { wide: false } => linear(self.plan.head_rows()),
+            TCommand::Loss { wide: true } => linear_workgroups(self.plan.head_rows(), 1, MAX_WORKGROUPS as u32),
             TCommand::SumSquares { group } => [norm_parts(self.plan.groups[group].2), 1, 1],
             TCommand::SumSquaresFinish => [1, 1, 1],
             TCommand::Update { group } | TCommand::Restore { group } => [
