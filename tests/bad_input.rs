@@ -332,6 +332,23 @@ fn bench_train_runs_the_walk_it_is_asked_for_times_its_kernels_and_refuses_forwa
         let ms = timed.iter().find(|(n, _)| *n == kernel).unwrap_or_else(|| panic!("{kernel}: {line}")).1;
         assert!(ms > 0.0 && ms.is_finite(), "{kernel}: {line}");
     }
+    // the global --walk (and WGPU_RNN_WALK): named in `info`, unknown names refused
+    let info = |walk: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(walk).arg("info").env_remove("WGPU_RNN_WALK");
+        if let Some(v) = env {
+            cmd.env("WGPU_RNN_WALK", v);
+        }
+        cmd.output().expect("runs")
+    };
+    let out = info(&["--walk", "persistent"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("training walk: persistent (--walk or WGPU_RNN_WALK)"));
+    let out = info(&[], Some("small"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("training walk: small"));
+    for bad in [info(&["--walk", "sideways"], None), info(&[], Some("sideways"))] {
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("sideways"));
+    }
     let refused = bench("split1");
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -495,3 +495,27 @@ fn long_loops_are_split_or_refused_at_the_adapters_loop_limit() {
         (limit, other) => panic!("limit {limit:?}: {other:?}"),
     }
 }
+
+/// The engine's walk option (`GpuOptions::walk`, `--walk`, `WGPU_RNN_WALK`) is every trainer's
+/// default on it; a trainer's own `set_walk` still wins, and `None` goes back to the option.
+#[test]
+fn the_engines_walk_is_its_trainers_default() {
+    use wgpu_rnn::engine::EngineOptions;
+    let case = TrainCase::load(&common::data_files("train")[0]).expect("loads");
+    let persistent = |t: &Trainer| t.plan(3, 2).expect("a GPU plan").layers.iter().all(|l| l.persistent);
+    let mut opts = EngineOptions::from_env().expect("options");
+    opts.require_gpu = true;
+    opts.gpu.walk = Some(Walk::Persistent);
+    let engine = wgpu_rnn::Engine::with_options(&opts).expect("a GPU engine");
+    assert_eq!(engine.context().expect("a GPU").training_walk(), Walk::Persistent);
+    let mut t = Trainer::new(&engine, case.model.clone(), case.config).expect("trainer");
+    assert!(persistent(&t), "the engine's walk");
+    t.set_walk(Some(Walk::PerStep));
+    assert!(!persistent(&t), "the trainer's own");
+    t.set_walk(None);
+    assert!(persistent(&t), "back to the engine's");
+    assert_eq!(Walk::parse(" Per-Step ").expect("parses"), Some(Walk::PerStep));
+    assert_eq!(Walk::parse("auto").expect("parses"), None);
+    let e = Walk::parse("sideways").expect_err("no such walk");
+    assert!(e.to_string().contains("sideways") && e.to_string().contains("per-step"), "{e}");
+}

@@ -42,6 +42,11 @@ struct Cli {
     /// (env WGPU_RNN_BUILD)
     #[arg(long, global = true, value_parser = ["auto", "portable", "lanes", "lanes-wide"])]
     build: Option<String>,
+    /// How training passes walk through time: auto (persistent for small layers on GPUs,
+    /// per-step kernels on CPU drivers), per-step, persistent (every layer up to H 128) or small
+    /// (env WGPU_RNN_WALK); `bench --train --variant` overrides it
+    #[arg(long, global = true, value_parser = ["auto", "per-step", "persistent", "small"])]
+    walk: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +230,15 @@ fn main() -> ExitCode {
             }
         },
         None => {}
+    }
+    if let Some(w) = cli.walk.as_deref() {
+        match wgpu_rnn::plan::train::Walk::parse(w) {
+            Ok(walk) => opts.gpu.walk = walk,
+            Err(e) => {
+                eprintln!("wgpu-rnn: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     opts.require_gpu |= cli.require_gpu;
     let engine = match Engine::with_options(&opts) {
@@ -505,6 +519,11 @@ fn info(engine: &Engine) -> ExitCode {
             KernelBuild::Lanes => "*_lanes kernels: loads shared across subgroup lanes",
             KernelBuild::LanesWide => "*_lanes kernels, floats read as 64-bit pairs",
         }
+    );
+    println!(
+        "training walk: {} ({})",
+        ctx.training_walk().name(),
+        if ctx.walk.is_some() { "--walk or WGPU_RNN_WALK" } else { "by adapter" }
     );
     println!(
         "pipeline cache: {} ({} pipelines compiled so far: each kernel compiles on first use)",

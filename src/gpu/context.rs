@@ -24,11 +24,15 @@ pub struct GpuOptions {
     /// Where compiled pipelines are kept between runs (`pipeline_cache`). Env
     /// `WGPU_RNN_PIPELINE_CACHE=off|DIR` (unset: the platform's cache directory).
     pub pipeline_cache: CacheSetting,
+    /// How training passes walk through time (`GpuContext::walk`): `None` decides by adapter
+    /// (persistent for small layers on GPUs, per-step kernels on CPU drivers). Env
+    /// `WGPU_RNN_WALK=per-step|persistent|small` (`auto` or empty: by adapter).
+    pub walk: Option<crate::plan::train::Walk>,
 }
 
 impl GpuOptions {
     /// Options read from `WGPU_RNN_BACKEND`, `WGPU_RNN_ADAPTER`, `WGPU_RNN_CHECKED_SHADERS`,
-    /// `WGPU_RNN_BUILD` and `WGPU_RNN_PIPELINE_CACHE`.
+    /// `WGPU_RNN_BUILD`, `WGPU_RNN_PIPELINE_CACHE` and `WGPU_RNN_WALK`.
     pub fn from_env() -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
         Ok(GpuOptions {
@@ -41,6 +45,10 @@ impl GpuOptions {
                 Some(v) => Some(KernelBuild::parse(&v)?),
             },
             pipeline_cache: var("WGPU_RNN_PIPELINE_CACHE").map_or(CacheSetting::Default, |v| CacheSetting::parse(&v)),
+            walk: match var("WGPU_RNN_WALK") {
+                None => None,
+                Some(v) => crate::plan::train::Walk::parse(&v)?,
+            },
         })
     }
 
@@ -135,6 +143,9 @@ pub struct GpuContext {
     /// subgroup, and there also floats read as 64-bit pairs where the device has
     /// `SHADER_INT64`; elsewhere the portable kernels.
     pub build: KernelBuild,
+    /// How training passes walk through time unless a trainer sets its own
+    /// (`GpuOptions::walk`; `None`: by adapter, [`GpuContext::training_walk`]).
+    pub walk: Option<crate::plan::train::Walk>,
     backend: wgpu::Backend,
     /// The forward kernels, each compiled the first time a plan needs it.
     pub(crate) pipelines: Pipelines,
@@ -373,6 +384,18 @@ impl GpuContext {
         }
     }
 
+    /// How training passes walk through time unless a trainer sets its own: the engine's
+    /// `GpuOptions::walk` when set, else persistent for small layers where the device runs the
+    /// persistent kernels well (GPUs, `Walk::Small`), per-step kernels elsewhere.
+    pub fn training_walk(&self) -> crate::plan::train::Walk {
+        use crate::plan::train::Walk;
+        match self.walk {
+            Some(walk) => walk,
+            None if self.fit().persistent => Walk::Small,
+            None => Walk::PerStep,
+        }
+    }
+
     /// The training kernels' pipelines (each compiled on its first use: a device that never
     /// trains does not pay for them). They drop runtime checks as the step kernels do.
     pub(crate) fn train_pipelines(&self) -> Result<&crate::gpu::train::TrainPipelines> {
@@ -436,6 +459,7 @@ impl GpuContext {
             queue,
             checked_shaders,
             build,
+            walk: opts.walk,
             backend,
             pipelines,
             train,

@@ -73,6 +73,29 @@ pub enum Walk {
 }
 
 impl Walk {
+    /// Every walk, by [`Walk::name`].
+    pub const ALL: [Walk; 3] = [Walk::PerStep, Walk::Persistent, Walk::Small];
+
+    /// Its name on the command line and in `WGPU_RNN_WALK`: `per-step`, `persistent`, `small`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Walk::PerStep => "per-step",
+            Walk::Persistent => "persistent",
+            Walk::Small => "small",
+        }
+    }
+
+    /// Parses a walk's name; `auto` (or nothing) is `None`, the device's default.
+    pub fn parse(s: &str) -> crate::Result<Option<Walk>> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.is_empty() || s == "auto" {
+            return Ok(None);
+        }
+        Self::ALL.into_iter().find(|w| w.name() == s).map(Some).ok_or_else(|| {
+            crate::Error::invalid("walk", format!("unknown walk `{s}` (auto, per-step, persistent, small)"))
+        })
+    }
+
     /// Whether layer `ly` walks persistently: with `Persistent`, every layer the kernels hold
     /// (H up to `PERSISTENT_UNITS`, one unit per invocation).
     pub fn persistent(self, ly: &TrainLayer) -> bool {

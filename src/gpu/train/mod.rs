@@ -113,7 +113,7 @@ pub struct GpuTrainer {
     layers: Vec<TrainLayer>,
     weights: Vec<wgpu::Buffer>,
     grads: Vec<wgpu::Buffer>,
-    /// How the layers walk through time (`stepper::default_walk` unless set).
+    /// How the layers walk through time (`GpuContext::training_walk` unless set).
     walk: Walk,
     workspace: Mutex<Option<TrainWorkspace>>,
 }
@@ -163,7 +163,7 @@ impl GpuTrainer {
                 .collect();
             (weights, grads)
         })?;
-        let walk = stepper::default_walk(&ctx);
+        let walk = ctx.training_walk();
         Ok(GpuTrainer { ctx, net, layers, weights, grads, walk, workspace: Mutex::new(None) })
     }
 
@@ -180,7 +180,7 @@ impl GpuTrainer {
     /// Forces how the layers walk through time (`None`: the device's default); the next call
     /// makes a new workspace.
     pub fn set_walk(&mut self, walk: Option<Walk>) {
-        self.walk = walk.unwrap_or_else(|| stepper::default_walk(&self.ctx));
+        self.walk = walk.unwrap_or_else(|| self.ctx.training_walk());
         *self.workspace.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
     }
 

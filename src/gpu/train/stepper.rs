@@ -109,7 +109,7 @@ impl GpuStepper {
         model.validate()?;
         cfg.validate()?;
         ctx.train_pipelines()?;
-        let walk = default_walk(&ctx);
+        let walk = ctx.training_walk();
         let shape = StepShape { walk, ..StepShape::of(&model, &cfg) };
         let layers = TrainLayer::of(&model.stack);
         let encoder = model.encoder.as_ref().map(|enc| {
@@ -607,7 +607,7 @@ impl GpuStepper {
     /// small layers on GPUs and per-step kernels on CPU drivers). The next step makes new
     /// workspaces.
     pub fn set_walk(&mut self, walk: Option<Walk>) {
-        self.shape.walk = walk.unwrap_or_else(|| default_walk(&self.ctx));
+        self.shape.walk = walk.unwrap_or_else(|| self.ctx.training_walk());
         self.workspace = None;
         self.eval_workspace = None;
         if let Some(enc) = &mut self.encoder {
@@ -645,12 +645,6 @@ impl GpuStepper {
     pub fn dispatches(&self, t: usize, b: usize) -> usize {
         self.plan(t, b).commands.iter().filter(|c| c.is_dispatch()).count()
     }
-}
-
-/// How a device's training passes walk through time by default: persistent for small layers
-/// where the device runs the persistent kernels well (GPUs), per-step kernels elsewhere.
-pub(crate) fn default_walk(ctx: &GpuContext) -> Walk {
-    if ctx.fit().persistent { Walk::Small } else { Walk::PerStep }
 }
 
 /// The first of the parts read back (`Stats`).
