@@ -27,6 +27,23 @@ fn plan(
     TrainPlan::new(&random::network(&cfg, 1, |s| s), t, b)
 }
 
+/// A training step's shape: an embedding of (vocab, width) or data in front, a head of
+/// `classes` outputs at every step over `head_in` features, cross-entropy, no dropout, zero
+/// initial state, per-step kernels.
+fn step_shape(embedding: Option<(usize, usize)>, head_in: usize, classes: usize) -> StepShape {
+    StepShape {
+        embedding,
+        head_in,
+        classes,
+        head_mode: wgpu_rnn::train::HeadMode::Steps,
+        loss: wgpu_rnn::train::LossKind::CrossEntropy,
+        dropout: false,
+        recurrent_dropout: false,
+        initial: Initial::Zero,
+        walk: Walk::PerStep,
+    }
+}
+
 #[test]
 fn each_layer_takes_two_dispatches_per_step_and_a_few_matmuls() {
     for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
@@ -102,15 +119,9 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
     cfg.proj_size = 3;
     let net = random::network(&cfg, 1, |s| s);
     let shape = |recurrent_dropout| StepShape {
-        embedding: None,
-        head_in: 3,
-        classes: 2,
-        head_mode: wgpu_rnn::train::HeadMode::Steps,
         loss: wgpu_rnn::train::LossKind::Mse,
-        dropout: false,
         recurrent_dropout,
-        initial: Initial::Zero,
-        walk: Walk::PerStep,
+        ..step_shape(None, 3, 2)
     };
     let t = 9;
     let folded = TrainPlan::training_step(&net, shape(false), t, 4);
@@ -306,17 +317,7 @@ fn long_products_are_split_into_accumulating_chunks() {
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 5, 7), 1, |s| s);
     let (t, b) = (MATMUL_K_CHUNK / 10 + 3, 25); // T*B = 2.5 chunks and some
     let rows = t * b;
-    let shape = StepShape {
-        embedding: None,
-        head_in: 7,
-        classes: 2,
-        head_mode: wgpu_rnn::train::HeadMode::Steps,
-        loss: wgpu_rnn::train::LossKind::Mse,
-        dropout: false,
-        recurrent_dropout: false,
-        initial: Initial::Zero,
-        walk: Walk::PerStep,
-    };
+    let shape = StepShape { loss: wgpu_rnn::train::LossKind::Mse, ..step_shape(None, 7, 2) };
     let products = |p: &TrainPlan| -> Vec<(Matmul, TBuf)> {
         p.commands
             .iter()
@@ -355,17 +356,7 @@ fn long_products_are_split_into_accumulating_chunks() {
 fn loops_past_a_drivers_limit_are_named() {
     use wgpu_rnn::plan::train::EMBED_ROWS;
     let net = random::network(&RandomConfig::simple(Cell::Gru, 4, 6), 1, |s| s);
-    let shape = |embedding, classes| StepShape {
-        embedding,
-        head_in: 6,
-        classes,
-        head_mode: wgpu_rnn::train::HeadMode::Steps,
-        loss: wgpu_rnn::train::LossKind::CrossEntropy,
-        dropout: false,
-        recurrent_dropout: false,
-        initial: Initial::Zero,
-        walk: Walk::PerStep,
-    };
+    let shape = |embedding, classes| step_shape(embedding, 6, classes);
     let (t, b) = (10, 12);
     let what = |p: &TrainPlan, limit| p.longest_loop_beyond(limit).map(|(what, _)| what);
     let wide = TrainPlan::training_step(&net, shape(None, 50), t, b);
@@ -417,18 +408,7 @@ fn norms_take_workgroups_by_group_size_and_one_finish() {
     assert_eq!(norm_parts(100 * share), 100);
     assert_eq!(norm_parts(NORM_PARTS as usize * share * 7), NORM_PARTS, "at most NORM_PARTS");
     let net = random::network(&RandomConfig::simple(Cell::Lstm, 5, 7), 1, |s| s);
-    let shape = StepShape {
-        embedding: Some((40, 5)),
-        head_in: 7,
-        classes: 3,
-        head_mode: wgpu_rnn::train::HeadMode::Steps,
-        loss: wgpu_rnn::train::LossKind::CrossEntropy,
-        dropout: false,
-        recurrent_dropout: false,
-        initial: Initial::Zero,
-        walk: Walk::PerStep,
-    };
-    let p = TrainPlan::training_step(&net, shape, 4, 2);
+    let p = TrainPlan::training_step(&net, step_shape(Some((40, 5)), 7, 3), 4, 2);
     let groups = p.groups.len();
     assert!(groups >= 3, "embedding, layer and head: {groups}");
     let at = |f: &dyn Fn(&TCommand) -> bool| p.commands.iter().position(f).expect("present");
@@ -466,17 +446,7 @@ fn the_input_gradient_is_computed_only_where_it_is_used() {
         1,
         |s| s,
     );
-    let shape = |embedding| StepShape {
-        embedding,
-        head_in: 14,
-        classes: 3,
-        head_mode: wgpu_rnn::train::HeadMode::Steps,
-        loss: wgpu_rnn::train::LossKind::CrossEntropy,
-        dropout: false,
-        recurrent_dropout: false,
-        initial: Initial::Zero,
-        walk: Walk::PerStep,
-    };
+    let shape = |embedding| step_shape(embedding, 14, 3);
     let into_din0 =
         |p: &TrainPlan| p.commands.iter().filter(|c| matches!(c, TCommand::Matmul { c: TBuf::DIn(0), .. })).count();
     let bare = TrainPlan::new(&net, 4, 2);

@@ -31,6 +31,12 @@ struct LossParams {
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(5) var<storage, read_write> row_loss: array<f32>;
 
+// Whether row r counts toward the loss: every row of a head on the final states, a step's row
+// while its sequence runs.
+fn row_counts(r: u32) -> bool {
+    return lo.steps == 0u || r / lo.batch < lens[r % lo.batch];
+}
+
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn loss(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let r = gid.x + gid.y * groups.x * TRAIN_WORKGROUP;
@@ -39,8 +45,7 @@ fn loss(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let C = lo.classes;
     let z = r * C;
-    let counts = lo.steps == 0u || r / lo.batch < lens[r % lo.batch];
-    if (!counts) {
+    if (!row_counts(r)) {
         for (var c = 0u; c < C; c++) {
             dlogits[z + c] = 0.0;
         }
@@ -103,8 +108,7 @@ fn loss_wide(
     }
     let C = lo.classes;
     let z = r * C;
-    let counts = lo.steps == 0u || r / lo.batch < lens[r % lo.batch];
-    if (!counts) {
+    if (!row_counts(r)) {
         for (var c = li; c < C; c += LOSS_WORKGROUP) {
             dlogits[z + c] = 0.0;
         }
