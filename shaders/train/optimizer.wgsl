@@ -22,10 +22,10 @@
 //                       without the host reading anything; otherwise each invocation returns
 //                       at once.
 // Versions:
-//   sum_squares (one workgroup per group), optimizer_update/restore (one invocation per
-//   parameter): the first, serial over a group and an invocation per weight to wake.
-//   this file: the norm over NORM_PARTS workgroups per group plus a finish, the update and
-//   the restore grid-stride.
+//   first     the norm in one workgroup per group, an update and a restore invocation per
+//             parameter, copies of the parameters and moments before every update
+//   this file the norm in up to NORM_PARTS workgroups per group and a finish; the update and
+//             the restore strided, the update backing up what it overwrites
 
 // Keep in sync with `gpu::train::params::GroupParams` and `OptimizerParams` (Rust).
 struct GroupParams {
