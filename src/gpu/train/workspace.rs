@@ -423,6 +423,7 @@ impl TrainWorkspace {
     /// kernel in isolation, for timing (`bench --train --breakdown`). What it computes is
     /// meaningless (the kernels before it did not run), and an optimizer update among the
     /// kept ones changes the parameters.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn record_kernels(
         &self,
         ctx: &GpuContext,
