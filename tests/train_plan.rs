@@ -428,6 +428,7 @@ fn norms_take_workgroups_by_group_size_and_one_finish() {
     assert_eq!(p.commands.iter().filter(|c| **c == TCommand::SumSquaresFinish).count(), 1);
     // the loss, a failure flag, the sums per group, then every group's partial sums
     assert_eq!(p.size(TBuf::Stats), 2 + 2 * groups + 2 * groups * NORM_PARTS as usize);
+    assert_eq!(p.stats_read(), 2 + 2 * groups, "a step reads back the sums, not the partial sums");
     // every dispatch names its entry point (bench --train --breakdown times them by it)
     for c in &p.commands {
         assert_eq!(c.entry_point().is_some(), c.is_dispatch(), "{c:?}");

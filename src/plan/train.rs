@@ -1119,6 +1119,12 @@ impl TrainPlan {
         }
     }
 
+    /// The floats at the start of `Stats` a step reads back: the loss, the failure flag and
+    /// each parameter group's sums of squares, not the partial sums behind them.
+    pub fn stats_read(&self) -> usize {
+        2 + 2 * self.groups.len()
+    }
+
     /// Bytes of the saved activations (the tapes) of all layers.
     pub fn tape_bytes(&self) -> usize {
         (0..self.layers.len()).map(|l| 4 * self.size(TBuf::Tape(l))).sum()

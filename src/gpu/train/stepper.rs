@@ -215,7 +215,7 @@ impl GpuStepper {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn last_stats(&self) -> Result<StepStats> {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
-        let parts = [(ws.buffer(TBuf::Stats), ws.plan.size(TBuf::Stats))];
+        let parts = [(ws.buffer(TBuf::Stats), ws.plan.stats_read())];
         let stats = first(self.read("reading the last step's statistics", &parts)?);
         self.stats_of(&stats)
     }
@@ -223,7 +223,7 @@ impl GpuStepper {
     /// [`Self::last_stats`] for async code, and the only form in a browser.
     pub async fn last_stats_async(&self) -> Result<StepStats> {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
-        let parts = [(ws.buffer(TBuf::Stats), ws.plan.size(TBuf::Stats))];
+        let parts = [(ws.buffer(TBuf::Stats), ws.plan.stats_read())];
         let read = self.ctx.scoped_async("reading the last step's statistics", || Ok(self.start_read(&parts))).await?;
         self.stats_of(&first(self.ctx.settled("reading the last step's statistics", read.settle().await)?))
     }
@@ -286,7 +286,7 @@ impl GpuStepper {
                 queue.submit([encoder.finish()]);
                 return Ok(None);
             }
-            let n = ws.plan.size(TBuf::Stats);
+            let n = ws.plan.stats_read();
             Ok(Some(PendingReads::start(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])))
         })?
     }
@@ -337,7 +337,7 @@ impl GpuStepper {
                 queue.submit([encoder.finish()]);
                 return Ok(None);
             }
-            let n = dec_ws.plan.size(TBuf::Stats);
+            let n = dec_ws.plan.stats_read();
             Ok(Some(PendingReads::start(device, queue, encoder, &[(dec_ws.buffer(TBuf::Stats), n)])))
         })?
     }
