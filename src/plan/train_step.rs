@@ -21,6 +21,7 @@ pub const NORM_SHARE: usize = 64;
 pub fn norm_parts(len: usize) -> u32 {
     len.div_ceil(OPT_WORKGROUP as usize * NORM_SHARE).clamp(1, NORM_PARTS as usize) as u32
 }
+
 /// Most workgroups of an `optimizer_update` or `optimizer_restore`, which stride over the
 /// group's parameters: an invocation computes the clip coefficient once for all of its share,
 /// and a group of fewer parameters than these invocations wakes one per parameter. 4096 of
@@ -374,7 +375,7 @@ impl TrainPlan {
             TBuf::HeadW | TBuf::HeadGradW => c * (head.head_in + 1),
             TBuf::Logits | TBuf::DLogits => rows * c,
             TBuf::RowLoss => rows,
-            TBuf::Stats => 2 + 2 * self.groups.len() * (1 + NORM_PARTS as usize),
+            TBuf::Stats => self.stats_read() + 2 * self.groups.len() * NORM_PARTS as usize,
             TBuf::OptM(g) | TBuf::OptV(g) | TBuf::BackP(g) | TBuf::BackM(g) | TBuf::BackV(g) => group_len(g),
             other => unreachable!("{other:?} is sized by TrainPlan::size"),
         }

@@ -634,10 +634,11 @@ impl GpuStepper {
         self.step_unread(batch)?;
         let ws = self.workspace.as_ref().expect("the step made its workspace");
         let start = std::time::Instant::now();
+        let mut dispatches = 0;
         let gpu_ms = self.ctx.run_timed("wgpu-rnn.train.kernels", |encoder| {
-            self.ctx.scoped("recording kernels", || ws.record_kernels(&self.ctx, encoder, &keep))?
+            dispatches = self.ctx.scoped("recording kernels", || ws.record_kernels(&self.ctx, encoder, &keep))??;
+            Ok(())
         })?;
-        let dispatches = ws.plan.commands.iter().filter(|c| c.entry_point().is_some_and(&keep)).count();
         Ok(crate::gpu::Timing { wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_ms, dispatches })
     }
 

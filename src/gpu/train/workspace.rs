@@ -416,32 +416,33 @@ impl TrainWorkspace {
         encoder: &mut wgpu::CommandEncoder,
         range: std::ops::Range<usize>,
     ) -> Result<()> {
-        self.record_where(ctx, encoder, range, |_| true)
+        self.record_where(ctx, encoder, range, |_| true).map(|_| ())
     }
 
     /// Records only the dispatches whose entry point `keep` selects, no copies or clears: one
     /// kernel in isolation, for timing (`bench --train --breakdown`). What it computes is
     /// meaningless (the kernels before it did not run), and an optimizer update among the
-    /// kept ones changes the parameters.
+    /// kept ones changes the parameters. Returns the dispatches recorded.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn record_kernels(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         keep: impl Fn(&str) -> bool,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         self.record_where(ctx, encoder, 0..self.plan.commands.len(), |c| c.entry_point().is_some_and(&keep))
     }
 
-    /// Records the commands in `range` that `keep` selects.
+    /// Records the commands in `range` that `keep` selects; returns the dispatches among them.
     fn record_where(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
         range: std::ops::Range<usize>,
         keep: impl Fn(&TCommand) -> bool,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let cmds = &self.plan.commands[..range.end];
+        let mut dispatches = 0;
         let mut i = range.start;
         while i < cmds.len() {
             if !keep(&cmds[i]) {
@@ -473,6 +474,7 @@ impl TrainWorkspace {
                             pass.set_pipeline(&pipeline);
                             pass.set_bind_group(0, group, offset.as_slice());
                             pass.dispatch_workgroups(x, y, z);
+                            dispatches += 1;
                         }
                         i += 1;
                     }
@@ -481,7 +483,7 @@ impl TrainWorkspace {
             }
             i += 1;
         }
-        Ok(())
+        Ok(dispatches)
     }
 
     /// The workgroups a dispatch takes.
