@@ -7,7 +7,7 @@
 # found no adapter. Run here, in the repository, then carry `.gpu`:
 #
 #     bash benches/gpu-prep.sh
-#     (device) bash benches/gpu-session.sh "bash .gpu/gpu-run.sh" "$OUT"
+#     (device) bash benches/gpu-session.sh "bash .gpu/gpu-run.sh" "$OUT" [train]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared/device
@@ -31,7 +31,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         print(m["target"]["name"], m["executable"])
 ' | while read -r name exe; do
-  case $name in gpu_vs_cpu | conformance | streams | host_device | agents | bad_input) strip -o ".gpu/tests/$name" "$exe" ;; esac
+  case $name in gpu_vs_cpu | conformance | streams | host_device | agents | bad_input | gpu_training | gpu_gradients) strip -o ".gpu/tests/$name" "$exe" ;; esac
 done
 tar czf .gpu/tests.tgz -C .gpu tests && rm -r .gpu/tests
 pwd >.gpu/tests-root

@@ -70,6 +70,21 @@ impl BenchConfig {
         })
     }
 
+    /// [`Error::TooLarge`] when this shape's largest tensors (a layer's input or recurrent
+    /// weights, or x) would not fit one storage binding of a device with `limits`: checked
+    /// before the random network is made, which the host might not even hold.
+    pub fn check_fits(&self, limits: &wgpu::Limits) -> Result<()> {
+        let d = if self.bidirectional { 2 } else { 1 };
+        let out = if self.proj > 0 { self.proj } else { self.hidden } as u64;
+        let gh = self.cell.gates() as u64 * self.hidden as u64;
+        let widest_input = (self.input as u64).max(d * out);
+        let x = self.steps as u64 * self.batch as u64 * self.input as u64;
+        for (what, floats) in [("W", d * gh * widest_input), ("R", d * gh * out), ("x", x)] {
+            crate::gpu::check_size(limits, format_args!("{what}"), floats.saturating_mul(4))?;
+        }
+        Ok(())
+    }
+
     /// Random full-length inputs for this shape.
     pub fn inputs(&self, net: &Network, seed: u64) -> Inputs {
         random::inputs(net, self.steps, self.batch, seed, false, false)
@@ -91,6 +106,23 @@ pub fn suite(name: &str) -> Result<Vec<BenchConfig>> {
             }
             v.push(BenchConfig::new(Cell::Rnn, 64, 1, 96));
         }
+        "deepbench-train" => {
+            // DeepBench's RNN training set (input size = hidden size); its GRUs at the shortest of
+            // their lengths (187; it also lists 375, 750 and 1500 steps of the same layers)
+            for h in [1760, 2048, 2560] {
+                v.extend([16, 32, 64, 128].map(|b| BenchConfig::new(Cell::Rnn, h, b, 50)));
+            }
+            for h in [512, 1024, 2048, 4096] {
+                v.extend([16, 32, 64, 128].map(|b| BenchConfig::new(Cell::Lstm, h, b, 25)));
+            }
+            v.extend([8, 16, 32].map(|b| BenchConfig::new(Cell::Lstm, 1536, b, 50)));
+            v.extend([16, 32, 64].map(|b| BenchConfig::new(Cell::Lstm, 256, b, 150)));
+            for h in [2816, 2048, 1536, 2560] {
+                v.push(BenchConfig::new(Cell::Gru, h, 32, 187));
+            }
+            v.push(BenchConfig::new(Cell::Gru, 512, 32, 1));
+            v.extend([32, 64].map(|b| BenchConfig::new(Cell::Gru, 1024, b, 187)));
+        }
         "deepbench" => {
             // DeepBench's RNN inference set (input size = hidden size).
             for h in [512, 1024, 2048] {
@@ -106,7 +138,10 @@ pub fn suite(name: &str) -> Result<Vec<BenchConfig>> {
             v.push(BenchConfig::new(Cell::Rnn, 32, 1, 672));
             v.push(BenchConfig::new(Cell::Rnn, 64, 1, 96));
         }
-        other => return Err(Error::invalid("suite", format!("unknown suite `{other}` (quick or deepbench)"))),
+        other => {
+            let why = format!("unknown suite `{other}` (quick, deepbench or deepbench-train)");
+            return Err(Error::invalid("suite", why));
+        }
     }
     Ok(v)
 }
@@ -241,9 +276,11 @@ pub fn measure(
 }
 
 /// Times optimizer steps of `config`'s stack with a `Linear(W, 1)` head at every step, a
-/// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps, then the median wall
-/// time of `repeats` (each: upload, one submit, the GPU done, loss and norm read back). `walk`
-/// forces how the layers walk through time (`None`: the device's default).
+/// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps (their loss and norm
+/// read back and checked), then the medians of `repeats` timed ones: wall time (upload, record,
+/// one submit, the GPU done, the timestamps read back) and, where the adapter has timestamps,
+/// GPU time around the step. `walk` forces how the layers walk through time (`None`: the
+/// device's default).
 pub fn measure_train(
     engine: &crate::Engine,
     config: &BenchConfig,
@@ -256,6 +293,7 @@ pub fn measure_train(
     let ctx = engine
         .context()
         .ok_or_else(|| Error::NoAdapter("bench --train times the GPU; no adapter is available".into()))?;
+    config.check_fits(&ctx.device.limits())?;
     let net = config.network(seed);
     let inputs = config.inputs(&net, seed);
     let model = TrainModel::new(net, None, 1, HeadMode::Steps, seed)?;
@@ -277,15 +315,13 @@ pub fn measure_train(
         targets: Targets::Values(vec![0.0; t * b]),
         source: None,
     };
+    // the warm-up steps read their statistics: a step that fails is an error, not a time
     for _ in 0..warmup {
         trainer.step(&batch)?;
     }
-    let mut wall = Vec::new();
-    for _ in 0..repeats.max(1) {
-        let start = std::time::Instant::now();
-        trainer.step(&batch)?;
-        wall.push(start.elapsed().as_secs_f64() * 1e3);
-    }
+    let timings = repeat_timed(0, repeats, || trainer.time_step(&batch))?;
+    let (mut wall, mut gpu): (Vec<f64>, Vec<f64>) =
+        (timings.iter().map(|t| t.wall_ms).collect(), timings.iter().filter_map(|t| t.gpu_ms).collect());
     let plan = trainer.plan(t, b).ok_or_else(|| Error::NoAdapter("the trainer runs on the CPU".into()))?;
     let mut kernels = Vec::new();
     if breakdown {
@@ -304,7 +340,7 @@ pub fn measure_train(
     Ok(BenchRecord {
         config: *config,
         ms: median(&mut wall),
-        gpu_ms: None,
+        gpu_ms: (!gpu.is_empty()).then(|| median(&mut gpu)),
         dispatches: plan.dispatches(),
         variant: match plan.layers.iter().filter(|l| l.persistent).count() {
             0 => "train_step",

@@ -290,6 +290,40 @@ fn bench_skips_sizes_a_forced_variant_cannot_run_and_fails_when_it_runs_none() {
 }
 
 #[test]
+fn bench_skips_sizes_the_device_cannot_hold_and_times_training_steps_on_the_gpu() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let json = std::env::temp_dir().join(format!("wgpu-rnn-bench-train-{}.json", std::process::id()));
+    let bench = |hidden: &str, train: bool| {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["--require-gpu", "bench", "--cell", "lstm", "--batch", "2", "--steps", "3", "--repeats", "2"]);
+        cmd.args(["--warmup", "0", "--hidden", hidden]).arg("--json").arg(&json);
+        if train {
+            cmd.arg("--train");
+        }
+        cmd.output().expect("runs")
+    };
+    // H 40000: W alone is 25.6 GB, over any binding (refused before the host makes it)
+    let out = bench("40000,8", true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("skipped: too large: buffer W needs 25600000000 bytes"), "{stderr}");
+    let records: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("written")).expect("json");
+    let records = records.as_array().expect("an array");
+    assert_eq!(records.len(), 1, "only H 8 ran: {records:?}");
+    let r = &records[0];
+    assert_eq!((r["hidden"].as_u64(), r["train"].as_bool()), (Some(8), Some(true)));
+    // the step's GPU time from timestamps (lavapipe has them), within its wall time
+    let (ms, gpu_ms) = (r["ms"].as_f64().expect("ms"), r["gpu_ms"].as_f64().expect("gpu_ms"));
+    assert!(gpu_ms > 0.0 && gpu_ms <= ms, "gpu {gpu_ms} ms, wall {ms} ms");
+    std::fs::remove_file(&json).ok();
+    for train in [true, false] {
+        let none = bench("40000", train);
+        assert_eq!(none.status.code(), Some(1), "train {train}");
+        assert!(String::from_utf8_lossy(&none.stderr).contains("wgpu-rnn bench: too large: buffer W"));
+    }
+}
+
+#[test]
 fn bench_train_runs_the_walk_it_is_asked_for_times_its_kernels_and_refuses_forward_variants() {
     let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
     let bench = |variant: &str| {

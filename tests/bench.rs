@@ -27,3 +27,33 @@ fn configurations_build_the_networks_they_name() {
     assert_eq!(net.layers[1].spec.input_size, 3);
     net.validate().expect("valid");
 }
+
+#[test]
+fn the_training_suite_is_deepbench_s_training_set_and_unknown_suites_are_named() {
+    use wgpu_rnn::bench::suite;
+    let train = suite("deepbench-train").expect("a suite");
+    let count = |cell: Cell| train.iter().filter(|c| c.cell == cell).count();
+    assert_eq!((count(Cell::Rnn), count(Cell::Lstm), count(Cell::Gru)), (12, 22, 7));
+    assert!(train.iter().all(|c| c.batch >= 8 && c.input == c.hidden && c.layers == 1 && !c.bidirectional));
+    assert!(train.contains(&BenchConfig::new(Cell::Lstm, 4096, 128, 25)));
+    assert!(train.contains(&BenchConfig::new(Cell::Gru, 2816, 32, 187)));
+    assert!(train.contains(&BenchConfig::new(Cell::Rnn, 1760, 16, 50)));
+    // the inference set is the batch 1-4 half of the training comparison
+    assert!(suite("deepbench").expect("a suite").iter().all(|c| (1..=4).contains(&c.batch)));
+    let err = suite("deepbench-infer").expect_err("unknown").to_string();
+    assert!(err.contains("`deepbench-infer`") && err.contains("deepbench-train"), "{err}");
+}
+
+#[test]
+fn a_shape_too_large_for_one_binding_is_refused_before_its_weights_are_made() {
+    let limits = wgpu::Limits::default(); // 128 MiB per storage binding
+    BenchConfig::new(Cell::Lstm, 2048, 64, 25).check_fits(&limits).expect("W and R: 64 MiB each");
+    let big = BenchConfig::new(Cell::Lstm, 4096, 16, 25);
+    let err = big.check_fits(&limits).expect_err("W: 256 MiB").to_string();
+    assert!(err.contains("buffer W needs 268435456 bytes"), "{err}");
+    let projected = BenchConfig { proj: 1024, input: 1024, ..big };
+    projected.check_fits(&limits).expect("W and R: [4·4096, 1024] each");
+    let long = BenchConfig { input: 1024, ..BenchConfig::new(Cell::Gru, 64, 64, 1000) };
+    let err = long.check_fits(&limits).expect_err("x: 250 MiB").to_string();
+    assert!(err.contains("buffer x needs 262144000 bytes"), "{err}");
+}

@@ -159,7 +159,9 @@ struct BenchArgs {
     /// GRU with linear_before_reset = 0, ONNX's default (default: PyTorch's and cuDNN's GRU)
     #[arg(long)]
     gru_reset_before: bool,
-    /// A predefined set instead of the sizes above: quick (about a minute on lavapipe) or deepbench
+    /// A predefined set instead of the sizes above: quick (about a minute on lavapipe),
+    /// deepbench (DeepBench's inference sizes, batch 1-4) or deepbench-train (its training
+    /// sizes, batch 8-128; with --train). Sizes the device cannot hold are skipped
     #[arg(long)]
     suite: Option<String>,
     /// Kernel version: auto, rows1, rows4, rows8, rows16, persistent, split1 or split4 (subgroups), tiled1, tiled4, sliced1 or sliced4 (LSTM, GRU); with --train: auto, rows4 (per-step kernels) or persistent
@@ -184,7 +186,7 @@ struct BenchArgs {
     /// SGD update; one submit each) instead of forward calls
     #[arg(long)]
     train: bool,
-    /// Write the records as a JSON array (read by cudnn_bench.py)
+    /// Write the records as a JSON array (read by cudnn_bench.py), rewritten after each size
     #[arg(long)]
     json: Option<PathBuf>,
     /// Draw throughput against batch and hidden size as SVG
@@ -306,6 +308,14 @@ fn bench_configs(a: &BenchArgs) -> wgpu_rnn::Result<Vec<BenchConfig>> {
     Ok(v)
 }
 
+/// Writes `records` as the JSON array `cudnn_bench.py` reads.
+fn write_json(path: &std::path::Path, records: &[BenchRecord]) -> wgpu_rnn::Result<()> {
+    let v: Vec<_> = records.iter().map(BenchRecord::to_json).collect();
+    let text = serde_json::to_string_pretty(&v).map_err(|e| wgpu_rnn::Error::invalid("json", e.to_string()))?;
+    std::fs::write(path, text)
+        .map_err(|e| wgpu_rnn::Error::File { path: path.display().to_string(), why: e.to_string() })
+}
+
 fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     let Some(adapter) = engine.adapter() else {
         return Err(wgpu_rnn::Error::NoAdapter("bench times the GPU; no adapter is available".into()));
@@ -342,7 +352,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     eprintln!("adapter: {} ({}, {})", adapter.name, adapter.backend, adapter.driver_info);
     let source = if a.x_on_gpu { bench::InputSource::Gpu } else { bench::InputSource::Host };
     let mut records = Vec::new();
-    let mut skipped = None; // the last size the forced variant cannot run
+    let mut skipped = None; // the last size the forced variant or the device cannot run
     for (n, c) in configs.iter().enumerate() {
         eprint!(
             "[{}/{}] {} H={} I={} B={} T={} L={}{} ... ",
@@ -356,11 +366,30 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             c.layers,
             if c.bidirectional { " bidi" } else { "" }
         );
-        if a.train {
-            let r = bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, a.breakdown)?;
-            eprintln!("{:.3} ms", r.ms);
-            records.push(r);
-            continue;
+        // a size this device cannot hold is skipped, the rest of a suite still runs
+        let fits = engine.context().map_or(Ok(()), |ctx| c.check_fits(&ctx.device.limits()));
+        let fits = fits.and_then(|()| {
+            if !a.train {
+                return Ok(None);
+            }
+            bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, a.breakdown).map(Some)
+        });
+        match fits {
+            Err(e @ wgpu_rnn::Error::TooLarge(_)) => {
+                eprintln!("skipped: {e}");
+                skipped = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+            Ok(Some(r)) => {
+                eprintln!("{:.3} ms", r.ms);
+                records.push(r);
+                if let Some(path) = &a.json {
+                    write_json(path, &records)?; // what ran so far survives a run cut short
+                }
+                continue;
+            }
+            Ok(None) => {}
         }
         let net = c.network(n as u64);
         let inputs = c.inputs(&net, n as u64);
@@ -381,9 +410,12 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         }
         eprintln!("{:.3} ms", r.ms);
         records.push(r);
+        if let Some(path) = &a.json {
+            write_json(path, &records)?;
+        }
     }
     if let (true, Some(e)) = (records.is_empty(), skipped) {
-        return Err(e); // the forced variant ran nothing
+        return Err(e); // nothing ran
     }
     if a.x_on_gpu {
         println!("x already on the GPU: one stream chunk of T steps for B slots per call");
@@ -479,10 +511,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         }
     }
     if let Some(path) = &a.json {
-        let v: Vec<_> = records.iter().map(BenchRecord::to_json).collect();
-        let text = serde_json::to_string_pretty(&v).map_err(|e| wgpu_rnn::Error::invalid("json", e.to_string()))?;
-        std::fs::write(path, text)
-            .map_err(|e| wgpu_rnn::Error::File { path: path.display().to_string(), why: e.to_string() })?;
+        write_json(path, &records)?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &a.plot {

@@ -239,7 +239,7 @@ pub(super) fn weight_buffer(device: &wgpu::Device, buf: Buf, data: &[f32]) -> wg
 
 /// `Error::TooLarge` unless a buffer of `bytes` fits one storage binding on the device; the
 /// message names the limit (as wgpu and WebGPU spell it) and by how much the buffer is over.
-pub(super) fn check_size(limits: &wgpu::Limits, buf: impl std::fmt::Debug, bytes: u64) -> Result<()> {
+pub(crate) fn check_size(limits: &wgpu::Limits, buf: impl std::fmt::Debug, bytes: u64) -> Result<()> {
     let (max, name, web) = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
         (limits.max_storage_buffer_binding_size, "max_storage_buffer_binding_size", "maxStorageBufferBindingSize")
     } else {

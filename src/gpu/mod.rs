@@ -6,6 +6,8 @@
 mod context;
 pub(crate) mod download;
 mod executor;
+#[cfg(not(target_arch = "wasm32"))] // for the benchmark, which is native only
+pub(crate) use executor::check_size;
 mod model;
 pub(crate) mod params;
 mod pipeline_cache;

@@ -197,6 +197,20 @@ impl Trainer {
         }
     }
 
+    /// Times one training step of `batch` (it counts as a step, as [`Trainer::step_unread`]
+    /// does): wall milliseconds until the GPU is done and, where the adapter has timestamps,
+    /// GPU milliseconds between timestamps around the step (`bench --train`). The CPU
+    /// reference has no GPU to time: [`Error::NoAdapter`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_step(&mut self, batch: &Batch) -> Result<crate::gpu::Timing> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.time_step(batch),
+            Inner::Cpu { .. } => {
+                Err(crate::Error::NoAdapter("the trainer runs on the CPU reference: no GPU to time".into()))
+            }
+        }
+    }
+
     /// Times the dispatches of `batch`'s step whose entry point `keep` selects, alone, after
     /// one whole step (a benchmark's tool:
     /// it trains). The CPU reference has no kernels: [`Error::NoAdapter`].

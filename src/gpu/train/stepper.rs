@@ -239,9 +239,49 @@ impl GpuStepper {
 
     /// Records and submits one step; starts reading `Stats` back when `read`.
     fn submit(&mut self, batch: &Batch, read: bool) -> Result<Option<PendingReads>> {
+        let device = &self.ctx.device.clone();
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
+        self.record_step(batch, &mut encoder)?;
+        let ws = self.workspace.as_ref().expect("the step made its workspace");
+        let queue = &self.ctx.queue;
+        self.ctx.scoped("running a training step", || {
+            if !read {
+                queue.submit([encoder.finish()]);
+                return None;
+            }
+            let n = ws.plan.stats_read();
+            Some(PendingReads::start(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)]))
+        })
+    }
+
+    /// Times one step of `batch` as [`Self::step_unread`] runs it (it counts as a step), between
+    /// GPU timestamps where the adapter has them: wall time until the GPU is done, and GPU time
+    /// (`bench --train`). Nothing is read back but the timestamps.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_step(&mut self, batch: &Batch) -> Result<crate::gpu::Timing> {
+        let ctx = self.ctx.clone();
+        let start = std::time::Instant::now();
+        let gpu_ms = ctx.run_timed("wgpu-rnn.train_step", |encoder| self.record_step(batch, encoder))?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        self.step += 1;
+        if self.carry {
+            self.carried_batch = Some(batch.batch);
+        }
+        let dispatches = [self.workspace.as_ref(), self.encoder.as_ref().and_then(|e| e.workspace.as_ref())]
+            .into_iter()
+            .flatten()
+            .map(|ws| ws.plan.dispatches())
+            .sum();
+        Ok(crate::gpu::Timing { wall_ms, gpu_ms, dispatches })
+    }
+
+    /// Records one step of `batch` into `encoder`, after writing its inputs: the workspace
+    /// (made or remade for its T and B), then forward, loss, backward, clipping and update.
+    fn record_step(&mut self, batch: &Batch, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         let (lengths, kept) = crate::train::check_batch(&self.model, self.cfg.loss, batch)?;
         if self.encoder.is_some() {
-            return self.submit_seq2seq(batch, &lengths, kept, read);
+            return self.record_seq2seq(batch, &lengths, kept, encoder);
         }
         let (t, b) = (batch.steps, batch.batch);
         if let Some(cb) = self.carried_batch.filter(|&cb| cb != b) {
@@ -252,9 +292,6 @@ impl GpuStepper {
                 ),
             ));
         }
-        let device = &self.ctx.device;
-        let mut encoder =
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
         if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
             let plan = TrainPlan::training_step(&self.model.stack, self.shape, t, b);
             let new = TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?;
@@ -278,29 +315,22 @@ impl GpuStepper {
             encoder.clear_buffer(ws.buffer(TBuf::CN), 0, None);
         }
         let step = self.step + 1;
-        let queue = &self.ctx.queue;
-        self.ctx.scoped("running a training step", || -> Result<Option<PendingReads>> {
+        self.ctx.scoped("recording a training step", || -> Result<()> {
             self.upload(ws, batch, &lengths, kept, step, &self.cfg.dropout);
-            ws.record(&self.ctx, &mut encoder)?;
-            if !read {
-                queue.submit([encoder.finish()]);
-                return Ok(None);
-            }
-            let n = ws.plan.stats_read();
-            Ok(Some(PendingReads::start(device, queue, encoder, &[(ws.buffer(TBuf::Stats), n)])))
+            ws.record(&self.ctx, encoder)
         })?
     }
 
-    /// [`Self::submit`] for a sequence-to-sequence model: the encoder's forward, the decoder's
-    /// forward, loss and backward, the encoder's backward from the decoder's `dh0`, `dc0`, then
-    /// clipping and updates of both, in one submit.
-    fn submit_seq2seq(
+    /// [`Self::record_step`] for a sequence-to-sequence model: the encoder's forward, the
+    /// decoder's forward, loss and backward, the encoder's backward from the decoder's `dh0`,
+    /// `dc0`, then clipping and updates of both.
+    fn record_seq2seq(
         &mut self,
         batch: &Batch,
         lengths: &[usize],
         kept: usize,
-        read: bool,
-    ) -> Result<Option<PendingReads>> {
+        encoder: &mut wgpu::CommandEncoder,
+    ) -> Result<()> {
         if self.carry {
             return Err(Error::invalid(
                 "carry_state",
@@ -320,25 +350,15 @@ impl GpuStepper {
         }
         let enc = self.encoder.as_ref().expect("a seq2seq stepper");
         let (enc_ws, dec_ws) = (enc.workspace.as_ref().expect("made"), self.workspace.as_ref().expect("made"));
-        let device = &self.ctx.device;
-        let mut encoder =
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
         let step = self.step + 1;
-        let queue = &self.ctx.queue;
-        self.ctx.scoped("running a training step", || -> Result<Option<PendingReads>> {
+        self.ctx.scoped("recording a training step", || -> Result<()> {
             self.upload(dec_ws, batch, lengths, kept, step, &self.cfg.dropout);
             self.upload_source(enc_ws, src, b, step, &self.cfg.dropout)?;
             let (e, d) = (enc_ws.plan.backward_at, dec_ws.plan.backward_at);
-            enc_ws.record_range(&self.ctx, &mut encoder, 0..e)?;
-            dec_ws.record_range(&self.ctx, &mut encoder, 0..d)?;
-            enc_ws.record_range(&self.ctx, &mut encoder, e..enc_ws.plan.commands.len())?;
-            dec_ws.record_range(&self.ctx, &mut encoder, d..dec_ws.plan.commands.len())?;
-            if !read {
-                queue.submit([encoder.finish()]);
-                return Ok(None);
-            }
-            let n = dec_ws.plan.stats_read();
-            Ok(Some(PendingReads::start(device, queue, encoder, &[(dec_ws.buffer(TBuf::Stats), n)])))
+            enc_ws.record_range(&self.ctx, encoder, 0..e)?;
+            dec_ws.record_range(&self.ctx, encoder, 0..d)?;
+            enc_ws.record_range(&self.ctx, encoder, e..enc_ws.plan.commands.len())?;
+            dec_ws.record_range(&self.ctx, encoder, d..dec_ws.plan.commands.len())
         })?
     }
 
