@@ -392,7 +392,8 @@ pub fn measure_kernels(model: &Model, inputs: &Inputs, repeats: usize) -> Result
     Ok(out)
 }
 
-/// Draws LSTM and GRU throughput (GFLOP/s) against batch size (left) and hidden size (right).
+/// Draws LSTM, GRU and RNN throughput (GFLOP/s) against batch size (left) and hidden size
+/// (right); for `bench --train` records, of training steps (the title says so).
 pub fn plot(records: &[BenchRecord], path: &std::path::Path) -> Result<()> {
     use plotters::prelude::*;
     let err = |e: &dyn std::fmt::Display| Error::File { path: path.display().to_string(), why: e.to_string() };
@@ -406,8 +407,9 @@ pub fn plot(records: &[BenchRecord], path: &std::path::Path) -> Result<()> {
             records.iter().map(|r| if by_batch { r.config.batch } else { r.config.hidden } as f64).collect();
         let max_x = xs.iter().copied().fold(1.0, f64::max) * 1.1;
         let title = if by_batch { "throughput vs batch size" } else { "throughput vs hidden size" };
+        let what = if records.iter().any(|r| r.train.is_some()) { "training steps, " } else { "" };
         let mut chart = ChartBuilder::on(&area)
-            .caption(format!("{title} ({adapter})"), ("sans-serif", 16))
+            .caption(format!("{title} ({what}{adapter})"), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(52)

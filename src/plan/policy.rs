@@ -131,6 +131,14 @@ pub const SLICED_WORKGROUPS: usize = 1024;
 /// workgroup per sequence runs out of parallelism (BENCHMARKS.md "Kernel versions on the H200").
 pub const SMALL_HIDDEN: usize = 64;
 
+/// Whether on a GPU the persistent kernel (one workgroup walking every step of a layer) beats
+/// a dispatch per step for a layer of `cell` with `hidden` units, where it fits: RNN layers and
+/// layers up to `SMALL_HIDDEN` units. The forward's rule, and the training walk's
+/// (`TrainLayer::small`, which also takes it for the cells with two dispatches per step).
+pub fn persistent_beats_steps(cell: Cell, hidden: usize) -> bool {
+    cell == Cell::Rnn || hidden <= SMALL_HIDDEN
+}
+
 impl NetShape {
     /// The variant chosen for batch `b` on a device that runs `fit` well.
     ///
@@ -153,7 +161,7 @@ impl NetShape {
         let sliced_rows = if blocks * b > SLICED_WORKGROUPS { TILE_ROWS } else { 1 };
         let sliced = StepVariant::Sliced { rows: sliced_rows };
         let tiled = StepVariant::Tiled { rows: 1 };
-        if persistent && (self.cell == Cell::Rnn || self.hidden <= SMALL_HIDDEN) {
+        if persistent && persistent_beats_steps(self.cell, self.hidden) {
             StepVariant::Persistent
         } else if fit.workgroup_tiles && self.supports(sliced) && (b <= SLICED_BATCH || self.hidden <= SLICED_HIDDEN) {
             sliced

@@ -44,7 +44,7 @@ pub const FLAG_MM_COPY: u32 = 4;
 pub const FLAG_MM_QUADS: u32 = 8;
 /// Rows of k one `matmul` dispatch sums at most, one loop iteration each: longer products (a
 /// weight gradient over T*B rows) are split into dispatches that accumulate
-/// ([`TrainPlan::split_long_products`]) within [`LOOP_BUDGET`].
+/// (`TrainPlan::split_long_products`) within [`LOOP_BUDGET`].
 pub const MATMUL_K_CHUNK: usize = LOOP_BUDGET;
 /// Positions one `embed_backward` dispatch sums at most (WGSL `EMBED_ROWS`): the embedding's
 /// gradient walks the T*B positions in order, in dispatches of this many, for the same reason.
@@ -250,15 +250,14 @@ impl TrainLayer {
     }
 
     /// Whether the layer is small enough that on a GPU one workgroup per quad of rows walking
-    /// all its steps beats a dispatch per step: the forward's rule for its persistent kernel
-    /// (`NetShape::default_variant`), which the H200 measured fastest for RNN layers up to
-    /// `PERSISTENT_UNITS` units and the others up to `SMALL_HIDDEN`, and which takes it for
-    /// the cells with two dispatches per step (reset-before GRU, projected LSTM) wherever they
-    /// fit.
+    /// all its steps beats a dispatch per step: where it fits (`PERSISTENT_UNITS` units), the
+    /// forward's rule ([`persistent_beats_steps`](crate::plan::policy::persistent_beats_steps),
+    /// measured on the H200), and for the cells with two dispatches per step (reset-before
+    /// GRU, projected LSTM) wherever they fit.
     pub fn small(&self) -> bool {
         let fits = self.hidden <= crate::kernels::PERSISTENT_UNITS as usize;
         let two_dispatches = self.proj || (self.cell == Cell::Gru && !self.linear_before_reset);
-        fits && (self.cell == Cell::Rnn || two_dispatches || self.hidden <= crate::plan::policy::SMALL_HIDDEN)
+        fits && (two_dispatches || crate::plan::policy::persistent_beats_steps(self.cell, self.hidden))
     }
 
     /// Steps per persistent walk dispatch each way: as many as keep an invocation's loop

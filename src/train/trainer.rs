@@ -200,7 +200,7 @@ impl Trainer {
     /// Times one training step of `batch` (it counts as a step, as [`Trainer::step_unread`]
     /// does): wall milliseconds until the GPU is done and, where the adapter has timestamps,
     /// GPU milliseconds between timestamps around the step (`bench --train`). The CPU
-    /// reference has no GPU to time: [`Error::NoAdapter`].
+    /// reference has no GPU to time: [`crate::Error::NoAdapter`].
     #[cfg(not(target_arch = "wasm32"))]
     pub fn time_step(&mut self, batch: &Batch) -> Result<crate::gpu::Timing> {
         match &mut self.inner {
@@ -213,7 +213,7 @@ impl Trainer {
 
     /// Times the dispatches of `batch`'s step whose entry point `keep` selects, alone, after
     /// one whole step (a benchmark's tool:
-    /// it trains). The CPU reference has no kernels: [`Error::NoAdapter`].
+    /// it trains). The CPU reference has no kernels: [`crate::Error::NoAdapter`].
     #[cfg(not(target_arch = "wasm32"))]
     pub fn time_kernels(&mut self, batch: &Batch, keep: impl Fn(&str) -> bool) -> Result<crate::gpu::Timing> {
         match &mut self.inner {
