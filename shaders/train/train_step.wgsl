@@ -238,18 +238,9 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         count = 2u; // the candidate's product reads r ⊙ h_prev: train_step_finish
     }
     let bias = tp.b_off + d * 2u * gh + gh + j;
-    var acc0 = vec4<f32>(wts[bias]);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    if (count > 1u) {
-        acc1 = vec4<f32>(wts[bias + H]);
-    }
-    if (count > 2u) {
-        acc2 = vec4<f32>(wts[bias + 2u * H]);
-    }
-    if (count > 3u) {
-        acc3 = vec4<f32>(wts[bias + 3u * H]);
+    var acc = mat4x4<f32>(); // column g: gate g's products of the four rows
+    for (var g = 0u; g < count; g++) {
+        acc[g] = vec4<f32>(wts[bias + g * H]);
     }
     let rows = quad_rows(lp, b0);
     var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
@@ -264,48 +255,84 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         w = rt_start(tp.rt_fold / 4u, d, width, j);
         in_state = true;
     }
+    // Inputs below `plain_end` are read straight from y: after the first step (h0 is in the
+    // state), without recurrent dropout, in whole quads. The others go through h_quad (the
+    // source, the masks, zeros past the width). Keeping those tests out of the main loop makes
+    // it branch-free on any device (BENCHMARKS.md, "Branch-free recurrent loops").
+    var plain_end = 0u;
+    if (!in_state && (dp.flags & FLAG_DROP_RECURRENT) == 0u) {
+        plain_end = width & ~3u;
+    }
+    var k = 0u;
     if (b0 + 1u == lp.batch) {
         // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
-        var a = vec4<f32>(acc0.x, acc1.x, acc2.x, acc3.x); // its gates
-        for (var k = 0u; k < width; k += 4u) {
-            let h = h_quad(d, rows.x, base.x, k, width, in_state);
-            a.x += dot(rt[w], h);
-            if (count > 1u) {
-                a.y += dot(rt[w + 1u], h);
-            }
-            if (count > 2u) {
-                a.z += dot(rt[w + 2u], h);
-            }
-            if (count > 3u) {
-                a.w += dot(rt[w + 3u], h);
-            }
+        var a = vec4<f32>(acc[0].x, acc[1].x, acc[2].x, acc[3].x); // its gates
+        for (; k < plain_end; k += 4u) {
+            add_row_quad(&a, w, count, y_quad(base.x + k));
+            w += gh;
+        }
+        for (; k < width; k += 4u) {
+            add_row_quad(&a, w, count, h_quad(d, rows.x, base.x, k, width, in_state));
             w += gh;
         }
         return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
     }
-    for (var k = 0u; k < width; k += 4u) {
-        // hr: inputs k .. k + 3 of row r of the quad
-        let h0 = h_quad(d, rows.x, base.x, k, width, in_state);
-        let h1 = h_quad(d, rows.y, base.y, k, width, in_state);
-        let h2 = h_quad(d, rows.z, base.z, k, width, in_state);
-        let h3 = h_quad(d, rows.w, base.w, k, width, in_state);
-        var r = rt[w];
-        acc0 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
-        if (count > 1u) {
-            r = rt[w + 1u];
-            acc1 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
-        }
-        if (count > 2u) {
-            r = rt[w + 2u];
-            acc2 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
-        }
-        if (count > 3u) {
-            r = rt[w + 3u];
-            acc3 += vec4<f32>(dot(r, h0), dot(r, h1), dot(r, h2), dot(r, h3));
-        }
+    for (; k < plain_end; k += 4u) {
+        let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
+        add_quads(&acc, w, count, h);
         w += gh;
     }
-    return mat4x4<f32>(acc0, acc1, acc2, acc3);
+    for (; k < width; k += 4u) {
+        // column r: inputs k .. k + 3 of row r of the quad
+        let h = mat4x4<f32>(
+            h_quad(d, rows.x, base.x, k, width, in_state),
+            h_quad(d, rows.y, base.y, k, width, in_state),
+            h_quad(d, rows.z, base.z, k, width, in_state),
+            h_quad(d, rows.w, base.w, k, width, in_state),
+        );
+        add_quads(&acc, w, count, h);
+        w += gh;
+    }
+    return acc;
+}
+
+// acc[g] += the products of gate g < count for four inputs of the four rows (the columns of
+// h), the gate's four weights the vec4 rt[w + g]: one dot product per row.
+fn add_quads(acc: ptr<function, mat4x4<f32>>, w: u32, count: u32, h: mat4x4<f32>) {
+    (*acc)[0] += rt[w] * h;
+    if (count > 1u) {
+        (*acc)[1] += rt[w + 1u] * h;
+    }
+    if (count > 2u) {
+        (*acc)[2] += rt[w + 2u] * h;
+    }
+    if (count > 3u) {
+        (*acc)[3] += rt[w + 3u] * h;
+    }
+}
+
+// add_quads for one row: a[g] += gate g's products of its four inputs h.
+fn add_row_quad(a: ptr<function, vec4<f32>>, w: u32, count: u32, h: vec4<f32>) {
+    (*a).x += dot(rt[w], h);
+    if (count > 1u) {
+        (*a).y += dot(rt[w + 1u], h);
+    }
+    if (count > 2u) {
+        (*a).z += dot(rt[w + 2u], h);
+    }
+    if (count > 3u) {
+        (*a).w += dot(rt[w + 3u], h);
+    }
+}
+
+// y[at .. at + 4].
+fn y_quad(at: u32) -> vec4<f32> {
+    return vec4<f32>(y[at], y[at + 1u], y[at + 2u], y[at + 3u]);
+}
+
+// tape[at .. at + 4].
+fn tape_quad(at: u32) -> vec4<f32> {
+    return vec4<f32>(tape[at], tape[at + 1u], tape[at + 2u], tape[at + 3u]);
 }
 
 // The vec4 of rt holding unit j's first gate for inputs 0 .. 3 of direction d, in the block of
@@ -383,9 +410,18 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
     var w = rt_start(0u, d, H, j) + 2u;
     let at = rec + tp.ext_off;
-    for (var k = 0u; k < H; k += 4u) {
-        let rh = vec4<f32>(tape[at + k], tape[at + k + 1u], tape[at + k + 2u], tape[at + k + 3u]);
-        acc += dot(rt[w], operand_quad(d, b, k, H, rh));
+    // as in recurrent_quad: whole quads without recurrent dropout need no operand_quad
+    var plain_end = 0u;
+    if ((dp.flags & FLAG_DROP_RECURRENT) == 0u) {
+        plain_end = H & ~3u;
+    }
+    var k = 0u;
+    for (; k < plain_end; k += 4u) {
+        acc += dot(rt[w], tape_quad(at + k));
+        w += gh;
+    }
+    for (; k < H; k += 4u) {
+        acc += dot(rt[w], operand_quad(d, b, k, H, tape_quad(at + k)));
         w += gh;
     }
     gru_new_h(d, t, b, j, rec, acc);
