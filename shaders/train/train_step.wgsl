@@ -350,7 +350,7 @@ fn h_quad(d: u32, b: u32, base: u32, k: u32, width: u32, in_state: bool) -> vec4
     if (in_state) {
         h = vec4<f32>(state[at], state[at + 1u], state[at + 2u], state[at + 3u]);
     } else {
-        h = vec4<f32>(y[at], y[at + 1u], y[at + 2u], y[at + 3u]);
+        h = y_quad(at);
     }
     return operand_quad(d, b, k, width, h);
 }

@@ -316,6 +316,14 @@ fn write_json(path: &std::path::Path, records: &[BenchRecord]) -> wgpu_rnn::Resu
         .map_err(|e| wgpu_rnn::Error::File { path: path.display().to_string(), why: e.to_string() })
 }
 
+/// Reports a measured size and keeps it; rewrites `json` (what ran so far survives a run cut
+/// short).
+fn push_record(records: &mut Vec<BenchRecord>, r: BenchRecord, json: Option<&std::path::Path>) -> wgpu_rnn::Result<()> {
+    eprintln!("{:.3} ms", r.ms);
+    records.push(r);
+    json.map_or(Ok(()), |path| write_json(path, records))
+}
+
 fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
     let Some(adapter) = engine.adapter() else {
         return Err(wgpu_rnn::Error::NoAdapter("bench times the GPU; no adapter is available".into()));
@@ -366,15 +374,14 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             c.layers,
             if c.bidirectional { " bidi" } else { "" }
         );
-        // a size this device cannot hold is skipped, the rest of a suite still runs
-        let fits = engine.context().map_or(Ok(()), |ctx| c.check_fits(&ctx.device.limits()));
-        let fits = fits.and_then(|()| {
-            if !a.train {
-                return Ok(None);
-            }
+        // a size this device cannot hold is skipped, the rest of a suite still runs (a training
+        // step checks its sizes itself; a forward call's are checked before its network is made)
+        let measured = if a.train {
             bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, a.breakdown).map(Some)
-        });
-        match fits {
+        } else {
+            engine.context().map_or(Ok(()), |ctx| c.check_fits(&ctx.device.limits())).map(|()| None)
+        };
+        match measured {
             Err(e @ wgpu_rnn::Error::TooLarge(_)) => {
                 eprintln!("skipped: {e}");
                 skipped = Some(e);
@@ -382,11 +389,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             }
             Err(e) => return Err(e),
             Ok(Some(r)) => {
-                eprintln!("{:.3} ms", r.ms);
-                records.push(r);
-                if let Some(path) = &a.json {
-                    write_json(path, &records)?; // what ran so far survives a run cut short
-                }
+                push_record(&mut records, r, a.json.as_deref())?;
                 continue;
             }
             Ok(None) => {}
@@ -408,11 +411,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         if a.breakdown {
             r.kernels = bench::measure_kernels(&model, &inputs, a.repeats)?;
         }
-        eprintln!("{:.3} ms", r.ms);
-        records.push(r);
-        if let Some(path) = &a.json {
-            write_json(path, &records)?;
-        }
+        push_record(&mut records, r, a.json.as_deref())?;
     }
     if let (true, Some(e)) = (records.is_empty(), skipped) {
         return Err(e); // nothing ran
