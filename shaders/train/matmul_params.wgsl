@@ -49,7 +49,7 @@ fn store_row(row: u32, n0: u32, v: vec4<f32>, bias: vec4<f32>) {
 // the lanes of a vec4 (plan::train::Matmul::c_at).
 fn c_index(m: u32, n: u32) -> u32 {
     if ((mp.flags & FLAG_MM_QUADS) != 0u) {
-        return mp.c_off + (m / 4u) * mp.c_m + n * mp.c_n + m % 4u;
+        return mp.c_off + (n / UNIT_BLOCK) * ((mp.m + 3u) / 4u) * mp.c_m + (m / 4u) * mp.c_m + (n % UNIT_BLOCK) * mp.c_n + m % 4u;
     }
     return mp.c_off + m * mp.c_m + n * mp.c_n;
 }

@@ -3,18 +3,20 @@
 // cpu::forward::run with its tape.
 //   xp:    [D, T, B, G*H]  x·Wᵀ + Wb (matmul), ONNX gate order: RNN h; GRU z, r, h; LSTM i, o, f, c
 //   wts:   the layer's weights in ONNX layout, one buffer (TrainParams offsets)
-//   rt:    its recurrent weights transposed in input quads, [D, ⌈H_out/4⌉, H, G] of vec4
-//          (R[g*H + j, 4q .. 4q + 3], zero past H_out; matmul copies them each pass): unit j
-//          reads its gates' weights for four inputs as G vec4s in a row, next to its
-//          neighbours'; then a folded projected LSTM's R'ᵀ, R' = R·W_hr, the same way over H
-//          inputs (matmuls each pass)
+//   rt:    its recurrent weights transposed in input quads and blocks of UNIT_BLOCK units,
+//          [D, ⌈H/UNIT_BLOCK⌉, ⌈H_out/4⌉, UNIT_BLOCK, G] of vec4 (R[g*H + j, 4q .. 4q + 3],
+//          zero past H_out; matmul copies them each pass): unit j reads its gates' weights for
+//          four inputs as G vec4s in a row, next to its neighbours', and its block's
+//          invocations walk one contiguous stream as the inputs advance; then a folded
+//          projected LSTM's R'ᵀ, R' = R·W_hr, the same way over H inputs (matmuls each pass)
 //   state: h_n [D, B, H_out], c [D, B, H], h0 [D, B, H_out], m [D, B, H]: the final h, the
 //          running c (h0 and c0 copied in first), a projected LSTM's o ⊙ h(c') of this step
 //          (m [2, D, B, H] by step parity when folded)
 //   tape:  [D, T, B, record]: gate pre-activations before clip [G*H], h_prev [H_out], ext [H]
 //          (LSTM c', GRU Rh h + Rbh or r ⊙ h_prev); the backward recomputes m
-//   y:     [T, B, D, H_out], zero past each length; step s reads h_prev from y at the previous
-//          step's time (or h0), so no invocation reads what another writes in the same step
+//   y:     [T, B, D, H_out] (bound as vec4s: a quad of h_prev is one load), zero past each
+//          length; step s reads h_prev from y at the previous step's time (or h0), so no
+//          invocation reads what another writes in the same step
 // Invocation (j, q, d) of train_step: unit j of batch rows 4q .. 4q + 3 (TRAIN_ROWS), direction
 // d: one pass over the recurrent weights serves the four rows; of train_step_finish: unit j of
 // row q. Steps past a row's length do nothing.
@@ -45,7 +47,7 @@
 @group(0) @binding(6) var<storage, read> lens: array<u32>;
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> tape: array<f32>;
-@group(0) @binding(9) var<storage, read_write> y: array<f32>;
+@group(0) @binding(9) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(10) var<uniform> dp: DropoutParams;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
@@ -216,7 +218,7 @@ fn h_prev(hs: HSource, k: u32) -> f32 {
     if (hs.h0) {
         return state[hs.base + k];
     }
-    return y[hs.base + k];
+    return y_at(hs.base + k);
 }
 
 // xp[row] + the recurrent product q of gate row `row` (G*H rows, gate-major).
@@ -246,6 +248,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     var width = lp.hidden_in;
     var w = rt_start(0u, d, width, j);
+    let quad_step = rt_quad_step(); // to the same unit's weights of the next four inputs
     var in_state = cur_step == 0u;
     if (folded(tp) && cur_step > 0u) {
         // R'·m_prev = R·h_prev, m_prev in the state (no recurrent dropout: it does not fold)
@@ -255,12 +258,13 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         w = rt_start(tp.rt_fold / 4u, d, width, j);
         in_state = true;
     }
-    // Inputs below `plain_end` are read straight from y: after the first step (h0 is in the
-    // state), without recurrent dropout, in whole quads. The others go through h_quad (the
-    // source, the masks, zeros past the width). Keeping those tests out of the main loop makes
-    // it branch-free on any device (BENCHMARKS.md, "Branch-free recurrent loops").
+    // Inputs below `plain_end` are read straight from y, a vec4 per four: after the first step
+    // (h0 is in the state), without recurrent dropout, in whole quads of rows that start on a
+    // vec4 (H_out % 4 == 0). The others go through h_quad (the source, the masks, zeros past
+    // the width). Keeping those tests out of the main loop makes it branch-free on any device
+    // (BENCHMARKS.md, "Branch-free recurrent loops").
     var plain_end = 0u;
-    if (!in_state && (dp.flags & FLAG_DROP_RECURRENT) == 0u) {
+    if (!in_state && (dp.flags & FLAG_DROP_RECURRENT) == 0u && lp.hidden_in % 4u == 0u) {
         plain_end = width & ~3u;
     }
     var k = 0u;
@@ -269,18 +273,18 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         var a = vec4<f32>(acc[0].x, acc[1].x, acc[2].x, acc[3].x); // its gates
         for (; k < plain_end; k += 4u) {
             add_row_quad(&a, w, count, y_quad(base.x + k));
-            w += gh;
+            w += quad_step;
         }
         for (; k < width; k += 4u) {
             add_row_quad(&a, w, count, h_quad(d, rows.x, base.x, k, width, in_state));
-            w += gh;
+            w += quad_step;
         }
         return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
     }
     for (; k < plain_end; k += 4u) {
         let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
         add_quads(&acc, w, count, h);
-        w += gh;
+        w += quad_step;
     }
     for (; k < width; k += 4u) {
         // column r: inputs k .. k + 3 of row r of the quad
@@ -291,7 +295,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
             h_quad(d, rows.w, base.w, k, width, in_state),
         );
         add_quads(&acc, w, count, h);
-        w += gh;
+        w += quad_step;
     }
     return acc;
 }
@@ -325,9 +329,14 @@ fn add_row_quad(a: ptr<function, vec4<f32>>, w: u32, count: u32, h: vec4<f32>) {
     }
 }
 
-// y[at .. at + 4].
+// y[at .. at + 4], at a multiple of 4: one load.
 fn y_quad(at: u32) -> vec4<f32> {
-    return vec4<f32>(y[at], y[at + 1u], y[at + 2u], y[at + 3u]);
+    return y[at / 4u];
+}
+
+// y[i], from the vec4 that holds it.
+fn y_at(i: u32) -> f32 {
+    return y[i / 4u][i % 4u];
 }
 
 // tape[at .. at + 4].
@@ -335,11 +344,20 @@ fn tape_quad(at: u32) -> vec4<f32> {
     return vec4<f32>(tape[at], tape[at + 1u], tape[at + 2u], tape[at + 3u]);
 }
 
-// The vec4 of rt holding unit j's first gate for inputs 0 .. 3 of direction d, in the block of
-// `width` inputs that starts at vec4 `block` (the gates follow; inputs 4q .. 4q + 3 add q·G·H).
-fn rt_start(block: u32, d: u32, width: u32, j: u32) -> u32 {
-    let gh = lp.hidden * gates(lp);
-    return block + d * ((width + 3u) / 4u) * gh + j * gates(lp);
+// The vec4 of rt holding unit j's first gate for inputs 0 .. 3 of direction d, in the part of
+// rt for `width` inputs that starts at vec4 `start` (the gates follow; inputs 4q .. 4q + 3 add
+// q·rt_quad_step()). Units come in blocks of UNIT_BLOCK, each block's ⌈width/4⌉ quads one after
+// another (plan::train::Matmul::c_at with FLAG_MM_QUADS).
+fn rt_start(start: u32, d: u32, width: u32, j: u32) -> u32 {
+    let G = gates(lp);
+    let blocks = (lp.hidden + UNIT_BLOCK - 1u) / UNIT_BLOCK;
+    let per_block = ((width + 3u) / 4u) * UNIT_BLOCK * G;
+    return start + (d * blocks + j / UNIT_BLOCK) * per_block + (j % UNIT_BLOCK) * G;
+}
+
+// vec4s of rt from a unit's gates of four inputs to those of the next four: its block's units'.
+fn rt_quad_step() -> u32 {
+    return UNIT_BLOCK * gates(lp);
 }
 
 // Inputs k .. k + 3 of row b's h_prev ⊙ mask (or m_prev), from `base` in the state or y; zero
@@ -350,7 +368,7 @@ fn h_quad(d: u32, b: u32, base: u32, k: u32, width: u32, in_state: bool) -> vec4
     if (in_state) {
         h = vec4<f32>(state[at], state[at + 1u], state[at + 2u], state[at + 3u]);
     } else {
-        h = y_quad(at);
+        h = vec4<f32>(y_at(at), y_at(at + 1u), y_at(at + 2u), y_at(at + 3u));
     }
     return operand_quad(d, b, k, width, h);
 }
@@ -380,7 +398,8 @@ fn h_base(d: u32, b: u32) -> u32 {
 // The new h of unit k: into the final state and the output.
 fn finish(d: u32, t: u32, b: u32, k: u32, h: f32) {
     state[(d * lp.batch + b) * lp.hidden_in + k] = h;
-    y[((t * lp.batch + b) * lp.dirs + d) * lp.hidden_in + k] = h;
+    let i = ((t * lp.batch + b) * lp.dirs + d) * lp.hidden_in + k;
+    y[i / 4u][i % 4u] = h;
 }
 
 // GRU unit j: z and r; with linear_before_reset the candidate and the new h, else r ⊙ h_prev
@@ -409,6 +428,7 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     let row = 2u * H + j;
     var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
     var w = rt_start(0u, d, H, j) + 2u;
+    let quad_step = rt_quad_step();
     let at = rec + tp.ext_off;
     // as in recurrent_quad: whole quads without recurrent dropout need no operand_quad
     var plain_end = 0u;
@@ -418,11 +438,11 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
     var k = 0u;
     for (; k < plain_end; k += 4u) {
         acc += dot(rt[w], tape_quad(at + k));
-        w += gh;
+        w += quad_step;
     }
     for (; k < H; k += 4u) {
         acc += dot(rt[w], operand_quad(d, b, k, H, tape_quad(at + k)));
-        w += gh;
+        w += quad_step;
     }
     gru_new_h(d, t, b, j, rec, acc);
 }

@@ -12,6 +12,7 @@
 
 use crate::kernels::{LOOP_BUDGET, TrainKernel};
 use crate::network::Network;
+use crate::pack::UNIT_BLOCK;
 use crate::spec::{Cell, MergeMode};
 
 /// Invocations per workgroup of `train_step` and `train_step_backward` (WGSL `TRAIN_WORKGROUP`).
@@ -38,9 +39,10 @@ pub const FLAG_MM_BIAS: u32 = 1;
 pub const FLAG_MM_ACCUMULATE: u32 = 2;
 /// `MatmulParams::flags`: copy A into C (a transpose by strides; WGSL `FLAG_MM_COPY`).
 pub const FLAG_MM_COPY: u32 = 4;
-/// `MatmulParams::flags`: C's rows in quads, element (m, n) at
-/// `c_off + (m / 4) * c_m + n * c_n + m % 4` (WGSL `FLAG_MM_QUADS`): four consecutive rows of a
-/// column become one vec4 ([`Matmul::c_at`]).
+/// `MatmulParams::flags`: C's rows in quads and its columns in blocks of [`UNIT_BLOCK`], element
+/// (m, n) at `c_off + (n / UNIT_BLOCK) * ⌈M/4⌉ * c_m + (m / 4) * c_m + (n % UNIT_BLOCK) * c_n +
+/// m % 4` (WGSL `FLAG_MM_QUADS`): four consecutive rows of a column become one vec4, and a block
+/// of columns keeps all its rows together ([`Matmul::c_at`], [`TBuf::RT`]).
 pub const FLAG_MM_QUADS: u32 = 8;
 /// Rows of k one `matmul` dispatch sums at most, one loop iteration each: longer products (a
 /// weight gradient over T*B rows) are split into dispatches that accumulate
@@ -135,11 +137,12 @@ pub enum TBuf {
     Grads(usize),
     /// `xp [D, T, B, G*H]`
     Xp(usize),
-    /// The recurrent weights transposed in input quads, gate by gate: `[D, ⌈H_out/4⌉, H, G]`
-    /// vec4s, `R[g*H + j, 4q .. 4q + 4]` (zero past H_out), so the forward step reads unit j's
-    /// gates for four inputs as G vec4s in a row, next to its neighbours' (refreshed each
-    /// pass); then a folded projected LSTM's `R'ᵀ` in the same layout
-    /// ([`TrainLayer::rt_fold`]).
+    /// The recurrent weights transposed in input quads, gate by gate, units in blocks of
+    /// [`UNIT_BLOCK`]: `[D, ⌈H/UNIT_BLOCK⌉, ⌈H_out/4⌉, UNIT_BLOCK, G]` vec4s,
+    /// `R[g*H + j, 4q .. 4q + 4]` (zero past H_out), so the forward step reads unit j's gates
+    /// for four inputs as G vec4s in a row, next to its neighbours', and a block's invocations
+    /// read one contiguous stream as the inputs advance (refreshed each pass); then a folded
+    /// projected LSTM's `R'ᵀ` in the same layout ([`TrainLayer::rt_fold`]).
     RT(usize),
     /// `h [D, B, H_out]` then `c [D, B, H]`
     State(usize),
@@ -275,10 +278,11 @@ impl TrainLayer {
     pub fn gh(&self) -> usize {
         self.cell.gates() * self.hidden
     }
-    /// Floats of one direction of [`TBuf::RT`]'s layout for `inputs` recurrent inputs: ⌈inputs/4⌉
-    /// quads of H units' G vec4s.
+    /// Floats of one direction of [`TBuf::RT`]'s layout for `inputs` recurrent inputs: H units in
+    /// blocks of [`UNIT_BLOCK`], each block ⌈inputs/4⌉ quads of its units' G vec4s
+    /// ([`Matmul::c_at`] with [`FLAG_MM_QUADS`]).
     fn rt_direction(&self, inputs: usize) -> usize {
-        inputs.div_ceil(4) * 4 * self.gh()
+        self.hidden.div_ceil(UNIT_BLOCK) * inputs.div_ceil(4) * UNIT_BLOCK * 4 * self.cell.gates()
     }
     /// Offsets in the weight buffer: `W [D, GH, K]`, `R [D, GH, H_out]`, `B [D, 2GH]`,
     /// `P [D, 3H]`, `W_hr [D, H_out, H]`: ONNX's tensors one after another.
@@ -376,7 +380,7 @@ impl TrainLayer {
     pub fn extras_len(&self, t: usize, b: usize) -> usize {
         self.fold_off(t, b) + if self.folded() { self.dirs * self.gh() * self.hidden } else { 0 }
     }
-    /// Where `R'ᵀ` starts in [`TBuf::RT`] (`[D, ⌈H/4⌉, H, G]` vec4s), after `Rᵀ`
+    /// Where `R'ᵀ` starts in [`TBuf::RT`] (its layout over H inputs), after `Rᵀ`
     /// ([`Self::folded`]): the forward step reads it for every step after the first.
     pub fn rt_fold(&self) -> usize {
         self.dirs * self.rt_direction(self.out)
@@ -410,7 +414,8 @@ impl Matmul {
     /// `c_index`).
     pub fn c_at(&self, m: usize, n: usize) -> usize {
         if self.flags & FLAG_MM_QUADS != 0 {
-            self.c_off + (m / 4) * self.c_m + n * self.c_n + m % 4
+            let block = (n / UNIT_BLOCK) * self.m.div_ceil(4) * self.c_m;
+            self.c_off + block + (m / 4) * self.c_m + (n % UNIT_BLOCK) * self.c_n + m % 4
         } else {
             self.c_off + m * self.c_m + n * self.c_n
         }
@@ -653,8 +658,9 @@ impl TrainPlan {
         let (o, h, g_count) = (ly.out, ly.hidden, ly.cell.gates());
         for dir in 0..d {
             for g in 0..g_count {
-                // RT_d: input k of unit j's gate g at (k / 4)·4·GH + 4·(j·G + g) + k % 4,
-                // from R_d [GH, H_out]
+                // RT_d: input k of unit j's gate g at (j / UB)·⌈H_out/4⌉·4·UB·G +
+                // (k / 4)·4·UB·G + 4·((j % UB)·G + g) + k % 4 (UB = UNIT_BLOCK), from
+                // R_d [GH, H_out]
                 let p = Matmul {
                     m: o,
                     n: h,
@@ -664,7 +670,7 @@ impl TrainPlan {
                     a_m: 1,
                     a_k: o,
                     c_off: dir * ly.rt_direction(o) + 4 * g,
-                    c_m: 4 * gh,
+                    c_m: 4 * UNIT_BLOCK * g_count,
                     c_n: 4 * g_count,
                     ..Matmul::default()
                 };
@@ -686,7 +692,7 @@ impl TrainPlan {
                         b_k: 1,
                         b_n: o,
                         c_off: ly.rt_fold() + dir * ly.rt_direction(h) + 4 * g,
-                        c_m: 4 * gh,
+                        c_m: 4 * UNIT_BLOCK * g_count,
                         c_n: 4 * g_count,
                         ..Matmul::default()
                     };
