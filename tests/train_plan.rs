@@ -104,10 +104,10 @@ fn a_projected_lstm_folds_into_one_dispatch_per_step_each_way() {
                 assert!(ly.folded() && !ly.two_phase(), "{direction:?}: layer {l} folds");
                 // T steps and the last step's projection, T backward steps and dh0
                 assert_eq!(step_dispatches(&p, l), 2 * t + 2, "{direction:?} T={t}: layer {l}");
-                // per direction: Rᵀ and R'ᵀ (a product per gate each), xp, R', dW, dWb, dR, dRb,
-                // dP, dW_hr, dX
+                // per direction: Rᵀ and R'ᵀ (a product per gate each), xp, R in row quads, R',
+                // dW, dWb, dR, dRb, dP, dW_hr, dX
                 let n = p.layer_dispatches(l);
-                assert!(n <= 2 * t + 2 + 17 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
+                assert!(n <= 2 * t + 2 + 18 * ly.dirs, "{direction:?} T={t}: {n} dispatches in layer {l}");
             }
             // every dispatch belongs to a layer (R', into extras, too)
             assert_eq!(p.dispatches(), (0..p.layers.len()).map(|l| p.layer_dispatches(l)).sum::<usize>());
@@ -253,6 +253,35 @@ fn buffers_hold_what_the_commands_address() {
                 sources.sort();
                 let r = ly.r_off()..ly.b_off();
                 assert_eq!(sources, r.collect::<Vec<_>>(), "{cell:?} proj {proj}: layer {l} Rᵀ copies");
+            }
+            // where G·H is a multiple of 4, one copy per direction puts the rows of R the walk
+            // back reads (a reset-before GRU's z and r rows) into extras in quads, each once
+            for (l, ly) in p.layers.iter().enumerate() {
+                let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
+                for c in &p.commands {
+                    if let TCommand::Matmul { p: m, a: TBuf::Wts(x), c: TBuf::Extras(y), .. } = *c {
+                        if x == l && y == l && m.flags & wgpu_rnn::plan::train::FLAG_MM_COPY != 0 {
+                            for i in 0..m.m {
+                                for j in 0..m.n {
+                                    sources.push(m.a_off + i * m.a_m + j * m.a_k);
+                                    let at = m.c_at(i, j);
+                                    assert!(at >= ly.rq_off(5, 3) && at % 4 == i % 4, "{cell:?}: layer {l} quads");
+                                    assert!(places.insert(at), "{cell:?}: layer {l} R's quads written twice");
+                                }
+                            }
+                        }
+                    }
+                }
+                sources.sort();
+                let rows = ly.product_rows();
+                let mut want = vec![];
+                if ly.row_quads() {
+                    for d in 0..ly.dirs {
+                        let start = ly.r_off() + d * ly.gh() * ly.out;
+                        want.extend(start..start + rows * ly.out);
+                    }
+                }
+                assert_eq!(sources, want, "{cell:?} proj {proj}: layer {l} R's row quads");
             }
             // every weight gradient is written: the matmuls into Grads(l) cover it exactly once
             for (l, ly) in p.layers.iter().enumerate() {

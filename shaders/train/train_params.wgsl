@@ -28,6 +28,10 @@ struct TrainParams {
     rt_fold: u32,      // rt: where R'ᵀ starts, after Rᵀ, in the same vec4 layout (fold)
     fold_off: u32,     // extras: R' [D, G*H, H] after the peephole partials (fold)
     walk_steps: u32,   // steps per train_persistent dispatch (TrainLayer::walk_steps)
+    row_quads: u32,    // 1: the backward reads R in quads of rows from extras (TrainLayer::row_quads)
+    rq_off: u32,       // extras: those quads, on a vec4, after R' (TrainLayer::rq_off)
+    _pad0: u32,
+    _pad1: u32,
 }
 
 // Whether the layer is a folded projected LSTM: one dispatch per step each way.

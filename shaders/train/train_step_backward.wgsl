@@ -45,8 +45,8 @@
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
 @group(0) @binding(7) var<storage, read> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> carry: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dgates: array<f32>;
-@group(0) @binding(10) var<storage, read_write> extras: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dgates: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> extras: array<vec4<f32>>;
 @group(0) @binding(11) var<uniform> dp: DropoutParams;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
@@ -139,7 +139,7 @@ fn backward_unit(j: u32, b0: u32, d: u32) {
         }
         if ((lp.flags & FLAG_PROJ) != 0u) {
             if (j < lp.hidden_in) {
-                extras[rr * lp.hidden_in + j] = dh; // dW_hr's operand
+                set_extra(rr * lp.hidden_in + j, dh); // dW_hr's operand
             }
             if (!folded(tp)) {
                 continue; // dm = W_hrᵀ dh reads every dh: train_step_backward_finish
@@ -186,14 +186,14 @@ fn folded_quad(d: u32, rows: vec4<u32>, s: u32, j: u32) -> vec4<f32> {
         // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
         var one = 0.0;
         for (var row = 0u; row < gh; row++) {
-            one += extras[w] * dgates[g.x + row];
+            one += extra_at(w) * dg_at(g.x + row);
             w += lp.hidden;
         }
         return vec4<f32>(one);
     }
     var acc = vec4<f32>(0.0);
     for (var row = 0u; row < gh; row++) {
-        acc += extras[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
+        acc += extra_at(w) * vec4<f32>(dg_at(g.x + row), dg_at(g.y + row), dg_at(g.z + row), dg_at(g.w + row));
         w += lp.hidden;
     }
     return acc;
@@ -226,7 +226,7 @@ fn backward_finish_unit(j: u32, b: u32, d: u32) {
     } else { // LSTM projection: dm = W_hrᵀ dh
         var dm = 0.0;
         for (var k = 0u; k < lp.hidden_in; k++) {
-            dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * extras[rr * lp.hidden_in + k];
+            dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * extra_at(rr * lp.hidden_in + k);
         }
         unit_backward(d, b, j, rr, dm);
     }
@@ -242,7 +242,7 @@ fn unit_backward(d: u32, b: u32, j: u32, rr: u32, dm: f32) {
     } else if ((lp.flags & FLAG_GRU) != 0u) {
         gru_unit_backward(d, b, j, rec, g0, dm);
     } else {
-        dgates[g0 + j] = dm * activate_grad(lp, lp.acts[d * 3u], tape[rec + j]);
+        set_dg(g0 + j, dm * activate_grad(lp, lp.acts[d * 3u], tape[rec + j]));
     }
 }
 
@@ -266,23 +266,61 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
             carry[direct_at(d, rows.w, s) + k],
         );
     }
-    var products = vec4<f32>(0.0);
-    var w = r_row(tp, lp, d, 0u) + k;
-    if (rows.x == rows.y) {
-        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
-        var one = 0.0;
-        for (var row = 0u; row < count; row++) {
-            one += wts[w] * dgates[g.x + row];
-            w += lp.hidden_in;
-        }
-        products = vec4<f32>(one);
+    var products: vec4<f32>;
+    if (tp.row_quads != 0u) {
+        products = row_quad_products(d, g, count, k, rows.x == rows.y);
     } else {
-        for (var row = 0u; row < count; row++) {
-            products += wts[w] * vec4<f32>(dgates[g.x + row], dgates[g.y + row], dgates[g.z + row], dgates[g.w + row]);
-            w += lp.hidden_in;
-        }
+        products = row_products(d, g, count, k, rows.x == rows.y);
     }
     return acc + products * recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
+}
+
+// Σ_row R[row, k] dGr[row] over rows 0 .. count - 1 for the four rows of the quad whose dGr
+// start at g, reading R in quads of rows from extras (tp.row_quads: count and every g are
+// multiples of 4; plan::train::TrainLayer::rq_off): one vec4 of weights and one of each row's
+// dG per four rows. Units k come in blocks of UNIT_BLOCK, each block's row quads one after
+// another, so a block's invocations read one contiguous stream. `one`: the quad has one row.
+fn row_quad_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
+    let quads = count / 4u;
+    let blocks = (lp.hidden_in + UNIT_BLOCK - 1u) / UNIT_BLOCK;
+    var w = tp.rq_off / 4u + (d * blocks + k / UNIT_BLOCK) * quads * UNIT_BLOCK + k % UNIT_BLOCK;
+    let gq = g / 4u;
+    if (one) {
+        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
+        var a = 0.0;
+        for (var q = 0u; q < quads; q++) {
+            a += dot(extras[w], dgates[gq.x + q]);
+            w += UNIT_BLOCK;
+        }
+        return vec4<f32>(a);
+    }
+    var acc = vec4<f32>(0.0);
+    for (var q = 0u; q < quads; q++) {
+        // column r: the four rows' dG of row r of the quad
+        acc += extras[w] * mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
+        w += UNIT_BLOCK;
+    }
+    return acc;
+}
+
+// row_quad_products reading R one float per row from the weights (ONNX layout), where rows or
+// their dG do not start on vec4s.
+fn row_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
+    var products = vec4<f32>(0.0);
+    var w = r_row(tp, lp, d, 0u) + k;
+    if (one) {
+        var a = 0.0;
+        for (var row = 0u; row < count; row++) {
+            a += wts[w] * dg_at(g.x + row);
+            w += lp.hidden_in;
+        }
+        return vec4<f32>(a);
+    }
+    for (var row = 0u; row < count; row++) {
+        products += wts[w] * vec4<f32>(dg_at(g.x + row), dg_at(g.y + row), dg_at(g.z + row), dg_at(g.w + row));
+        w += lp.hidden_in;
+    }
+    return products;
 }
 
 // Where the recurrent gate gradients dGr of step s of row (d, b) start (the start of dGr
@@ -324,18 +362,18 @@ fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let dn = dm * (1.0 - z) * activate_grad(lp, g, pn);
     let dz = dm * (tape[rec + tp.hprev_off + j] - n) * activate_grad(lp, f, pz);
     carry[direct_at(d, b, cur_step) + j] = dm * z;
-    dgates[g0 + j] = dz;
-    dgates[tp.dgr_off + g0 + j] = dz;
-    dgates[g0 + 2u * H + j] = dn;
+    set_dg(g0 + j, dz);
+    set_dg(tp.dgr_off + g0 + j, dz);
+    set_dg(g0 + 2u * H + j, dn);
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
         // n = g(xn + r ⊙ q), q = Rn h + Rbn in ext
         let r = activate(f, clip_gate(lp, pr));
         let dr = dn * tape[rec + tp.ext_off + j] * activate_grad(lp, f, pr);
-        dgates[g0 + H + j] = dr;
-        dgates[tp.dgr_off + g0 + H + j] = dr;
-        dgates[tp.dgr_off + g0 + 2u * H + j] = dn * r;
+        set_dg(g0 + H + j, dr);
+        set_dg(tp.dgr_off + g0 + H + j, dr);
+        set_dg(tp.dgr_off + g0 + 2u * H + j, dn * r);
     } else {
-        dgates[tp.dgr_off + g0 + 2u * H + j] = dn;
+        set_dg(tp.dgr_off + g0 + 2u * H + j, dn);
     }
 }
 
@@ -349,13 +387,13 @@ fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
     var drh = 0.0;
     let w = r_row(tp, lp, d, 2u * H) + k;
     for (var j = 0u; j < H; j++) {
-        drh += wts[w + j * H] * dgates[g0 + 2u * H + j];
+        drh += wts[w + j * H] * dg_at(g0 + 2u * H + j);
     }
     drh *= recurrent_mask(tp.layer, d, b, H, k);
     let pr = tape[rec + H + k];
     let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
-    dgates[g0 + H + k] = dr;
-    dgates[tp.dgr_off + g0 + H + k] = dr;
+    set_dg(g0 + H + k, dr);
+    set_dg(tp.dgr_off + g0 + H + k, dr);
     carry[direct_at(d, b, cur_step) + k] += drh * activate(f, clip_gate(lp, pr));
 }
 
@@ -398,18 +436,18 @@ fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     if (peep) {
         dc_prev += dgi * wts[p] + dgf * wts[p + 2u * H];
         let q = tp.dp_off + u_row * 3u + j;
-        extras[q] += dgi * c;
-        extras[q + H] += dgo * c_new;
-        extras[q + 2u * H] += dgf * c;
+        add_extra(q, dgi * c);
+        add_extra(q + H, dgo * c_new);
+        add_extra(q + 2u * H, dgf * c);
     }
     carry[tp.carry_c + u_row + j] = dc_prev;
     if ((lp.flags & FLAG_PROJ) != 0u) {
         tape[rec + H + j] = o * activate(ha, c_new); // m, in po's slot (the header says why)
     }
-    dgates[g0 + j] = dgi;
-    dgates[g0 + H + j] = dgo;
-    dgates[g0 + 2u * H + j] = dgf;
-    dgates[g0 + 3u * H + j] = dgc;
+    set_dg(g0 + j, dgi);
+    set_dg(g0 + H + j, dgo);
+    set_dg(g0 + 2u * H + j, dgf);
+    set_dg(g0 + 3u * H + j, dgc);
 }
 
 // The cell state before the step of row b at step cur_step: the previous step's c' (its tape
@@ -420,4 +458,26 @@ fn c_prev(d: u32, b: u32, j: u32) -> f32 {
     }
     let tq = time_index(lp, d, cur_step - 1u, lens[b]);
     return tape[record_row(lp, d, tq, b) * tp.record + tp.ext_off + j];
+}
+
+// dgates and extras are bound as vec4s (the recurrent product reads quads of dG and of R's rows,
+// one load each); these read and write one float of them.
+fn dg_at(i: u32) -> f32 {
+    return dgates[i / 4u][i % 4u];
+}
+
+fn set_dg(i: u32, v: f32) {
+    dgates[i / 4u][i % 4u] = v;
+}
+
+fn extra_at(i: u32) -> f32 {
+    return extras[i / 4u][i % 4u];
+}
+
+fn set_extra(i: u32, v: f32) {
+    extras[i / 4u][i % 4u] = v;
+}
+
+fn add_extra(i: u32, v: f32) {
+    extras[i / 4u][i % 4u] += v;
 }

@@ -6,7 +6,7 @@ use crate::plan::train::{Matmul, TrainLayer, TrainPlan};
 use crate::spec::MergeMode;
 
 /// Size of `TrainParams` in WGSL.
-pub const TRAIN_PARAMS_SIZE: u64 = 96;
+pub const TRAIN_PARAMS_SIZE: u64 = 112;
 /// Size of `MatmulParams` (shaders/train/matmul.wgsl) in WGSL.
 pub const MATMUL_PARAMS_SIZE: u64 = 64;
 
@@ -38,6 +38,10 @@ pub struct TrainParams {
     pub rt_fold: u32,
     pub fold_off: u32,
     pub walk_steps: u32,
+    pub row_quads: u32,
+    pub rq_off: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 
 /// Keep in sync with `MatmulParams` in shaders/train/matmul.wgsl (a test compares).
@@ -157,6 +161,10 @@ impl TrainParams {
             rt_fold: u(ly.rt_fold()),
             fold_off: u(ly.fold_off(t, b)),
             walk_steps: u(ly.walk_steps()),
+            row_quads: u(ly.row_quads() as usize),
+            rq_off: u(ly.rq_off(t, b)),
+            _pad0: 0,
+            _pad1: 0,
         }
     }
 }
