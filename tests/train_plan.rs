@@ -254,8 +254,8 @@ fn buffers_hold_what_the_commands_address() {
                 let r = ly.r_off()..ly.b_off();
                 assert_eq!(sources, r.collect::<Vec<_>>(), "{cell:?} proj {proj}: layer {l} Rᵀ copies");
             }
-            // where G·H is a multiple of 4, one copy per direction puts the rows of R the walk
-            // back reads (a reset-before GRU's z and r rows) into extras in quads, each once
+            // where G·H is a multiple of 4, one copy per direction puts R's rows into extras in
+            // quads, each once
             for (l, ly) in p.layers.iter().enumerate() {
                 let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
                 for c in &p.commands {
@@ -273,12 +273,11 @@ fn buffers_hold_what_the_commands_address() {
                     }
                 }
                 sources.sort();
-                let rows = ly.product_rows();
                 let mut want = vec![];
                 if ly.row_quads() {
                     for d in 0..ly.dirs {
                         let start = ly.r_off() + d * ly.gh() * ly.out;
-                        want.extend(start..start + rows * ly.out);
+                        want.extend(start..start + ly.gh() * ly.out);
                     }
                 }
                 assert_eq!(sources, want, "{cell:?} proj {proj}: layer {l} R's row quads");

@@ -10,7 +10,11 @@
 //   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of
 //           the recurrent products (they differ in the candidate gate)
 //   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H],
-//           a folded projected LSTM's R' = R·W_hr [D, G*H, H] (a matmul before the walk)
+//           a folded projected LSTM's R' = R·W_hr [D, G*H, H] (a matmul before the walk), R in
+//           quads of rows [D, ⌈H_out/UNIT_BLOCK⌉, G*H/4, UNIT_BLOCK] of vec4 (a copy before the
+//           walk, where G*H % 4 == 0: rq_start)
+// dgates and extras are bound as vec4s, so the recurrent products read four rows' weights and
+// dG in one load each.
 // Invocation (j, q, d) of train_step_backward: unit j of rows 4q .. 4q + 3 (TRAIN_ROWS),
 // direction d, each recurrent weight loaded serving the four rows; of the finish: unit j of row
 // q. At step s it first finishes the product
@@ -277,13 +281,11 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
 
 // Σ_row R[row, k] dGr[row] over rows 0 .. count - 1 for the four rows of the quad whose dGr
 // start at g, reading R in quads of rows from extras (tp.row_quads: count and every g are
-// multiples of 4; plan::train::TrainLayer::rq_off): one vec4 of weights and one of each row's
-// dG per four rows. Units k come in blocks of UNIT_BLOCK, each block's row quads one after
-// another, so a block's invocations read one contiguous stream. `one`: the quad has one row.
+// multiples of 4): one vec4 of weights and one of each row's dG per four rows. `one`: the quad
+// has one row.
 fn row_quad_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
     let quads = count / 4u;
-    let blocks = (lp.hidden_in + UNIT_BLOCK - 1u) / UNIT_BLOCK;
-    var w = tp.rq_off / 4u + (d * blocks + k / UNIT_BLOCK) * quads * UNIT_BLOCK + k % UNIT_BLOCK;
+    var w = rq_start(d, k);
     let gq = g / 4u;
     if (one) {
         // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
@@ -301,6 +303,15 @@ fn row_quad_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec
         w += UNIT_BLOCK;
     }
     return acc;
+}
+
+// The vec4 of extras holding R[0 .. 4, k] of direction d (tp.row_quads; TrainLayer::rq_off):
+// row quad q adds q·UNIT_BLOCK. Units k come in blocks of UNIT_BLOCK, each block's G·H/4 row
+// quads one after another, so a block's invocations read one contiguous stream.
+fn rq_start(d: u32, k: u32) -> u32 {
+    let blocks = (lp.hidden_in + UNIT_BLOCK - 1u) / UNIT_BLOCK;
+    let quads = lp.hidden * gates(lp) / 4u;
+    return tp.rq_off / 4u + (d * blocks + k / UNIT_BLOCK) * quads * UNIT_BLOCK + k % UNIT_BLOCK;
 }
 
 // row_quad_products reading R one float per row from the weights (ONNX layout), where rows or
@@ -385,9 +396,19 @@ fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
     let g0 = rr * 3u * H;
     let rec = rr * tp.record;
     var drh = 0.0;
-    let w = r_row(tp, lp, d, 2u * H) + k;
-    for (var j = 0u; j < H; j++) {
-        drh += wts[w + j * H] * dg_at(g0 + 2u * H + j);
+    if (tp.row_quads != 0u) {
+        // the candidate's rows 2H .. 3H of R in quads, dn a vec4 per four of them
+        var w = rq_start(d, k) + (2u * H / 4u) * UNIT_BLOCK;
+        let dn = (g0 + 2u * H) / 4u;
+        for (var q = 0u; q < H / 4u; q++) {
+            drh += dot(extras[w], dgates[dn + q]);
+            w += UNIT_BLOCK;
+        }
+    } else {
+        let w = r_row(tp, lp, d, 2u * H) + k;
+        for (var j = 0u; j < H; j++) {
+            drh += wts[w + j * H] * dg_at(g0 + 2u * H + j);
+        }
     }
     drh *= recurrent_mask(tp.layer, d, b, H, k);
     let pr = tape[rec + H + k];

@@ -382,22 +382,17 @@ impl TrainLayer {
     pub fn row_quads(&self) -> bool {
         self.gh() % 4 == 0
     }
-    /// Rows of R the backward's recurrent product reads for dh_prev: G·H, or a reset-before
-    /// GRU's z and r rows (its candidate's product reads r ⊙ h_prev).
-    pub fn product_rows(&self) -> usize {
-        if self.cell == Cell::Gru && !self.linear_before_reset { 2 * self.hidden } else { self.gh() }
-    }
     /// Where R in quads of rows starts in extras, on a vec4, after R' ([`Self::row_quads`]): per
-    /// direction `[⌈H_out/UNIT_BLOCK⌉, product_rows/4, UNIT_BLOCK]` vec4s `R[4q .. 4q + 4, k]`
-    /// (a copy before the walk back), so unit k of dh_prev reads one vec4 per four rows and a
-    /// block's invocations read one contiguous stream.
+    /// direction `[⌈H_out/UNIT_BLOCK⌉, G·H/4, UNIT_BLOCK]` vec4s `R[4q .. 4q + 4, k]` (a copy
+    /// before the walk back), so unit k of dh_prev (and of a reset-before GRU's d(r ⊙ h_prev))
+    /// reads one vec4 per four rows and a block's invocations read one contiguous stream.
     pub fn rq_off(&self, t: usize, b: usize) -> usize {
         let after = self.fold_off(t, b) + if self.folded() { self.dirs * self.gh() * self.hidden } else { 0 };
         after.next_multiple_of(4)
     }
     /// Floats of one direction of R's row quads ([`Self::rq_off`]).
     fn rq_direction(&self) -> usize {
-        if self.row_quads() { self.out.div_ceil(UNIT_BLOCK) * UNIT_BLOCK * self.product_rows() } else { 0 }
+        if self.row_quads() { self.out.div_ceil(UNIT_BLOCK) * UNIT_BLOCK * self.gh() } else { 0 }
     }
     pub fn extras_len(&self, t: usize, b: usize) -> usize {
         self.rq_off(t, b) + self.dirs * self.rq_direction()
@@ -805,10 +800,9 @@ impl TrainPlan {
         if ly.row_quads() {
             for dir in 0..d {
                 // R_d's rows in quads for the walk back: row r, unit k at the vec4 of
-                // (k / UB)·(rows/4)·UB + (r / 4)·UB + k % UB, lane r % 4 (UB = UNIT_BLOCK)
-                let rows = ly.product_rows();
+                // (k / UB)·(GH/4)·UB + (r / 4)·UB + k % UB, lane r % 4 (UB = UNIT_BLOCK)
                 let p = Matmul {
-                    m: rows,
+                    m: gh,
                     n: o,
                     k: 1,
                     flags: FLAG_MM_COPY | FLAG_MM_QUADS,
