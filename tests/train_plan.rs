@@ -213,6 +213,29 @@ fn saved_activations_stay_within_g_plus_two_per_unit() {
     }
 }
 
+/// What the plan's copies (`FLAG_MM_COPY`) from `src` into `dst` read, sorted, and where each
+/// element lands with its row; asserts that no place is written twice.
+fn copies(p: &TrainPlan, src: TBuf, dst: TBuf) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
+    let mut landed = vec![];
+    for c in &p.commands {
+        if let TCommand::Matmul { p: m, a, c: out, .. } = *c {
+            if a == src && out == dst && m.flags & wgpu_rnn::plan::train::FLAG_MM_COPY != 0 {
+                for i in 0..m.m {
+                    for j in 0..m.n {
+                        sources.push(m.a_off + i * m.a_m + j * m.a_k);
+                        let at = m.c_at(i, j);
+                        assert!(places.insert(at), "{dst:?} written twice at {at}");
+                        landed.push((i, at));
+                    }
+                }
+            }
+        }
+    }
+    sources.sort();
+    (sources, landed)
+}
+
 #[test]
 fn buffers_hold_what_the_commands_address() {
     for cell in [Cell::Rnn, Cell::Gru, Cell::Lstm] {
@@ -235,52 +258,19 @@ fn buffers_hold_what_the_commands_address() {
                     _ => {}
                 }
             }
-            // the copies into RT(l) place every recurrent weight once, each in its own place
             for (l, ly) in p.layers.iter().enumerate() {
-                let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
-                for c in &p.commands {
-                    if let TCommand::Matmul { p: m, c: TBuf::RT(x), b: TBuf::Ones, .. } = *c {
-                        if x == l {
-                            for i in 0..m.m {
-                                for j in 0..m.n {
-                                    sources.push(m.a_off + i * m.a_m + j * m.a_k);
-                                    assert!(places.insert(m.c_at(i, j)), "{cell:?}: layer {l} RT written twice");
-                                }
-                            }
-                        }
-                    }
-                }
-                sources.sort();
-                let r = ly.r_off()..ly.b_off();
-                assert_eq!(sources, r.collect::<Vec<_>>(), "{cell:?} proj {proj}: layer {l} Rᵀ copies");
-            }
-            // where G·H is a multiple of 4, one copy per direction puts R's rows into extras in
-            // quads, each once
-            for (l, ly) in p.layers.iter().enumerate() {
-                let (mut sources, mut places) = (vec![], std::collections::HashSet::new());
-                for c in &p.commands {
-                    if let TCommand::Matmul { p: m, a: TBuf::Wts(x), c: TBuf::Extras(y), .. } = *c {
-                        if x == l && y == l && m.flags & wgpu_rnn::plan::train::FLAG_MM_COPY != 0 {
-                            for i in 0..m.m {
-                                for j in 0..m.n {
-                                    sources.push(m.a_off + i * m.a_m + j * m.a_k);
-                                    let at = m.c_at(i, j);
-                                    assert!(at >= ly.rq_off(5, 3) && at % 4 == i % 4, "{cell:?}: layer {l} quads");
-                                    assert!(places.insert(at), "{cell:?}: layer {l} R's quads written twice");
-                                }
-                            }
-                        }
-                    }
-                }
-                sources.sort();
-                let mut want = vec![];
-                if ly.row_quads() {
-                    for d in 0..ly.dirs {
-                        let start = ly.r_off() + d * ly.gh() * ly.out;
-                        want.extend(start..start + ly.gh() * ly.out);
-                    }
-                }
+                let r: Vec<usize> = (ly.r_off()..ly.b_off()).collect();
+                // the copies into RT(l) place every recurrent weight once, each in its own place
+                let (sources, _) = copies(&p, TBuf::Wts(l), TBuf::RT(l));
+                assert_eq!(sources, r, "{cell:?} proj {proj}: layer {l} Rᵀ copies");
+                // where G·H is a multiple of 4, one copy per direction puts R's rows into extras
+                // in quads (row i in lane i % 4), each once
+                let (sources, places) = copies(&p, TBuf::Wts(l), TBuf::Extras(l));
+                let want = if ly.row_quads() { r } else { vec![] };
                 assert_eq!(sources, want, "{cell:?} proj {proj}: layer {l} R's row quads");
+                for (i, at) in places {
+                    assert!(at >= ly.rq_off(5, 3) && at % 4 == i % 4, "{cell:?}: layer {l} quads");
+                }
             }
             // every weight gradient is written: the matmuls into Grads(l) cover it exactly once
             for (l, ly) in p.layers.iter().enumerate() {

@@ -36,7 +36,7 @@
 // Recurrent dropout (dp.flags): the recurrent products read h_prev ⊙ mask; the tape keeps
 // h_prev unmasked (GRU's z ⊙ h_prev and its backward read it; train_step_backward masks it
 // for the weight gradients once the step's backward is done).
-// uses: train/train_params train/masks shared/activations
+// uses: train/train_params train/masks shared/activations shared/blocked
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -346,13 +346,9 @@ fn tape_quad(at: u32) -> vec4<f32> {
 
 // The vec4 of rt holding unit j's first gate for inputs 0 .. 3 of direction d, in the part of
 // rt for `width` inputs that starts at vec4 `start` (the gates follow; inputs 4q .. 4q + 3 add
-// q·rt_quad_step()). Units come in blocks of UNIT_BLOCK, each block's ⌈width/4⌉ quads one after
-// another (plan::train::Matmul::c_at with FLAG_MM_QUADS).
+// q·rt_quad_step()): shared/blocked's input quads (plan::train::Matmul::c_at, FLAG_MM_QUADS).
 fn rt_start(start: u32, d: u32, width: u32, j: u32) -> u32 {
-    let G = gates(lp);
-    let blocks = (lp.hidden + UNIT_BLOCK - 1u) / UNIT_BLOCK;
-    let per_block = ((width + 3u) / 4u) * UNIT_BLOCK * G;
-    return start + (d * blocks + j / UNIT_BLOCK) * per_block + (j % UNIT_BLOCK) * G;
+    return start + input_quad(d, width, lp.hidden, j) * gates(lp);
 }
 
 // vec4s of rt from a unit's gates of four inputs to those of the next four: its block's units'.

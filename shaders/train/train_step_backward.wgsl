@@ -38,7 +38,7 @@
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
-// uses: train/train_params train/masks shared/activations
+// uses: train/train_params train/masks shared/activations shared/blocked
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -306,12 +306,10 @@ fn row_quad_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec
 }
 
 // The vec4 of extras holding R[0 .. 4, k] of direction d (tp.row_quads; TrainLayer::rq_off):
-// row quad q adds q·UNIT_BLOCK. Units k come in blocks of UNIT_BLOCK, each block's G·H/4 row
-// quads one after another, so a block's invocations read one contiguous stream.
+// row quad q adds q·UNIT_BLOCK. shared/blocked's layout with the G·H/4 row quads as its k, so a
+// block's invocations read one contiguous stream.
 fn rq_start(d: u32, k: u32) -> u32 {
-    let blocks = (lp.hidden_in + UNIT_BLOCK - 1u) / UNIT_BLOCK;
-    let quads = lp.hidden * gates(lp) / 4u;
-    return tp.rq_off / 4u + (d * blocks + k / UNIT_BLOCK) * quads * UNIT_BLOCK + k % UNIT_BLOCK;
+    return tp.rq_off / 4u + blocked_unit(d, lp.hidden * gates(lp) / 4u, lp.hidden_in, k);
 }
 
 // row_quad_products reading R one float per row from the weights (ONNX layout), where rows or
