@@ -275,6 +275,39 @@ pub fn measure(
     })
 }
 
+/// Which kernels `bench --breakdown` times alone, each in runs of its own dispatches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breakdown {
+    /// Whether to time kernels alone at all.
+    pub on: bool,
+    /// The entry points to time (`optimizer_update`, `lstm_step`, ...); every kernel of the
+    /// plan when empty.
+    pub only: Vec<String>,
+}
+
+impl Breakdown {
+    /// A breakdown of `only` (every kernel when empty), or an error naming a name that no
+    /// kernel of the engine has, with the names there are.
+    pub fn new(on: bool, only: Vec<String>) -> Result<Breakdown> {
+        use crate::kernels::{Kernel, TrainKernel};
+        let known: Vec<&str> = Kernel::ALL
+            .iter()
+            .map(|k| k.entry_point())
+            .chain(TrainKernel::ALL.iter().map(|k| k.entry_point()))
+            .collect();
+        if let Some(bad) = only.iter().find(|n| !known.contains(&n.as_str())) {
+            let why = format!("`{bad}` is no kernel's entry point (there are: {})", known.join(", "));
+            return Err(Error::invalid("kernels", why));
+        }
+        Ok(Breakdown { on, only })
+    }
+
+    /// Whether the breakdown times the kernel named `entry_point`.
+    pub fn times(&self, entry_point: &str) -> bool {
+        self.on && (self.only.is_empty() || self.only.iter().any(|n| n == entry_point))
+    }
+}
+
 /// Times optimizer steps of `config`'s stack with a `Linear(W, 1)` head at every step, a
 /// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps (their loss and norm
 /// read back and checked), then the medians of `repeats` timed ones: wall time (upload, record,
@@ -287,7 +320,7 @@ pub fn measure_train(
     seed: u64,
     (warmup, repeats): (usize, usize),
     walk: Option<crate::plan::train::Walk>,
-    breakdown: bool,
+    breakdown: &Breakdown,
 ) -> Result<BenchRecord> {
     use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
     let ctx = engine
@@ -324,10 +357,10 @@ pub fn measure_train(
         (timings.iter().map(|t| t.wall_ms).collect(), timings.iter().filter_map(|t| t.gpu_ms).collect());
     let plan = trainer.plan(t, b).ok_or_else(|| Error::NoAdapter("the trainer runs on the CPU".into()))?;
     let mut kernels = Vec::new();
-    if breakdown {
+    if breakdown.on {
         let mut names: Vec<&str> = Vec::new();
         for name in plan.commands.iter().filter_map(|c| c.entry_point()) {
-            if !names.contains(&name) {
+            if !names.contains(&name) && breakdown.times(name) {
                 names.push(name);
             }
         }
@@ -371,7 +404,12 @@ fn repeat_timed(
 
 /// Times each kernel of `model`'s plan for `inputs` alone (its dispatches only, on the buffers
 /// of a real call): the median of `repeats` after one warm-up, in plan order.
-pub fn measure_kernels(model: &Model, inputs: &Inputs, repeats: usize) -> Result<Vec<(String, f64)>> {
+pub fn measure_kernels(
+    model: &Model,
+    inputs: &Inputs,
+    repeats: usize,
+    breakdown: &Breakdown,
+) -> Result<Vec<(String, f64)>> {
     let Model::Gpu(gpu) = model else {
         return Err(Error::NoAdapter("bench times the GPU; no adapter is available".into()));
     };
@@ -379,6 +417,7 @@ pub fn measure_kernels(model: &Model, inputs: &Inputs, repeats: usize) -> Result
     for c in &gpu.plan(inputs)?.commands {
         if let crate::plan::Command::Dispatch(d) = c
             && !kernels.contains(&d.kernel)
+            && breakdown.times(d.kernel.entry_point())
         {
             kernels.push(d.kernel);
         }

@@ -324,6 +324,7 @@ pub fn shared_constants() -> Vec<(String, u32)> {
         ("EMBED_ROWS", crate::plan::train::EMBED_ROWS as u32),
         ("TRAIN_ROWS", crate::plan::train::TRAIN_ROWS),
         ("MM_BLOCK", crate::plan::train::MM_BLOCK),
+        ("MM_WIDE", crate::plan::train::MM_WIDE),
         ("MM_GROUP", crate::plan::train::MM_GROUP),
         ("MM_ROWS", crate::plan::train::MM_ROWS),
         ("STEP_INITIAL", crate::plan::train::STEP_INITIAL),

@@ -366,6 +366,25 @@ fn bench_train_runs_the_walk_it_is_asked_for_times_its_kernels_and_refuses_forwa
         let ms = timed.iter().find(|(n, _)| *n == kernel).unwrap_or_else(|| panic!("{kernel}: {line}")).1;
         assert!(ms > 0.0 && ms.is_finite(), "{kernel}: {line}");
     }
+    // --kernels narrows the breakdown to the kernels it names; a name no kernel has is refused
+    let breakdown = |kernels: &str| {
+        std::process::Command::new(exe)
+            .args(["--require-gpu", "bench", "--train", "--cell", "gru", "--hidden", "8", "--batch", "2"])
+            .args(["--steps", "5", "--repeats", "1", "--warmup", "0", "--breakdown", "--kernels", kernels])
+            .output()
+            .expect("runs")
+    };
+    let out = breakdown("optimizer_update,sum_squares");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut after = stdout.lines().skip_while(|l| !l.starts_with("Each kernel alone"));
+    let line = after.nth(1).filter(|l| l.starts_with("gru   H8 B2 T5: ")).unwrap_or_else(|| panic!("{stdout}"));
+    let names: Vec<&str> = line["gru   H8 B2 T5: ".len()..].split(", ").filter_map(|p| p.split(' ').next()).collect();
+    assert_eq!(names, ["sum_squares", "optimizer_update"], "{line}");
+    let out = breakdown("optimizer_updat");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("`optimizer_updat` is no kernel's entry point"), "{stderr}");
+    assert!(stderr.contains("optimizer_update"), "the names there are: {stderr}");
     // the global --walk (and WGPU_RNN_WALK): named in `info`, unknown names refused
     let info = |walk: &[&str], env: Option<&str>| {
         let mut cmd = std::process::Command::new(exe);

@@ -4,7 +4,8 @@
 
 use wgpu_rnn::plan::train::{TBuf, TCommand, TrainPlan, Walk};
 use wgpu_rnn::plan::train_step::{
-    Initial, LOSS_WIDE_CLASSES, LOSS_WORKGROUP, NORM_PARTS, NORM_SHARE, OPT_WORKGROUP, StepShape, norm_parts,
+    Initial, LOSS_WIDE_CLASSES, LOSS_WORKGROUP, NORM_PARTS, NORM_SHARE, OPT_WORKGROUP, StepShape, group_quads,
+    norm_parts,
 };
 use wgpu_rnn::random::{self, RandomConfig};
 use wgpu_rnn::spec::{Cell, Direction, MergeMode};
@@ -322,6 +323,12 @@ fn products_read_vec4s_where_their_layouts_allow() {
                 other => panic!("unexpected product {other:?}"),
             };
             assert_eq!(p.kernel(), expected, "I {input} H {hidden}: {a:?}·{b:?} -> {c:?}");
+            // the workgroups cover C and no more: 8 x 8 blocks in the vec4 versions, 8 x 4 in
+            // the scalar one, 8 x 8 invocations a workgroup
+            let cols = if expected == Matmul { 32 } else { 64 };
+            let [x, y] = p.workgroups();
+            assert!(x * cols >= p.n && (x - 1) * cols < p.n, "{x} x {cols} columns for N {}", p.n);
+            assert!(y * 64 >= p.m && (y - 1) * 64 < p.m, "{y} x 64 rows for M {}", p.m);
         }
     }
 }
@@ -419,7 +426,9 @@ fn loops_past_a_drivers_limit_are_named() {
 /// before any update reads them; the updates back up what they overwrite, with no copies.
 #[test]
 fn norms_take_workgroups_by_group_size_and_one_finish() {
-    let share = OPT_WORKGROUP as usize * NORM_SHARE;
+    // the norm reads gradients four at a time: NORM_SHARE quads per invocation
+    assert_eq!((group_quads(0), group_quads(1), group_quads(4), group_quads(5)), (0, 1, 1, 2));
+    let share = 4 * OPT_WORKGROUP as usize * NORM_SHARE;
     assert_eq!(norm_parts(0), 1);
     assert_eq!(norm_parts(share), 1);
     assert_eq!(norm_parts(share + 1), 2);

@@ -5,11 +5,11 @@
 //          [2 + 2s] Σ g² of group s, [3 + 2s] Σ clamp(g, ±clip_value)² (the norm clip_norm sees),
 //          then the partial sums [groups, NORM_PARTS] of vec2 (Σ g², Σ clamp(g)²)
 //   sum_squares:        up to NORM_PARTS workgroups per group (plan::train_step::norm_parts),
-//                       each a strided share of the group reduced in workgroup memory into its
+//                       each a strided share of the group's quads reduced in workgroup memory into its
 //                       partial sums (those of workgroups not dispatched stay zero: the step
 //                       clears stats first)
 //   sum_squares_finish: one workgroup: each group's partial sums into its [2 + 2s], [3 + 2s]
-//   optimizer_update:   grid-stride over the parameters (at most UPDATE_WORKGROUPS workgroups;
+//   optimizer_update:   grid-stride over the parameters' quads (at most UPDATE_WORKGROUPS workgroups;
 //                       the norm and the clip coefficient once per invocation): clip by value,
 //                       then by the global norm (scale clip_norm / (‖g‖ + 1e-6) when below 1,
 //                       as torch's clip_grad_norm_), then SGD (momentum) / Adam / AdamW as
@@ -21,11 +21,15 @@
 //                       the updates saved come back, so a failed step changes nothing
 //                       without the host reading anything; otherwise each invocation returns
 //                       at once.
+// Every group's buffers are bound as vec4s (workspace buffers hold a multiple of four floats):
+// an invocation reads and writes four consecutive parameters at once; lanes of the last quad
+// past the group's length are read as zeros and written back unchanged.
 // Versions:
 //   first     the norm in one workgroup per group, an update and a restore invocation per
 //             parameter, copies of the parameters and moments before every update
-//   this file the norm in up to NORM_PARTS workgroups per group and a finish; the update and
+//   strided   the norm in up to NORM_PARTS workgroups per group and a finish; the update and
 //             the restore strided, the update backing up what it overwrites
+//   this file as strided, one quad of parameters per invocation and loop pass
 
 // Keep in sync with `gpu::train::params::GroupParams` and `OptimizerParams` (Rust).
 struct GroupParams {
@@ -53,19 +57,29 @@ struct OptimizerParams {
 @group(0) @binding(0) var<uniform> gp: GroupParams;
 @group(0) @binding(1) var<uniform> op: OptimizerParams;
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> params: array<f32>;
-@group(0) @binding(4) var<storage, read> grads: array<f32>;
-@group(0) @binding(5) var<storage, read_write> m: array<f32>;
-@group(0) @binding(6) var<storage, read_write> v: array<f32>;
-@group(0) @binding(7) var<storage, read_write> back_p: array<f32>;
-@group(0) @binding(8) var<storage, read_write> back_m: array<f32>;
-@group(0) @binding(9) var<storage, read_write> back_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> v: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> back_p: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> back_m: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> back_v: array<vec4<f32>>;
 
 var<workgroup> partial: array<vec2<f32>, OPT_WORKGROUP>;
 
 // Where group `slot`'s partial sums start in stats (vec2s as float pairs).
 fn parts_at(slot: u32) -> u32 {
     return 2u + 2u * gp.groups + 2u * NORM_PARTS * slot;
+}
+
+// The group's quads: ⌈len / 4⌉.
+fn quads() -> u32 {
+    return (gp.len + 3u) / 4u;
+}
+
+// Which lanes of quad q hold one of the group's parameters (all but in a last, partial quad).
+fn live(q: u32) -> vec4<bool> {
+    return 4u * q + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(gp.len);
 }
 
 // Reduces partial[0 .. OPT_WORKGROUP] into partial[0] (every invocation of the workgroup calls it).
@@ -86,10 +100,10 @@ fn sum_squares(
     @builtin(num_workgroups) parts: vec3<u32>,
 ) {
     var acc = vec2<f32>(0.0);
-    for (var i = wid.x * OPT_WORKGROUP + li; i < gp.len; i += parts.x * OPT_WORKGROUP) {
-        let g = grads[i];
+    for (var q = wid.x * OPT_WORKGROUP + li; q < quads(); q += parts.x * OPT_WORKGROUP) {
+        let g = select(vec4<f32>(0.0), grads[q], live(q));
         let c = clip_value(g);
-        acc += vec2<f32>(g * g, c * c);
+        acc += vec2<f32>(dot(g, g), dot(c, c));
     }
     partial[li] = acc;
     reduce_partial(li);
@@ -118,16 +132,16 @@ fn sum_squares_finish(@builtin(local_invocation_index) li: u32) {
     }
 }
 
-fn clip_value(g: f32) -> f32 {
+fn clip_value(g: vec4<f32>) -> vec4<f32> {
     if ((op.flags & FLAG_OPT_CLIP_VALUE) != 0u) {
-        return clamp(g, -op.clip_value, op.clip_value);
+        return clamp(g, vec4<f32>(-op.clip_value), vec4<f32>(op.clip_value));
     }
     return g;
 }
 
-// Whether x is neither infinite nor NaN (its exponent bits are not all ones).
-fn finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+// Whether each lane of x is neither infinite nor NaN (its exponent bits are not all ones).
+fn finite(x: vec4<f32>) -> vec4<bool> {
+    return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
@@ -138,7 +152,7 @@ fn optimizer_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
         norm2 += stats[2u + 2u * s];
         clipped2 += stats[3u + 2u * s];
     }
-    if (!finite(stats[0]) || !finite(norm2)) {
+    if (!all(finite(vec4<f32>(stats[0], norm2, 0.0, 0.0)))) {
         return;
     }
     var coef = 1.0;
@@ -146,8 +160,8 @@ fn optimizer_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
         coef = min(op.clip_norm / (sqrt(clipped2) + 1e-6), 1.0);
     }
     var failed = false;
-    for (var i = gid.x; i < gp.len; i += groups.x * TRAIN_WORKGROUP) {
-        let ok = update(i, coef); // not in the condition: || would skip it once one failed
+    for (var q = gid.x; q < quads(); q += groups.x * TRAIN_WORKGROUP) {
+        let ok = update(q, coef); // not in the condition: || would skip it once one failed
         failed = failed || !ok;
     }
     if (failed) {
@@ -165,38 +179,44 @@ fn uses_v() -> bool {
     return op.kind != OPT_SGD;
 }
 
-// Updates parameter i with its gradient clipped by value and scaled by `coef`, keeping what it
-// overwrites in back_p, back_m, back_v for optimizer_restore; whether the new weight is finite.
-fn update(i: u32, coef: f32) -> bool {
-    let g = clip_value(grads[i]) * coef;
-    var w = params[i];
-    back_p[i] = w;
-    if (uses_m()) {
-        back_m[i] = m[i];
-    }
-    if (uses_v()) {
-        back_v[i] = v[i];
-    }
+// Updates quad q of parameters with its gradients clipped by value and scaled by `coef`,
+// keeping what it overwrites in back_p, back_m, back_v for optimizer_restore; whether the new
+// weights are finite. Lanes past the group's length keep what they held.
+fn update(q: u32, coef: f32) -> bool {
+    let keep = !live(q);
+    let g = clip_value(grads[q]) * coef;
+    let w0 = params[q];
+    back_p[q] = w0;
+    var w = w0;
     if (op.kind == OPT_SGD) {
         var d = g + op.weight_decay * w;
         if (op.momentum > 0.0) {
-            m[i] = select(op.momentum * m[i] + d, d, (op.flags & FLAG_OPT_FIRST_STEP) != 0u);
-            d = m[i];
+            let m0 = m[q];
+            back_m[q] = m0;
+            d = select(op.momentum * m0 + d, d, (op.flags & FLAG_OPT_FIRST_STEP) != 0u);
+            m[q] = select(d, m0, keep);
         }
         w -= op.lr * d;
     } else {
+        let m0 = m[q];
+        let v0 = v[q];
+        back_m[q] = m0;
+        back_v[q] = v0;
         var d = g;
         if (op.kind == OPT_ADAMW) {
             w *= 1.0 - op.lr * op.weight_decay;
         } else {
             d += op.weight_decay * w;
         }
-        m[i] = op.beta1 * m[i] + (1.0 - op.beta1) * d;
-        v[i] = op.beta2 * v[i] + (1.0 - op.beta2) * d * d;
-        w -= op.lr / op.bias1 * m[i] / (sqrt(v[i] / op.bias2) + op.eps);
+        let m1 = op.beta1 * m0 + (1.0 - op.beta1) * d;
+        let v1 = op.beta2 * v0 + (1.0 - op.beta2) * d * d;
+        m[q] = select(m1, m0, keep);
+        v[q] = select(v1, v0, keep);
+        w -= op.lr / op.bias1 * m1 / (sqrt(v1 / op.bias2) + op.eps);
     }
-    params[i] = w;
-    return finite(w);
+    w = select(w, w0, keep);
+    params[q] = w;
+    return all(finite(w));
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
@@ -204,13 +224,13 @@ fn optimizer_restore(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     if (stats[1] == 0.0) {
         return;
     }
-    for (var i = gid.x; i < gp.len; i += groups.x * TRAIN_WORKGROUP) {
-        params[i] = back_p[i];
+    for (var q = gid.x; q < quads(); q += groups.x * TRAIN_WORKGROUP) {
+        params[q] = back_p[q];
         if (uses_m()) {
-            m[i] = back_m[i];
+            m[q] = back_m[q];
         }
         if (uses_v()) {
-            v[i] = back_v[i];
+            v[q] = back_v[q];
         }
     }
 }

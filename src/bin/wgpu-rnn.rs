@@ -182,6 +182,10 @@ struct BenchArgs {
     /// Also time each kernel of the plan alone (GPU time where the adapter has timestamps)
     #[arg(long)]
     breakdown: bool,
+    /// With --breakdown, time only these kernels (entry points, comma-separated:
+    /// optimizer_update,sum_squares); every kernel of the plan when not given
+    #[arg(long, value_delimiter = ',', requires = "breakdown")]
+    kernels: Vec<String>,
     /// Time training steps (forward with a tape, a Linear head and MSE loss, backward, clipping,
     /// SGD update; one submit each) instead of forward calls
     #[arg(long)]
@@ -346,6 +350,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
             return Err(wgpu_rnn::Error::invalid("variant", format!("`{other}` ({all})")));
         }
     };
+    let breakdown = bench::Breakdown::new(a.breakdown, a.kernels.clone())?;
     // training steps: the per-step kernels (four rows per invocation) or the persistent walk
     let walk = match (a.train, a.variant.as_str()) {
         (false, _) | (true, "auto") => None,
@@ -377,7 +382,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         // a size this device cannot hold is skipped, the rest of a suite still runs (a training
         // step checks its sizes itself; a forward call's are checked before its network is made)
         let measured = if a.train {
-            bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, a.breakdown).map(Some)
+            bench::measure_train(engine, c, n as u64, (a.warmup, a.repeats), walk, &breakdown).map(Some)
         } else {
             engine.context().map_or(Ok(()), |ctx| c.check_fits(&ctx.device.limits())).map(|()| None)
         };
@@ -409,7 +414,7 @@ fn bench(engine: &Engine, a: &BenchArgs) -> wgpu_rnn::Result<()> {
         }
         let mut r = bench::measure(&model, c, &inputs, a.warmup, a.repeats, source)?;
         if a.breakdown {
-            r.kernels = bench::measure_kernels(&model, &inputs, a.repeats)?;
+            r.kernels = bench::measure_kernels(&model, &inputs, a.repeats, &breakdown)?;
         }
         push_record(&mut records, r, a.json.as_deref())?;
     }

@@ -27,10 +27,12 @@ pub const TRAIN_ROWS: u32 = 4;
 pub const MM_ROWS: u32 = 8;
 /// Columns of the block of C one `matmul` invocation keeps in registers (WGSL `MM_BLOCK`).
 pub const MM_BLOCK: u32 = 4;
+/// Columns of the block of C one invocation of the vec4 products (`matmul_kk`, `matmul_kn`,
+/// `matmul_mn`) keeps in registers (WGSL `MM_WIDE`): sixteen vec4 accumulators, written out in
+/// the kernels (change it with them); each load of A serves eight columns.
+pub const MM_WIDE: u32 = 8;
 /// Side of `matmul`'s square workgroup of invocations (WGSL `MM_GROUP`).
 pub const MM_GROUP: u32 = 8;
-/// Columns of C per `matmul` workgroup.
-pub const MM_TILE: u32 = MM_BLOCK * MM_GROUP;
 /// Rows of C per `matmul` workgroup.
 pub const MM_TILE_ROWS: u32 = MM_ROWS * MM_GROUP;
 /// `MatmulParams::flags`: add the bias row `b[bias_off + n]` (WGSL `FLAG_MM_BIAS`).
@@ -436,6 +438,14 @@ impl Matmul {
         } else {
             self.c_off + m * self.c_m + n * self.c_n
         }
+    }
+
+    /// The workgroups of this product's dispatch, along C's columns and its rows: each
+    /// invocation keeps a block of `MM_ROWS` rows and `MM_BLOCK` columns (`MM_WIDE` in the vec4
+    /// versions), `MM_GROUP` x `MM_GROUP` invocations a workgroup.
+    pub fn workgroups(&self) -> [usize; 2] {
+        let cols = if self.kernel() == TrainKernel::Matmul { MM_BLOCK } else { MM_WIDE };
+        [self.n.div_ceil((cols * MM_GROUP) as usize), self.m.div_ceil(MM_TILE_ROWS as usize)]
     }
 
     /// The version of `matmul` that runs this product: one that reads A and B as vec4s
@@ -1135,10 +1145,10 @@ impl TrainPlan {
     /// invocation, as (what sets it, a description), or `None`. The products, the embedding's
     /// gradient and the persistent walks are split within any such limit; these are not: the
     /// loss loops three times over the classes (in strides of `LOSS_WORKGROUP` for a wide
-    /// head), the norm over a parameter group in strides of `OPT_WORKGROUP * NORM_PARTS` (the
-    /// update and its restore stride wider).
+    /// head), the norm over a parameter group's quads in strides of `OPT_WORKGROUP * NORM_PARTS`
+    /// (the update and its restore stride wider).
     pub fn longest_loop_beyond(&self, limit: usize) -> Option<(&'static str, String)> {
-        use super::train_step::{LOSS_WORKGROUP, OPT_WORKGROUP, norm_parts};
+        use super::train_step::{LOSS_WORKGROUP, OPT_WORKGROUP, group_quads, norm_parts};
         let classes = self.head.map_or(0, |h| h.classes);
         let widest = self.groups.iter().map(|g| g.2).max().unwrap_or(0);
         let opt = OPT_WORKGROUP as usize;
@@ -1153,8 +1163,8 @@ impl TrainPlan {
         });
         if let Some((_, how)) = loss.filter(|(loops, _)| *loops > limit) {
             Some(("classes", format!("the loss loops three times over {classes} classes, {how}")))
-        } else if widest.div_ceil(stride) + opt.ilog2() as usize > limit {
-            let why = format!("the gradient norm loops over {widest} parameters of a group, {stride} per pass");
+        } else if group_quads(widest).div_ceil(stride) + opt.ilog2() as usize > limit {
+            let why = format!("the gradient norm loops over {widest} parameters of a group, {} per pass", 4 * stride);
             Some(("model", why))
         } else {
             None

@@ -12,19 +12,25 @@ pub const OPT_WORKGROUP: u32 = 256;
 /// Most workgroups of `sum_squares` per parameter group, each summing a strided share into its
 /// partial sums in `Stats` (WGSL `NORM_PARTS`); `sum_squares_finish` adds them up.
 pub const NORM_PARTS: u32 = 128;
-/// Fewest gradients per `sum_squares` invocation before a group takes another workgroup
-/// ([`norm_parts`]): a workgroup's reduction costs more than a few loads.
-pub const NORM_SHARE: usize = 64;
+/// Fewest quads of gradients per `sum_squares` invocation before a group takes another
+/// workgroup ([`norm_parts`]): a workgroup's reduction costs more than a few loads.
+pub const NORM_SHARE: usize = 16;
+
+/// The kernels of the norm and the update read and write a group four floats at a time: the
+/// quads of a group of `len` floats.
+pub fn group_quads(len: usize) -> usize {
+    len.div_ceil(4)
+}
 
 /// The workgroups `sum_squares` takes for a group of `len` gradients: one per
-/// `OPT_WORKGROUP * NORM_SHARE` of them, at most [`NORM_PARTS`].
+/// `OPT_WORKGROUP * NORM_SHARE` quads of them, at most [`NORM_PARTS`].
 pub fn norm_parts(len: usize) -> u32 {
-    len.div_ceil(OPT_WORKGROUP as usize * NORM_SHARE).clamp(1, NORM_PARTS as usize) as u32
+    group_quads(len).div_ceil(OPT_WORKGROUP as usize * NORM_SHARE).clamp(1, NORM_PARTS as usize) as u32
 }
 
 /// Most workgroups of an `optimizer_update` or `optimizer_restore`, which stride over the
-/// group's parameters: an invocation computes the clip coefficient once for all of its share,
-/// and a group of fewer parameters than these invocations wakes one per parameter. 4096 of
+/// group's quads of parameters: an invocation computes the clip coefficient once for all of its
+/// share, and a group of fewer quads than these invocations wakes one per quad. 4096 of
 /// `TRAIN_WORKGROUP` invocations keep enough loads in flight for a GPU's memory.
 pub const UPDATE_WORKGROUPS: u32 = 4096;
 const _: () = assert!(UPDATE_WORKGROUPS as usize * super::train::TRAIN_WORKGROUP as usize >= 1 << 18);

@@ -13,7 +13,7 @@ use crate::gpu::params::{LayerParams, SmallParams};
 use crate::kernels::{Kernel, SMALL_PARAMS_SIZE, TrainKernel};
 use crate::network::{Inputs, Network, Upstream};
 use crate::plan::linear_workgroups;
-use crate::plan::train::{MAX_WORKGROUPS, MM_TILE, MM_TILE_ROWS, TBuf, TCommand, TrainPlan};
+use crate::plan::train::{MAX_WORKGROUPS, TBuf, TCommand, TrainPlan};
 
 const STORAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
@@ -58,9 +58,7 @@ impl TrainWorkspace {
             .commands
             .iter()
             .filter_map(|c| match c {
-                TCommand::Matmul { p, .. } => {
-                    Some(p.m.div_ceil(MM_TILE_ROWS as usize).max(p.n.div_ceil(MM_TILE as usize)))
-                }
+                TCommand::Matmul { p, .. } => p.workgroups().into_iter().max(),
                 _ => None,
             })
             .chain([b])
@@ -489,7 +487,7 @@ impl TrainWorkspace {
     /// The workgroups a dispatch takes.
     fn workgroups(&self, cmd: &TCommand) -> [u32; 3] {
         use crate::plan::train::{TRAIN_ROWS, TRAIN_WORKGROUP};
-        use crate::plan::train_step::{UPDATE_WORKGROUPS, norm_parts};
+        use crate::plan::train_step::{UPDATE_WORKGROUPS, group_quads, norm_parts};
         let (t, b) = (self.plan.steps, self.plan.batch);
         let linear = |n: usize| linear_workgroups(n, TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
         let quads = b.div_ceil(TRAIN_ROWS as usize);
@@ -502,7 +500,8 @@ impl TrainWorkspace {
         };
         match *cmd {
             TCommand::Matmul { p, .. } => {
-                [p.n.div_ceil(MM_TILE as usize) as u32, p.m.div_ceil(MM_TILE_ROWS as usize) as u32, 1]
+                let [cols, rows] = p.workgroups();
+                [cols as u32, rows as u32, 1]
             }
             TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } | TCommand::StepInitial { layer } => {
                 step(layer, quads, false)
@@ -519,8 +518,9 @@ impl TrainWorkspace {
             TCommand::SumSquares { group } => [norm_parts(self.plan.groups[group].2), 1, 1],
             TCommand::SumSquaresFinish => [1, 1, 1],
             TCommand::Update { group } | TCommand::Restore { group } => [
-                self.plan.groups[group].2.div_ceil(TRAIN_WORKGROUP as usize).clamp(1, UPDATE_WORKGROUPS as usize)
-                    as u32,
+                group_quads(self.plan.groups[group].2)
+                    .div_ceil(TRAIN_WORKGROUP as usize)
+                    .clamp(1, UPDATE_WORKGROUPS as usize) as u32,
                 1,
                 1,
             ],
