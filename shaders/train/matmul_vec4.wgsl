@@ -3,7 +3,7 @@
 // that dimension's stride is 1 and the offset, the other stride and the dimension's length are
 // multiples of 4 (`plan::train::Matmul::kernel`), so every vec4 lies inside the operand; the
 // scalar `matmul` elsewhere. Invocation (x, y) keeps the MM_ROWS x MM_WIDE (8 x 8) block of C
-// at rows y*MM_ROWS, columns x*MM_WIDE in sixteen vec4 accumulators, twice `matmul`'s block:
+// at rows y*MM_ROWS, columns x*MM_WIDE in four mat4x4 accumulators (`Block`), twice `matmul`'s:
 // each load of A serves eight columns; rows and columns past C's edge are computed from clamped
 // loads and not stored.
 //   a: A [M, K] at a_off + m*a_m + k*a_k       b: B [K, N] at b_off + k*b_k + n*b_n
@@ -29,6 +29,39 @@ fn bias_at(n0: u32) -> vec4<f32> {
     return vec4<f32>(b[i.x / 4u][i.x % 4u], b[i.y / 4u][i.y % 4u], b[i.z / 4u][i.z % 4u], b[i.w / 4u][i.w % 4u]);
 }
 
+// An invocation's 8 x 8 block of C, in quarters: rows 0-3 (top) and 4-7 (bottom) of columns
+// n0..n0+3 (left) and n0+4..n0+7 (right); column vector r of a quarter is its row r.
+struct Block {
+    top_left: mat4x4<f32>,
+    bottom_left: mat4x4<f32>,
+    top_right: mat4x4<f32>,
+    bottom_right: mat4x4<f32>,
+}
+
+// Adds the products of four k to the block: top[r] = A[m0 + r, k..k+3] and bottom[r] =
+// A[m0 + 4 + r, k..k+3]; left[j] = B[k + j, n0..n0+3] and right[j] = B[k + j, n0+4..n0+7]
+// (column r of left·top is Σ_j left[j]·top[r][j], row r's four outputs).
+fn add_products(acc: ptr<function, Block>, top: mat4x4<f32>, bottom: mat4x4<f32>, left: mat4x4<f32>, right: mat4x4<f32>) {
+    (*acc).top_left += left * top;
+    (*acc).bottom_left += left * bottom;
+    (*acc).top_right += right * top;
+    (*acc).bottom_right += right * bottom;
+}
+
+// The outer product of a column of four rows of C's block and a row of four of its columns:
+// column r is `columns * rows[r]`.
+fn outer(columns: vec4<f32>, rows: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(columns * rows.x, columns * rows.y, columns * rows.z, columns * rows.w);
+}
+
+// Stores the block at rows m0.., columns n0.. (the right half where it is inside C).
+fn store_wide(m0: u32, n0: u32, acc: Block) {
+    store_block(m0, n0, acc.top_left, acc.bottom_left, bias_at(n0));
+    if (n0 + 4u < mp.n) {
+        store_block(m0, n0 + 4u, acc.top_right, acc.bottom_right, bias_at(n0 + 4u));
+    }
+}
+
 // vec4 indices of the block's eight rows of A at k = 0 (a_k = 1), clamped to the last row.
 fn a_rows(m0: u32) -> array<vec4<u32>, 2> {
     let quad = vec4<u32>(0u, 1u, 2u, 3u);
@@ -36,6 +69,16 @@ fn a_rows(m0: u32) -> array<vec4<u32>, 2> {
     return array<vec4<u32>, 2>(
         (mp.a_off + min(m0 + quad, last) * mp.a_m) / 4u,
         (mp.a_off + min(m0 + 4u + quad, last) * mp.a_m) / 4u,
+    );
+}
+
+// The block's rows of A at k-quad k (a_k = 1): top and bottom for `add_products`.
+fn a_quads(rows: array<vec4<u32>, 2>, k: u32) -> array<mat4x4<f32>, 2> {
+    let t = rows[0] + k;
+    let b = rows[1] + k;
+    return array<mat4x4<f32>, 2>(
+        mat4x4<f32>(a[t.x], a[t.y], a[t.z], a[t.w]),
+        mat4x4<f32>(a[b.x], a[b.y], a[b.z], a[b.w]),
     );
 }
 
@@ -47,63 +90,20 @@ fn matmul_kk(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let rows = a_rows(m0);
-    let ia0 = rows[0];
-    let ia1 = rows[1];
     // vec4 indices of the block's eight columns of B at k = 0 (b_k = 1), clamped to the last
     let last = vec4<u32>(mp.n - 1u);
     let quad = vec4<u32>(0u, 1u, 2u, 3u);
     let il = (mp.b_off + min(n0 + quad, last) * mp.b_n) / 4u;
     let ih = (mp.b_off + min(n0 + 4u + quad, last) * mp.b_n) / 4u;
-    // acc_r_l: row r, columns n0..n0+3; acc_r_h: columns n0+4..n0+7
-    var acc0_l = vec4<f32>(0.0);
-    var acc1_l = vec4<f32>(0.0);
-    var acc2_l = vec4<f32>(0.0);
-    var acc3_l = vec4<f32>(0.0);
-    var acc4_l = vec4<f32>(0.0);
-    var acc5_l = vec4<f32>(0.0);
-    var acc6_l = vec4<f32>(0.0);
-    var acc7_l = vec4<f32>(0.0);
-    var acc0_h = vec4<f32>(0.0);
-    var acc1_h = vec4<f32>(0.0);
-    var acc2_h = vec4<f32>(0.0);
-    var acc3_h = vec4<f32>(0.0);
-    var acc4_h = vec4<f32>(0.0);
-    var acc5_h = vec4<f32>(0.0);
-    var acc6_h = vec4<f32>(0.0);
-    var acc7_h = vec4<f32>(0.0);
+    var acc = Block();
     for (var k = 0u; k < mp.k / 4u; k++) {
-        // column q: B[4k..4k+3, n0 + q]; a row's vec4 times it gives that row's four outputs
-        let bl = mat4x4<f32>(b[il.x + k], b[il.y + k], b[il.z + k], b[il.w + k]);
-        let bh = mat4x4<f32>(b[ih.x + k], b[ih.y + k], b[ih.z + k], b[ih.w + k]);
-        let a0 = a[ia0.x + k];
-        let a1 = a[ia0.y + k];
-        let a2 = a[ia0.z + k];
-        let a3 = a[ia0.w + k];
-        let a4 = a[ia1.x + k];
-        let a5 = a[ia1.y + k];
-        let a6 = a[ia1.z + k];
-        let a7 = a[ia1.w + k];
-        acc0_l += a0 * bl;
-        acc1_l += a1 * bl;
-        acc2_l += a2 * bl;
-        acc3_l += a3 * bl;
-        acc4_l += a4 * bl;
-        acc5_l += a5 * bl;
-        acc6_l += a6 * bl;
-        acc7_l += a7 * bl;
-        acc0_h += a0 * bh;
-        acc1_h += a1 * bh;
-        acc2_h += a2 * bh;
-        acc3_h += a3 * bh;
-        acc4_h += a4 * bh;
-        acc5_h += a5 * bh;
-        acc6_h += a6 * bh;
-        acc7_h += a7 * bh;
+        // B's columns n0 + q at k-quad k are its rows there, transposed
+        let left = transpose(mat4x4<f32>(b[il.x + k], b[il.y + k], b[il.z + k], b[il.w + k]));
+        let right = transpose(mat4x4<f32>(b[ih.x + k], b[ih.y + k], b[ih.z + k], b[ih.w + k]));
+        let q = a_quads(rows, k);
+        add_products(&acc, q[0], q[1], left, right);
     }
-    store_block(m0, n0, mat4x4<f32>(acc0_l, acc1_l, acc2_l, acc3_l), mat4x4<f32>(acc4_l, acc5_l, acc6_l, acc7_l), bias_at(n0));
-    if (n0 + 4u < mp.n) {
-        store_block(m0, n0 + 4u, mat4x4<f32>(acc0_h, acc1_h, acc2_h, acc3_h), mat4x4<f32>(acc4_h, acc5_h, acc6_h, acc7_h), bias_at(n0 + 4u));
-    }
+    store_wide(m0, n0, acc);
 }
 
 @compute @workgroup_size(MM_GROUP, MM_GROUP, 1)
@@ -114,66 +114,21 @@ fn matmul_kn(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let rows = a_rows(m0);
-    let ia0 = rows[0];
-    let ia1 = rows[1];
     // B[k, n0..n0+3] and B[k, n0+4..n0+7] (b_n = 1) at vec4s ib + k * row and that + right (the
     // first again where columns 4-7 are past C's edge)
     let row = mp.b_k / 4u;
     let right = select(1u, 0u, n0 + 4u >= mp.n);
     var ib = (mp.b_off + n0) / 4u;
-    // acc_r_l: row r, columns n0..n0+3; acc_r_h: columns n0+4..n0+7
-    var acc0_l = vec4<f32>(0.0);
-    var acc1_l = vec4<f32>(0.0);
-    var acc2_l = vec4<f32>(0.0);
-    var acc3_l = vec4<f32>(0.0);
-    var acc4_l = vec4<f32>(0.0);
-    var acc5_l = vec4<f32>(0.0);
-    var acc6_l = vec4<f32>(0.0);
-    var acc7_l = vec4<f32>(0.0);
-    var acc0_h = vec4<f32>(0.0);
-    var acc1_h = vec4<f32>(0.0);
-    var acc2_h = vec4<f32>(0.0);
-    var acc3_h = vec4<f32>(0.0);
-    var acc4_h = vec4<f32>(0.0);
-    var acc5_h = vec4<f32>(0.0);
-    var acc6_h = vec4<f32>(0.0);
-    var acc7_h = vec4<f32>(0.0);
+    var acc = Block();
     for (var k = 0u; k < mp.k / 4u; k++) {
-        // column j: B[4k + j, n0..n0+3] (bl) and B[4k + j, n0+4..n0+7] (bh); each times a row's
-        // vec4 gives that row's four outputs
-        let bl = mat4x4<f32>(b[ib], b[ib + row], b[ib + 2u * row], b[ib + 3u * row]);
+        let l = mat4x4<f32>(b[ib], b[ib + row], b[ib + 2u * row], b[ib + 3u * row]);
         let jh = ib + right;
-        let bh = mat4x4<f32>(b[jh], b[jh + row], b[jh + 2u * row], b[jh + 3u * row]);
-        let a0 = a[ia0.x + k];
-        let a1 = a[ia0.y + k];
-        let a2 = a[ia0.z + k];
-        let a3 = a[ia0.w + k];
-        let a4 = a[ia1.x + k];
-        let a5 = a[ia1.y + k];
-        let a6 = a[ia1.z + k];
-        let a7 = a[ia1.w + k];
-        acc0_l += bl * a0;
-        acc1_l += bl * a1;
-        acc2_l += bl * a2;
-        acc3_l += bl * a3;
-        acc4_l += bl * a4;
-        acc5_l += bl * a5;
-        acc6_l += bl * a6;
-        acc7_l += bl * a7;
-        acc0_h += bh * a0;
-        acc1_h += bh * a1;
-        acc2_h += bh * a2;
-        acc3_h += bh * a3;
-        acc4_h += bh * a4;
-        acc5_h += bh * a5;
-        acc6_h += bh * a6;
-        acc7_h += bh * a7;
+        let h = mat4x4<f32>(b[jh], b[jh + row], b[jh + 2u * row], b[jh + 3u * row]);
+        let q = a_quads(rows, k);
+        add_products(&acc, q[0], q[1], l, h);
         ib += 4u * row;
     }
-    store_block(m0, n0, mat4x4<f32>(acc0_l, acc1_l, acc2_l, acc3_l), mat4x4<f32>(acc4_l, acc5_l, acc6_l, acc7_l), bias_at(n0));
-    if (n0 + 4u < mp.n) {
-        store_block(m0, n0 + 4u, mat4x4<f32>(acc0_h, acc1_h, acc2_h, acc3_h), mat4x4<f32>(acc4_h, acc5_h, acc6_h, acc7_h), bias_at(n0 + 4u));
-    }
+    store_wide(m0, n0, acc);
 }
 
 @compute @workgroup_size(MM_GROUP, MM_GROUP, 1)
@@ -192,49 +147,19 @@ fn matmul_mn(@builtin(global_invocation_id) gid: vec3<u32>) {
     let right = select(1u, 0u, n0 + 4u >= mp.n);
     var ia = (mp.a_off + m0) / 4u;
     var ib = (mp.b_off + n0) / 4u;
-    // acc_r_l: row r, columns n0..n0+3; acc_r_h: columns n0+4..n0+7
-    var acc0_l = vec4<f32>(0.0);
-    var acc1_l = vec4<f32>(0.0);
-    var acc2_l = vec4<f32>(0.0);
-    var acc3_l = vec4<f32>(0.0);
-    var acc4_l = vec4<f32>(0.0);
-    var acc5_l = vec4<f32>(0.0);
-    var acc6_l = vec4<f32>(0.0);
-    var acc7_l = vec4<f32>(0.0);
-    var acc0_h = vec4<f32>(0.0);
-    var acc1_h = vec4<f32>(0.0);
-    var acc2_h = vec4<f32>(0.0);
-    var acc3_h = vec4<f32>(0.0);
-    var acc4_h = vec4<f32>(0.0);
-    var acc5_h = vec4<f32>(0.0);
-    var acc6_h = vec4<f32>(0.0);
-    var acc7_h = vec4<f32>(0.0);
+    var acc = Block();
     for (var k = 0u; k < mp.k; k++) {
-        let lo = a[ia];
-        let up = a[ia + hi];
-        let bl = b[ib];
-        let bh = b[ib + right];
-        acc0_l += lo.x * bl;
-        acc1_l += lo.y * bl;
-        acc2_l += lo.z * bl;
-        acc3_l += lo.w * bl;
-        acc4_l += up.x * bl;
-        acc5_l += up.y * bl;
-        acc6_l += up.z * bl;
-        acc7_l += up.w * bl;
-        acc0_h += lo.x * bh;
-        acc1_h += lo.y * bh;
-        acc2_h += lo.z * bh;
-        acc3_h += lo.w * bh;
-        acc4_h += up.x * bh;
-        acc5_h += up.y * bh;
-        acc6_h += up.z * bh;
-        acc7_h += up.w * bh;
+        // one k: each quarter gains the outer product of its four columns and four rows
+        let top = a[ia];
+        let bottom = a[ia + hi];
+        let left = b[ib];
+        let right_cols = b[ib + right];
+        acc.top_left += outer(left, top);
+        acc.bottom_left += outer(left, bottom);
+        acc.top_right += outer(right_cols, top);
+        acc.bottom_right += outer(right_cols, bottom);
         ia += a_row;
         ib += b_row;
     }
-    store_block(m0, n0, mat4x4<f32>(acc0_l, acc1_l, acc2_l, acc3_l), mat4x4<f32>(acc4_l, acc5_l, acc6_l, acc7_l), bias_at(n0));
-    if (n0 + 4u < mp.n) {
-        store_block(m0, n0 + 4u, mat4x4<f32>(acc0_h, acc1_h, acc2_h, acc3_h), mat4x4<f32>(acc4_h, acc5_h, acc6_h, acc7_h), bias_at(n0 + 4u));
-    }
+    store_wide(m0, n0, acc);
 }
