@@ -28,8 +28,8 @@ pub const MM_ROWS: u32 = 8;
 /// Columns of the block of C one `matmul` invocation keeps in registers (WGSL `MM_BLOCK`).
 pub const MM_BLOCK: u32 = 4;
 /// Columns of the block of C one invocation of the vec4 products (`matmul_kk`, `matmul_kn`,
-/// `matmul_mn`) keeps in registers (WGSL `MM_WIDE`): sixteen vec4 accumulators, written out in
-/// the kernels (change it with them); each load of A serves eight columns.
+/// `matmul_mn`) keeps in registers (WGSL `MM_WIDE`): a `Block` of four mat4x4 quarters, written
+/// out in the kernels (change it with them); each load of A serves eight columns.
 pub const MM_WIDE: u32 = 8;
 /// Side of `matmul`'s square workgroup of invocations (WGSL `MM_GROUP`).
 pub const MM_GROUP: u32 = 8;
