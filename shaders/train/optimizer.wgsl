@@ -5,17 +5,17 @@
 //          [2 + 2s] Σ g² of group s, [3 + 2s] Σ clamp(g, ±clip_value)² (the norm clip_norm sees),
 //          then the partial sums [groups, NORM_PARTS] of vec2 (Σ g², Σ clamp(g)²)
 //   sum_squares:        up to NORM_PARTS workgroups per group (plan::train_step::norm_parts),
-//                       each a strided share of the group's quads reduced in workgroup memory into its
-//                       partial sums (those of workgroups not dispatched stay zero: the step
-//                       clears stats first)
+//                       each a strided share of the group's quads reduced in workgroup memory
+//                       into its partial sums (those of workgroups not dispatched stay zero:
+//                       the step clears stats first)
 //   sum_squares_finish: one workgroup: each group's partial sums into its [2 + 2s], [3 + 2s]
-//   optimizer_update:   grid-stride over the parameters' quads (at most UPDATE_WORKGROUPS workgroups;
-//                       the norm and the clip coefficient once per invocation): clip by value,
-//                       then by the global norm (scale clip_norm / (‖g‖ + 1e-6) when below 1,
-//                       as torch's clip_grad_norm_), then SGD (momentum) / Adam / AdamW as
-//                       torch.optim defines them, writing what it overwrites (the parameter
-//                       and the moments the optimizer keeps) to back_*. Nothing changes when
-//                       the loss or the norm is not finite.
+//   optimizer_update:   grid-stride over the parameters' quads (at most UPDATE_WORKGROUPS
+//                       workgroups; the norm and the clip coefficient once per invocation):
+//                       clip by value, then by the global norm (scale clip_norm / (‖g‖ + 1e-6)
+//                       when below 1, as torch's clip_grad_norm_), then SGD (momentum) / Adam /
+//                       AdamW as torch.optim defines them, writing what it overwrites (the
+//                       parameter and the moments the optimizer keeps) to back_*. Nothing
+//                       changes when the loss or the norm is not finite.
 //   optimizer_restore:  after every group's update, grid-stride as the update: where any
 //                       update gave a non-finite weight (stats[1]), the parameters and moments
 //                       the updates saved come back, so a failed step changes nothing
@@ -23,7 +23,7 @@
 //                       at once.
 // Every group's buffers are bound as vec4s (workspace buffers hold a multiple of four floats):
 // an invocation reads and writes four consecutive parameters at once; lanes of the last quad
-// past the group's length are read as zeros and written back unchanged.
+// past the group's length count as zeros in the norm and keep what they held in the update.
 // Versions:
 //   first     the norm in one workgroup per group, an update and a restore invocation per
 //             parameter, copies of the parameters and moments before every update
