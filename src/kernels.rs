@@ -292,6 +292,10 @@ const PERSISTENT_STEP_LOOPS: usize = 2 * PERSISTENT_UNITS as usize / 4 + PERSIST
 /// dispatches it once per this many steps), within [`LOOP_BUDGET`].
 pub const PERSISTENT_STEPS: u32 = 128;
 const _: () = assert!(PERSISTENT_STEPS as usize * PERSISTENT_STEP_LOOPS <= LOOP_BUDGET);
+// train_step_backward's `share` holds PERSISTENT_UNITS units' quarters, unit k in slot
+// k % PERSISTENT_UNITS: each workgroup's units must be whole fours in distinct slots.
+const _: () = assert!(PERSISTENT_UNITS % crate::plan::train::TRAIN_WORKGROUP == 0);
+const _: () = assert!(crate::plan::train::TRAIN_WORKGROUP % 4 == 0);
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;

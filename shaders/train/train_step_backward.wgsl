@@ -16,10 +16,12 @@
 // dgates and extras are bound as vec4s, so the recurrent products read four rows' weights and
 // dG in one load each.
 // Invocation (j, q, d) of train_step_backward: unit j of rows 4q .. 4q + 3 (TRAIN_ROWS),
-// direction d, each recurrent weight loaded serving the four rows; of the finish: unit j of row
-// q. At step s it first finishes the product
-// the step after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at
-// a row's last step), then the gate gradients of unit j. Nothing flows back from outputs past a
+// direction d; of the finish: unit j of row q. At step s it first finishes the product the step
+// after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at a row's
+// last step), then the gate gradients of unit j. The product's sum over R's rows is split in
+// quarters among the four invocations of units 4i .. 4i + 3, each taking the four units, and
+// added up through workgroup memory (shared_products): each weight loaded serves the four
+// rows and each load of dG four units. Nothing flows back from outputs past a
 // row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
 // Versions (one each):
 //   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
@@ -52,6 +54,12 @@
 @group(0) @binding(9) var<storage, read_write> dgates: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read_write> extras: array<vec4<f32>>;
 @group(0) @binding(11) var<uniform> dp: DropoutParams;
+
+// shared_products' quarters: [SHARE_UNITS units, 4 quarters] of vec4 (one per row of the quad).
+// A workgroup's invocations are consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of them,
+// both dividing SHARE_UNITS), so unit k's slots are k % SHARE_UNITS.
+const SHARE_UNITS: u32 = PERSISTENT_UNITS;
+var<workgroup> share: array<vec4<f32>, 4u * SHARE_UNITS>;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
 // train_persistent_backward.
@@ -99,22 +107,20 @@ fn train_persistent_backward(@builtin(local_invocation_id) lid: vec3<u32>, @buil
 // train_step_backward's unit j of rows b0 .. b0 + 3, direction d (dh0 at STEP_INITIAL).
 fn backward_unit(j: u32, b0: u32, d: u32) {
     let rows = quad_rows(lp, b0);
+    // what reaches h_prev of the step after (cur_step + 1, which is step 0 at STEP_INITIAL) from
+    // it, for the four rows (j < lp.hidden_in). Every invocation computes it: its product holds
+    // workgroup barriers.
+    let from_next = dh_prev_quad(d, rows, cur_step + 1u, j);
     if (cur_step == STEP_INITIAL) {
         if (j < lp.hidden_in) {
-            let dh0 = dh_prev_quad(d, rows, 0u, j);
             for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
-                carry[tp.carry_dh0 + (d * lp.batch + b0 + r) * lp.hidden_in + j] = dh0[r];
+                carry[tp.carry_dh0 + (d * lp.batch + b0 + r) * lp.hidden_in + j] = from_next[r];
             }
         }
         return;
     }
     if (j >= lp.hidden) {
         return;
-    }
-    // what reaches h_prev of the step after (cur_step + 1) from it, for the four rows
-    var from_next = vec4<f32>(0.0);
-    if (j < lp.hidden_in) {
-        from_next = dh_prev_quad(d, rows, cur_step + 1u, j);
     }
     // a folded projected LSTM: what reaches m[j] from the step after, through h and R
     var m_from_next = vec4<f32>(0.0);
@@ -252,55 +258,82 @@ fn unit_backward(d: u32, b: u32, j: u32, rr: u32, dm: f32) {
 
 // The gradient reaching h_prev[k] of step s of each of the four rows from that step: Rᵀ dGr
 // (GRU linear_before_reset 0: the z and r rows; the candidate's reached h_prev through
-// r ⊙ h_prev) plus GRU's direct share z ⊙ dh. Each weight loaded serves the four rows; a row
-// whose length ends before step s reads valid memory and gets a value nobody uses.
+// r ⊙ h_prev) plus GRU's direct share z ⊙ dh. A row whose length ends before step s reads
+// valid memory and gets a value nobody uses. Every invocation of the workgroup calls it (the
+// products share through workgroup memory); its value is meaningful for k < lp.hidden_in.
 fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
     let gh = lp.hidden * gates(lp);
     let g = vec4<u32>(dgr_base(d, rows.x, s), dgr_base(d, rows.y, s), dgr_base(d, rows.z, s), dgr_base(d, rows.w, s));
+    let one = rows.x == rows.y;
     var count = gh;
     var acc = vec4<f32>(0.0);
     if ((lp.flags & FLAG_GRU) != 0u) {
         if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) == 0u) {
             count = 2u * lp.hidden;
         }
-        acc = vec4<f32>(
-            carry[direct_at(d, rows.x, s) + k],
-            carry[direct_at(d, rows.y, s) + k],
-            carry[direct_at(d, rows.z, s) + k],
-            carry[direct_at(d, rows.w, s) + k],
-        );
+        if (k < lp.hidden_in) {
+            acc = vec4<f32>(
+                carry[direct_at(d, rows.x, s) + k],
+                carry[direct_at(d, rows.y, s) + k],
+                carry[direct_at(d, rows.z, s) + k],
+                carry[direct_at(d, rows.w, s) + k],
+            );
+        }
     }
-    var products: vec4<f32>;
-    if (tp.row_quads != 0u) {
-        products = row_quad_products(d, g, count, k, rows.x == rows.y);
-    } else {
-        products = row_products(d, g, count, k, rows.x == rows.y);
+    var products = shared_products(d, g, count, k, one);
+    if (tp.row_quads == 0u && k < lp.hidden_in) {
+        products = row_products(d, g, count, k, one);
     }
     return acc + products * recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
 }
 
 // Σ_row R[row, k] dGr[row] over rows 0 .. count - 1 for the four rows of the quad whose dGr
-// start at g, reading R in quads of rows from extras (tp.row_quads: count and every g are
-// multiples of 4): one vec4 of weights and one of each row's dG per four rows. `one`: the quad
-// has one row.
-fn row_quad_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
-    let quads = count / 4u;
-    var w = rq_start(d, k);
-    let gq = g / 4u;
-    if (one) {
-        // one row in this quad (B = 1, 5, ...): that row alone, not four copies of it
-        var a = 0.0;
-        for (var q = 0u; q < quads; q++) {
-            a += dot(extras[w], dgates[gq.x + q]);
-            w += UNIT_BLOCK;
-        }
-        return vec4<f32>(a);
+// start at g, from R in quads of rows in extras (tp.row_quads: count and every g are multiples
+// of 4), in quarters: invocation k sums the row quads q ≡ k (mod 4) for the four units
+// k & ~3 .. (k & ~3) + 3, so each load of a row's dG serves four units as each weight serves
+// the four rows; the four invocations of those units then add their quarters through `share`.
+// Every invocation of the workgroup calls it (two barriers); zeros where !tp.row_quads.
+fn shared_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
+    let k0 = k & ~3u;
+    let part = k & 3u;
+    var sums = mat4x4<f32>(); // column u: unit k0 + u's quarter for the four rows
+    if (tp.row_quads != 0u && k0 < lp.hidden_in) {
+        sums = quarter_products(d, g / 4u, count / 4u, k0, part, one);
     }
-    var acc = vec4<f32>(0.0);
-    for (var q = 0u; q < quads; q++) {
-        // column r: the four rows' dG of row r of the quad
-        acc += extras[w] * mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
-        w += UNIT_BLOCK;
+    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
+    for (var u = 0u; u < 4u; u++) {
+        share[slot + 4u * u] = sums[u];
+    }
+    workgroupBarrier();
+    let mine = (k % SHARE_UNITS) * 4u;
+    let total = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
+    workgroupBarrier(); // the persistent walk's next step writes `share` again
+    return total;
+}
+
+// shared_products' quarter `part` of units k0 .. k0 + 3 (row quads part, part + 4, ...) for the
+// rows whose dG quads start at gq; column u holds unit k0 + u's sums. `one`: the quad has one row
+// (B = 1, 5, ...), which it takes alone, not four copies of it.
+fn quarter_products(d: u32, gq: vec4<u32>, quads: u32, k0: u32, part: u32, one: bool) -> mat4x4<f32> {
+    var w = rq_start(d, k0) + part * UNIT_BLOCK; // R[4q .. 4q + 4, k0 + u] at w + u
+    let stride = 4u * UNIT_BLOCK;
+    if (one) {
+        var a = vec4<f32>(0.0); // component u: unit k0 + u
+        for (var q = part; q < quads; q += 4u) {
+            a += dgates[gq.x + q] * mat4x4<f32>(extras[w], extras[w + 1u], extras[w + 2u], extras[w + 3u]);
+            w += stride;
+        }
+        return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+    }
+    var acc = mat4x4<f32>();
+    for (var q = part; q < quads; q += 4u) {
+        // column r: row r's dG of the quad's four recurrent rows
+        let dg = mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
+        acc[0] += extras[w] * dg;
+        acc[1] += extras[w + 1u] * dg;
+        acc[2] += extras[w + 2u] * dg;
+        acc[3] += extras[w + 3u] * dg;
+        w += stride;
     }
     return acc;
 }
@@ -312,7 +345,7 @@ fn rq_start(d: u32, k: u32) -> u32 {
     return tp.rq_off / 4u + blocked_unit(d, lp.hidden * gates(lp) / 4u, lp.hidden_in, k);
 }
 
-// row_quad_products reading R one float per row from the weights (ONNX layout), where rows or
+// shared_products reading R one float per row from the weights (ONNX layout), where rows or
 // their dG do not start on vec4s.
 fn row_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
     var products = vec4<f32>(0.0);
