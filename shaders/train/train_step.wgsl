@@ -50,6 +50,12 @@
 @group(0) @binding(9) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(10) var<uniform> dp: DropoutParams;
 
+// candidate_product's quarters: [SHARE_UNITS units, 4 quarters]. A workgroup's invocations are
+// consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of them, both dividing SHARE_UNITS),
+// so unit k's slots are k % SHARE_UNITS.
+const SHARE_UNITS: u32 = PERSISTENT_UNITS;
+var<workgroup> share: array<f32, 4u * SHARE_UNITS>;
+
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
 // train_persistent.
 var<private> cur_step: u32;
@@ -144,14 +150,18 @@ fn step_unit(j: u32, b0: u32, d: u32) {
 // train_step_finish's unit k of row b, direction d.
 fn finish_unit(k: u32, b: u32, d: u32) {
     let row = row_of(d, b);
+    if ((lp.flags & FLAG_GRU) != 0u) {
+        // every invocation computes the product: it holds workgroup barriers
+        let product = candidate_product(d, b, k, row.rec);
+        if (row.ok && k < lp.hidden) {
+            gru_candidate(d, row.t, b, k, row.rec, product);
+        }
+        return;
+    }
     if (!row.ok) {
         return;
     }
-    if ((lp.flags & FLAG_GRU) != 0u) {
-        if (k < lp.hidden) {
-            gru_candidate(d, row.t, b, k, row.rec);
-        }
-    } else if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
+    if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
         var acc = 0.0;
         let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
         let m = m_at(d, b, cur_step);
@@ -417,30 +427,63 @@ fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
     }
 }
 
-// GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev ⊙ mask) + Rbn).
-fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32) {
+// GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev ⊙ mask) + Rbn),
+// the product Rn (r ⊙ h_prev ⊙ mask) from candidate_product.
+fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32, product: f32) {
+    let gh = 3u * lp.hidden;
+    let row = 2u * lp.hidden + j;
+    let pn = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row] + product;
+    gru_new_h(d, t, b, j, rec, pn);
+}
+
+// Rn (r ⊙ h_prev ⊙ mask) at unit k of row b, whose record starts at rec, in quarters: invocation
+// k sums every fourth input quad (from k % 4) for the four units k & ~3 .. (k & ~3) + 3, so each
+// load of the operand serves four units; the four invocations of those units add their quarters
+// through `share`. Every invocation of the workgroup calls it (two barriers); its value is
+// meaningful for k < lp.hidden.
+fn candidate_product(d: u32, b: u32, k: u32, rec: u32) -> f32 {
     let H = lp.hidden;
-    let gh = 3u * H;
-    let row = 2u * H + j;
-    var acc = xp[record_row(lp, d, t, b) * gh + row] + wts[tp.b_off + d * 2u * gh + gh + row];
-    var w = rt_start(0u, d, H, j) + 2u;
-    let quad_step = rt_quad_step();
-    let at = rec + tp.ext_off;
-    // as in recurrent_quad: whole quads without recurrent dropout need no operand_quad
-    var plain_end = 0u;
-    if ((dp.flags & FLAG_DROP_RECURRENT) == 0u) {
-        plain_end = H & ~3u;
+    let k0 = k & ~3u;
+    let part = k & 3u;
+    var sums = vec4<f32>(0.0); // component u: unit k0 + u's quarter
+    if (k0 < H) {
+        let stride = 4u * rt_quad_step();
+        // unit k0 + u's candidate weights for input quad q at w + u·3 (its gates z, r, h in a
+        // row), w from quad `part` on
+        var w = rt_start(0u, d, H, k0) + 2u + part * rt_quad_step();
+        let at = rec + tp.ext_off;
+        let quads = (H + 3u) / 4u;
+        // as in recurrent_quad: whole quads without recurrent dropout need no operand_quad
+        var plain = 0u;
+        if ((dp.flags & FLAG_DROP_RECURRENT) == 0u) {
+            plain = H / 4u;
+        }
+        var q = part;
+        for (; q < plain; q += 4u) {
+            sums += tape_quad(at + 4u * q) * unit_quads(w);
+            w += stride;
+        }
+        for (; q < quads; q += 4u) {
+            let v = operand_quad(d, b, 4u * q, H, tape_quad(at + 4u * q));
+            sums += v * unit_quads(w);
+            w += stride;
+        }
     }
-    var k = 0u;
-    for (; k < plain_end; k += 4u) {
-        acc += dot(rt[w], tape_quad(at + k));
-        w += quad_step;
+    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
+    for (var u = 0u; u < 4u; u++) {
+        share[slot + 4u * u] = sums[u];
     }
-    for (; k < H; k += 4u) {
-        acc += dot(rt[w], operand_quad(d, b, k, H, tape_quad(at + k)));
-        w += quad_step;
-    }
-    gru_new_h(d, t, b, j, rec, acc);
+    workgroupBarrier();
+    let mine = (k % SHARE_UNITS) * 4u;
+    let total = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
+    workgroupBarrier(); // the persistent walk's next row or step writes `share` again
+    return total;
+}
+
+// The four units' candidate weights for one input quad, from unit k0's at w (column u: unit
+// k0 + u; each unit's three gates are three vec4s in a row).
+fn unit_quads(w: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(rt[w], rt[w + 3u], rt[w + 6u], rt[w + 9u]);
 }
 
 // h' = (1 - z) ⊙ n + z ⊙ h_prev of unit j, from the candidate's pre-activation pn.

@@ -227,13 +227,22 @@ fn mask_operands(d: u32, b: u32, k: u32, rr: u32) {
 // train_step_backward_finish's unit j of row b, direction d.
 fn backward_finish_unit(j: u32, b: u32, d: u32) {
     let len = lens[b];
-    if (cur_step >= len || j >= lp.hidden) {
-        return;
+    let live = cur_step < len;
+    var rr = 0u; // any valid record for a row past its length
+    if (live) {
+        rr = record_row(lp, d, time_index(lp, d, cur_step, len), b);
     }
-    let rr = record_row(lp, d, time_index(lp, d, cur_step, len), b);
     if ((lp.flags & FLAG_GRU) != 0u) {
-        gru_reset_backward(d, b, j, rr);
+        // every invocation computes the product: it holds workgroup barriers
+        let drh = reset_product(d, j, rr);
+        if (!live || j >= lp.hidden) {
+            return;
+        }
+        gru_reset_backward(d, b, j, rr, drh);
     } else { // LSTM projection: dm = W_hrᵀ dh
+        if (!live || j >= lp.hidden) {
+            return;
+        }
         var dm = 0.0;
         for (var k = 0u; k < lp.hidden_in; k++) {
             dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * extra_at(rr * lp.hidden_in + k);
@@ -280,25 +289,24 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
             );
         }
     }
-    var products = shared_products(d, g, count, k, one);
+    var products = shared_products(d, g / 4u, 0u, count / 4u, k, one);
     if (tp.row_quads == 0u && k < lp.hidden_in) {
         products = row_products(d, g, count, k, one);
     }
     return acc + products * recurrent_mask_quad(tp.layer, d, rows, lp.hidden_in, k);
 }
 
-// Σ_row R[row, k] dGr[row] over rows 0 .. count - 1 for the four rows of the quad whose dGr
-// start at g, from R in quads of rows in extras (tp.row_quads: count and every g are multiples
-// of 4), in quarters: invocation k sums the row quads q ≡ k (mod 4) for the four units
+// Σ_i R[4·r_first + i, k] dG[i] over i < 4·quads for the four rows of the quad whose dG start at
+// vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in quarters: invocation k sums the row quads q ≡ k (mod 4) for the four units
 // k & ~3 .. (k & ~3) + 3, so each load of a row's dG serves four units as each weight serves
 // the four rows; the four invocations of those units then add their quarters through `share`.
 // Every invocation of the workgroup calls it (two barriers); zeros where !tp.row_quads.
-fn shared_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<f32> {
+fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one: bool) -> vec4<f32> {
     let k0 = k & ~3u;
     let part = k & 3u;
     var sums = mat4x4<f32>(); // column u: unit k0 + u's quarter for the four rows
     if (tp.row_quads != 0u && k0 < lp.hidden_in) {
-        sums = quarter_products(d, g / 4u, count / 4u, k0, part, one);
+        sums = quarter_products(d, gq, r_first, quads, k0, part, one);
     }
     let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
     for (var u = 0u; u < 4u; u++) {
@@ -311,11 +319,12 @@ fn shared_products(d: u32, g: vec4<u32>, count: u32, k: u32, one: bool) -> vec4<
     return total;
 }
 
-// shared_products' quarter `part` of units k0 .. k0 + 3 (row quads part, part + 4, ...) for the
-// rows whose dG quads start at gq; column u holds unit k0 + u's sums. `one`: the quad has one row
+// shared_products' quarter `part` of units k0 .. k0 + 3 (quads part, part + 4, ... of dG from gq
+// and of R from r_first); column u holds unit k0 + u's sums. `one`: the quad has one row
 // (B = 1, 5, ...), which it takes alone, not four copies of it.
-fn quarter_products(d: u32, gq: vec4<u32>, quads: u32, k0: u32, part: u32, one: bool) -> mat4x4<f32> {
-    var w = rq_start(d, k0) + part * UNIT_BLOCK; // R[4q .. 4q + 4, k0 + u] at w + u
+fn quarter_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k0: u32, part: u32, one: bool) -> mat4x4<f32> {
+    // R[4(r_first + q) .. 4(r_first + q) + 4, k0 + u] at w + u
+    var w = rq_start(d, k0) + (r_first + part) * UNIT_BLOCK;
     let stride = 4u * UNIT_BLOCK;
     if (one) {
         var a = vec4<f32>(0.0); // component u: unit k0 + u
@@ -419,29 +428,33 @@ fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     }
 }
 
-// GRU (linear_before_reset 0) unit k's reset gate: n = g(xn + Rn (r ⊙ h_prev) + Rbn), so
-// d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j].
-fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32) {
+// GRU (linear_before_reset 0): d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j] of record row rr, before
+// the recurrent mask. Every invocation of the workgroup calls it (shared_products); its value
+// is meaningful for k < lp.hidden.
+fn reset_product(d: u32, k: u32, rr: u32) -> f32 {
+    let H = lp.hidden;
+    let dn = rr * 3u * H + 2u * H; // dn[0] in dgates
+    // the candidate's rows 2H .. 3H of R in quads, dn a vec4 per four of them
+    let quads = shared_products(d, vec4<u32>(dn / 4u), 2u * H / 4u, H / 4u, k, true).x;
+    if (tp.row_quads != 0u || k >= H) {
+        return quads;
+    }
+    var drh = 0.0;
+    let w = r_row(tp, lp, d, 2u * H) + k;
+    for (var j = 0u; j < H; j++) {
+        drh += wts[w + j * H] * dg_at(dn + j);
+    }
+    return drh;
+}
+
+// GRU (linear_before_reset 0) unit k's reset gate: n = g(xn + Rn (r ⊙ h_prev) + Rbn), with
+// d(r ⊙ h_prev)[k] from reset_product.
+fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32, product: f32) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];
     let g0 = rr * 3u * H;
     let rec = rr * tp.record;
-    var drh = 0.0;
-    if (tp.row_quads != 0u) {
-        // the candidate's rows 2H .. 3H of R in quads, dn a vec4 per four of them
-        var w = rq_start(d, k) + (2u * H / 4u) * UNIT_BLOCK;
-        let dn = (g0 + 2u * H) / 4u;
-        for (var q = 0u; q < H / 4u; q++) {
-            drh += dot(extras[w], dgates[dn + q]);
-            w += UNIT_BLOCK;
-        }
-    } else {
-        let w = r_row(tp, lp, d, 2u * H) + k;
-        for (var j = 0u; j < H; j++) {
-            drh += wts[w + j * H] * dg_at(g0 + 2u * H + j);
-        }
-    }
-    drh *= recurrent_mask(tp.layer, d, b, H, k);
+    let drh = product * recurrent_mask(tp.layer, d, b, H, k);
     let pr = tape[rec + H + k];
     let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
     set_dg(g0 + H + k, dr);
