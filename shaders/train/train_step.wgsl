@@ -18,8 +18,8 @@
 //          length; step s reads h_prev from y at the previous step's time (or h0), so no
 //          invocation reads what another writes in the same step
 // Invocation (j, q, d) of train_step: unit j of batch rows 4q .. 4q + 3 (TRAIN_ROWS), direction
-// d: one pass over the recurrent weights serves the four rows; of train_step_finish: unit j of
-// row q. Steps past a row's length do nothing.
+// d, and of train_step_finish the same: one pass over the recurrent weights serves the four
+// rows. Steps past a row's length do nothing.
 // Versions (one each):
 //   train_step         the whole step of RNN, LSTM and GRU (linear_before_reset); the first
 //                      half of GRU (linear_before_reset 0: z, r, r ⊙ h_prev) and of a projected
@@ -50,11 +50,11 @@
 @group(0) @binding(9) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(10) var<uniform> dp: DropoutParams;
 
-// candidate_product's quarters: [SHARE_UNITS units, 4 quarters]. A workgroup's invocations are
-// consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of them, both dividing SHARE_UNITS),
-// so unit k's slots are k % SHARE_UNITS.
+// candidate_products' quarters: [SHARE_UNITS units, 4 quarters] of vec4 (one per row of the
+// quad). A workgroup's invocations are consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of
+// them, both dividing SHARE_UNITS), so unit k's slots are k % SHARE_UNITS.
 const SHARE_UNITS: u32 = PERSISTENT_UNITS;
-var<workgroup> share: array<f32, 4u * SHARE_UNITS>;
+var<workgroup> share: array<vec4<f32>, 4u * SHARE_UNITS>;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
 // train_persistent.
@@ -85,7 +85,7 @@ fn train_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
     cur_step = sp.step;
-    finish_unit(gid.x, gid.y, gid.z);
+    finish_unit(gid.x, gid.y * TRAIN_ROWS, gid.z);
 }
 
 // tp.walk_steps steps of the layer from step sp.step on (plan::train::TrainLayer::walk_steps):
@@ -103,9 +103,7 @@ fn train_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
         step_unit(lid.x, b0, d);
         storageBarrier();
         if (second_half) {
-            for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
-                finish_unit(lid.x, b0 + r, d);
-            }
+            finish_unit(lid.x, b0, d);
             storageBarrier();
         }
     }
@@ -147,28 +145,47 @@ fn step_unit(j: u32, b0: u32, d: u32) {
     }
 }
 
-// train_step_finish's unit k of row b, direction d.
-fn finish_unit(k: u32, b: u32, d: u32) {
-    let row = row_of(d, b);
+// train_step_finish's unit k of rows b0 .. b0 + 3, direction d: each weight loaded serves the
+// four rows.
+fn finish_unit(k: u32, b0: u32, d: u32) {
+    let rows = quad_rows(lp, b0);
+    let one = rows.x == rows.y; // one row in this quad (B = 1, 5, ...): that row alone
+    var products = vec4<f32>(0.0); // row r's Rn (r ⊙ h_prev ⊙ mask) or W_hr[k] · m
     if ((lp.flags & FLAG_GRU) != 0u) {
         // every invocation computes the product: it holds workgroup barriers
-        let product = candidate_product(d, b, k, row.rec);
-        if (row.ok && k < lp.hidden) {
-            gru_candidate(d, row.t, b, k, row.rec, product);
-        }
-        return;
-    }
-    if (!row.ok) {
-        return;
-    }
-    if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
-        var acc = 0.0;
+        let recs = vec4<u32>(row_of(d, rows.x).rec, row_of(d, rows.y).rec, row_of(d, rows.z).rec, row_of(d, rows.w).rec);
+        products = candidate_products(d, rows, recs, k, one);
+    } else if (k < lp.hidden_in) { // LSTM projection: h[k] = W_hr[k] · m
         let w = tp.proj_off + (d * lp.hidden_in + k) * lp.hidden;
-        let m = m_at(d, b, cur_step);
-        for (var j = 0u; j < lp.hidden; j++) {
-            acc += wts[w + j] * state[m + j];
+        let m = vec4<u32>(m_at(d, rows.x, cur_step), m_at(d, rows.y, cur_step), m_at(d, rows.z, cur_step), m_at(d, rows.w, cur_step));
+        if (one) {
+            var a = 0.0;
+            for (var j = 0u; j < lp.hidden; j++) {
+                a += wts[w + j] * state[m.x + j];
+            }
+            products = vec4<f32>(a);
+        } else {
+            for (var j = 0u; j < lp.hidden; j++) {
+                products += wts[w + j] * vec4<f32>(state[m.x + j], state[m.y + j], state[m.z + j], state[m.w + j]);
+            }
         }
-        finish(d, row.t, b, k, acc);
+    }
+    for (var r = 0u; r < TRAIN_ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        let row = row_of(d, b);
+        if (!row.ok) {
+            continue;
+        }
+        if ((lp.flags & FLAG_GRU) != 0u) {
+            if (k < lp.hidden) {
+                gru_candidate(d, row.t, b, k, row.rec, products[r]);
+            }
+        } else if (k < lp.hidden_in) {
+            finish(d, row.t, b, k, products[r]);
+        }
     }
 }
 
@@ -428,7 +445,7 @@ fn gru_unit(d: u32, t: u32, b: u32, j: u32, rec: u32, q: vec4<f32>) {
 }
 
 // GRU (linear_before_reset 0) candidate of unit j: n = g(xn + Rn (r ⊙ h_prev ⊙ mask) + Rbn),
-// the product Rn (r ⊙ h_prev ⊙ mask) from candidate_product.
+// the product Rn (r ⊙ h_prev ⊙ mask) from candidate_products.
 fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32, product: f32) {
     let gh = 3u * lp.hidden;
     let row = 2u * lp.hidden + j;
@@ -436,22 +453,23 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32, product: f32) {
     gru_new_h(d, t, b, j, rec, pn);
 }
 
-// Rn (r ⊙ h_prev ⊙ mask) at unit k of row b, whose record starts at rec, in quarters: invocation
-// k sums every fourth input quad (from k % 4) for the four units k & ~3 .. (k & ~3) + 3, so each
-// load of the operand serves four units; the four invocations of those units add their quarters
-// through `share`. Every invocation of the workgroup calls it (two barriers); its value is
-// meaningful for k < lp.hidden.
-fn candidate_product(d: u32, b: u32, k: u32, rec: u32) -> f32 {
+// Rn (r ⊙ h_prev ⊙ mask) at unit k of the quad's four rows, whose records start at recs, in
+// quarters: invocation k sums every fourth input quad (from k % 4) for the four units
+// k & ~3 .. (k & ~3) + 3, so each weight loaded serves the four rows and each load of an operand
+// four units; the four invocations of those units add their quarters through `share`. Every
+// invocation of the workgroup calls it (two barriers); its value is meaningful for k < lp.hidden.
+// `one`: the quad has one row, taken alone.
+fn candidate_products(d: u32, rows: vec4<u32>, recs: vec4<u32>, k: u32, one: bool) -> vec4<f32> {
     let H = lp.hidden;
     let k0 = k & ~3u;
     let part = k & 3u;
-    var sums = vec4<f32>(0.0); // component u: unit k0 + u's quarter
+    var sums = mat4x4<f32>(); // column u: unit k0 + u's quarter for the four rows
     if (k0 < H) {
         let stride = 4u * rt_quad_step();
         // unit k0 + u's candidate weights for input quad q at w + u·3 (its gates z, r, h in a
         // row), w from quad `part` on
         var w = rt_start(0u, d, H, k0) + 2u + part * rt_quad_step();
-        let at = rec + tp.ext_off;
+        let at = recs + vec4<u32>(tp.ext_off);
         let quads = (H + 3u) / 4u;
         // as in recurrent_quad: whole quads without recurrent dropout need no operand_quad
         var plain = 0u;
@@ -459,14 +477,34 @@ fn candidate_product(d: u32, b: u32, k: u32, rec: u32) -> f32 {
             plain = H / 4u;
         }
         var q = part;
-        for (; q < plain; q += 4u) {
-            sums += tape_quad(at + 4u * q) * unit_quads(w);
-            w += stride;
-        }
-        for (; q < quads; q += 4u) {
-            let v = operand_quad(d, b, 4u * q, H, tape_quad(at + 4u * q));
-            sums += v * unit_quads(w);
-            w += stride;
+        if (one) {
+            var a = vec4<f32>(0.0); // component u: unit k0 + u
+            for (; q < plain; q += 4u) {
+                a += tape_quad(at.x + 4u * q) * unit_quads(w);
+                w += stride;
+            }
+            for (; q < quads; q += 4u) {
+                a += operand_quad(d, rows.x, 4u * q, H, tape_quad(at.x + 4u * q)) * unit_quads(w);
+                w += stride;
+            }
+            sums = mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+        } else {
+            for (; q < plain; q += 4u) {
+                let i = 4u * q;
+                add_unit_quads(&sums, unit_quads(w), mat4x4<f32>(tape_quad(at.x + i), tape_quad(at.y + i), tape_quad(at.z + i), tape_quad(at.w + i)));
+                w += stride;
+            }
+            for (; q < quads; q += 4u) {
+                let i = 4u * q;
+                let v = mat4x4<f32>(
+                    operand_quad(d, rows.x, i, H, tape_quad(at.x + i)),
+                    operand_quad(d, rows.y, i, H, tape_quad(at.y + i)),
+                    operand_quad(d, rows.z, i, H, tape_quad(at.z + i)),
+                    operand_quad(d, rows.w, i, H, tape_quad(at.w + i)),
+                );
+                add_unit_quads(&sums, unit_quads(w), v);
+                w += stride;
+            }
         }
     }
     let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
@@ -476,8 +514,17 @@ fn candidate_product(d: u32, b: u32, k: u32, rec: u32) -> f32 {
     workgroupBarrier();
     let mine = (k % SHARE_UNITS) * 4u;
     let total = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
-    workgroupBarrier(); // the persistent walk's next row or step writes `share` again
+    workgroupBarrier(); // the persistent walk's next step writes `share` again
     return total;
+}
+
+// sums[u][r] += weights[u] · operands[r]: four units' weights for an input quad (columns of
+// `weights`) against four rows' operands (columns of `operands`).
+fn add_unit_quads(sums: ptr<function, mat4x4<f32>>, weights: mat4x4<f32>, operands: mat4x4<f32>) {
+    (*sums)[0] += weights[0] * operands;
+    (*sums)[1] += weights[1] * operands;
+    (*sums)[2] += weights[2] * operands;
+    (*sums)[3] += weights[3] * operands;
 }
 
 // The four units' candidate weights for one input quad, from unit k0's at w (column u: unit

@@ -15,8 +15,8 @@
 //           walk, where G*H % 4 == 0: rq_start)
 // dgates and extras are bound as vec4s, so the recurrent products read four rows' weights and
 // dG in one load each.
-// Invocation (j, q, d) of train_step_backward: unit j of rows 4q .. 4q + 3 (TRAIN_ROWS),
-// direction d; of the finish: unit j of row q. At step s it first finishes the product the step
+// Invocation (j, q, d) of train_step_backward and of its finish: unit j of rows 4q .. 4q + 3
+// (TRAIN_ROWS), direction d. At step s it first finishes the product the step
 // after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at a row's
 // last step), then the gate gradients of unit j. The product's sum over R's rows is split in
 // quarters among the four invocations of units 4i .. 4i + 3, each taking the four units, and
@@ -74,7 +74,7 @@ fn train_step_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn train_step_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
     cur_step = sp.step;
-    backward_finish_unit(gid.x, gid.y, gid.z);
+    backward_finish_unit(gid.x, gid.y * TRAIN_ROWS, gid.z);
 }
 
 // The walk back of train_persistent: tp.walk_steps steps from step sp.step down, and the
@@ -92,9 +92,7 @@ fn train_persistent_backward(@builtin(local_invocation_id) lid: vec3<u32>, @buil
         backward_unit(lid.x, b0, d);
         storageBarrier();
         if (second_half) {
-            for (var r = 0u; r < TRAIN_ROWS && b0 + r < lp.batch; r++) {
-                backward_finish_unit(lid.x, b0 + r, d);
-            }
+            backward_finish_unit(lid.x, b0, d);
             storageBarrier();
         }
     }
@@ -224,32 +222,50 @@ fn mask_operands(d: u32, b: u32, k: u32, rr: u32) {
     }
 }
 
-// train_step_backward_finish's unit j of row b, direction d.
-fn backward_finish_unit(j: u32, b: u32, d: u32) {
-    let len = lens[b];
-    let live = cur_step < len;
-    var rr = 0u; // any valid record for a row past its length
-    if (live) {
-        rr = record_row(lp, d, time_index(lp, d, cur_step, len), b);
-    }
+// train_step_backward_finish's unit j of rows b0 .. b0 + 3, direction d: each weight loaded
+// serves the four rows.
+fn backward_finish_unit(j: u32, b0: u32, d: u32) {
+    let rows = quad_rows(lp, b0);
+    let one = rows.x == rows.y; // one row in this quad (B = 1, 5, ...): that row alone
+    let rrs = vec4<u32>(live_row(d, rows.x), live_row(d, rows.y), live_row(d, rows.z), live_row(d, rows.w));
+    var products = vec4<f32>(0.0); // row r's d(r ⊙ h_prev) or dm = W_hrᵀ dh at unit j
     if ((lp.flags & FLAG_GRU) != 0u) {
         // every invocation computes the product: it holds workgroup barriers
-        let drh = reset_product(d, j, rr);
-        if (!live || j >= lp.hidden) {
-            return;
-        }
-        gru_reset_backward(d, b, j, rr, drh);
-    } else { // LSTM projection: dm = W_hrᵀ dh
-        if (!live || j >= lp.hidden) {
-            return;
-        }
-        var dm = 0.0;
+        products = reset_products(d, rrs, j, one);
+    } else if (j < lp.hidden) { // LSTM projection: dm = W_hrᵀ dh
+        var w = tp.proj_off + d * lp.hidden_in * lp.hidden + j;
+        let dh = rrs * lp.hidden_in;
         for (var k = 0u; k < lp.hidden_in; k++) {
-            dm += wts[tp.proj_off + (d * lp.hidden_in + k) * lp.hidden + j] * extra_at(rr * lp.hidden_in + k);
+            let dhk = vec4<f32>(extra_at(dh.x + k), extra_at(dh.y + k), extra_at(dh.z + k), extra_at(dh.w + k));
+            products += wts[w] * select(dhk, vec4<f32>(dhk.x), one);
+            w += lp.hidden;
         }
-        unit_backward(d, b, j, rr, dm);
     }
-    mask_operands(d, b, j, rr);
+    for (var r = 0u; r < TRAIN_ROWS; r++) {
+        let b = b0 + r;
+        if (b >= lp.batch) {
+            break;
+        }
+        if (cur_step >= lens[b] || j >= lp.hidden) {
+            continue;
+        }
+        let rr = rrs[r];
+        if ((lp.flags & FLAG_GRU) != 0u) {
+            gru_reset_backward(d, b, j, rr, products[r]);
+        } else {
+            unit_backward(d, b, j, rr, products[r]);
+        }
+        mask_operands(d, b, j, rr);
+    }
+}
+
+// Row b's record row at step cur_step of direction d; 0, any valid one, past its length.
+fn live_row(d: u32, b: u32) -> u32 {
+    let len = lens[b];
+    if (cur_step >= len) {
+        return 0u;
+    }
+    return record_row(lp, d, time_index(lp, d, cur_step, len), b);
 }
 
 // The gate gradients of unit j at record row rr, with dm arriving at its output.
@@ -428,27 +444,28 @@ fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     }
 }
 
-// GRU (linear_before_reset 0): d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j] of record row rr, before
-// the recurrent mask. Every invocation of the workgroup calls it (shared_products); its value
-// is meaningful for k < lp.hidden.
-fn reset_product(d: u32, k: u32, rr: u32) -> f32 {
+// GRU (linear_before_reset 0): d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j] of the record rows rrs,
+// before the recurrent mask. Every invocation of the workgroup calls it (shared_products); its
+// value is meaningful for k < lp.hidden. `one`: the quad has one row, taken alone.
+fn reset_products(d: u32, rrs: vec4<u32>, k: u32, one: bool) -> vec4<f32> {
     let H = lp.hidden;
-    let dn = rr * 3u * H + 2u * H; // dn[0] in dgates
+    let dn = rrs * 3u * H + vec4<u32>(2u * H); // dn[0] of each row in dgates
     // the candidate's rows 2H .. 3H of R in quads, dn a vec4 per four of them
-    let quads = shared_products(d, vec4<u32>(dn / 4u), 2u * H / 4u, H / 4u, k, true).x;
+    let quads = shared_products(d, dn / 4u, 2u * H / 4u, H / 4u, k, one);
     if (tp.row_quads != 0u || k >= H) {
         return quads;
     }
-    var drh = 0.0;
-    let w = r_row(tp, lp, d, 2u * H) + k;
+    var drh = vec4<f32>(0.0);
+    var w = r_row(tp, lp, d, 2u * H) + k;
     for (var j = 0u; j < H; j++) {
-        drh += wts[w + j * H] * dg_at(dn + j);
+        drh += wts[w] * vec4<f32>(dg_at(dn.x + j), dg_at(dn.y + j), dg_at(dn.z + j), dg_at(dn.w + j));
+        w += H;
     }
     return drh;
 }
 
 // GRU (linear_before_reset 0) unit k's reset gate: n = g(xn + Rn (r ⊙ h_prev) + Rbn), with
-// d(r ⊙ h_prev)[k] from reset_product.
+// d(r ⊙ h_prev)[k] from reset_products.
 fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32, product: f32) {
     let H = lp.hidden;
     let f = lp.acts[d * 3u];

@@ -268,8 +268,8 @@ impl TrainLayer {
     /// Steps per persistent walk dispatch each way: as many as keep an invocation's loop
     /// iterations within [`LOOP_BUDGET`], at least one. A step runs at most the backward's
     /// recurrent product over G*H gate rows, then a second half's product over H (or H_out)
-    /// inputs for each of its TRAIN_ROWS rows (the forward's loops are shorter), and the row
-    /// loops around them.
+    /// inputs, counted for each of its TRAIN_ROWS rows though one pass serves them all (the
+    /// forward's loops are shorter), and the row loops around them.
     pub fn walk_steps(&self) -> usize {
         let rows = TRAIN_ROWS as usize;
         let per_step = self.gh() + rows * (self.hidden + 2) + 2 * rows + 4;

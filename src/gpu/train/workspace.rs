@@ -492,7 +492,7 @@ impl TrainWorkspace {
         let linear = |n: usize| linear_workgroups(n, TRAIN_WORKGROUP, MAX_WORKGROUPS as u32);
         let quads = b.div_ceil(TRAIN_ROWS as usize);
         // the step kernels: one invocation per unit (one workgroup for all units in the
-        // persistent walks), per quad of rows (per row in the finishes) and per direction
+        // persistent walks), per quad of rows and per direction
         let step = |layer: usize, rows: usize, walk: bool| {
             let ly = &self.plan.layers[layer];
             let units = if walk { 1 } else { ly.hidden.div_ceil(TRAIN_WORKGROUP as usize) };
@@ -503,10 +503,11 @@ impl TrainWorkspace {
                 let [cols, rows] = p.workgroups();
                 [cols as u32, rows as u32, 1]
             }
-            TCommand::Step { layer, .. } | TCommand::StepBackward { layer, .. } | TCommand::StepInitial { layer } => {
-                step(layer, quads, false)
-            }
-            TCommand::StepFinish { layer, .. } | TCommand::StepBackwardFinish { layer, .. } => step(layer, b, false),
+            TCommand::Step { layer, .. }
+            | TCommand::StepBackward { layer, .. }
+            | TCommand::StepInitial { layer }
+            | TCommand::StepFinish { layer, .. }
+            | TCommand::StepBackwardFinish { layer, .. } => step(layer, quads, false),
             TCommand::Persistent { layer, .. } | TCommand::PersistentBackward { layer, .. } => step(layer, quads, true),
             TCommand::Dropout { layer } | TCommand::DropoutBackward { layer } => {
                 linear(self.plan.size(TBuf::Dropped(layer)))
