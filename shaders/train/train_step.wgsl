@@ -111,14 +111,15 @@ fn train_persistent(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
 
 // train_step's unit j of rows b0 .. b0 + 3, direction d.
 fn step_unit(j: u32, b0: u32, d: u32) {
-    if (j >= lp.hidden) {
-        return;
-    }
     if (folded(tp) && cur_step > 0u && j < lp.hidden_in) {
         project_previous(d, b0, j);
     }
-    // products[r]: the recurrent products (+ Rb) of unit j's gates [G] for row b0 + r
+    // products[r]: the recurrent products (+ Rb) of unit j's gates [G] for row b0 + r; every
+    // invocation computes them (workgroup barriers)
     let products = transpose(recurrent_quad(d, b0, j));
+    if (j >= lp.hidden) {
+        return;
+    }
     for (var r = 0u; r < TRAIN_ROWS; r++) {
         let b = b0 + r;
         if (b >= lp.batch) {
@@ -256,33 +257,31 @@ fn preact(d: u32, t: u32, b: u32, row: u32, q: f32) -> f32 {
 // R[g*H + j]·(h_prev ⊙ mask) + Rb[g*H + j] of unit j's gates g (the columns, LSTM i, o, f, c;
 // GRU z, r and with linear_before_reset h; RNN h) for rows b0 .. b0 + 3 (the vec4s), reading
 // R from rt four inputs at a time, each gate's four weights one vec4 (a folded projected LSTM
-// after its first step: R'[g*H + j]·m_prev). Each vec4 of weights loaded serves TRAIN_ROWS rows.
+// after its first step: R'[g*H + j]·m_prev). Each vec4 of weights loaded serves TRAIN_ROWS rows,
+// and each load of h four units: the sum over inputs is split in quarters among the invocations
+// of units j & ~3 .. (j & ~3) + 3, each taking the four units, added up through `share`. Every
+// invocation of the workgroup calls it (barriers); its value is meaningful for j < lp.hidden.
 // Rows past the batch or past their length compute from valid memory and are not used.
 fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     let H = lp.hidden;
     let G = gates(lp);
-    let gh = H * G;
     var count = G;
     if ((lp.flags & (FLAG_GRU | FLAG_LINEAR_BEFORE_RESET)) == FLAG_GRU) {
         count = 2u; // the candidate's product reads r ⊙ h_prev: train_step_finish
     }
-    let bias = tp.b_off + d * 2u * gh + gh + j;
-    var acc = mat4x4<f32>(); // column g: gate g's products of the four rows
-    for (var g = 0u; g < count; g++) {
-        acc[g] = vec4<f32>(wts[bias + g * H]);
-    }
     let rows = quad_rows(lp, b0);
+    let k0 = j & ~3u;
+    let part = j & 3u;
     var base = vec4<u32>(h_base(d, rows.x), h_base(d, rows.y), h_base(d, rows.z), h_base(d, rows.w));
     var width = lp.hidden_in;
-    var w = rt_start(0u, d, width, j);
-    let quad_step = rt_quad_step(); // to the same unit's weights of the next four inputs
+    var start = 0u; // rt's part for these inputs
     var in_state = cur_step == 0u;
     if (folded(tp) && cur_step > 0u) {
         // R'·m_prev = R·h_prev, m_prev in the state (no recurrent dropout: it does not fold)
         let s = cur_step - 1u;
         base = vec4<u32>(m_at(d, rows.x, s), m_at(d, rows.y, s), m_at(d, rows.z, s), m_at(d, rows.w, s));
         width = H;
-        w = rt_start(tp.rt_fold / 4u, d, width, j);
+        start = tp.rt_fold / 4u;
         in_state = true;
     }
     // Inputs below `plain_end` are read straight from y, a vec4 per four: after the first step
@@ -294,37 +293,94 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
     if (!in_state && (dp.flags & FLAG_DROP_RECURRENT) == 0u && lp.hidden_in % 4u == 0u) {
         plain_end = width & ~3u;
     }
-    var k = 0u;
-    if (b0 + 1u == lp.batch) {
-        // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
-        var a = vec4<f32>(acc[0].x, acc[1].x, acc[2].x, acc[3].x); // its gates
-        for (; k < plain_end; k += 4u) {
-            add_row_quad(&a, w, count, y_quad(base.x + k));
-            w += quad_step;
+    // Quarter `part` of the inputs (quads part, part + 4, ...) for units k0 .. k0 + 3: unit
+    // k0 + u's gates at w + u·G. Column g of acc_u: unit k0 + u's gate g for the four rows.
+    var acc0 = mat4x4<f32>();
+    var acc1 = mat4x4<f32>();
+    var acc2 = mat4x4<f32>();
+    var acc3 = mat4x4<f32>();
+    if (k0 < H) {
+        let quad_step = rt_quad_step(); // to the same unit's weights of the next four inputs
+        let stride = 4u * quad_step;
+        var w = rt_start(start, d, width, k0) + part * quad_step;
+        var k = 4u * part;
+        if (b0 + 1u == lp.batch) {
+            // a last quad of one row (B = 1, 5, ...): that row alone, not four copies of it
+            var a0 = vec4<f32>(0.0); // unit k0's gates
+            var a1 = vec4<f32>(0.0);
+            var a2 = vec4<f32>(0.0);
+            var a3 = vec4<f32>(0.0);
+            for (; k < plain_end; k += 16u) {
+                let h = y_quad(base.x + k);
+                add_row_quad(&a0, w, count, h);
+                add_row_quad(&a1, w + G, count, h);
+                add_row_quad(&a2, w + 2u * G, count, h);
+                add_row_quad(&a3, w + 3u * G, count, h);
+                w += stride;
+            }
+            for (; k < width; k += 16u) {
+                let h = h_quad(d, rows.x, base.x, k, width, in_state);
+                add_row_quad(&a0, w, count, h);
+                add_row_quad(&a1, w + G, count, h);
+                add_row_quad(&a2, w + 2u * G, count, h);
+                add_row_quad(&a3, w + 3u * G, count, h);
+                w += stride;
+            }
+            acc0 = broadcast_gates(a0);
+            acc1 = broadcast_gates(a1);
+            acc2 = broadcast_gates(a2);
+            acc3 = broadcast_gates(a3);
+        } else {
+            for (; k < plain_end; k += 16u) {
+                let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
+                add_quads(&acc0, w, count, h);
+                add_quads(&acc1, w + G, count, h);
+                add_quads(&acc2, w + 2u * G, count, h);
+                add_quads(&acc3, w + 3u * G, count, h);
+                w += stride;
+            }
+            for (; k < width; k += 16u) {
+                // column r: inputs k .. k + 3 of row r of the quad
+                let h = mat4x4<f32>(
+                    h_quad(d, rows.x, base.x, k, width, in_state),
+                    h_quad(d, rows.y, base.y, k, width, in_state),
+                    h_quad(d, rows.z, base.z, k, width, in_state),
+                    h_quad(d, rows.w, base.w, k, width, in_state),
+                );
+                add_quads(&acc0, w, count, h);
+                add_quads(&acc1, w + G, count, h);
+                add_quads(&acc2, w + 2u * G, count, h);
+                add_quads(&acc3, w + 3u * G, count, h);
+                w += stride;
+            }
         }
-        for (; k < width; k += 4u) {
-            add_row_quad(&a, w, count, h_quad(d, rows.x, base.x, k, width, in_state));
-            w += quad_step;
+    }
+    // The four invocations of units k0 .. k0 + 3 add their quarters through `share`, a gate at a
+    // time; unit j takes its own and its recurrent bias.
+    var sums = mat4x4<f32>(); // column g: gate g's products of the four rows
+    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
+    let mine = (j % SHARE_UNITS) * 4u;
+    for (var g = 0u; g < count; g++) {
+        share[slot] = acc0[g];
+        share[slot + 4u] = acc1[g];
+        share[slot + 8u] = acc2[g];
+        share[slot + 12u] = acc3[g];
+        workgroupBarrier();
+        sums[g] = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
+        workgroupBarrier(); // the next gate, or the finish in the persistent walk, writes again
+    }
+    if (j < H) {
+        let bias = tp.b_off + d * 2u * H * G + H * G + j;
+        for (var g = 0u; g < count; g++) {
+            sums[g] += vec4<f32>(wts[bias + g * H]);
         }
-        return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
     }
-    for (; k < plain_end; k += 4u) {
-        let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
-        add_quads(&acc, w, count, h);
-        w += quad_step;
-    }
-    for (; k < width; k += 4u) {
-        // column r: inputs k .. k + 3 of row r of the quad
-        let h = mat4x4<f32>(
-            h_quad(d, rows.x, base.x, k, width, in_state),
-            h_quad(d, rows.y, base.y, k, width, in_state),
-            h_quad(d, rows.z, base.z, k, width, in_state),
-            h_quad(d, rows.w, base.w, k, width, in_state),
-        );
-        add_quads(&acc, w, count, h);
-        w += quad_step;
-    }
-    return acc;
+    return sums;
+}
+
+// A row's gate products a (component g: gate g) for each of the four rows (column g: gate g).
+fn broadcast_gates(a: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
 }
 
 // acc[g] += the products of gate g < count for four inputs of the four rows (the columns of
