@@ -36,7 +36,7 @@
 // Recurrent dropout (dp.flags): the recurrent products read h_prev ⊙ mask; the tape keeps
 // h_prev unmasked (GRU's z ⊙ h_prev and its backward read it; train_step_backward masks it
 // for the weight gradients once the step's backward is done).
-// uses: train/train_params train/masks shared/activations shared/blocked
+// uses: train/train_params train/masks shared/activations shared/blocked shared/quarters
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -49,12 +49,6 @@
 @group(0) @binding(8) var<storage, read_write> tape: array<f32>;
 @group(0) @binding(9) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(10) var<uniform> dp: DropoutParams;
-
-// candidate_products' quarters: [SHARE_UNITS units, 4 quarters] of vec4 (one per row of the
-// quad). A workgroup's invocations are consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of
-// them, both dividing SHARE_UNITS), so unit k's slots are k % SHARE_UNITS.
-const SHARE_UNITS: u32 = PERSISTENT_UNITS;
-var<workgroup> share: array<vec4<f32>, 4u * SHARE_UNITS>;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
 // train_persistent.
@@ -259,7 +253,7 @@ fn preact(d: u32, t: u32, b: u32, row: u32, q: f32) -> f32 {
 // R from rt four inputs at a time, each gate's four weights one vec4 (a folded projected LSTM
 // after its first step: R'[g*H + j]·m_prev). Each vec4 of weights loaded serves TRAIN_ROWS rows,
 // and each load of h four units: the sum over inputs is split in quarters among the invocations
-// of units j & ~3 .. (j & ~3) + 3, each taking the four units, added up through `share`. Every
+// of units j & ~3 .. (j & ~3) + 3, each taking the four units, added up by add_quarters. Every
 // invocation of the workgroup calls it (barriers); its value is meaningful for j < lp.hidden.
 // Rows past the batch or past their length compute from valid memory and are not used.
 fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
@@ -355,19 +349,11 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
             }
         }
     }
-    // The four invocations of units k0 .. k0 + 3 add their quarters through `share`, a gate at a
-    // time; unit j takes its own and its recurrent bias.
+    // The four invocations of units k0 .. k0 + 3 add their quarters a gate at a time; unit j
+    // takes its own and its recurrent bias.
     var sums = mat4x4<f32>(); // column g: gate g's products of the four rows
-    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
-    let mine = (j % SHARE_UNITS) * 4u;
     for (var g = 0u; g < count; g++) {
-        share[slot] = acc0[g];
-        share[slot + 4u] = acc1[g];
-        share[slot + 8u] = acc2[g];
-        share[slot + 12u] = acc3[g];
-        workgroupBarrier();
-        sums[g] = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
-        workgroupBarrier(); // the next gate, or the finish in the persistent walk, writes again
+        sums[g] = add_quarters(j, mat4x4<f32>(acc0[g], acc1[g], acc2[g], acc3[g]));
     }
     if (j < H) {
         let bias = tp.b_off + d * 2u * H * G + H * G + j;
@@ -512,7 +498,7 @@ fn gru_candidate(d: u32, t: u32, b: u32, j: u32, rec: u32, product: f32) {
 // Rn (r ⊙ h_prev ⊙ mask) at unit k of the quad's four rows, whose records start at recs, in
 // quarters: invocation k sums every fourth input quad (from k % 4) for the four units
 // k & ~3 .. (k & ~3) + 3, so each weight loaded serves the four rows and each load of an operand
-// four units; the four invocations of those units add their quarters through `share`. Every
+// four units; the four invocations of those units add their quarters (add_quarters). Every
 // invocation of the workgroup calls it (two barriers); its value is meaningful for k < lp.hidden.
 // `one`: the quad has one row, taken alone.
 fn candidate_products(d: u32, rows: vec4<u32>, recs: vec4<u32>, k: u32, one: bool) -> vec4<f32> {
@@ -563,15 +549,7 @@ fn candidate_products(d: u32, rows: vec4<u32>, recs: vec4<u32>, k: u32, one: boo
             }
         }
     }
-    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
-    for (var u = 0u; u < 4u; u++) {
-        share[slot + 4u * u] = sums[u];
-    }
-    workgroupBarrier();
-    let mine = (k % SHARE_UNITS) * 4u;
-    let total = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
-    workgroupBarrier(); // the persistent walk's next step writes `share` again
-    return total;
+    return add_quarters(k, sums);
 }
 
 // sums[u][r] += weights[u] · operands[r]: four units' weights for an input quad (columns of

@@ -40,7 +40,7 @@
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
-// uses: train/train_params train/masks shared/activations shared/blocked
+// uses: train/train_params train/masks shared/activations shared/blocked shared/quarters
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -54,12 +54,6 @@
 @group(0) @binding(9) var<storage, read_write> dgates: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read_write> extras: array<vec4<f32>>;
 @group(0) @binding(11) var<uniform> dp: DropoutParams;
-
-// shared_products' quarters: [SHARE_UNITS units, 4 quarters] of vec4 (one per row of the quad).
-// A workgroup's invocations are consecutive units (TRAIN_WORKGROUP or PERSISTENT_UNITS of them,
-// both dividing SHARE_UNITS), so unit k's slots are k % SHARE_UNITS.
-const SHARE_UNITS: u32 = PERSISTENT_UNITS;
-var<workgroup> share: array<vec4<f32>, 4u * SHARE_UNITS>;
 
 // The step the running invocation computes: sp.step in the per-step kernels, the loop's step in
 // train_persistent_backward.
@@ -315,7 +309,7 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
 // Σ_i R[4·r_first + i, k] dG[i] over i < 4·quads for the four rows of the quad whose dG start at
 // vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in quarters: invocation k sums the row quads q ≡ k (mod 4) for the four units
 // k & ~3 .. (k & ~3) + 3, so each load of a row's dG serves four units as each weight serves
-// the four rows; the four invocations of those units then add their quarters through `share`.
+// the four rows; the four invocations of those units then add their quarters (add_quarters).
 // Every invocation of the workgroup calls it (two barriers); zeros where !tp.row_quads.
 fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one: bool) -> vec4<f32> {
     let k0 = k & ~3u;
@@ -324,15 +318,7 @@ fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one:
     if (tp.row_quads != 0u && k0 < lp.hidden_in) {
         sums = quarter_products(d, gq, r_first, quads, k0, part, one);
     }
-    let slot = (k0 % SHARE_UNITS) * 4u + part; // unit u of k0's four, quarter `part`: + 4u
-    for (var u = 0u; u < 4u; u++) {
-        share[slot + 4u * u] = sums[u];
-    }
-    workgroupBarrier();
-    let mine = (k % SHARE_UNITS) * 4u;
-    let total = share[mine] + share[mine + 1u] + share[mine + 2u] + share[mine + 3u];
-    workgroupBarrier(); // the persistent walk's next step writes `share` again
-    return total;
+    return add_quarters(k, sums);
 }
 
 // shared_products' quarter `part` of units k0 .. k0 + 3 (quads part, part + 4, ... of dG from gq

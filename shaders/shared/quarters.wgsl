@@ -1,0 +1,25 @@
+// Sums split in quarters (train_step, train_step_backward): the four invocations of units
+// 4i .. 4i + 3 each sum a quarter of a product's terms for all four units, so a load of the
+// operand every unit reads serves four units, then add their quarters here. A workgroup's
+// invocations are consecutive units, TRAIN_WORKGROUP or PERSISTENT_UNITS of them (both divide
+// SHARE_UNITS: kernels.rs asserts it), so unit k's slots are k % SHARE_UNITS.
+
+const SHARE_UNITS: u32 = PERSISTENT_UNITS;
+
+// [SHARE_UNITS units, 4 quarters] of vec4: a unit's quarter for the four rows of a quad.
+var<workgroup> quarters: array<vec4<f32>, 4u * SHARE_UNITS>;
+
+// Invocation k's quarter of units k & ~3 .. (k & ~3) + 3 (column u: unit (k & ~3) + u) in, the
+// four quarters of unit k added up out. Every invocation of the workgroup must call it: it holds
+// two barriers, the second so that a next call may write again.
+fn add_quarters(k: u32, sums: mat4x4<f32>) -> vec4<f32> {
+    let slot = ((k & ~3u) % SHARE_UNITS) * 4u + (k & 3u);
+    for (var u = 0u; u < 4u; u++) {
+        quarters[slot + 4u * u] = sums[u];
+    }
+    workgroupBarrier();
+    let mine = (k % SHARE_UNITS) * 4u;
+    let total = quarters[mine] + quarters[mine + 1u] + quarters[mine + 2u] + quarters[mine + 3u];
+    workgroupBarrier();
+    return total;
+}
