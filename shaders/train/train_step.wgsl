@@ -54,7 +54,8 @@
 // train_persistent.
 var<private> cur_step: u32;
 
-// The running invocation's row: its time index and tape record. `ok` is false past the length.
+// The running invocation's row: its time index and tape record. `ok` is false past the length
+// and past the batch.
 struct Row {
     ok: bool,
     t: u32,
@@ -62,6 +63,9 @@ struct Row {
 }
 
 fn row_of(d: u32, b: u32) -> Row {
+    if (b >= lp.batch) {
+        return Row(false, 0u, 0u);
+    }
     let len = lens[b];
     if (cur_step >= len) {
         return Row(false, 0u, 0u);
@@ -116,9 +120,6 @@ fn step_unit(j: u32, b0: u32, d: u32) {
     }
     for (var r = 0u; r < TRAIN_ROWS; r++) {
         let b = b0 + r;
-        if (b >= lp.batch) {
-            break;
-        }
         let row = row_of(d, b);
         if (!row.ok) {
             continue;
@@ -167,9 +168,6 @@ fn finish_unit(k: u32, b0: u32, d: u32) {
     }
     for (var r = 0u; r < TRAIN_ROWS; r++) {
         let b = b0 + r;
-        if (b >= lp.batch) {
-            break;
-        }
         let row = row_of(d, b);
         if (!row.ok) {
             continue;
@@ -305,19 +303,11 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
             var a2 = vec4<f32>(0.0);
             var a3 = vec4<f32>(0.0);
             for (; k < plain_end; k += 16u) {
-                let h = y_quad(base.x + k);
-                add_row_quad(&a0, w, count, h);
-                add_row_quad(&a1, w + G, count, h);
-                add_row_quad(&a2, w + 2u * G, count, h);
-                add_row_quad(&a3, w + 3u * G, count, h);
+                add_units_row(&a0, &a1, &a2, &a3, w, count, y_quad(base.x + k));
                 w += stride;
             }
             for (; k < width; k += 16u) {
-                let h = h_quad(d, rows.x, base.x, k, width, in_state);
-                add_row_quad(&a0, w, count, h);
-                add_row_quad(&a1, w + G, count, h);
-                add_row_quad(&a2, w + 2u * G, count, h);
-                add_row_quad(&a3, w + 3u * G, count, h);
+                add_units_row(&a0, &a1, &a2, &a3, w, count, h_quad(d, rows.x, base.x, k, width, in_state));
                 w += stride;
             }
             acc0 = broadcast_gates(a0);
@@ -327,10 +317,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         } else {
             for (; k < plain_end; k += 16u) {
                 let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
-                add_quads(&acc0, w, count, h);
-                add_quads(&acc1, w + G, count, h);
-                add_quads(&acc2, w + 2u * G, count, h);
-                add_quads(&acc3, w + 3u * G, count, h);
+                add_units(&acc0, &acc1, &acc2, &acc3, w, count, h);
                 w += stride;
             }
             for (; k < width; k += 16u) {
@@ -341,10 +328,7 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
                     h_quad(d, rows.z, base.z, k, width, in_state),
                     h_quad(d, rows.w, base.w, k, width, in_state),
                 );
-                add_quads(&acc0, w, count, h);
-                add_quads(&acc1, w + G, count, h);
-                add_quads(&acc2, w + 2u * G, count, h);
-                add_quads(&acc3, w + 3u * G, count, h);
+                add_units(&acc0, &acc1, &acc2, &acc3, w, count, h);
                 w += stride;
             }
         }
@@ -362,6 +346,42 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
         }
     }
     return sums;
+}
+
+// add_quads for the four units k0 .. k0 + 3 (accumulators acc0 .. acc3) whose gates' weights
+// start at w, w + G, w + 2G, w + 3G. (Separate pointers: naga 30's SPIR-V writer fails on a
+// pointer into an array of matrices.)
+fn add_units(
+    acc0: ptr<function, mat4x4<f32>>,
+    acc1: ptr<function, mat4x4<f32>>,
+    acc2: ptr<function, mat4x4<f32>>,
+    acc3: ptr<function, mat4x4<f32>>,
+    w: u32,
+    count: u32,
+    h: mat4x4<f32>,
+) {
+    let G = gates(lp);
+    add_quads(acc0, w, count, h);
+    add_quads(acc1, w + G, count, h);
+    add_quads(acc2, w + 2u * G, count, h);
+    add_quads(acc3, w + 3u * G, count, h);
+}
+
+// add_row_quad for the four units (a0 .. a3: unit k0 + u's gates of the one row).
+fn add_units_row(
+    a0: ptr<function, vec4<f32>>,
+    a1: ptr<function, vec4<f32>>,
+    a2: ptr<function, vec4<f32>>,
+    a3: ptr<function, vec4<f32>>,
+    w: u32,
+    count: u32,
+    h: vec4<f32>,
+) {
+    let G = gates(lp);
+    add_row_quad(a0, w, count, h);
+    add_row_quad(a1, w + G, count, h);
+    add_row_quad(a2, w + 2u * G, count, h);
+    add_row_quad(a3, w + 3u * G, count, h);
 }
 
 // A row's gate products a (component g: gate g) for each of the four rows (column g: gate g).
