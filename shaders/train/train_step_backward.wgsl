@@ -16,12 +16,12 @@
 // dgates and extras are bound as vec4s, so the recurrent products read four rows' weights and
 // dG in one load each.
 // Invocation (j, q, d) of train_step_backward and of its finish: unit j of rows 4q .. 4q + 3
-// (TRAIN_ROWS), direction d. At step s it first finishes the product the step
-// after left: dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at a row's
-// last step), then the gate gradients of unit j. The product's sum over R's rows is split in
-// quarters among the four invocations of units 4i .. 4i + 3, each taking the four units, and
-// added up through workgroup memory (shared_products): each weight loaded serves the four
-// rows and each load of dG four units. Nothing flows back from outputs past a
+// (TRAIN_ROWS), direction d. At step s it first finishes the product the step after left:
+// dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at a row's last step),
+// then the gate gradients of unit j. The product's sum over R's rows is split in quarters among
+// the four invocations of units 4i .. 4i + 3, each taking the four units, and added up through
+// workgroup memory (shared_products): each weight loaded serves the four rows and each load of
+// dG four units. Nothing flows back from outputs past a
 // row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
 // Versions (one each):
 //   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
@@ -307,10 +307,11 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
 }
 
 // Σ_i R[4·r_first + i, k] dG[i] over i < 4·quads for the four rows of the quad whose dG start at
-// vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in quarters: invocation k sums the row quads q ≡ k (mod 4) for the four units
-// k & ~3 .. (k & ~3) + 3, so each load of a row's dG serves four units as each weight serves
-// the four rows; the four invocations of those units then add their quarters (add_quarters).
-// Every invocation of the workgroup calls it (two barriers); zeros where !tp.row_quads.
+// vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in quarters:
+// invocation k sums the quads q ≡ k (mod 4) for the four units k & ~3 .. (k & ~3) + 3, so each
+// load of a row's dG serves four units as each weight serves the four rows; the four
+// invocations of those units then add their quarters (add_quarters). Every invocation of the
+// workgroup calls it (two barriers); zeros where !tp.row_quads.
 fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one: bool) -> vec4<f32> {
     let k0 = k & ~3u;
     let part = k & 3u;
