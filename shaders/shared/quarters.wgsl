@@ -23,3 +23,18 @@ fn add_quarters(k: u32, sums: mat4x4<f32>) -> vec4<f32> {
     workgroupBarrier();
     return total;
 }
+
+// sums[u][r] += weights[u] · operands[r]: four units' weights for a quad of terms (columns of
+// `weights`) against four rows' operands (columns of `operands`); column u of sums is unit u's
+// quarter for the four rows.
+fn add_unit_quads(sums: ptr<function, mat4x4<f32>>, weights: mat4x4<f32>, operands: mat4x4<f32>) {
+    (*sums)[0] += weights[0] * operands;
+    (*sums)[1] += weights[1] * operands;
+    (*sums)[2] += weights[2] * operands;
+    (*sums)[3] += weights[3] * operands;
+}
+
+// Each component of a as a whole column: one row's four sums as the quad's four rows.
+fn broadcast(a: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+}

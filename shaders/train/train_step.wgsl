@@ -310,10 +310,10 @@ fn recurrent_quad(d: u32, b0: u32, j: u32) -> mat4x4<f32> {
                 add_units_row(&a0, &a1, &a2, &a3, w, count, h_quad(d, rows.x, base.x, k, width, in_state));
                 w += stride;
             }
-            acc0 = broadcast_gates(a0);
-            acc1 = broadcast_gates(a1);
-            acc2 = broadcast_gates(a2);
-            acc3 = broadcast_gates(a3);
+            acc0 = broadcast(a0);
+            acc1 = broadcast(a1);
+            acc2 = broadcast(a2);
+            acc3 = broadcast(a3);
         } else {
             for (; k < plain_end; k += 16u) {
                 let h = mat4x4<f32>(y_quad(base.x + k), y_quad(base.y + k), y_quad(base.z + k), y_quad(base.w + k));
@@ -382,11 +382,6 @@ fn add_units_row(
     add_row_quad(a1, w + G, count, h);
     add_row_quad(a2, w + 2u * G, count, h);
     add_row_quad(a3, w + 3u * G, count, h);
-}
-
-// A row's gate products a (component g: gate g) for each of the four rows (column g: gate g).
-fn broadcast_gates(a: vec4<f32>) -> mat4x4<f32> {
-    return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
 }
 
 // acc[g] += the products of gate g < count for four inputs of the four rows (the columns of
@@ -549,7 +544,7 @@ fn candidate_products(d: u32, rows: vec4<u32>, recs: vec4<u32>, k: u32, one: boo
                 a += operand_quad(d, rows.x, 4u * q, H, tape_quad(at.x + 4u * q)) * unit_quads(w);
                 w += stride;
             }
-            sums = mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+            sums = broadcast(a);
         } else {
             for (; q < plain; q += 4u) {
                 let i = 4u * q;
@@ -570,15 +565,6 @@ fn candidate_products(d: u32, rows: vec4<u32>, recs: vec4<u32>, k: u32, one: boo
         }
     }
     return add_quarters(k, sums);
-}
-
-// sums[u][r] += weights[u] · operands[r]: four units' weights for an input quad (columns of
-// `weights`) against four rows' operands (columns of `operands`).
-fn add_unit_quads(sums: ptr<function, mat4x4<f32>>, weights: mat4x4<f32>, operands: mat4x4<f32>) {
-    (*sums)[0] += weights[0] * operands;
-    (*sums)[1] += weights[1] * operands;
-    (*sums)[2] += weights[2] * operands;
-    (*sums)[3] += weights[3] * operands;
 }
 
 // The four units' candidate weights for one input quad, from unit k0's at w (column u: unit

@@ -332,22 +332,25 @@ fn quarter_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k0: u32, pa
     if (one) {
         var a = vec4<f32>(0.0); // component u: unit k0 + u
         for (var q = part; q < quads; q += 4u) {
-            a += dgates[gq.x + q] * mat4x4<f32>(extras[w], extras[w + 1u], extras[w + 2u], extras[w + 3u]);
+            a += dgates[gq.x + q] * unit_rows(w);
             w += stride;
         }
-        return mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w));
+        return broadcast(a);
     }
     var acc = mat4x4<f32>();
     for (var q = part; q < quads; q += 4u) {
         // column r: row r's dG of the quad's four recurrent rows
         let dg = mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
-        acc[0] += extras[w] * dg;
-        acc[1] += extras[w + 1u] * dg;
-        acc[2] += extras[w + 2u] * dg;
-        acc[3] += extras[w + 3u] * dg;
+        add_unit_quads(&acc, unit_rows(w), dg);
         w += stride;
     }
     return acc;
+}
+
+// A quad of R's rows for four neighbouring units, from the first unit's vec4 at w in extras
+// (column u: unit u's four rows).
+fn unit_rows(w: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(extras[w], extras[w + 1u], extras[w + 2u], extras[w + 3u]);
 }
 
 // The vec4 of extras holding R[0 .. 4, k] of direction d (tp.row_quads; TrainLayer::rq_off):
