@@ -292,10 +292,12 @@ const PERSISTENT_STEP_LOOPS: usize = 2 * PERSISTENT_UNITS as usize / 4 + PERSIST
 /// dispatches it once per this many steps), within [`LOOP_BUDGET`].
 pub const PERSISTENT_STEPS: u32 = 128;
 const _: () = assert!(PERSISTENT_STEPS as usize * PERSISTENT_STEP_LOOPS <= LOOP_BUDGET);
-// shared/quarters.wgsl holds PERSISTENT_UNITS units' quarters, unit k in slot
-// k % PERSISTENT_UNITS: each workgroup's units must be whole fours in distinct slots.
+// shared/quarters.wgsl and shared/eighths.wgsl hold PERSISTENT_UNITS units' parts, unit k in
+// slot k % PERSISTENT_UNITS: each workgroup's units must be whole eights in distinct slots, and
+// an eight's units one block of R's row quads (train_step_backward's `shared_products`).
 const _: () = assert!(PERSISTENT_UNITS % crate::plan::train::TRAIN_WORKGROUP == 0);
-const _: () = assert!(crate::plan::train::TRAIN_WORKGROUP % 4 == 0);
+const _: () = assert!(crate::plan::train::TRAIN_WORKGROUP % 8 == 0);
+const _: () = assert!(crate::pack::UNIT_BLOCK % 8 == 0);
 
 /// Size of `LayerParams` in WGSL (8 words + 6 `Act` of 16 bytes).
 pub const LAYER_PARAMS_SIZE: u64 = 128;
@@ -388,7 +390,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 44] = [
+pub const SHADER_FILES: [(&str, &str); 45] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -415,6 +417,7 @@ pub const SHADER_FILES: [(&str, &str); 44] = [
     ("shared/loads_wide", include_str!("../shaders/shared/loads_wide.wgsl")),
     ("shared/lstm_cell", include_str!("../shaders/shared/lstm_cell.wgsl")),
     ("shared/quarters", include_str!("../shaders/shared/quarters.wgsl")),
+    ("shared/eighths", include_str!("../shaders/shared/eighths.wgsl")),
     ("shared/rows", include_str!("../shaders/shared/rows.wgsl")),
     ("shared/slices", include_str!("../shaders/shared/slices.wgsl")),
     ("shared/split", include_str!("../shaders/shared/split.wgsl")),

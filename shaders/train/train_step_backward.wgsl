@@ -18,11 +18,10 @@
 // Invocation (j, q, d) of train_step_backward and of its finish: unit j of rows 4q .. 4q + 3
 // (TRAIN_ROWS), direction d. At step s it first finishes the product the step after left:
 // dh[j] = dy + Σ_row R[row, j] dGr_{s+1}[row] + direct_{s+1}[j] (dh_n at a row's last step),
-// then the gate gradients of unit j. The product's sum over R's rows is split in quarters among
-// the four invocations of units 4i .. 4i + 3, each taking the four units, and added up through
-// workgroup memory (shared_products): each weight loaded serves the four rows and each load of
-// dG four units. Nothing flows back from outputs past a
-// row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
+// then the gate gradients of unit j. The product's sum over R's rows is split in eighths among
+// the eight invocations of units 8i .. 8i + 7, each taking the eight units, and added up
+// through workgroup memory (shared_products): each weight loaded serves the four rows and each
+// load of dG eight units. Nothing flows back from outputs past a row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
 // Versions (one each):
 //   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
 //                               GRU (linear_before_reset 0) all but the reset gate, for a
@@ -40,7 +39,7 @@
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
-// uses: train/train_params train/masks shared/activations shared/blocked shared/quarters
+// uses: train/train_params train/masks shared/activations shared/blocked shared/quarters shared/eighths
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -307,44 +306,43 @@ fn dh_prev_quad(d: u32, rows: vec4<u32>, s: u32, k: u32) -> vec4<f32> {
 }
 
 // Σ_i R[4·r_first + i, k] dG[i] over i < 4·quads for the four rows of the quad whose dG start at
-// vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in quarters:
-// invocation k sums the quads q ≡ k (mod 4) for the four units k & ~3 .. (k & ~3) + 3, so each
-// load of a row's dG serves four units as each weight serves the four rows; the four
-// invocations of those units then add their quarters (add_quarters). Every invocation of the
-// workgroup calls it (two barriers); zeros where !tp.row_quads.
-fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one: bool) -> vec4<f32> {
-    let k0 = k & ~3u;
-    let part = k & 3u;
-    var sums = mat4x4<f32>(); // column u: unit k0 + u's quarter for the four rows
-    if (tp.row_quads != 0u && k0 < lp.hidden_in) {
-        sums = quarter_products(d, gq, r_first, quads, k0, part, one);
-    }
-    return add_quarters(k, sums);
-}
-
-// shared_products' quarter `part` of units k0 .. k0 + 3 (quads part, part + 4, ... of dG from gq
-// and of R from r_first); column u holds unit k0 + u's sums. `one`: the quad has one row
+// vec4s gq, from R in quads of rows in extras (tp.row_quads: whole quads), in eighths:
+// invocation k sums the quads q ≡ k (mod 8) for the eight units k & ~7 .. (k & ~7) + 7, so each
+// load of a row's dG serves eight units as each weight serves the four rows; the eight
+// invocations of those units then add their eighths (add_eighths). Every invocation of the
+// workgroup calls it (two barriers); zeros where !tp.row_quads. `one`: the quad has one row
 // (B = 1, 5, ...), which it takes alone, not four copies of it.
-fn quarter_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k0: u32, part: u32, one: bool) -> mat4x4<f32> {
-    // R[4(r_first + q) .. 4(r_first + q) + 4, k0 + u] at w + u
-    var w = rq_start(d, k0) + (r_first + part) * UNIT_BLOCK;
-    let stride = 4u * UNIT_BLOCK;
-    if (one) {
-        var a = vec4<f32>(0.0); // component u: unit k0 + u
-        for (var q = part; q < quads; q += 4u) {
-            a += dgates[gq.x + q] * unit_rows(w);
-            w += stride;
+fn shared_products(d: u32, gq: vec4<u32>, r_first: u32, quads: u32, k: u32, one: bool) -> vec4<f32> {
+    let k0 = k & ~7u;
+    let part = k & 7u;
+    var low = mat4x4<f32>(); // column u: unit k0 + u's eighth for the four rows
+    var high = mat4x4<f32>(); // column u: unit k0 + 4 + u's
+    if (tp.row_quads != 0u && k0 < lp.hidden_in) {
+        // R[4(r_first + q) .. 4(r_first + q) + 4, k0 + u] at w + u
+        var w = rq_start(d, k0) + (r_first + part) * UNIT_BLOCK;
+        let stride = 8u * UNIT_BLOCK;
+        if (one) {
+            var a = vec4<f32>(0.0); // component u: unit k0 + u
+            var b = vec4<f32>(0.0); // component u: unit k0 + 4 + u
+            for (var q = part; q < quads; q += 8u) {
+                let dg = dgates[gq.x + q];
+                a += dg * unit_rows(w);
+                b += dg * unit_rows(w + 4u);
+                w += stride;
+            }
+            low = broadcast(a);
+            high = broadcast(b);
+        } else {
+            for (var q = part; q < quads; q += 8u) {
+                // column r: row r's dG of the quad's four recurrent rows
+                let dg = mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
+                add_unit_quads(&low, unit_rows(w), dg);
+                add_unit_quads(&high, unit_rows(w + 4u), dg);
+                w += stride;
+            }
         }
-        return broadcast(a);
     }
-    var acc = mat4x4<f32>();
-    for (var q = part; q < quads; q += 4u) {
-        // column r: row r's dG of the quad's four recurrent rows
-        let dg = mat4x4<f32>(dgates[gq.x + q], dgates[gq.y + q], dgates[gq.z + q], dgates[gq.w + q]);
-        add_unit_quads(&acc, unit_rows(w), dg);
-        w += stride;
-    }
-    return acc;
+    return add_eighths(k, low, high);
 }
 
 // A quad of R's rows for four neighbouring units, from the first unit's vec4 at w in extras
