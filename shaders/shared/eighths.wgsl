@@ -1,7 +1,8 @@
 // Sums split in eighths (train_step_backward): the eight invocations of units 8i .. 8i + 7 each
 // sum an eighth of a product's terms for all eight units, then add their eighths here.
 // A workgroup's invocations are consecutive units, whole eights of them in distinct slots
-// (kernels.rs asserts it), so unit k's slots are k % SHARE_UNITS.
+// (kernels.rs asserts it), so unit k's slots are k % SHARE_UNITS (shared/quarters).
+// uses: shared/quarters
 
 // [SHARE_UNITS units, 8 eighths] of vec4: a unit's eighth for the four rows of a quad.
 var<workgroup> eighths: array<vec4<f32>, 8u * SHARE_UNITS>;

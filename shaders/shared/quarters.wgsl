@@ -1,6 +1,7 @@
-// Sums split in quarters (train_step, train_step_backward): the four invocations of units
-// 4i .. 4i + 3 each sum a quarter of a product's terms for all four units, so a load of the
-// operand every unit reads serves four units, then add their quarters here. A workgroup's
+// Sums split in quarters (train_step): the four invocations of units 4i .. 4i + 3 each sum a
+// quarter of a product's terms for all four units, so a load of the operand every unit reads
+// serves four units, then add their quarters here. The four-unit products below also serve
+// train_step_backward's eighths (shared/eighths). A workgroup's
 // invocations are consecutive units, TRAIN_WORKGROUP or PERSISTENT_UNITS of them (both divide
 // SHARE_UNITS: kernels.rs asserts it), so unit k's slots are k % SHARE_UNITS.
 

@@ -21,7 +21,8 @@
 // then the gate gradients of unit j. The product's sum over R's rows is split in eighths among
 // the eight invocations of units 8i .. 8i + 7, each taking the eight units, and added up
 // through workgroup memory (shared_products): each weight loaded serves the four rows and each
-// load of dG eight units. Nothing flows back from outputs past a row's length. The weights' gradients come after the walk from matmuls over dgates and the tape.
+// load of dG eight units. Nothing flows back from outputs past a row's length. The weights'
+// gradients come after the walk from matmuls over dgates and the tape.
 // Versions (one each):
 //   train_step_backward         a whole step for RNN, LSTM and GRU (linear_before_reset); for
 //                               GRU (linear_before_reset 0) all but the reset gate, for a
@@ -39,7 +40,7 @@
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
-// uses: train/train_params train/masks shared/activations shared/blocked shared/quarters shared/eighths
+// uses: train/train_params train/masks shared/activations shared/blocked shared/eighths
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
