@@ -1,9 +1,9 @@
 // Sums split in quarters (train_step): the four invocations of units 4i .. 4i + 3 each sum a
 // quarter of a product's terms for all four units, so a load of the operand every unit reads
 // serves four units, then add their quarters here. The four-unit products below also serve
-// train_step_backward's eighths (shared/eighths). A workgroup's
-// invocations are consecutive units, TRAIN_WORKGROUP or PERSISTENT_UNITS of them (both divide
-// SHARE_UNITS: kernels.rs asserts it), so unit k's slots are k % SHARE_UNITS.
+// train_step_backward's eighths (shared/eighths). A workgroup's invocations are consecutive
+// units, TRAIN_WORKGROUP or PERSISTENT_UNITS of them (both divide SHARE_UNITS: kernels.rs
+// asserts it), so unit k's slots are k % SHARE_UNITS.
 
 const SHARE_UNITS: u32 = PERSISTENT_UNITS;
 
@@ -27,7 +27,7 @@ fn add_quarters(k: u32, sums: mat4x4<f32>) -> vec4<f32> {
 
 // sums[u][r] += weights[u] · operands[r]: four units' weights for a quad of terms (columns of
 // `weights`) against four rows' operands (columns of `operands`); column u of sums is unit u's
-// quarter for the four rows.
+// part (quarter or eighth) for the four rows.
 fn add_unit_quads(sums: ptr<function, mat4x4<f32>>, weights: mat4x4<f32>, operands: mat4x4<f32>) {
     (*sums)[0] += weights[0] * operands;
     (*sums)[1] += weights[1] * operands;
