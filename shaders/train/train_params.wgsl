@@ -74,30 +74,75 @@ fn gates(lp: LayerParams) -> u32 {
     return 1u;
 }
 
-// The derivative of `activate(a, x)`, zero where the layer's clip bound x. At a kink it takes
-// the value torch autograd takes (spec::Activation::derivative is the CPU twin).
-fn activate_grad(lp: LayerParams, a: Act, x: f32) -> f32 {
-    if ((lp.flags & FLAG_CLIP) != 0u && abs(x) > lp.clip) {
-        return 0.0;
-    }
-    return act_derivative(a, x);
+// An activation's values and derivatives at four inputs.
+struct Slopes {
+    value: vec4<f32>,
+    slope: vec4<f32>,
 }
 
-fn act_derivative(a: Act, x: f32) -> f32 {
+// Activation a of four gate inputs x, clipped as the forward clips them, and its derivative,
+// zero where the layer's clip bound the input. One switch serves four inputs and both results:
+// a kernel's functions are inlined at every call, and a switch of eleven cases at each of the
+// backward's dozen activations made SwiftShader (Chromium's WebGPU without a GPU) take minutes
+// to compile it (BENCHMARKS.md, "In the browser").
+fn gate_slopes(lp: LayerParams, a: Act, x: vec4<f32>) -> Slopes {
+    if ((lp.flags & FLAG_CLIP) == 0u) {
+        return act_slopes(a, x);
+    }
+    var s = act_slopes(a, clamp(x, vec4<f32>(-lp.clip), vec4<f32>(lp.clip)));
+    s.slope = select(s.slope, vec4<f32>(0.0), abs(x) > vec4<f32>(lp.clip));
+    return s;
+}
+
+// `activate(a, x)` of four inputs and its derivative. At a kink the derivative takes the value
+// torch autograd takes (spec::Activation::derivative is the CPU twin).
+fn act_slopes(a: Act, x: vec4<f32>) -> Slopes {
+    let zero = vec4<f32>(0.0);
+    let one = vec4<f32>(1.0);
     switch a.kind {
-        case ACT_RELU: { return select(0.0, 1.0, x > 0.0); }
-        case ACT_TANH: { let t = stable_tanh(x); return 1.0 - t * t; }
-        case ACT_SIGMOID: { let s = stable_sigmoid(x); return s * (1.0 - s); }
-        case ACT_AFFINE: { return a.alpha; }
-        case ACT_LEAKY_RELU: { return select(a.alpha, 1.0, x > 0.0); }
-        case ACT_THRESHOLDED_RELU: { return select(0.0, 1.0, x >= a.alpha); }
-        case ACT_SCALED_TANH: { let t = stable_tanh(a.beta * x); return a.alpha * a.beta * (1.0 - t * t); }
+        case ACT_RELU: { return Slopes(max(x, zero), select(zero, one, x > zero)); }
+        case ACT_TANH: {
+            let t = stable_tanh4(x);
+            return Slopes(t, 1.0 - t * t);
+        }
+        case ACT_SIGMOID: {
+            let s = stable_sigmoid4(x);
+            return Slopes(s, s * (1.0 - s));
+        }
+        case ACT_AFFINE: { return Slopes(a.alpha * x + a.beta, vec4<f32>(a.alpha)); }
+        case ACT_LEAKY_RELU: { return Slopes(select(a.alpha * x, x, x >= zero), select(vec4<f32>(a.alpha), one, x > zero)); }
+        case ACT_THRESHOLDED_RELU: {
+            let on = x >= vec4<f32>(a.alpha);
+            return Slopes(select(zero, x, on), select(zero, one, on));
+        }
+        case ACT_SCALED_TANH: {
+            let t = stable_tanh4(a.beta * x);
+            return Slopes(a.alpha * t, a.alpha * a.beta * (1.0 - t * t));
+        }
         case ACT_HARD_SIGMOID: {
             let v = a.alpha * x + a.beta;
-            return select(0.0, a.alpha, v > 0.0 && v < 1.0);
+            return Slopes(clamp(v, zero, one), select(zero, vec4<f32>(a.alpha), (v > zero) & (v < one)));
         }
-        case ACT_ELU: { return select(a.alpha * exp(x), 1.0, x > 0.0); }
-        case ACT_SOFTSIGN: { let q = 1.0 + abs(x); return 1.0 / (q * q); }
-        default: { return stable_sigmoid(x); } // ACT_SOFTPLUS
+        case ACT_ELU: {
+            let e = exp(x);
+            return Slopes(select(a.alpha * (e - 1.0), x, x >= zero), select(a.alpha * e, one, x > zero));
+        }
+        case ACT_SOFTSIGN: {
+            let q = 1.0 + abs(x);
+            return Slopes(x / q, 1.0 / (q * q));
+        }
+        default: { return Slopes(max(x, zero) + log(1.0 + exp(-abs(x))), stable_sigmoid4(x)); } // ACT_SOFTPLUS
     }
+}
+
+// stable_tanh and stable_sigmoid (shared/activations) of four inputs.
+fn stable_tanh4(x: vec4<f32>) -> vec4<f32> {
+    let e = exp(-2.0 * abs(x));
+    let t = (1.0 - e) / (1.0 + e);
+    return select(-t, t, x >= vec4<f32>(0.0));
+}
+
+fn stable_sigmoid4(x: vec4<f32>) -> vec4<f32> {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= vec4<f32>(0.0));
 }

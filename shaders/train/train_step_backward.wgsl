@@ -40,7 +40,7 @@
 // Recurrent dropout (dp.flags): dh_prev from the products is masked as their input was; once a
 // step's backward is done, its tape's h_prev (and a reset-before GRU's r ⊙ h_prev) are masked
 // in place, the operands of the weight gradients' matmuls.
-// uses: train/train_params train/masks shared/activations shared/blocked shared/eighths
+// uses: train/train_params train/masks shared/blocked shared/eighths
 
 @group(0) @binding(0) var<uniform> lp: LayerParams;
 @group(0) @binding(1) var<uniform> tp: TrainParams;
@@ -271,7 +271,7 @@ fn unit_backward(d: u32, b: u32, j: u32, rr: u32, dm: f32) {
     } else if ((lp.flags & FLAG_GRU) != 0u) {
         gru_unit_backward(d, b, j, rec, g0, dm);
     } else {
-        set_dg(g0 + j, dm * activate_grad(lp, lp.acts[d * 3u], tape[rec + j]));
+        set_dg(g0 + j, dm * gate_slopes(lp, lp.acts[d * 3u], vec4<f32>(tape[rec + j])).slope.x);
     }
 }
 
@@ -408,26 +408,22 @@ fn dy_of(d: u32, t: u32, b: u32, k: u32) -> f32 {
 // GRU unit j: h' = (1 - z) ⊙ n + z ⊙ h_prev with dm arriving at h'.
 fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let H = lp.hidden;
-    let f = lp.acts[d * 3u];
-    let g = lp.acts[d * 3u + 1u];
-    let pz = tape[rec + j];
-    let pr = tape[rec + H + j];
-    let pn = tape[rec + 2u * H + j];
-    let z = activate(f, clip_gate(lp, pz));
-    let n = activate(g, clip_gate(lp, pn));
-    let dn = dm * (1.0 - z) * activate_grad(lp, g, pn);
-    let dz = dm * (tape[rec + tp.hprev_off + j] - n) * activate_grad(lp, f, pz);
+    // z (x) and r (y) through f, n through g
+    let zr = gate_slopes(lp, lp.acts[d * 3u], vec4<f32>(tape[rec + j], tape[rec + H + j], 0.0, 0.0));
+    let n = gate_slopes(lp, lp.acts[d * 3u + 1u], vec4<f32>(tape[rec + 2u * H + j]));
+    let z = zr.value.x;
+    let dn = dm * (1.0 - z) * n.slope.x;
+    let dz = dm * (tape[rec + tp.hprev_off + j] - n.value.x) * zr.slope.x;
     carry[direct_at(d, b, cur_step) + j] = dm * z;
     set_dg(g0 + j, dz);
     set_dg(tp.dgr_off + g0 + j, dz);
     set_dg(g0 + 2u * H + j, dn);
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
         // n = g(xn + r ⊙ q), q = Rn h + Rbn in ext
-        let r = activate(f, clip_gate(lp, pr));
-        let dr = dn * tape[rec + tp.ext_off + j] * activate_grad(lp, f, pr);
+        let dr = dn * tape[rec + tp.ext_off + j] * zr.slope.y;
         set_dg(g0 + H + j, dr);
         set_dg(tp.dgr_off + g0 + H + j, dr);
-        set_dg(tp.dgr_off + g0 + 2u * H + j, dn * r);
+        set_dg(tp.dgr_off + g0 + 2u * H + j, dn * zr.value.y);
     } else {
         set_dg(tp.dgr_off + g0 + 2u * H + j, dn);
     }
@@ -457,52 +453,48 @@ fn reset_products(d: u32, rrs: vec4<u32>, k: u32, one: bool) -> vec4<f32> {
 // d(r ⊙ h_prev)[k] from reset_products.
 fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32, product: f32) {
     let H = lp.hidden;
-    let f = lp.acts[d * 3u];
     let g0 = rr * 3u * H;
     let rec = rr * tp.record;
     let drh = product * recurrent_mask(tp.layer, d, b, H, k);
-    let pr = tape[rec + H + k];
-    let dr = drh * tape[rec + tp.hprev_off + k] * activate_grad(lp, f, pr);
+    let r = gate_slopes(lp, lp.acts[d * 3u], vec4<f32>(tape[rec + H + k]));
+    let dr = drh * tape[rec + tp.hprev_off + k] * r.slope.x;
     set_dg(g0 + H + k, dr);
     set_dg(tp.dgr_off + g0 + H + k, dr);
-    carry[direct_at(d, b, cur_step) + k] += drh * activate(f, clip_gate(lp, pr));
+    carry[direct_at(d, b, cur_step) + k] += drh * r.value.x;
 }
 
 // LSTM unit j with dm arriving at o ⊙ h(c') and dc (carry) at c'.
 fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let H = lp.hidden;
-    let fa = lp.acts[d * 3u];
-    let ga = lp.acts[d * 3u + 1u];
-    let ha = lp.acts[d * 3u + 2u];
     let peep = (lp.flags & FLAG_PEEPHOLE) != 0u;
     let p = tp.p_off + d * 3u * H + j;
     let u_row = (d * lp.batch + b) * H;
     let c_new = tape[rec + tp.ext_off + j];
     let c = c_prev(d, b, j);
-    let pi = tape[rec + j];
-    let po = tape[rec + H + j];
-    let pf = tape[rec + 2u * H + j];
-    let pc = tape[rec + 3u * H + j];
-    let i = activate(fa, clip_gate(lp, pi));
-    let o = activate(fa, clip_gate(lp, po));
-    let cand = activate(ga, clip_gate(lp, pc));
+    // i (x), o (y) and f (z) through the first activation, the candidate through the second,
+    // c' (not clipped) through the third
+    let iof = gate_slopes(lp, lp.acts[d * 3u], vec4<f32>(tape[rec + j], tape[rec + H + j], tape[rec + 2u * H + j], 0.0));
+    let cand = gate_slopes(lp, lp.acts[d * 3u + 1u], vec4<f32>(tape[rec + 3u * H + j]));
+    let hc = act_slopes(lp.acts[d * 3u + 2u], vec4<f32>(c_new));
+    let i = iof.value.x;
+    let o = iof.value.y;
     let input_forget = (lp.flags & FLAG_INPUT_FORGET) != 0u;
-    let f = select(activate(fa, clip_gate(lp, pf)), 1.0 - i, input_forget);
-    let dgo = dm * activate(ha, c_new) * activate_grad(lp, fa, po);
-    var dcn = carry[tp.carry_c + u_row + j] + dm * o * act_derivative(ha, c_new);
+    let f = select(iof.value.z, 1.0 - i, input_forget);
+    let dgo = dm * hc.value.x * iof.slope.y;
+    var dcn = carry[tp.carry_c + u_row + j] + dm * o * hc.slope.x;
     if (peep) {
         dcn += dgo * wts[p + H];
     }
-    var di = dcn * cand;
+    var di = dcn * cand.value.x;
     let df = dcn * c;
     var dgf = 0.0;
     if (input_forget) {
         di -= df; // f = 1 - i
     } else {
-        dgf = df * activate_grad(lp, fa, pf);
+        dgf = df * iof.slope.z;
     }
-    let dgi = di * activate_grad(lp, fa, pi);
-    let dgc = dcn * i * activate_grad(lp, ga, pc);
+    let dgi = di * iof.slope.x;
+    let dgc = dcn * i * cand.slope.x;
     var dc_prev = dcn * f;
     if (peep) {
         dc_prev += dgi * wts[p] + dgf * wts[p + 2u * H];
@@ -513,7 +505,7 @@ fn lstm_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     }
     carry[tp.carry_c + u_row + j] = dc_prev;
     if ((lp.flags & FLAG_PROJ) != 0u) {
-        tape[rec + H + j] = o * activate(ha, c_new); // m, in po's slot (the header says why)
+        tape[rec + H + j] = o * hc.value.x; // m, in po's slot (the header says why)
     }
     set_dg(g0 + j, dgi);
     set_dg(g0 + H + j, dgo);

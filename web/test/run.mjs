@@ -99,6 +99,10 @@ try {
   console.log(`demo: ${text.length} characters, ${stepTime}; canvas ${inked.inked} of ${inked.total} pixels drawn`);
   console.log(`suite: ${last} (${suiteTime}); page done in ${seconds} s`);
   for (const l of lines.filter((l) => !l.startsWith("PASS "))) console.log(l);
+  // where the suite's time goes: each line ends with its case's seconds, "[1.23 s]"
+  const secs = (l) => Number((l.match(/\[([\d.]+) s\]$/) || [0, 0])[1]);
+  const slowest = [...lines].sort((a, b) => secs(b) - secs(a)).slice(0, 5);
+  console.log(`slowest cases:\n  ${slowest.join("\n  ")}`);
 
   check(!error, `the page shows an error: ${error}`);
   check(/BrowserWebGpu/.test(adapter), `the engine is not on the browser's WebGPU adapter: ${adapter}`);

@@ -81,11 +81,13 @@ async function suite() {
   const t0 = performance.now();
   for (const file of files) {
     let line;
+    const started = performance.now();
     try {
       line = await check_case(file, await fetchOk("cases/" + file));
     } catch (e) {
       line = `FAIL ${file}: ${e}`;
     }
+    line += ` [${((performance.now() - started) / 1000).toFixed(2)} s]`;
     const ok = line.startsWith("PASS ");
     ok ? passed++ : failed++;
     const span = document.createElement("span");
