@@ -22,6 +22,18 @@ fn stable_sigmoid(x: f32) -> f32 {
     return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
+// The two above of four inputs (train/train_params' act_slopes).
+fn stable_tanh4(x: vec4<f32>) -> vec4<f32> {
+    let e = exp(-2.0 * abs(x));
+    let t = (1.0 - e) / (1.0 + e);
+    return select(-t, t, x >= vec4<f32>(0.0));
+}
+
+fn stable_sigmoid4(x: vec4<f32>) -> vec4<f32> {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= vec4<f32>(0.0));
+}
+
 fn activate(a: Act, x: f32) -> f32 {
     switch a.kind {
         case ACT_RELU: { return max(x, 0.0); }

@@ -134,15 +134,3 @@ fn act_slopes(a: Act, x: vec4<f32>) -> Slopes {
         default: { return Slopes(max(x, zero) + log(1.0 + exp(-abs(x))), stable_sigmoid4(x)); } // ACT_SOFTPLUS
     }
 }
-
-// stable_tanh and stable_sigmoid (shared/activations) of four inputs.
-fn stable_tanh4(x: vec4<f32>) -> vec4<f32> {
-    let e = exp(-2.0 * abs(x));
-    let t = (1.0 - e) / (1.0 + e);
-    return select(-t, t, x >= vec4<f32>(0.0));
-}
-
-fn stable_sigmoid4(x: vec4<f32>) -> vec4<f32> {
-    let e = exp(-abs(x));
-    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= vec4<f32>(0.0));
-}
