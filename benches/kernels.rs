@@ -132,5 +132,42 @@ fn record_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernels, end_to_end, record_step);
+/// CPU time to record one training step (forward with a tape, loss, backward, clipping,
+/// update; the per-step kernels, as on a CPU driver or a large layer on a GPU) of `bench
+/// --train`'s model at T 100: recorded into an encoder and finished, never submitted; the
+/// batch's inputs are written to the queue each time, as a step writes them (an empty submit
+/// outside the timed part, every 100 steps, lets those writes go).
+fn record_train_step(c: &mut Criterion) {
+    let engine = engine();
+    let ctx = engine.context().expect("gpu").clone();
+    let mut g = c.benchmark_group("record");
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let cfg = BenchConfig::new(cell, 256, 4, 100);
+        let (model, train_cfg, batch) = wgpu_rnn::bench::train_setup(&cfg, 1).expect("bench model");
+        let mut stepper = wgpu_rnn::gpu::GpuStepper::new(ctx.clone(), model, train_cfg).expect("uploads");
+        stepper.set_walk(Some(wgpu_rnn::train::Walk::PerStep));
+        stepper.step(&batch).expect("a first step makes the workspace");
+        g.bench_function(format!("train {} H256 B4 T100", cell.name()), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = std::time::Duration::ZERO;
+                for i in 0..iters {
+                    let start = std::time::Instant::now();
+                    let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                    let dispatches = stepper.record_only(&batch, &mut enc).expect("records");
+                    drop(enc.finish());
+                    timed += start.elapsed();
+                    assert!(dispatches > 200, "{dispatches} dispatches: not the per-step kernels");
+                    if i % 100 == 99 {
+                        ctx.queue.submit([]);
+                        ctx.device.poll(wgpu::PollType::wait_indefinitely()).expect("the queue drains");
+                    }
+                }
+                timed
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, end_to_end, record_step, record_train_step);
 criterion_main!(benches);

@@ -308,8 +308,37 @@ impl Breakdown {
     }
 }
 
-/// Times optimizer steps of `config`'s stack with a `Linear(W, 1)` head at every step, a
-/// mean-squared-error loss and SGD, on the GPU: `warmup` untimed steps (their loss and norm
+/// What `bench --train` trains: `config`'s stack (random weights from `seed`) with a
+/// `Linear(W, 1)` head at every step, a mean-squared-error loss against zeros, SGD (lr 1e-4)
+/// and global-norm clipping at 1, and one batch of random features.
+pub fn train_setup(
+    config: &BenchConfig,
+    seed: u64,
+) -> Result<(crate::train::TrainModel, crate::train::TrainConfig, crate::train::Batch)> {
+    use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel};
+    let net = config.network(seed);
+    let inputs = config.inputs(&net, seed);
+    let model = TrainModel::new(net, None, 1, HeadMode::Steps, seed)?;
+    let cfg = TrainConfig {
+        loss: LossKind::Mse,
+        optimizer: Optimizer::sgd(1e-4),
+        clip_norm: Some(1.0),
+        clip_value: None,
+        dropout: Default::default(),
+    };
+    let (t, b) = (config.steps, config.batch);
+    let batch = Batch {
+        inputs: BatchInputs::Features(inputs.x),
+        steps: t,
+        batch: b,
+        lengths: None,
+        targets: Targets::Values(vec![0.0; t * b]),
+        source: None,
+    };
+    Ok((model, cfg, batch))
+}
+
+/// Times optimizer steps of [`train_setup`]'s model on the GPU: `warmup` untimed steps (their loss and norm
 /// read back and checked), then the medians of `repeats` timed ones: wall time (upload, record,
 /// one submit, the GPU done, the timestamps read back) and, where the adapter has timestamps,
 /// GPU time around the step. `walk` forces how the layers walk through time (`None`: the
@@ -322,32 +351,14 @@ pub fn measure_train(
     walk: Option<crate::plan::train::Walk>,
     breakdown: &Breakdown,
 ) -> Result<BenchRecord> {
-    use crate::train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets, TrainConfig, TrainModel, Trainer};
     let ctx = engine
         .context()
         .ok_or_else(|| Error::NoAdapter("bench --train times the GPU; no adapter is available".into()))?;
     config.check_fits(&ctx.device.limits())?;
-    let net = config.network(seed);
-    let inputs = config.inputs(&net, seed);
-    let model = TrainModel::new(net, None, 1, HeadMode::Steps, seed)?;
-    let cfg = TrainConfig {
-        loss: LossKind::Mse,
-        optimizer: Optimizer::sgd(1e-4),
-        clip_norm: Some(1.0),
-        clip_value: None,
-        dropout: Default::default(),
-    };
-    let mut trainer = Trainer::new(engine, model, cfg)?;
+    let (model, cfg, batch) = train_setup(config, seed)?;
+    let mut trainer = crate::train::Trainer::new(engine, model, cfg)?;
     trainer.set_walk(walk);
     let (t, b) = (config.steps, config.batch);
-    let batch = Batch {
-        inputs: BatchInputs::Features(inputs.x),
-        steps: t,
-        batch: b,
-        lengths: None,
-        targets: Targets::Values(vec![0.0; t * b]),
-        source: None,
-    };
     // the warm-up steps read their statistics: a step that fails is an error, not a time
     for _ in 0..warmup {
         trainer.step(&batch)?;

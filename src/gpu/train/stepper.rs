@@ -268,12 +268,27 @@ impl GpuStepper {
         if self.carry {
             self.carried_batch = Some(batch.batch);
         }
-        let dispatches = [self.workspace.as_ref(), self.encoder.as_ref().and_then(|e| e.workspace.as_ref())]
+        let dispatches = self.recorded_dispatches();
+        Ok(crate::gpu::Timing { wall_ms, gpu_ms, dispatches })
+    }
+
+    /// Records one step of `batch` into `encoder` (its inputs written to the queue) without
+    /// submitting: the CPU cost of recording a training step (criterion `record/train`). It
+    /// does not count as a step; an encoder submitted after it runs one that the stepper did
+    /// not count, so this is for timing only. Returns the dispatches recorded.
+    pub fn record_only(&mut self, batch: &Batch, encoder: &mut wgpu::CommandEncoder) -> Result<usize> {
+        self.record_step(batch, encoder)?;
+        Ok(self.recorded_dispatches())
+    }
+
+    /// The dispatches of the last step recorded: its workspace's plan, and the encoder's of a
+    /// sequence-to-sequence model.
+    fn recorded_dispatches(&self) -> usize {
+        [self.workspace.as_ref(), self.encoder.as_ref().and_then(|e| e.workspace.as_ref())]
             .into_iter()
             .flatten()
             .map(|ws| ws.plan.dispatches())
-            .sum();
-        Ok(crate::gpu::Timing { wall_ms, gpu_ms, dispatches })
+            .sum()
     }
 
     /// Records one step of `batch` into `encoder`, after writing its inputs: the workspace
