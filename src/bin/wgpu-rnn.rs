@@ -67,13 +67,17 @@ enum Command {
     /// tensors of a safetensors file (x under the graph's input name, optional integer
     /// `lengths`), and write its outputs under the graph's output names, in its layouts.
     Run {
+        /// The model file (`.onnx`)
         model: PathBuf,
+        /// The inputs (`.safetensors`): x under the graph's input name, optional `lengths`
         #[arg(long)]
         input: PathBuf,
+        /// Where to write the outputs (`.safetensors`)
         #[arg(long)]
         out: PathBuf,
     },
-    /// Time forward calls on the GPU (warm-up, median of repeats; progress on stderr).
+    /// Time forward calls, or with `--train` training steps, on the GPU (warm-up, median of
+    /// repeats; progress on stderr).
     Bench(BenchArgs),
     /// List every kernel version (entry point, file, ROWS, builds, when the plan picks it), or
     /// print the WGSL module one would compile.
