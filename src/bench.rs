@@ -338,11 +338,11 @@ pub fn train_setup(
     Ok((model, cfg, batch))
 }
 
-/// Times optimizer steps of [`train_setup`]'s model on the GPU: `warmup` untimed steps (their loss and norm
-/// read back and checked), then the medians of `repeats` timed ones: wall time (upload, record,
-/// one submit, the GPU done, the timestamps read back) and, where the adapter has timestamps,
-/// GPU time around the step. `walk` forces how the layers walk through time (`None`: the
-/// device's default).
+/// Times optimizer steps of [`train_setup`]'s model on the GPU: `warmup` untimed steps (their
+/// loss and norm read back and checked), then the medians of `repeats` timed ones: wall time
+/// (upload, record, one submit, the GPU done, the timestamps read back) and, where the adapter
+/// has timestamps, GPU time around the step. `walk` forces how the layers walk through time
+/// (`None`: the device's default).
 pub fn measure_train(
     engine: &crate::Engine,
     config: &BenchConfig,
