@@ -131,6 +131,17 @@ fn training_async_equals_training() {
     let err = block_on(awaited.step_async(&bad)).expect_err("a token past the vocabulary").to_string();
     assert!(err.contains("99"), "{err}");
     assert_eq!(awaited.steps(), 3);
+    // unread steps, their statistics awaited in one readback
+    let mut reads = Vec::new();
+    for batch in &batches {
+        reads.push(blocking.step(batch).expect("step"));
+        awaited.step_unread(batch).expect("step_unread");
+    }
+    let taken = block_on(awaited.unread_stats_async()).expect("unread_stats_async");
+    assert_eq!(taken.iter().map(|s| s.0).collect::<Vec<_>>(), vec![4, 5, 6]);
+    for ((step, got), want) in taken.into_iter().zip(reads) {
+        assert_eq!(got.expect("a finite step"), want, "step {step}");
+    }
 }
 
 /// The page's checks are `wgpu-rnn check`'s: the same lines for a forward, a gradient and a

@@ -288,13 +288,22 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     let case = TrainCase::load(&common::data_files("train")[0]).expect("loads");
     let mut read = gpu_trainer(&case, case.config);
     let mut unread = gpu_trainer(&case, case.config);
-    let mut last = None;
+    let mut reads = Vec::new();
     for b in &case.batches {
-        last = Some(read.step(b).expect("step"));
+        reads.push(read.step(b).expect("step"));
         unread.step_unread(b).expect("submits");
     }
+    assert!(reads.len() >= 2, "{}: {} steps", case.name, reads.len());
     assert_eq!(unread.steps(), read.steps());
-    assert_eq!(unread.last_stats().expect("stats"), last.expect("a step"));
+    assert_eq!(unread.last_stats().expect("stats"), *reads.last().expect("a step"));
+    // every unread step's statistics in one readback: the read steps', numbered from 1
+    let taken = unread.unread_stats().expect("unread stats");
+    let numbers: Vec<u64> = taken.iter().map(|s| s.0).collect();
+    assert_eq!(numbers, (1..=reads.len() as u64).collect::<Vec<_>>());
+    for ((step, got), want) in taken.into_iter().zip(&reads) {
+        assert_eq!(got.expect("a finite step"), *want, "step {step}");
+    }
+    assert!(unread.unread_stats().expect("unread stats").is_empty(), "taken once");
     assert_eq!(unread.model().expect("model"), read.model().expect("model"), "the same training");
     let mut cfg = case.config;
     cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
@@ -304,6 +313,48 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     assert_eq!(t.model().expect("model"), fresh, "the GPU undid the overflowing update");
     let err = t.last_stats().expect_err("the step failed").to_string();
     assert!(err.contains("after the update"), "{err}");
+    let taken = t.unread_stats().expect("unread stats");
+    assert_eq!(taken.len(), 1);
+    let err = taken[0].1.as_ref().expect_err("the step failed").to_string();
+    assert!(taken[0].0 == 1 && err.contains("step 1") && err.contains("after the update"), "{err}");
+}
+
+/// More unread steps than the window holds: the last `STATS_WINDOW` come back, numbered, each
+/// the statistics a read step gives (the window's slots wrap around), the same on the CPU
+/// reference's trainer.
+#[test]
+fn unread_stats_keep_the_last_window_of_steps() {
+    let case = TrainCase::load(&common::data_files("train")[0]).expect("loads");
+    let mut cfg = case.config;
+    cfg.optimizer = train::Optimizer::Sgd { lr: 1e-3, momentum: 0.0, weight_decay: 0.0 };
+    let steps = train::STATS_WINDOW + 3;
+    let batch = &case.batches[0];
+    let mut read = gpu_trainer(&case, cfg);
+    let mut unread = gpu_trainer(&case, cfg);
+    let mut cpu = Trainer::new(&wgpu_rnn::Engine::cpu(), case.model.clone(), cfg).expect("trainer");
+    let mut reads = Vec::new();
+    for _ in 0..steps {
+        reads.push(read.step(batch).expect("step"));
+        unread.step_unread(batch).expect("submits");
+        cpu.step_unread(batch).expect("steps");
+    }
+    let kept = (steps - train::STATS_WINDOW + 1) as u64..=steps as u64;
+    for (label, t) in [("gpu", &mut unread), ("cpu", &mut cpu)] {
+        let taken = t.unread_stats().expect("unread stats");
+        assert_eq!(taken.iter().map(|s| s.0).collect::<Vec<_>>(), kept.clone().collect::<Vec<_>>(), "{label}");
+        for (step, got) in taken {
+            let got = got.expect("a finite step");
+            let want = reads[step as usize - 1];
+            if label == "gpu" {
+                assert_eq!(got, want, "{label} step {step}");
+            } else {
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+                assert!(close(got.loss, want.loss) && close(got.grad_norm, want.grad_norm), "{label} step {step}");
+            }
+        }
+    }
+    // the loss moves over a thousand steps: the entries are not one step's repeated
+    assert!(reads[0].loss != reads[steps - 1].loss);
 }
 
 /// A parameter group wider than one `sum_squares` workgroup's share (its norm in many partial

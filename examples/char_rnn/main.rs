@@ -274,10 +274,16 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         trainer.reset_state(); // each epoch reads the streams from their start
         let mut bar = common::Progress::new(format!("epoch {epoch}/{}", o.epochs), per_epoch);
         for i in 0..per_epoch {
-            let stats = trainer.step(&chunk(&corpus.train, i, o.steps, o.batch)).map_err(|e| e.to_string())?;
-            let bits = stats.loss / std::f64::consts::LN_2;
-            training.push((training.len() + 1, bits));
-            bar.step(bits);
+            common::step_and_read(
+                &mut trainer,
+                &chunk(&corpus.train, i, o.steps, o.batch),
+                i + 1 == per_epoch,
+                |loss| {
+                    let bits = loss / std::f64::consts::LN_2;
+                    training.push((training.len() + 1, bits));
+                    bar.step(bits);
+                },
+            )?;
         }
         epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
         let bpc = validate(&mut trainer, &corpus, o.steps, o.batch)?;

@@ -233,7 +233,7 @@ pub fn dropout_lesson(opts: &Options, engine: &Engine) -> Result<DropoutLesson, 
             let mut bar = common::Progress::new(format!("dropout {prob}: epoch {epoch}/{epochs}"), per_epoch);
             for k in 0..per_epoch {
                 let idx: Vec<usize> = order[k * opts.batch..][..opts.batch].iter().map(|&i| train[i]).collect();
-                bar.step(trainer.step(&digits.batch(&idx)).map_err(|e| e.to_string())?.loss);
+                common::step_and_read(&mut trainer, &digits.batch(&idx), k + 1 == per_epoch, |loss| bar.step(loss))?;
             }
             let train_loss = trainer.evaluate(&train_batch).map_err(|e| e.to_string())?;
             let test_loss = trainer.evaluate(&test_batch).map_err(|e| e.to_string())?;
@@ -317,10 +317,11 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         let mut bar = common::Progress::new(format!("epoch {epoch}/{epochs}"), per_epoch);
         let mut sum = 0.0;
         for k in 0..per_epoch {
-            let stats =
-                trainer.step(&digits.batch(&train_order[k * opts.batch..][..opts.batch])).map_err(|e| e.to_string())?;
-            sum += stats.loss;
-            bar.step(stats.loss);
+            let batch = digits.batch(&train_order[k * opts.batch..][..opts.batch]);
+            common::step_and_read(&mut trainer, &batch, k + 1 == per_epoch, |loss| {
+                sum += loss;
+                bar.step(loss);
+            })?;
         }
         let model = trainer.model().map_err(|e| e.to_string())?;
         let acc = accuracy(&predict(engine, &model, &digits, test)?, &digits, test);

@@ -1,5 +1,6 @@
-//! What the trained examples share: a progress bar on stderr and an SVG line plot. Included by
-//! each example with `#[path = "../common/mod.rs"] mod common;` (not an example itself).
+//! What the trained examples share: a progress bar on stderr, training steps whose losses are
+//! read back a few steps at a time, and an SVG line plot. Included by each example with
+//! `#[path = "../common/mod.rs"] mod common;` (not an example itself).
 
 #![allow(dead_code, reason = "each example uses part of it")]
 
@@ -73,6 +74,29 @@ pub fn main<O: clap::Parser, R>(
 }
 
 /// The index of the largest value (the predicted class).
+/// Training steps between readbacks of their losses in [`step_and_read`].
+pub const READ_EVERY: u64 = 16;
+
+/// One training step on `batch`, submitted without waiting; after every [`READ_EVERY`]th step
+/// of the trainer, and after the step with `last`, the losses of the steps submitted since
+/// come back in one readback (`Trainer::unread_stats`) and each goes to `seen`, in order. The
+/// GPU runs ahead instead of waiting for every step's loss; a step whose loss or update was not
+/// finite is the error, as from `Trainer::step`.
+pub fn step_and_read(
+    trainer: &mut wgpu_rnn::train::Trainer,
+    batch: &wgpu_rnn::train::Batch,
+    last: bool,
+    mut seen: impl FnMut(f64),
+) -> Result<(), String> {
+    trainer.step_unread(batch).map_err(|e| e.to_string())?;
+    if last || trainer.steps() % READ_EVERY == 0 {
+        for (_, stats) in trainer.unread_stats().map_err(|e| e.to_string())? {
+            seen(stats.map_err(|e| e.to_string())?.loss);
+        }
+    }
+    Ok(())
+}
+
 pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k)
 }

@@ -292,7 +292,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         let (t, b) = (window, opts.batch);
         let start = Instant::now();
         let mut bar = common::Progress::new(format!("{:>4}", cell.name()), train_steps);
-        for _ in 0..train_steps {
+        for k in 0..train_steps {
             // windows of months 1..=last whose next change is known: starts in 1..=last - window
             let starts: Vec<usize> = (0..b).map(|_| rng.range(1, last - window)).collect();
             let mut x = vec![0f32; t * b * FEATURES];
@@ -312,8 +312,7 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
                 targets: Targets::Values(y),
                 source: None,
             };
-            let stats = trainer.step(&batch).map_err(|e| e.to_string())?;
-            bar.step(stats.loss);
+            common::step_and_read(&mut trainer, &batch, k + 1 == train_steps, |loss| bar.step(loss))?;
         }
         let seconds = start.elapsed().as_secs_f64();
         let trained_model = trainer.model().map_err(|e| e.to_string())?;

@@ -21,4 +21,4 @@ pub use optim::{Optimizer, OptimizerState, clip, global_norm, update};
 pub(crate) use reference::check_batch;
 pub use reference::{CarriedState, StepStats, TrainConfig, loss_and_gradients, reference_step};
 pub use save::{MODEL_FORMAT, torch_config};
-pub use trainer::Trainer;
+pub use trainer::{STATS_WINDOW, Trainer};

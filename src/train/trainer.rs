@@ -7,6 +7,14 @@ use super::reference::{CarriedState, StepStats, TrainConfig, reference_step, ref
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::GpuStepper;
+use std::collections::VecDeque;
+
+/// How many steps run with [`Trainer::step_unread`] a trainer keeps the statistics of for
+/// [`Trainer::unread_stats`]; older ones are dropped.
+pub const STATS_WINDOW: usize = 1024;
+
+/// What a step of the CPU reference gave: its statistics, or the step and tensor that failed.
+type CpuStats = std::result::Result<StepStats, (u64, String)>;
 
 /// Trains an Embedding -> stack -> Linear model (optionally behind an encoder whose final state
 /// starts the stack: [`TrainModel::seq2seq`]) with a loss, an optimizer and clipping.
@@ -37,7 +45,9 @@ enum Inner {
         /// Truncated BPTT on, with the state carried from the step before (None: zeros).
         carry: Option<Option<CarriedState>>,
         /// The last unread step's result (for `last_stats`): its stats, or its failure.
-        last: Option<std::result::Result<StepStats, (u64, String)>>,
+        last: Option<CpuStats>,
+        /// The unread steps' numbers and results not yet taken by `unread_stats`, oldest first.
+        unread: VecDeque<(u64, CpuStats)>,
     },
 }
 
@@ -50,7 +60,7 @@ impl Trainer {
                 model.validate()?;
                 cfg.validate()?;
                 let state = OptimizerState::new(&model.parameter_sizes());
-                Inner::Cpu { model, state, cfg, carry: None, last: None }
+                Inner::Cpu { model, state, cfg, carry: None, last: None, unread: VecDeque::new() }
             }
         };
         Ok(Trainer { inner })
@@ -105,7 +115,8 @@ impl Trainer {
 
     /// [`Trainer::step`] without waiting or reading anything back (on the GPU: one submit; on
     /// the CPU reference it is `step`). A failed step changes nothing but counts as a step;
-    /// [`Trainer::last_stats`] reads what the last step measured.
+    /// [`Trainer::last_stats`] reads what the last step measured, [`Trainer::unread_stats`]
+    /// what each step did.
     pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
         match &mut self.inner {
             Inner::Gpu(g) => g.step_unread(batch),
@@ -115,11 +126,56 @@ impl Trainer {
                     Err(crate::Error::NonFinite { step, tensor }) => Err((step, tensor)),
                     Err(other) => return Err(other),
                 };
-                if let Inner::Cpu { last, .. } = &mut self.inner {
+                if let Inner::Cpu { last, unread, state, .. } = &mut self.inner {
+                    let step = result.as_ref().map_or_else(|e| e.0, |_| state.step);
+                    unread.push_back((step, result.clone()));
+                    if unread.len() > STATS_WINDOW {
+                        unread.pop_front();
+                    }
                     *last = Some(result);
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The statistics of each step run with [`Trainer::step_unread`] since the last call, oldest
+    /// first: the step's number ([`Trainer::steps`] after it) and its loss and gradient norm,
+    /// or the error it gave (a failed step changed nothing). One readback for all of them (it
+    /// blocks until they are done), so a loop that steps with `step_unread` and calls this
+    /// every N steps waits for the GPU once per N steps, not once per step, and still sees
+    /// every step's loss. It keeps the last [`STATS_WINDOW`] steps; a gap in the numbers shows
+    /// where older ones were dropped. Steps run with [`Trainer::step`] are not among them.
+    ///
+    /// ```no_run
+    /// # fn demo(trainer: &mut wgpu_rnn::train::Trainer, batches: &[wgpu_rnn::train::Batch])
+    /// #     -> wgpu_rnn::Result<()> {
+    /// for (i, batch) in batches.iter().enumerate() {
+    ///     trainer.step_unread(batch)?;
+    ///     if i % 32 == 31 || i + 1 == batches.len() {
+    ///         for (step, stats) in trainer.unread_stats()? {
+    ///             match stats {
+    ///                 Ok(s) => println!("step {step}: loss {:.4}", s.loss),
+    ///                 Err(e) => println!("step {step} changed nothing: {e}"),
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn unread_stats(&mut self) -> Result<Vec<(u64, Result<StepStats>)>> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.unread_stats(),
+            Inner::Cpu { unread, .. } => Ok(cpu_unread_stats(unread)),
+        }
+    }
+
+    /// [`Trainer::unread_stats`] for async code, and the only form in a browser.
+    pub async fn unread_stats_async(&mut self) -> Result<Vec<(u64, Result<StepStats>)>> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.unread_stats_async().await,
+            Inner::Cpu { unread, .. } => Ok(cpu_unread_stats(unread)),
         }
     }
 
@@ -307,8 +363,16 @@ impl Trainer {
     }
 }
 
+/// The CPU reference's unread steps, taken.
+fn cpu_unread_stats(unread: &mut VecDeque<(u64, CpuStats)>) -> Vec<(u64, Result<StepStats>)> {
+    unread
+        .drain(..)
+        .map(|(step, r)| (step, r.map_err(|(step, tensor)| crate::Error::NonFinite { step, tensor })))
+        .collect()
+}
+
 /// What the CPU reference's last step gave.
-fn cpu_last_stats(last: &Option<std::result::Result<StepStats, (u64, String)>>) -> Result<StepStats> {
+fn cpu_last_stats(last: &Option<CpuStats>) -> Result<StepStats> {
     match last {
         Some(Ok(stats)) => Ok(*stats),
         Some(Err((step, tensor))) => Err(crate::Error::NonFinite { step: *step, tensor: tensor.clone() }),

@@ -1,7 +1,7 @@
 //! [`GpuStepper`]: optimizer steps of Embedding -> stack -> Linear on the GPU, one encoder and
 //! one submit each, reading back only the loss and the sums of squares (a few floats).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::params::{DropoutParams, LossParams, OptimizerParams};
@@ -12,7 +12,8 @@ use crate::gpu::download::PendingReads;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan, Walk};
 use crate::plan::train_step::{self as ts, StepShape};
 use crate::train::{
-    Batch, BatchInputs, Dropout, Optimizer, OptimizerState, Source, StepStats, Targets, TrainConfig, TrainModel,
+    Batch, BatchInputs, Dropout, Optimizer, OptimizerState, STATS_WINDOW, Source, StepStats, Targets, TrainConfig,
+    TrainModel,
 };
 
 /// A model's parameters, gradients and optimizer state on the GPU, stepped by one submit per
@@ -38,6 +39,12 @@ pub struct GpuStepper {
     carry: bool,
     /// The batch size of the state carried (None: zero state).
     carried_batch: Option<usize>,
+    /// Steps run with [`Self::step_unread`] whose statistics [`Self::unread_stats`] has not
+    /// read yet, oldest first, at most [`STATS_WINDOW`]: step s's are in slot
+    /// `s % STATS_WINDOW` of `window`.
+    unread: VecDeque<u64>,
+    /// [`STATS_WINDOW`] slots of a step's `Stats` (made with the first unread step).
+    window: Option<wgpu::Buffer>,
 }
 
 /// The encoder of a sequence-to-sequence model on the GPU.
@@ -147,6 +154,8 @@ impl GpuStepper {
             encoder,
             carry: false,
             carried_batch: None,
+            unread: VecDeque::new(),
+            window: None,
         })
     }
 
@@ -200,10 +209,15 @@ impl GpuStepper {
     /// [`Self::step`] without reading anything back: one submit, no wait. A step whose loss
     /// or gradient norm is not finite leaves the model as it was on the GPU, and so does one
     /// whose update gives a non-finite weight (the kernels restore it); it counts as a step
-    /// all the same. [`Self::last_stats`] reads what the last step measured.
+    /// all the same. [`Self::last_stats`] reads what the last step measured,
+    /// [`Self::unread_stats`] what each unread step did.
     pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
         self.submit(batch, false)?;
         self.step += 1;
+        self.unread.push_back(self.step);
+        if self.unread.len() > STATS_WINDOW {
+            self.unread.pop_front();
+        }
         if self.carry {
             self.carried_batch = Some(batch.batch);
         }
@@ -217,7 +231,7 @@ impl GpuStepper {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
         let parts = [(ws.buffer(TBuf::Stats), ws.plan.stats_read())];
         let stats = first(self.read("reading the last step's statistics", &parts)?);
-        self.stats_of(&stats)
+        self.stats_of(&stats, self.step)
     }
 
     /// [`Self::last_stats`] for async code, and the only form in a browser.
@@ -225,14 +239,70 @@ impl GpuStepper {
         let ws = self.workspace.as_ref().ok_or_else(|| Error::invalid("last_stats", "no step has run"))?;
         let parts = [(ws.buffer(TBuf::Stats), ws.plan.stats_read())];
         let read = self.ctx.scoped_async("reading the last step's statistics", || Ok(self.start_read(&parts))).await?;
-        self.stats_of(&first(self.ctx.settled("reading the last step's statistics", read.settle().await)?))
+        self.stats_of(&first(self.ctx.settled("reading the last step's statistics", read.settle().await)?), self.step)
     }
 
-    /// The statistics a step wrote, or the error they say the step had.
-    fn stats_of(&self, stats: &[f32]) -> Result<StepStats> {
+    /// The statistics of each step run with [`Self::step_unread`] since the last call, oldest
+    /// first (the last [`STATS_WINDOW`] of them): its number and its loss and gradient norm,
+    /// or the error it gave. One readback for all of them.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn unread_stats(&mut self) -> Result<Vec<(u64, Result<StepStats>)>> {
+        let Some(parts) = self.window_read() else { return Ok(Vec::new()) };
+        let window = first(self.read("reading the unread steps' statistics", &[parts])?);
+        Ok(self.take_unread(&window))
+    }
+
+    /// [`Self::unread_stats`] for async code, and the only form in a browser.
+    pub async fn unread_stats_async(&mut self) -> Result<Vec<(u64, Result<StepStats>)>> {
+        let Some(parts) = self.window_read() else { return Ok(Vec::new()) };
+        let during = "reading the unread steps' statistics";
+        let read = self.ctx.scoped_async(during, || Ok(self.start_read(&[parts]))).await?;
+        let window = first(self.ctx.settled(during, read.settle().await)?);
+        Ok(self.take_unread(&window))
+    }
+
+    /// The window and its floats, where there are unread steps.
+    fn window_read(&self) -> Option<(&wgpu::Buffer, usize)> {
+        let window = self.window.as_ref().filter(|_| !self.unread.is_empty())?;
+        Some((window, STATS_WINDOW * self.stats_floats()))
+    }
+
+    /// Each unread step's statistics from the window's `data`; none are unread after.
+    fn take_unread(&mut self, data: &[f32]) -> Vec<(u64, Result<StepStats>)> {
+        let n = self.stats_floats();
+        let steps: Vec<u64> = self.unread.drain(..).collect();
+        steps.into_iter().map(|s| (s, self.stats_of(&data[(s as usize % STATS_WINDOW) * n..][..n], s))).collect()
+    }
+
+    /// Floats of a step's statistics that are read back: the loss, the failure flag and each
+    /// group's two sums (`TrainPlan::stats_read`).
+    fn stats_floats(&self) -> usize {
+        2 + 2 * self.groups.len()
+    }
+
+    /// Records the copy of the step's `Stats` (the workspace's) into slot `step % STATS_WINDOW`
+    /// of the window, making the window first.
+    fn keep_in_window(&mut self, encoder: &mut wgpu::CommandEncoder, step: u64) {
+        let n = self.stats_floats();
+        let window = self.window.get_or_insert_with(|| {
+            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgpu-rnn.train.StatsWindow"),
+                size: (4 * STATS_WINDOW * n) as u64,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        });
+        let ws = self.workspace.as_ref().expect("the step made its workspace");
+        debug_assert_eq!(ws.plan.stats_read(), n, "a step's statistics are its groups'");
+        let at = 4 * ((step as usize % STATS_WINDOW) * n) as u64;
+        encoder.copy_buffer_to_buffer(ws.buffer(TBuf::Stats), 0, window, at, 4 * n as u64);
+    }
+
+    /// The statistics step `step` wrote, or the error they say it had.
+    fn stats_of(&self, stats: &[f32], step: u64) -> Result<StepStats> {
         let (loss, grad_norm, failure) = self.read_stats(stats);
         match failure {
-            Some(tensor) => Err(Error::NonFinite { step: self.step, tensor }),
+            Some(tensor) => Err(Error::NonFinite { step, tensor }),
             None => Ok(StepStats { loss, grad_norm }),
         }
     }
@@ -243,6 +313,9 @@ impl GpuStepper {
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.train_step") });
         self.record_step(batch, &mut encoder)?;
+        if !read {
+            self.keep_in_window(&mut encoder, self.step + 1);
+        }
         let ws = self.workspace.as_ref().expect("the step made its workspace");
         let queue = &self.ctx.queue;
         self.ctx.scoped("running a training step", || {
