@@ -394,10 +394,12 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
                 (encode(&written(day, rng.range(0, FORMATS.len() - 1))).expect("generated dates use the alphabet"), day)
             })
             .collect();
-        let stats = trainer.step(&batch(&pairs)).map_err(|e| e.to_string())?;
-        sum += stats.loss;
-        bar.step(stats.loss);
-        if step % every == 0 || step == steps {
+        let report = step % every == 0 || step == steps;
+        common::step_and_read(&mut trainer, &batch(&pairs), report, |loss| {
+            sum += loss;
+            bar.step(loss);
+        })?;
+        if report {
             let n = if step % every == 0 { every } else { step % every };
             evaluate(&mut trainer, step, sum / n as f64)?;
             sum = 0.0;

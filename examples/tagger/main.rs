@@ -235,11 +235,11 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
         let mut curve = Vec::new();
         let mut reached = None;
         for (k, sentences) in train.iter().enumerate() {
-            let stats = trainer.step(&batch(sentences)).map_err(|e| e.to_string())?;
-            bar.step(stats.loss);
             // often early (where the merge modes differ), then every eighth of the run
             let done = k + 1;
-            if (done <= 60 && done % 5 == 0) || done % (steps / 8).max(1) == 0 || done == steps {
+            let measured = (done <= 60 && done % 5 == 0) || done % (steps / 8).max(1) == 0 || done == steps;
+            common::step_and_read(&mut trainer, &batch(sentences), measured, |loss| bar.step(loss))?;
+            if measured {
                 let model = trainer.model().map_err(|e| e.to_string())?;
                 let ambiguous = evaluate(engine, &model, &test)?.1;
                 curve.push((done as f64, ambiguous));
