@@ -73,7 +73,6 @@ pub fn main<O: clap::Parser, R>(
     }
 }
 
-/// The index of the largest value (the predicted class).
 /// Training steps between readbacks of their losses in [`step_and_read`].
 pub const READ_EVERY: u64 = 16;
 
@@ -97,6 +96,7 @@ pub fn step_and_read(
     Ok(())
 }
 
+/// The index of the largest value (the predicted class).
 pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k)
 }

@@ -140,7 +140,7 @@ impl Trainer {
     }
 
     /// The statistics of each step run with [`Trainer::step_unread`] since the last call, oldest
-    /// first: the step's number ([`Trainer::steps`] after it) and its loss and gradient norm,
+    /// first: the step's number (the first step is 1) and its loss and gradient norm,
     /// or the error it gave (a failed step changed nothing). One readback for all of them (it
     /// blocks until they are done), so a loop that steps with `step_unread` and calls this
     /// every N steps waits for the GPU once per N steps, not once per step, and still sees
