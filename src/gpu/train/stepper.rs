@@ -264,26 +264,21 @@ impl GpuStepper {
     /// The window and its floats, where there are unread steps.
     fn window_read(&self) -> Option<(&wgpu::Buffer, usize)> {
         let window = self.window.as_ref().filter(|_| !self.unread.is_empty())?;
-        Some((window, STATS_WINDOW * self.stats_floats()))
+        Some((window, window.size() as usize / 4))
     }
 
     /// Each unread step's statistics from the window's `data`; none are unread after.
     fn take_unread(&mut self, data: &[f32]) -> Vec<(u64, Result<StepStats>)> {
-        let n = self.stats_floats();
+        let n = data.len() / STATS_WINDOW;
         let steps: Vec<u64> = self.unread.drain(..).collect();
         steps.into_iter().map(|s| (s, self.stats_of(&data[(s as usize % STATS_WINDOW) * n..][..n], s))).collect()
     }
 
-    /// Floats of a step's statistics that are read back: the loss, the failure flag and each
-    /// group's two sums (`TrainPlan::stats_read`).
-    fn stats_floats(&self) -> usize {
-        2 + 2 * self.groups.len()
-    }
-
-    /// Records the copy of the step's `Stats` (the workspace's) into slot `step % STATS_WINDOW`
-    /// of the window, making the window first.
+    /// Records the copy of the step's `Stats` (the workspace's, the floats `last_stats` reads)
+    /// into slot `step % STATS_WINDOW` of the window, making the window first.
     fn keep_in_window(&mut self, encoder: &mut wgpu::CommandEncoder, step: u64) {
-        let n = self.stats_floats();
+        let ws = self.workspace.as_ref().expect("the step made its workspace");
+        let n = ws.plan.stats_read();
         let window = self.window.get_or_insert_with(|| {
             self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("wgpu-rnn.train.StatsWindow"),
@@ -292,8 +287,6 @@ impl GpuStepper {
                 mapped_at_creation: false,
             })
         });
-        let ws = self.workspace.as_ref().expect("the step made its workspace");
-        debug_assert_eq!(ws.plan.stats_read(), n, "a step's statistics are its groups'");
         let at = 4 * ((step as usize % STATS_WINDOW) * n) as u64;
         encoder.copy_buffer_to_buffer(ws.buffer(TBuf::Stats), 0, window, at, 4 * n as u64);
     }
