@@ -390,7 +390,7 @@ pub fn prelude(rows: u32) -> String {
 
 /// Every file in `shaders/`, by the name `// uses:` lines give it (a test checks the list
 /// against the directory).
-pub const SHADER_FILES: [(&str, &str); 45] = [
+pub const SHADER_FILES: [(&str, &str); 47] = [
     ("input_projection", include_str!("../shaders/input_projection.wgsl")),
     ("input_projection_lanes", include_str!("../shaders/input_projection_lanes.wgsl")),
     ("rnn_step", include_str!("../shaders/rnn_step.wgsl")),
@@ -433,6 +433,8 @@ pub const SHADER_FILES: [(&str, &str); 45] = [
     ("train/matmul_params", include_str!("../shaders/train/matmul_params.wgsl")),
     ("train/matmul_vec4", include_str!("../shaders/train/matmul_vec4.wgsl")),
     ("train/optimizer", include_str!("../shaders/train/optimizer.wgsl")),
+    ("train/state_restore", include_str!("../shaders/train/state_restore.wgsl")),
+    ("train/stats", include_str!("../shaders/train/stats.wgsl")),
     ("train/train_params", include_str!("../shaders/train/train_params.wgsl")),
     ("train/train_step", include_str!("../shaders/train/train_step.wgsl")),
     ("train/train_step_backward", include_str!("../shaders/train/train_step_backward.wgsl")),
@@ -759,10 +761,12 @@ pub enum TrainKernel {
     OptimizerUpdate,
     /// Puts a parameter group back when an update gave a non-finite weight.
     OptimizerRestore,
+    /// Puts the carried state back when the step failed (a step that carries it).
+    StateRestore,
 }
 
 impl TrainKernel {
-    pub const ALL: [TrainKernel; 20] = [
+    pub const ALL: [TrainKernel; 21] = [
         TrainKernel::Dropout,
         TrainKernel::DropoutBackward,
         TrainKernel::Matmul,
@@ -783,6 +787,7 @@ impl TrainKernel {
         TrainKernel::SumSquaresFinish,
         TrainKernel::OptimizerUpdate,
         TrainKernel::OptimizerRestore,
+        TrainKernel::StateRestore,
     ];
 
     /// Entry point and label suffix.
@@ -808,6 +813,7 @@ impl TrainKernel {
             TrainKernel::SumSquaresFinish => "sum_squares_finish",
             TrainKernel::OptimizerUpdate => "optimizer_update",
             TrainKernel::OptimizerRestore => "optimizer_restore",
+            TrainKernel::StateRestore => "state_restore",
         }
     }
 
@@ -894,6 +900,9 @@ impl TrainKernel {
                 StorageReadWrite,
                 StorageReadWrite,
             ],
+            TrainKernel::StateRestore => {
+                &[Uniform(SMALL_PARAMS_SIZE), StorageRead, StorageRead, StorageReadWrite, StorageRead, StorageReadWrite]
+            }
             TrainKernel::TrainStepBackward
             | TrainKernel::TrainStepBackwardFinish
             | TrainKernel::TrainPersistentBackward => &[

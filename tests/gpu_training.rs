@@ -319,6 +319,89 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     assert!(taken[0].0 == 1 && err.contains("step 1") && err.contains("after the update"), "{err}");
 }
 
+/// A failed step in truncated BPTT with Adam and dropout, read and unread: the GPU and the CPU
+/// reference agree on every step after it. The next chunk starts from the state the failed one
+/// started from (`state_restore` on the GPU, which has not read anything when an unread step
+/// fails); an unread failure counts as a step on both (the masks' step and Adam's bias
+/// corrections move on), a read one on neither.
+#[test]
+fn failed_steps_hand_on_the_state_they_started_from() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    let mut rc = RandomConfig::simple(wgpu_rnn::Cell::Lstm, 3, 5);
+    rc.layers = 2;
+    let model = TrainModel::new(random::network(&rc, 13, |s| s), None, 2, train::HeadMode::Steps, 5).expect("model");
+    let cfg = train::TrainConfig {
+        loss: train::LossKind::Mse,
+        optimizer: train::Optimizer::adam(0.05),
+        clip_norm: None,
+        clip_value: None,
+        dropout: train::Dropout { p: 0.3, seed: 5, recurrent: 0.2 },
+    };
+    let (t, b) = (4, 2);
+    let chunk = |k: usize, bad: bool| {
+        let mut targets: Vec<f32> = (0..t * b * 2).map(|i| ((i + k) % 5) as f32 / 4.0 - 0.5).collect();
+        if bad {
+            targets[3] = f32::NAN;
+        }
+        train::Batch {
+            inputs: train::BatchInputs::Features(
+                (0..t * b * 3).map(|i| ((i * 7 + k) % 11) as f32 / 5.0 - 1.0).collect(),
+            ),
+            steps: t,
+            batch: b,
+            lengths: None,
+            targets: train::Targets::Values(targets),
+            source: None,
+        }
+    };
+    let chunks = [chunk(0, false), chunk(1, true), chunk(2, false), chunk(3, false)];
+    let run = |engine: &wgpu_rnn::Engine, unread: bool| {
+        let mut tr = Trainer::new(engine, model.clone(), cfg).expect("trainer");
+        tr.carry_state(true);
+        let stats: Vec<(u64, Result<StepStats, String>)> = if unread {
+            chunks.iter().for_each(|c| tr.step_unread(c).expect("submits"));
+            tr.unread_stats()
+                .expect("unread stats")
+                .into_iter()
+                .map(|(n, r)| (n, r.map_err(|e| e.to_string())))
+                .collect()
+        } else {
+            chunks.iter().map(|c| (tr.steps() + 1, tr.step(c).map_err(|e| e.to_string()))).collect()
+        };
+        (stats, tr.steps(), tr.model().expect("model"), tr.is_gpu())
+    };
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * y.abs().max(1.0));
+    for unread in [true, false] {
+        let (gpu, gpu_steps, gpu_model, on_gpu) = run(common::gpu(), unread);
+        assert!(on_gpu);
+        let (cpu, cpu_steps, cpu_model, _) = run(&wgpu_rnn::Engine::cpu(), unread);
+        let numbers: Vec<u64> = gpu.iter().map(|s| s.0).collect();
+        let want: Vec<u64> = if unread { vec![1, 2, 3, 4] } else { vec![1, 2, 2, 3] };
+        assert_eq!(numbers, want, "unread {unread}: the failed step counts only when unread");
+        assert_eq!(cpu.iter().map(|s| s.0).collect::<Vec<_>>(), want, "unread {unread}: the CPU numbers alike");
+        assert_eq!((gpu_steps, cpu_steps), (want[3], want[3]), "unread {unread}");
+        for ((n, g), (_, c)) in gpu.iter().zip(&cpu) {
+            match (g, c) {
+                (Ok(g), Ok(c)) => {
+                    let near = |x: f64, y: f64| (x - y).abs() <= 1e-5 * y.abs().max(1.0);
+                    assert!(
+                        near(g.loss, c.loss) && near(g.grad_norm, c.grad_norm),
+                        "unread {unread} step {n}: {g:?} vs {c:?}"
+                    );
+                }
+                (Err(g), Err(c)) => assert!(g.contains("loss") && c.contains("loss"), "{g} / {c}"),
+                other => panic!("unread {unread} step {n}: {other:?}"),
+            }
+        }
+        assert!(gpu[1].1.is_err(), "the NaN target fails its step");
+        for l in 0..2 {
+            let (g, c) = (&gpu_model.stack.layers[l].weights, &cpu_model.stack.layers[l].weights);
+            assert!(close(&g.w, &c.w) && close(&g.r, &c.r) && close(&g.b, &c.b), "unread {unread}: layer {l} differs");
+        }
+        assert!(close(&gpu_model.head.weight, &cpu_model.head.weight), "unread {unread}: the head differs");
+    }
+}
+
 /// More unread steps than the window holds: the last `STATS_WINDOW` come back, numbered, each
 /// the statistics a read step gives (the window's slots wrap around), the same on the CPU
 /// reference's trainer.

@@ -465,6 +465,28 @@ fn norms_take_workgroups_by_group_size_and_one_finish() {
     assert_eq!(TCommand::Merge { layer: 0 }.entry_point(), Some("merge_directions"));
 }
 
+/// A step that carries its final state copies it in first and, last of all, dispatches
+/// `state_restore`, which puts it back where the step failed; a step from zeros clears the
+/// initial state and restores nothing.
+#[test]
+fn a_carried_step_restores_its_state_after_everything_else() {
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 5, 7), 1, |s| s);
+    let carried =
+        TrainPlan::training_step(&net, StepShape { initial: Initial::Carried, ..step_shape(None, 7, 3) }, 4, 2);
+    let zero = TrainPlan::training_step(&net, step_shape(None, 7, 3), 4, 2);
+    assert_eq!(carried.commands.last(), Some(&TCommand::StateRestore));
+    assert_eq!(carried.commands.iter().filter(|c| **c == TCommand::StateRestore).count(), 1);
+    let last_restore = carried.commands.iter().rposition(|c| matches!(c, TCommand::Restore { .. }));
+    assert_eq!(last_restore, Some(carried.commands.len() - 2), "after every group's restore");
+    assert_eq!(carried.dispatches(), zero.dispatches() + 1);
+    assert!(!zero.commands.contains(&TCommand::StateRestore));
+    let copy_in =
+        |p: &TrainPlan| p.commands.iter().any(|c| matches!(c, TCommand::Copy { src: TBuf::HN, dst: TBuf::H0, .. }));
+    assert!(copy_in(&carried) && !copy_in(&zero));
+    assert!(zero.commands.contains(&TCommand::Clear(TBuf::H0)) && zero.commands.contains(&TCommand::Clear(TBuf::C0)));
+    assert_eq!(TCommand::StateRestore.entry_point(), Some("state_restore"));
+}
+
 /// The gradient of the stack's input is computed where something takes it: a bare pass returns
 /// it, an embedding's gradient sums it; a step whose input is data leaves its product out.
 #[test]

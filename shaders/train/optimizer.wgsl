@@ -1,9 +1,7 @@
 // sum_squares, sum_squares_finish, optimizer_update, optimizer_restore: gradient norm,
 // clipping and the optimizer step over one parameter group (a buffer of parameters with its
 // gradients and optimizer state).
-//   stats: [0] the loss, [1] set to 1 where an update gave a non-finite weight,
-//          [2 + 2s] Σ g² of group s, [3 + 2s] Σ clamp(g, ±clip_value)² (the norm clip_norm sees),
-//          then the partial sums [groups, NORM_PARTS] of vec2 (Σ g², Σ clamp(g)²)
+//   stats: the step's statistics (train/stats.wgsl has the layout)
 //   sum_squares:        up to NORM_PARTS workgroups per group (plan::train_step::norm_parts),
 //                       each a strided share of the group's quads reduced in workgroup memory
 //                       into its partial sums (those of workgroups not dispatched stay zero:
@@ -30,6 +28,7 @@
 //   strided   the norm in up to NORM_PARTS workgroups per group and a finish; the update and
 //             the restore strided, the update backing up what it overwrites
 //   this file as strided, one quad of parameters per invocation and loop pass
+// uses: train/stats
 
 // Keep in sync with `gpu::train::params::GroupParams` and `OptimizerParams` (Rust).
 struct GroupParams {
@@ -137,11 +136,6 @@ fn clip_value(g: vec4<f32>) -> vec4<f32> {
         return clamp(g, vec4<f32>(-op.clip_value), vec4<f32>(op.clip_value));
     }
     return g;
-}
-
-// Whether each lane of x is neither infinite nor NaN (its exponent bits are not all ones).
-fn finite(x: vec4<f32>) -> vec4<bool> {
-    return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
 }
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)

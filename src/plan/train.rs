@@ -522,6 +522,9 @@ pub enum TCommand {
     Update { group: usize },
     /// `optimizer_restore` of parameter group g (after every group's update).
     Restore { group: usize },
+    /// `state_restore`: `HN`, `CN` from `H0`, `C0` where the step failed (a step that
+    /// carries its final state, after the restores).
+    StateRestore,
 }
 
 impl TCommand {
@@ -552,6 +555,7 @@ impl TCommand {
             TCommand::SumSquaresFinish => TrainKernel::SumSquaresFinish,
             TCommand::Update { .. } => TrainKernel::OptimizerUpdate,
             TCommand::Restore { .. } => TrainKernel::OptimizerRestore,
+            TCommand::StateRestore => TrainKernel::StateRestore,
         })
     }
 
@@ -1101,6 +1105,7 @@ impl TrainPlan {
                 TCommand::EmbedBackward { .. } => v.extend([TBuf::Ids, TBuf::DIn(0), TBuf::EmbGrad]),
                 TCommand::Loss { .. } => v.extend([TBuf::Logits, TBuf::Targets, TBuf::DLogits, TBuf::RowLoss]),
                 TCommand::SumSquaresFinish => v.push(TBuf::Stats),
+                TCommand::StateRestore => v.push(TBuf::Stats),
                 TCommand::SumSquares { group } | TCommand::Update { group } | TCommand::Restore { group } => {
                     let (p, g, _) = self.groups[group];
                     v.extend([TBuf::Stats, p, g, TBuf::OptM(group), TBuf::OptV(group)]);

@@ -56,8 +56,9 @@ pub const FLAG_DROP_RECURRENT: u32 = 1;
 /// Where a training step's initial state comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initial {
-    /// The previous step's final state (`HN`, `CN`; zeroed by the stepper unless it carries
-    /// the state: truncated BPTT), detached.
+    /// The previous step's final state (`HN`, `CN`; zeroed by the stepper when new sequences
+    /// start), detached: truncated BPTT, a trainer that carries the state. A failed step puts
+    /// back the state it started from (`state_restore`).
     Carried,
     /// Zeros.
     Zero,
@@ -98,7 +99,8 @@ impl StepShape {
             loss: cfg.loss,
             dropout: cfg.dropout.p > 0.0 && model.stack.layers.len() > 1,
             recurrent_dropout: cfg.dropout.recurrent > 0.0,
-            initial: if model.encoder.is_some() { Initial::Bound } else { Initial::Carried },
+            // the GPU stepper sets Carried while it carries the state
+            initial: if model.encoder.is_some() { Initial::Bound } else { Initial::Zero },
             walk: Walk::PerStep,
         }
     }
@@ -268,6 +270,10 @@ impl TrainPlan {
         plan.commands.push(TCommand::SumSquaresFinish);
         plan.commands.extend((0..groups).map(|group| TCommand::Update { group }));
         plan.commands.extend((0..groups).map(|group| TCommand::Restore { group }));
+        if shape.initial == Initial::Carried {
+            // a failed step hands on the state it started from, not its own
+            plan.commands.push(TCommand::StateRestore);
+        }
         plan.split_long_products();
         plan
     }

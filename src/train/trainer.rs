@@ -114,9 +114,11 @@ impl Trainer {
     }
 
     /// [`Trainer::step`] without waiting or reading anything back (on the GPU: one submit; on
-    /// the CPU reference it is `step`). A failed step changes nothing but counts as a step;
-    /// [`Trainer::last_stats`] reads what the last step measured, [`Trainer::unread_stats`]
-    /// what each step did.
+    /// the CPU reference it is `step`). A failed step changes nothing (the parameters, the
+    /// optimizer's moments and a carried state stay) but counts as a step: the step count, and
+    /// with it Adam's bias corrections and the dropout masks, moves on, as it does not after a
+    /// failed [`Trainer::step`]. [`Trainer::last_stats`] reads what the last step measured,
+    /// [`Trainer::unread_stats`] what each step did.
     pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
         match &mut self.inner {
             Inner::Gpu(g) => g.step_unread(batch),
@@ -127,7 +129,13 @@ impl Trainer {
                     Err(other) => return Err(other),
                 };
                 if let Inner::Cpu { last, unread, state, .. } = &mut self.inner {
-                    let step = result.as_ref().map_or_else(|e| e.0, |_| state.step);
+                    if result.is_err() {
+                        // it counts as a step, as on the GPU, which cannot know it failed: the
+                        // optimizer's step count (Adam's bias corrections) and the dropout
+                        // masks' step move on; the parameters, moments and carried state do not
+                        state.step += 1;
+                    }
+                    let step = state.step;
                     unread.push_back((step, result.clone()));
                     if unread.len() > STATS_WINDOW {
                         unread.pop_front();
@@ -328,7 +336,8 @@ impl Trainer {
     /// Truncated backpropagation through time: with `on`, each step starts from the stack's
     /// final state of the step before, detached (no gradient crosses from one chunk into the
     /// one before); the first step after this call or [`Trainer::reset_state`] starts from
-    /// zeros. Off (the default): every step starts from zeros. Chunks must keep the batch size.
+    /// zeros; after a failed step the next starts from the state the failed one started from.
+    /// Off (the default): every step starts from zeros. Chunks must keep the batch size.
     /// A model with an encoder starts from the encoder's state: its steps refuse to carry.
     pub fn carry_state(&mut self, on: bool) {
         match &mut self.inner {

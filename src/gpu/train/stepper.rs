@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::download::PendingReads;
 use crate::plan::train::{TBuf, TrainLayer, TrainPlan, Walk};
-use crate::plan::train_step::{self as ts, StepShape};
+use crate::plan::train_step::{self as ts, Initial, StepShape};
 use crate::train::{
     Batch, BatchInputs, Dropout, Optimizer, OptimizerState, STATS_WINDOW, Source, StepStats, Targets, TrainConfig,
     TrainModel,
@@ -161,10 +161,15 @@ impl GpuStepper {
 
     /// Truncated backpropagation through time: with `on`, each step starts from the stack's
     /// final state of the step before (detached: no gradient crosses), and the first step after
-    /// this call or [`Self::reset_state`] from zeros. Off: every step starts from zeros.
+    /// this call or [`Self::reset_state`] from zeros; a failed step, read or unread, hands on
+    /// the state it started from. Off: every step starts from zeros.
     pub fn carry_state(&mut self, on: bool) {
         self.carry = on;
         self.carried_batch = None;
+        if self.encoder.is_none() {
+            // the next step's plan copies the state in and restores it after a failure
+            self.shape.initial = if on { Initial::Carried } else { Initial::Zero };
+        }
     }
 
     /// Zeroes the carried state (the next chunks belong to new sequences).
@@ -373,7 +378,8 @@ impl GpuStepper {
                 ),
             ));
         }
-        if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b)) {
+        let same_initial = |ws: &TrainWorkspace| ws.plan.head.map(|h| h.initial) == Some(self.shape.initial);
+        if self.workspace.as_ref().is_none_or(|ws| !ws.fits(t, b) || !same_initial(ws)) {
             let plan = TrainPlan::training_step(&self.model.stack, self.shape, t, b);
             let new = TrainWorkspace::new(&self.ctx, &self.model.stack, &self.buffers, plan)?;
             if let (Some(old), Some(_)) = (&self.workspace, self.carried_batch) {
@@ -475,7 +481,8 @@ impl GpuStepper {
         Ok(())
     }
 
-    /// Loss, gradient norm, and what failed (the tensor's name), from `Stats`.
+    /// Loss, gradient norm, and what failed (the tensor's name), from `Stats`. Keep in sync
+    /// with `step_failed` (shaders/train/stats.wgsl), which decides on the GPU.
     fn read_stats(&self, stats: &[f32]) -> (f64, f64, Option<String>) {
         let loss = stats.first().copied().unwrap_or(f32::NAN) as f64;
         let sums: Vec<f64> =
@@ -493,12 +500,11 @@ impl GpuStepper {
         (loss, grad_norm, failure)
     }
 
-    /// A read step's result: on a failure, the state it started from comes back (the GPU
-    /// already kept or restored the parameters) and the error names the tensor.
+    /// A read step's result: on a failure, the error naming the tensor (the GPU already kept
+    /// or restored the parameters and the carried state).
     fn judge(&mut self, stats: &[f32], step: u64) -> Result<StepStats> {
         let (loss, grad_norm, failure) = self.read_stats(stats);
         if let Some(tensor) = failure {
-            self.restore()?;
             return Err(Error::NonFinite { step, tensor });
         }
         self.step = step;
@@ -595,21 +601,6 @@ impl GpuStepper {
         queue.write_buffer(&ws.loss_params, 0, bytemuck::bytes_of(&lp));
         queue.write_buffer(&ws.opt_params, 0, bytemuck::bytes_of(&optimizer_params(&self.cfg, step)));
         queue.write_buffer(&ws.dropout_params, 0, bytemuck::bytes_of(&dropout_params(dropout, step)));
-    }
-
-    /// Puts back the carried state the step started from. The parameters and moments need
-    /// nothing: a step whose loss or norm is not finite does not update them, and one whose
-    /// update gave a non-finite weight restored them on the GPU (`optimizer_restore`).
-    fn restore(&self) -> Result<()> {
-        let mut encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.restore") });
-        if let Some(ws) = &self.workspace {
-            for (src, dst) in [(TBuf::H0, TBuf::HN), (TBuf::C0, TBuf::CN)] {
-                encoder.copy_buffer_to_buffer(ws.buffer(src), 0, ws.buffer(dst), 0, 4 * ws.plan.size(dst) as u64);
-            }
-        }
-        self.ctx.scoped("restoring the parameters", || self.ctx.queue.submit([encoder.finish()]))?;
-        Ok(())
     }
 
     /// The model with the GPU's current parameters.

@@ -205,6 +205,12 @@ impl TrainWorkspace {
                     .collect(),
             ),
         );
+        // state_restore's lengths and the groups whose sums it checks (shaders/train/state_restore.wgsl)
+        let (hn, cn) = (plan.size(TBuf::HN), plan.size(TBuf::CN));
+        let state_params = uniform(
+            "wgpu-rnn.train.StateParams",
+            bytemuck::bytes_of(&SmallParams([hn as u32, cn as u32, plan.groups.len() as u32, 0])),
+        );
         let pipelines = ctx.train_pipelines()?;
         let group = |layout: &wgpu::BindGroupLayout, label: &str, resources: Vec<wgpu::BindingResource>| {
             let entries: Vec<wgpu::BindGroupEntry> = resources
@@ -365,10 +371,16 @@ impl TrainWorkspace {
                         Some((layer as u64 * stride) as u32),
                     ))
                 }
+                TCommand::StateRestore => {
+                    let mut res = vec![whole(&state_params)];
+                    res.extend([TBuf::Stats, TBuf::H0, TBuf::HN, TBuf::C0, TBuf::CN].map(|x| whole(buf(x))));
+                    let kernel = TrainKernel::StateRestore;
+                    Some((group(&pipelines.get(kernel)?.layout, &kernel.label(), res), None))
+                }
                 TCommand::Clear(_) | TCommand::Copy { .. } => None,
             });
         }
-        let mut uniforms = vec![steps, mm, merge, embed, group_params, sites];
+        let mut uniforms = vec![steps, mm, merge, embed, group_params, sites, state_params];
         for (a, b) in layer_uniforms {
             uniforms.extend([a, b]);
         }
@@ -525,6 +537,7 @@ impl TrainWorkspace {
                 1,
                 1,
             ],
+            TCommand::StateRestore => linear(self.plan.size(TBuf::HN).max(self.plan.size(TBuf::CN))),
             TCommand::Merge { .. } => linear_workgroups(
                 t * b * self.plan.layers[0].out,
                 crate::kernels::STEP_WORKGROUP,
