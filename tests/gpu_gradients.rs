@@ -148,8 +148,12 @@ fn the_persistent_walk_matches_the_cpu_reference() {
         (Cell::Gru, true, 0, false, true, MergeMode::Average, 1, 12, 5, 5),
         (Cell::Lstm, false, 3, true, false, MergeMode::Concat, 2, 7, 6, 7),
         (Cell::Lstm, false, 0, false, true, MergeMode::Mul, 1, 8, 5, 4),
-        (Cell::Gru, false, 0, false, false, MergeMode::Concat, 1, 128, 120, 5),
-        (Cell::Lstm, false, 96, true, false, MergeMode::Concat, 1, 128, 120, 1),
+        (Cell::Gru, false, 0, false, false, MergeMode::Concat, 1, 128, 400, 5),
+        (Cell::Lstm, false, 96, true, false, MergeMode::Concat, 1, 128, 400, 1),
+        (Cell::Lstm, false, 0, false, false, MergeMode::Concat, 1, 128, 600, 4),
+        // 3·126 recurrent rows are not whole quads: R row by row, the most loops per step (one
+        // dispatch of all 200 steps would pass lavapipe's loop limit)
+        (Cell::Gru, false, 0, false, false, MergeMode::Concat, 1, 126, 200, 4),
     ];
     for (n, (cell, lbr, proj, peepholes, forget_clip, merge, layers, hidden, steps, batch)) in
         cases.into_iter().enumerate()

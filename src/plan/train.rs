@@ -266,14 +266,41 @@ impl TrainLayer {
     }
 
     /// Steps per persistent walk dispatch each way: as many as keep an invocation's loop
-    /// iterations within [`LOOP_BUDGET`], at least one. A step runs at most the backward's
-    /// recurrent product over G*H gate rows, then a second half's product over H (or H_out)
-    /// inputs, counted for each of its TRAIN_ROWS rows though one pass serves them all (the
-    /// forward's loops are shorter), and the row loops around them.
+    /// iterations within [`LOOP_BUDGET`] ([`Self::walk_step_loops`] per step), at least one.
     pub fn walk_steps(&self) -> usize {
-        let rows = TRAIN_ROWS as usize;
-        let per_step = self.gh() + rows * (self.hidden + 2) + 2 * rows + 4;
-        (LOOP_BUDGET / per_step).max(1)
+        (LOOP_BUDGET / self.walk_step_loops()).max(1)
+    }
+
+    /// Loop iterations one invocation runs per step of a persistent walk, at most: the
+    /// kernels' loops (train_step.wgsl, train_step_backward.wgsl, shared/quarters.wgsl,
+    /// shared/eighths.wgsl) counted with two more per loop for entering and leaving it, the
+    /// larger of the forward's and the backward's. lavapipe's count stays below it (BENCHMARKS,
+    /// "Persistent walk").
+    pub fn walk_step_loops(&self) -> usize {
+        let lp = |n: usize| n + 2; // one loop of n iterations
+        let rows = lp(TRAIN_ROWS as usize); // the loop over a quad's rows
+        let (h, w, g) = (self.hidden, self.out, self.cell.gates());
+        let reset_before = self.cell == Cell::Gru && !self.linear_before_reset;
+        // backward: Rᵀ dG over `n` recurrent rows in eighths of their quads (shared_products,
+        // add_eighths), or row by row where G·H is not a multiple of 4 (row_products)
+        let eighths = lp(4) + lp(7);
+        let product = |n: usize| if self.row_quads() { lp((n / 4).div_ceil(8)) } else { lp(0) + lp(n) };
+        let mut back = 1 + product(if reset_before { 2 * h } else { g * h }) + eighths + rows;
+        // forward: Rᵀ's products over the inputs in quarters of their quads (two loops), the
+        // gates' sums (two loops) and add_quarters per gate
+        let quarters = lp(4);
+        let mut fwd = 1 + 2 * lp(w.div_ceil(16)) + 2 * lp(g) + g * quarters + rows;
+        if reset_before {
+            // the candidate's second half: r ⊙ h_prev's product each way
+            back += product(h) + eighths + rows;
+            fwd += 2 * lp(h.div_ceil(16)) + quarters + rows;
+        }
+        if self.proj {
+            // the projection's second half: W_hr over H forward, W_hrᵀ over H_out back
+            back += lp(w) + rows;
+            fwd += lp(h) + rows;
+        }
+        fwd.max(back)
     }
 
     /// Gate rows G*H.
