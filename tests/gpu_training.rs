@@ -18,6 +18,7 @@ fn gpu_trainer(case: &TrainCase, cfg: train::TrainConfig) -> Trainer {
 fn run(case: &TrainCase, walk: Option<Walk>) -> (Vec<StepStats>, TrainModel) {
     let mut t = gpu_trainer(case, case.config);
     t.set_walk(walk);
+    t.carry_state(case.carry);
     assert_eq!(
         t.plan(3, 2).expect("a GPU plan").layers.iter().all(|l| l.persistent),
         walk == Some(Walk::Persistent),

@@ -14,7 +14,15 @@ fn train_cases() -> Vec<PathBuf> {
     common::data_files("train")
 }
 
+/// The case's steps on the CPU reference: `reference_step` each, or with a truncated-BPTT case
+/// the CPU trainer carrying the state from step to step.
 fn run_reference(case: &TrainCase) -> (Vec<StepStats>, TrainModel) {
+    if case.carry {
+        let mut t = train::Trainer::new(&wgpu_rnn::Engine::cpu(), case.model.clone(), case.config).expect("trainer");
+        t.carry_state(true);
+        let stats = case.batches.iter().map(|b| t.step(b).expect("step runs")).collect();
+        return (stats, t.model().expect("model"));
+    }
     let mut model = case.model.clone();
     let mut state = OptimizerState::new(&model.parameter_sizes());
     let stats = case
@@ -38,6 +46,21 @@ fn every_training_case_passes_on_the_cpu_reference() {
         failures.extend(common::failure_lines(&case.name, &cmp));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The truncated-BPTT cases (`tools/tbptt_cases.py`) test the carried state: run from zeros at
+/// every step instead, each misses PyTorch's numbers.
+#[test]
+fn truncated_bptt_cases_fail_without_the_carried_state() {
+    let cases: Vec<TrainCase> =
+        train_cases().iter().map(|p| TrainCase::load(p).expect("loads")).filter(|c| c.carry).collect();
+    assert!(cases.len() >= 6, "expected the shipped TBPTT cases, found {}", cases.len());
+    for case in cases {
+        let zeros = TrainCase { carry: false, ..case.clone() };
+        let (stats, model) = run_reference(&zeros);
+        let failed = case.compare(&stats, &model).into_iter().any(|c| !c.passed());
+        assert!(failed, "{}: passes from zeros too", case.name);
+    }
 }
 
 fn first_case() -> TrainCase {

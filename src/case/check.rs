@@ -96,6 +96,7 @@ async fn check_training(engine: &Engine, case: &TrainCase) -> Result<(f64, f64, 
         let mut trainer =
             crate::train::Trainer::new(if cpu { &cpu_engine } else { engine }, case.model.clone(), case.config)
                 .map_err(|e| e.to_string())?;
+        trainer.carry_state(case.carry);
         let on = if trainer.is_gpu() {
             "gpu"
         } else if cpu {

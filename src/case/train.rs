@@ -19,6 +19,10 @@ pub struct TrainCase {
     pub config: TrainConfig,
     /// Step k trains on `batches[k]`.
     pub batches: Vec<Batch>,
+    /// Truncated BPTT (metadata `carry`, this project's addition to the format; made by
+    /// `tools/tbptt_cases.py`): step k starts from step k - 1's final state, detached
+    /// (`Trainer::carry_state`).
+    pub carry: bool,
     /// PyTorch's loss `[K]` before each update.
     pub loss: Vec<f32>,
     /// PyTorch's global gradient norm `[K]` before clipping.
@@ -113,6 +117,7 @@ impl TrainCase {
             model,
             config,
             batches,
+            carry: f.meta_bool("carry", false)?,
             loss: series("loss")?,
             grad_norm: series("grad_norm")?,
             final_params,
