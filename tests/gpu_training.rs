@@ -93,7 +93,7 @@ fn bad_input_and_non_finite_updates_change_nothing_on_the_gpu() {
     assert_eq!(failed.model().expect("reads back"), clean.model().expect("reads back"));
     // an update that overflows f32: named, and undone on the GPU
     let mut cfg = case.config;
-    cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
+    cfg.optimizer = train::Optimizer::Sgd { lr: f32::MAX, momentum: 0.0, weight_decay: f32::MAX };
     let mut t = gpu_trainer(&case, cfg);
     let fresh = t.model().expect("reads back");
     let err = t.step(&case.batches[0]).expect_err("overflow").to_string();
@@ -307,7 +307,7 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     assert!(unread.unread_stats().expect("unread stats").is_empty(), "taken once");
     assert_eq!(unread.model().expect("model"), read.model().expect("model"), "the same training");
     let mut cfg = case.config;
-    cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
+    cfg.optimizer = train::Optimizer::Sgd { lr: f32::MAX, momentum: 0.0, weight_decay: f32::MAX };
     let mut t = gpu_trainer(&case, cfg);
     let fresh = t.model().expect("model");
     t.step_unread(&case.batches[0]).expect("submits");

@@ -119,10 +119,11 @@ fn bad_training_input_is_a_typed_error_and_changes_nothing() {
         assert!(step(&mut model, &mut state, &case.config, &batch).contains("vocab"));
     }
 
-    // An update that overflows f32: the step names the tensor and is not applied.
+    // An update that overflows f32 (lr·(g + wd·w) for every weight that is not zero): the step
+    // names the tensor and is not applied.
     let (mut model, mut state) = fresh();
     cfg = case.config;
-    cfg.optimizer = train::Optimizer::Sgd { lr: 1.0, momentum: 0.0, weight_decay: f32::MAX };
+    cfg.optimizer = train::Optimizer::Sgd { lr: f32::MAX, momentum: 0.0, weight_decay: f32::MAX };
     let msg = step(&mut model, &mut state, &cfg, &case.batches[0]);
     assert!(msg.contains("training step 1") && msg.contains("not finite") && msg.contains("after the update"), "{msg}");
 }
