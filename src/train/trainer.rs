@@ -374,17 +374,15 @@ impl Trainer {
 
 /// The CPU reference's unread steps, taken.
 fn cpu_unread_stats(unread: &mut VecDeque<(u64, CpuStats)>) -> Vec<(u64, Result<StepStats>)> {
-    unread
-        .drain(..)
-        .map(|(step, r)| (step, r.map_err(|(step, tensor)| crate::Error::NonFinite { step, tensor })))
-        .collect()
+    unread.drain(..).map(|(step, r)| (step, cpu_result(r))).collect()
 }
 
 /// What the CPU reference's last step gave.
 fn cpu_last_stats(last: &Option<CpuStats>) -> Result<StepStats> {
-    match last {
-        Some(Ok(stats)) => Ok(*stats),
-        Some(Err((step, tensor))) => Err(crate::Error::NonFinite { step: *step, tensor: tensor.clone() }),
-        None => Err(crate::Error::invalid("last_stats", "no step has run")),
-    }
+    last.clone().map_or_else(|| Err(crate::Error::invalid("last_stats", "no step has run")), cpu_result)
+}
+
+/// A CPU step's result as the API gives it: a failure is [`crate::Error::NonFinite`].
+fn cpu_result(r: CpuStats) -> Result<StepStats> {
+    r.map_err(|(step, tensor)| crate::Error::NonFinite { step, tensor })
 }

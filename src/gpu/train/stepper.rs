@@ -503,15 +503,12 @@ impl GpuStepper {
     /// A read step's result: on a failure, the error naming the tensor (the GPU already kept
     /// or restored the parameters and the carried state).
     fn judge(&mut self, stats: &[f32], step: u64) -> Result<StepStats> {
-        let (loss, grad_norm, failure) = self.read_stats(stats);
-        if let Some(tensor) = failure {
-            return Err(Error::NonFinite { step, tensor });
-        }
+        let stats = self.stats_of(stats, step)?;
         self.step = step;
         if self.carry {
             self.carried_batch = self.workspace.as_ref().map(|ws| ws.plan.batch);
         }
-        Ok(StepStats { loss, grad_norm })
+        Ok(stats)
     }
 
     /// The loss of `batch` in evaluation mode: no dropout, no gradient, no update, zero initial
