@@ -513,6 +513,60 @@ fn wide_groups_norm_clip_and_update_as_the_cpu_reference() {
     assert!(after.m == moments.m && after.v == moments.v, "the moments came back");
 }
 
+/// Gradients whose every group's Σg² is below f32's largest while their total is above it: no
+/// gradient is infinite, so the step succeeds, and it reports and clips by the CPU reference's
+/// (f64) norm and updates as it does, with and without the clip, instead of skipping the update.
+#[test]
+fn a_norm_beyond_f32s_range_clips_and_updates_as_the_cpu_reference() {
+    use wgpu_rnn::random::{self, RandomConfig};
+    use wgpu_rnn::{Activation, ActivationKind};
+    // A Relu RNN, I = H = 1, one step from h0 = 0: h = relu(w·x) = 1 and y = v·h. MSE against
+    // a target t far below gives dy = 2(y - t): the head's group sums dy²(h² + 1) = 2dy², the
+    // layer's (v·dy)²(x² + 1 + 1) = 3v²dy² (dR is zero), so with v² = 2/3 each is 2dy².
+    let mut stack = random::network(&RandomConfig::simple(wgpu_rnn::Cell::Rnn, 1, 1), 1, |mut s| {
+        s.activations = vec![vec![Activation::with_defaults(ActivationKind::Relu)]; s.directions()];
+        s
+    });
+    let weights = &mut stack.layers[0].weights;
+    (weights.w, weights.r, weights.b) = (vec![1.0], vec![0.5], vec![0.0, 0.0]);
+    let mut model = TrainModel::new(stack, None, 1, train::HeadMode::Last, 1).expect("model");
+    (model.head.weight, model.head.bias) = (vec![(2.0f32 / 3.0).sqrt()], vec![0.0]);
+    // 2dy² = 0.7·f32::MAX for each group, 1.4·f32::MAX in all
+    let dy = (0.35 * f32::MAX as f64).sqrt();
+    let batch = train::Batch {
+        inputs: train::BatchInputs::Features(vec![1.0]),
+        steps: 1,
+        batch: 1,
+        lengths: None,
+        targets: train::Targets::Values(vec![(-dy / 2.0) as f32]),
+        source: None,
+    };
+    for clip_norm in [Some(1.0), None] {
+        let cfg = train::TrainConfig {
+            loss: train::LossKind::Mse,
+            optimizer: train::Optimizer::Sgd { lr: 0.1, momentum: 0.0, weight_decay: 0.0 },
+            clip_norm,
+            clip_value: None,
+            dropout: Default::default(),
+        };
+        let mut gpu = Trainer::new(common::gpu(), model.clone(), cfg).expect("trainer");
+        let mut cpu = Trainer::new(&wgpu_rnn::Engine::cpu(), model.clone(), cfg).expect("trainer");
+        assert!(gpu.is_gpu());
+        let c = cpu.step(&batch).expect("cpu step");
+        let g = gpu.step(&batch).unwrap_or_else(|e| panic!("clip {clip_norm:?}: the GPU step fails: {e}"));
+        assert!(c.grad_norm.powi(2) > 1.2 * f32::MAX as f64, "the total overflows f32: {c:?}");
+        assert!((g.grad_norm - c.grad_norm).abs() <= 1e-5 * c.grad_norm, "clip {clip_norm:?}: {g:?} against {c:?}");
+        let (mut ge, mut ce) = (gpu.model().expect("reads back"), cpu.model().expect("reads back"));
+        assert!(ce != model, "the reference updated");
+        let names = model.parameter_names();
+        let (gp, cp) = (ge.parameters_mut(), ce.parameters_mut());
+        for (k, (a, b)) in gp.iter().zip(&cp).enumerate() {
+            let close = a.iter().zip(b.iter()).all(|(a, b)| (a - b).abs() <= 1e-5 * b.abs().max(1.0));
+            assert!(close, "clip {clip_norm:?}: {}: gpu {a:?} cpu {b:?}", names[k]);
+        }
+    }
+}
+
 /// Heads wider than `LOSS_WIDE_CLASSES` take a workgroup per row (`loss_wide`): cross-entropy
 /// and MSE at every step of packed sequences (rows past a length count for nothing) give the
 /// CPU reference's loss, gradient norm and head.

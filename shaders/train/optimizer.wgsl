@@ -13,7 +13,7 @@
 //                       when below 1, as torch's clip_grad_norm_), then SGD (momentum) / Adam /
 //                       AdamW as torch.optim defines them, writing what it overwrites (the
 //                       parameter and the moments the optimizer keeps) to back_*. Nothing
-//                       changes when the loss or the norm is not finite.
+//                       changes when the loss or a group's sum of squares is not finite.
 //   optimizer_restore:  after every group's update, grid-stride as the update: where any
 //                       update gave a non-finite weight (stats[1]), the parameters and moments
 //                       the updates saved come back, so a failed step changes nothing
@@ -140,18 +140,12 @@ fn clip_value(g: vec4<f32>) -> vec4<f32> {
 
 @compute @workgroup_size(TRAIN_WORKGROUP, 1, 1)
 fn optimizer_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    var norm2 = 0.0;
-    var clipped2 = 0.0;
-    for (var s = 0u; s < gp.groups; s++) {
-        norm2 += stats[2u + 2u * s];
-        clipped2 += stats[3u + 2u * s];
-    }
-    if (!all(finite(vec4<f32>(stats[0], norm2, 0.0, 0.0)))) {
+    if (grads_failed(gp.groups)) {
         return;
     }
     var coef = 1.0;
     if ((op.flags & FLAG_OPT_CLIP_NORM) != 0u) {
-        coef = min(op.clip_norm / (sqrt(clipped2) + 1e-6), 1.0);
+        coef = min(op.clip_norm / (clipped_norm(gp.groups) + 1e-6), 1.0);
     }
     var failed = false;
     for (var q = gid.x; q < quads(); q += groups.x * TRAIN_WORKGROUP) {
