@@ -383,6 +383,46 @@ fn long_products_are_split_into_accumulating_chunks() {
     assert!(matches!(eval.commands.last(), Some(TCommand::Matmul { c: TBuf::Stats, .. })));
 }
 
+/// The bias gradients' column sums over the T·B rows: dWb and dRb come from one product (two
+/// columns of C, GH floats apart) where the recurrent gate gradients are the input's (RNN,
+/// LSTM, GRU linear_before_reset 0), from two where they differ (GRU linear_before_reset 1,
+/// whose dgates hold dGr beside dGx).
+#[test]
+fn bias_gradients_share_one_column_sum_where_dgr_is_dgx() {
+    for (cell, lbr) in [(Cell::Rnn, false), (Cell::Lstm, false), (Cell::Gru, false), (Cell::Gru, true)] {
+        let cfg = RandomConfig { direction: Direction::Bidirectional, ..RandomConfig::simple(cell, 5, 8) };
+        let net = random::network(&cfg, 1, |mut s| {
+            s.linear_before_reset = lbr;
+            s
+        });
+        let (t, b) = (3, 2);
+        let plan = TrainPlan::new(&net, t, b);
+        let ly = &plan.layers[0];
+        let (gh, own) = (ly.gh(), cell == Cell::Gru && lbr);
+        let sums: Vec<_> = plan
+            .commands
+            .iter()
+            .filter_map(|c| match *c {
+                TCommand::Matmul { p, b: TBuf::Ones, c: TBuf::Grads(0), .. } => Some(p),
+                _ => None,
+            })
+            .collect();
+        let label = format!("{cell:?} linear_before_reset {lbr}");
+        assert_eq!(sums.len(), 2 * if own { 2 } else { 1 }, "{label}: column sums");
+        for (i, p) in sums.iter().enumerate() {
+            let (dir, second) = if own { (i / 2, i % 2) } else { (i, 0) };
+            assert_eq!(p.k, t * b, "{label}: over every row");
+            assert_eq!(p.c_at(0, 0), ly.b_off() + dir * 2 * gh + second * gh, "{label}: sum {i} writes its bias");
+            if own {
+                assert_eq!(p.n, 1, "{label}: dWb and dRb apart");
+            } else {
+                assert_eq!((p.n, p.c_at(0, 1)), (2, ly.b_off() + dir * 2 * gh + gh), "{label}: dRb beside dWb");
+            }
+        }
+        assert_eq!(ly.dgates_len(t, b), 2 * t * b * gh * if own { 2 } else { 1 }, "{label}: dgates");
+    }
+}
+
 /// The loops the plan cannot split (the loss over the classes, the norm over a parameter group)
 /// are named where they pass a driver's limit; the embedding's gradient over T*B positions is
 /// split into dispatches of `EMBED_ROWS` positions.

@@ -20,7 +20,7 @@ struct TrainParams {
     carry_dh0: u32,    // carry: dh0 [D, B, H_out], the last dispatch's result
     carry_direct: u32, // carry: GRU's share of dh_prev that skips R [2, D, B, H_out] (by step parity)
     carry_c0: u32,     // carry: the layer's c0 [D, B, H]
-    dgr_off: u32,      // dgates: the recurrent half dGr [D, T, B, G*H] (GRU; else dGx serves)
+    dgr_off: u32,      // dgates: the recurrent half dGr [D, T, B, G*H] (GRU linear_before_reset 1; else 0, dGx serves)
     dp_off: u32,       // extras: peephole partial sums [D, B, 3*H] after dh per step [D, T, B, H_out]
     state_h0: u32,     // state: h0 [D, B, H_out] after c
     layer: u32,        // the layer's index (its recurrent dropout masks)

@@ -7,8 +7,9 @@
 //   carry:  per row of each direction (TrainParams): dh_n [H_out]; dc [H], the running
 //           gradient of c; dh0 [H_out], the result of the last dispatch; GRU's direct share of
 //           dh_prev [2][H_out], written at step s into half s & 1; c0 [H]
-//   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU dGr, the gradient of
-//           the recurrent products (they differ in the candidate gate)
+//   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU linear_before_reset 1
+//           dGr, the gradient of the recurrent products (they differ in the candidate gate);
+//           elsewhere dgr_off is 0 and the writes to dGr land on the same values in dGx
 //   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H],
 //           a folded projected LSTM's R' = R·W_hr [D, G*H, H] (a matmul before the walk), R in
 //           quads of rows [D, ⌈H_out/UNIT_BLOCK⌉, G*H/4, UNIT_BLOCK] of vec4 (a copy before the

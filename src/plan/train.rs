@@ -158,7 +158,7 @@ pub enum TBuf {
     Dropped(usize),
     /// The backward walk's carry, per row of each direction ([`TrainLayer::carry_len`]).
     Carry(usize),
-    /// `dGx [D, T, B, G*H]`, then for GRU `dGr` of the same size.
+    /// `dGx [D, T, B, G*H]`, then for GRU `linear_before_reset` 1 `dGr` of the same size.
     DGates(usize),
     /// `dh [D, T, B, H_out]` per step (projection), then peephole partials `[D, B, 3H]`.
     Extras(usize),
@@ -390,12 +390,17 @@ impl TrainLayer {
     pub fn carry_len(&self, b: usize) -> usize {
         self.carry_c0(b) + self.dirs * b * self.hidden
     }
-    /// Where `dGr` starts in the layer's dgates (GRU; 0 elsewhere: dGx serves).
+    /// Where `dGr` starts in the layer's dgates: after dGx for GRU `linear_before_reset` 1, whose
+    /// recurrent rows `r ⊙ (Rn h + Rbn)` have gradients of their own; 0 elsewhere, where the
+    /// recurrent pre-activations are summed with the input's and dGx serves.
     pub fn dgr_off(&self, t: usize, b: usize) -> usize {
-        if self.cell == Cell::Gru { self.dirs * t * b * self.gh() } else { 0 }
+        if self.own_dgr() { self.dirs * t * b * self.gh() } else { 0 }
     }
     pub fn dgates_len(&self, t: usize, b: usize) -> usize {
-        self.dirs * t * b * self.gh() * if self.cell == Cell::Gru { 2 } else { 1 }
+        self.dirs * t * b * self.gh() * if self.own_dgr() { 2 } else { 1 }
+    }
+    fn own_dgr(&self) -> bool {
+        self.cell == Cell::Gru && self.linear_before_reset
     }
     /// Where the peephole partials start in extras (after dh per step, with a projection).
     pub fn dp_off(&self, t: usize, b: usize) -> usize {
@@ -909,13 +914,15 @@ impl TrainPlan {
             });
         }
         let (g, dg) = (TBuf::Grads(l), TBuf::DGates(l));
-        // A column sum over the T*B rows of `a` (rows of `m` floats at a_off) into c_off.
-        let colsum = |m: usize, a: TBuf, a_off: usize, a_k: usize, k: usize, c_off: usize| TCommand::Matmul {
-            p: Matmul { m, n: 1, k, a_off, a_m: 1, a_k, c_off, c_m: 1, ..Matmul::default() },
-            a,
-            b: TBuf::Ones,
-            c: g,
-        };
+        // A column sum over the T*B rows of `a` (rows of `m` floats at a_off) into c_off, and
+        // into `copies - 1` more places m floats apart (C's further columns).
+        let colsum =
+            |m: usize, a: TBuf, a_off: usize, a_k: usize, k: usize, c_off: usize, copies: usize| TCommand::Matmul {
+                p: Matmul { m, n: copies, k, a_off, a_m: 1, a_k, c_off, c_m: 1, c_n: m, ..Matmul::default() },
+                a,
+                b: TBuf::Ones,
+                c: g,
+            };
         for dir in 0..d {
             let dgx = dir * rows * gh;
             let dgr = ly.dgr_off(t, b) + dgx;
@@ -936,7 +943,9 @@ impl TrainPlan {
                 ..Matmul::default()
             };
             c.push(TCommand::Matmul { p, a: dg, b: self.input(l), c: g });
-            c.push(colsum(gh, dg, dgx, gh, rows, ly.b_off() + dir * 2 * gh));
+            // dWb_d, and dRb_d beside it where dGr is dGx: the same column sums
+            let shared = dgr == dgx;
+            c.push(colsum(gh, dg, dgx, gh, rows, ly.b_off() + dir * 2 * gh, if shared { 2 } else { 1 }));
             // dR_d [GH, H_out] = dGrᵀ · h_prev; GRU linear_before_reset 0: the candidate's rows
             // multiply r ⊙ h_prev (the tape's ext)
             let split = ly.cell == Cell::Gru && !ly.linear_before_reset;
@@ -963,10 +972,12 @@ impl TrainPlan {
                 };
                 c.push(TCommand::Matmul { p, a: dg, b: TBuf::Tape(l), c: g });
             }
-            c.push(colsum(gh, dg, dgr, gh, rows, ly.b_off() + dir * 2 * gh + gh));
+            if !shared {
+                c.push(colsum(gh, dg, dgr, gh, rows, ly.b_off() + dir * 2 * gh + gh, 1));
+            }
             if ly.peephole {
                 let a_off = ly.dp_off(t, b) + dir * b * 3 * h;
-                c.push(colsum(3 * h, TBuf::Extras(l), a_off, 3 * h, b, ly.p_off() + dir * 3 * h));
+                c.push(colsum(3 * h, TBuf::Extras(l), a_off, 3 * h, b, ly.p_off() + dir * 3 * h, 1));
             }
             if ly.proj {
                 // dW_hr_d [H_out, H] = dhᵀ · m
