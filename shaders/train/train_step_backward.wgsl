@@ -9,7 +9,7 @@
 //           dh_prev [2][H_out], written at step s into half s & 1; c0 [H]
 //   dgates: dGx [D, T, B, G*H], the gradient of x·Wᵀ + Wb, then for GRU linear_before_reset 1
 //           dGr, the gradient of the recurrent products (they differ in the candidate gate);
-//           elsewhere dgr_off is 0 and the writes to dGr land on the same values in dGx
+//           elsewhere dgr_off is 0: dGx serves as dGr
 //   extras: dh per step [D, T, B, H_out] (LSTM projection), peephole partials [D, B, 3H],
 //           a folded projected LSTM's R' = R·W_hr [D, G*H, H] (a matmul before the walk), R in
 //           quads of rows [D, ⌈H_out/UNIT_BLOCK⌉, G*H/4, UNIT_BLOCK] of vec4 (a copy before the
@@ -417,17 +417,16 @@ fn gru_unit_backward(d: u32, b: u32, j: u32, rec: u32, g0: u32, dm: f32) {
     let dz = dm * (tape[rec + tp.hprev_off + j] - n.value.x) * zr.slope.x;
     carry[direct_at(d, b, cur_step) + j] = dm * z;
     set_dg(g0 + j, dz);
-    set_dg(tp.dgr_off + g0 + j, dz);
     set_dg(g0 + 2u * H + j, dn);
     if ((lp.flags & FLAG_LINEAR_BEFORE_RESET) != 0u) {
-        // n = g(xn + r ⊙ q), q = Rn h + Rbn in ext
+        // n = g(xn + r ⊙ q), q = Rn h + Rbn in ext: dGr's rows of their own
         let dr = dn * tape[rec + tp.ext_off + j] * zr.slope.y;
         set_dg(g0 + H + j, dr);
+        set_dg(tp.dgr_off + g0 + j, dz);
         set_dg(tp.dgr_off + g0 + H + j, dr);
         set_dg(tp.dgr_off + g0 + 2u * H + j, dn * zr.value.y);
-    } else {
-        set_dg(tp.dgr_off + g0 + 2u * H + j, dn);
     }
+    // reset before: dGr is dGx (dgr_off 0); the reset gate's row comes in gru_reset_backward
 }
 
 // GRU (linear_before_reset 0): d(r ⊙ h_prev)[k] = Σ_j Rn[j, k] dn[j] of the record rows rrs,
@@ -460,7 +459,6 @@ fn gru_reset_backward(d: u32, b: u32, k: u32, rr: u32, product: f32) {
     let r = gate_slopes(lp, lp.acts[d * 3u], vec4<f32>(tape[rec + H + k]));
     let dr = drh * tape[rec + tp.hprev_off + k] * r.slope.x;
     set_dg(g0 + H + k, dr);
-    set_dg(tp.dgr_off + g0 + H + k, dr);
     carry[direct_at(d, b, cur_step) + k] += drh * r.value.x;
 }
 
