@@ -17,9 +17,10 @@ pub enum Error {
     /// A configuration value is invalid (unknown activation, bad direction, ...).
     #[error("invalid {what}: {why}")]
     Invalid { what: String, why: String },
-    /// A sequence length is outside `1..=T`.
+    /// A sequence length is outside `1..=T`: `len` as the caller gave it (a `usize` or a
+    /// file's int64, both exact in an i128).
     #[error("sequence length {len} for batch entry {index} is outside 1..={steps}")]
-    Length { index: usize, len: i64, steps: usize },
+    Length { index: usize, len: i128, steps: usize },
     /// A size exceeds what the engine or adapter supports.
     #[error("too large: {0}")]
     TooLarge(String),

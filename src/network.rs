@@ -183,7 +183,7 @@ impl Network {
         }
         for (i, &len) in l.iter().enumerate() {
             if len == 0 || len > t {
-                return Err(Error::Length { index: i, len: len as i64, steps: t });
+                return Err(Error::Length { index: i, len: len as i128, steps: t });
             }
         }
         Ok(l.to_vec())

@@ -127,3 +127,65 @@ fn bad_training_input_is_a_typed_error_and_changes_nothing() {
     let msg = step(&mut model, &mut state, &cfg, &case.batches[0]);
     assert!(msg.contains("training step 1") && msg.contains("not finite") && msg.contains("after the update"), "{msg}");
 }
+
+/// Batches no memory could hold, a source for a model without an encoder, and optimizer state
+/// that does not fit or cannot be right are typed errors on both trainers, the CPU reference
+/// and the GPU, which say the same; nothing changes.
+#[test]
+fn impossible_batches_and_optimizer_states_are_errors_on_both_trainers() {
+    let case = first_case();
+    let good = case.batches[0].clone();
+    let (t, b) = (good.steps, good.batch);
+    let mut batches: Vec<(&str, train::Batch)> = vec![
+        // T·B overflows usize: no vector holds that many inputs
+        ("T·B past usize", train::Batch { steps: usize::MAX, ..good.clone() }),
+        ("T·B·I past usize", train::Batch { steps: 1 << 40, batch: 1 << 40, ..good.clone() }),
+        ("length past T", train::Batch { lengths: Some(vec![usize::MAX; b]), ..good.clone() }),
+        (
+            "source",
+            train::Batch {
+                source: Some(train::Source { inputs: good.inputs.clone(), steps: t, lengths: None }),
+                ..good.clone()
+            },
+        ),
+    ];
+    batches[1].1.lengths = None;
+    for engine in [common::gpu(), &wgpu_rnn::Engine::cpu()] {
+        let mut messages = Vec::new();
+        for (what, batch) in &batches {
+            let mut trainer = train::Trainer::new(engine, case.model.clone(), case.config).expect("trainer");
+            let err = trainer.step(batch).expect_err(what).to_string();
+            let eval = trainer.evaluate(batch).expect_err(what).to_string();
+            assert_eq!(err, eval, "{what}: the step and the evaluation say the same");
+            assert!(trainer.model().expect("model") == case.model, "{what}: the model changed");
+            messages.push(err);
+        }
+        assert!(messages[0].contains("tokens") || messages[0].contains("`x`"), "{}", messages[0]);
+        assert!(
+            messages[2].contains(&format!("sequence length {}", usize::MAX)),
+            "the length as given: {}",
+            messages[2]
+        );
+        assert!(messages[3].contains("no encoder"), "{}", messages[3]);
+
+        let mut trainer = train::Trainer::new(engine, case.model.clone(), case.config).expect("trainer");
+        let before = trainer.optimizer_state().expect("state");
+        let mut short = before.clone();
+        short.v.clear(); // the second moments of no tensor
+        let mut negative = before.clone();
+        negative.v[1][2] = -1.0;
+        let mut nan = before.clone();
+        nan.m[0][0] = f64::NAN;
+        let names = case.model.parameter_names();
+        for (what, state, says) in [
+            ("no second moments", short, "other parameters".to_string()),
+            ("a negative second moment", negative, format!("v of {} at index 2 is -1", names[1])),
+            ("a NaN first moment", nan, format!("m of {} at index 0 is NaN", names[0])),
+        ] {
+            let err = trainer.set_optimizer_state(state).expect_err(what).to_string();
+            assert!(err.contains(&says), "{what}: {err}");
+            assert_eq!(trainer.optimizer_state().expect("state"), before, "{what}: the state changed");
+        }
+        trainer.step(&good).expect("the trainer still trains");
+    }
+}

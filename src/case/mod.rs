@@ -66,7 +66,7 @@ fn lengths(f: &TensorFile, name: &str, batch: usize, steps: usize) -> Result<Opt
                 if l >= 1 && l as usize <= steps {
                     Ok(l as usize)
                 } else {
-                    Err(Error::Length { index: i, len: l, steps })
+                    Err(Error::Length { index: i, len: l.into(), steps })
                 }
             })
             .collect::<Result<Vec<_>>>()

@@ -169,7 +169,7 @@ impl TrainCase {
                             if v >= 1 && v as usize <= t {
                                 Ok(v as usize)
                             } else {
-                                Err(Error::Length { index: i, len: v, steps: t })
+                                Err(Error::Length { index: i, len: v.into(), steps: t })
                             }
                         })
                         .collect::<Result<Vec<_>>>()?,

@@ -90,6 +90,30 @@ impl OptimizerState {
             v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
         }
     }
+
+    /// Checks the state against `model`'s parameters: a first and a second moment of each
+    /// tensor's size, every moment finite and no second moment negative (Adam divides by its
+    /// square root). Errors name the tensor and the value.
+    pub fn check(&self, model: &super::TrainModel) -> Result<()> {
+        let sizes = model.parameter_sizes();
+        let fits = |v: &[Vec<f64>]| v.len() == sizes.len() && v.iter().zip(&sizes).all(|(t, &n)| t.len() == n);
+        if !fits(&self.m) || !fits(&self.v) {
+            return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
+        }
+        let names = model.parameter_names();
+        for (which, moments, least) in [("m", &self.m, f64::NEG_INFINITY), ("v", &self.v, 0.0)] {
+            for (name, t) in names.iter().zip(moments) {
+                if let Some(i) = t.iter().position(|&x| !(x.is_finite() && x >= least)) {
+                    let why = if which == "v" { "a finite number >= 0" } else { "a finite number" };
+                    return Err(Error::invalid(
+                        "optimizer state",
+                        format!("{which} of {name} at index {i} is {}, not {why}", t[i]),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The global L2 norm of all gradients, as `clip_grad_norm_` measures it.

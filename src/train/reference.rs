@@ -50,6 +50,12 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
+/// How many values `[T, B, width]` holds, or None where that overflows `usize` (no batch of
+/// such sizes can be right: its vector would not fit in memory).
+fn values(t: usize, b: usize, width: usize) -> Option<usize> {
+    t.checked_mul(b)?.checked_mul(width)
+}
+
 /// A stack's inputs `[T, B, I]` from token ids (through `embedding`) or features.
 fn embed_inputs(
     embedding: Option<&Embedding>,
@@ -60,10 +66,10 @@ fn embed_inputs(
 ) -> Result<Inputs> {
     let x = match (inputs, embedding) {
         (BatchInputs::Tokens(ids), Some(e)) => {
-            if ids.len() != t * b {
+            if Some(ids.len()) != values(t, b, 1) {
                 return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
             }
-            let mut x = Vec::with_capacity(t * b * e.dim);
+            let mut x = Vec::with_capacity(ids.len() * e.dim);
             for (i, &id) in ids.iter().enumerate() {
                 if id >= e.vocab {
                     return Err(Error::invalid(
@@ -124,7 +130,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
     }
     match (&batch.inputs, &model.embedding) {
         (BatchInputs::Tokens(ids), Some(e)) => {
-            if ids.len() != t * b {
+            if Some(ids.len()) != values(t, b, 1) {
                 return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
             }
             if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| **id >= e.vocab) {
@@ -136,7 +142,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
         }
         (BatchInputs::Features(x), None) => {
             let i = model.stack.input_size();
-            if x.len() != t * b * i {
+            if Some(x.len()) != values(t, b, i) {
                 return Err(Error::shape("x", format!("[T={t}, B={b}, I={i}]"), format!("{} values", x.len())));
             }
             if let Some(k) = x.iter().position(|v| !v.is_finite()) {
@@ -163,9 +169,13 @@ fn check_source(model: &TrainModel, batch: &Batch) -> Result<()> {
     match (&model.encoder, &batch.source) {
         (None, None) => Ok(()),
         (Some(_), None) => Err(Error::invalid("source", "the model has an encoder, but the batch has no source")),
-        (None, Some(_)) => Err(Error::invalid("source", "the batch has a source, but the model has no encoder")),
+        (None, Some(_)) => Err(source_without_encoder()),
         (Some(enc), Some(src)) => source_inputs(enc, src, batch.batch).map(|_| ()),
     }
+}
+
+fn source_without_encoder() -> Error {
+    Error::invalid("source", "the batch has a source, but the model has no encoder")
 }
 
 /// The encoder's inputs `[S, B, I]`; errors name the source.
@@ -216,7 +226,8 @@ pub(crate) fn loss_and_gradients_from(
         (Some(_), None) => {
             return Err(Error::invalid("source", "the model has an encoder, but the batch has no source"));
         }
-        (None, _) => None,
+        (None, Some(_)) => return Err(source_without_encoder()),
+        (None, None) => None,
     };
     let enc_masks =
         encoded.as_ref().map(|(enc, _, _, d)| masks_of(d.as_ref().map(|(d, s)| (d, *s)), enc.stack.output_size()));
@@ -350,10 +361,7 @@ pub(crate) fn reference_step_from(
     initial: Option<&CarriedState>,
 ) -> Result<(StepStats, CarriedState)> {
     cfg.validate()?;
-    let sizes = model.parameter_sizes();
-    if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
-        return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
-    }
+    state.check(model)?;
     let step = state.step + 1;
     let (loss, mut grads, last) = loss_and_gradients_from(model, cfg.loss, batch, initial, Some((&cfg.dropout, step)))?;
     if !loss.is_finite() {

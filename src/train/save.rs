@@ -152,10 +152,7 @@ impl TrainModel {
             metadata.insert("encoder_vocab".into(), enc.embedding.as_ref().map_or(0, |e| e.vocab).to_string());
         }
         if let Some(state) = optimizer {
-            let sizes = self.parameter_sizes();
-            if state.m.len() != sizes.len() || state.m.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
-                return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
-            }
+            state.check(self)?;
             let f32s =
                 |v: &Vec<Vec<f64>>| v.iter().map(|t| t.iter().map(|&x| x as f32).collect()).collect::<Vec<Vec<f32>>>();
             floats.extend(named(self, &f32s(&state.m), "optimizer.m."));
@@ -207,7 +204,9 @@ impl TrainModel {
                     let m = TrainModel::from_state_dict(&cfg, f, prefix, vocab, model.head.outputs, model.head_mode)?;
                     Ok(m.clone().parameters_mut().iter().map(|p| p.iter().map(|&x| x as f64).collect()).collect())
                 };
-                Some(OptimizerState { step, m: moments("optimizer.m.")?, v: moments("optimizer.v.")? })
+                let state = OptimizerState { step, m: moments("optimizer.m.")?, v: moments("optimizer.v.")? };
+                state.check(&model)?;
+                Some(state)
             }
         };
         Ok((model, state))

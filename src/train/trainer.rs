@@ -321,12 +321,7 @@ impl Trainer {
         match &mut self.inner {
             Inner::Gpu(g) => g.set_optimizer_state(&state),
             Inner::Cpu { model, state: s, .. } => {
-                let sizes = model.parameter_sizes();
-                if state.m.len() != sizes.len()
-                    || state.m.iter().chain(&state.v).zip(sizes.iter().chain(&sizes)).any(|(m, &n)| m.len() != n)
-                {
-                    return Err(crate::Error::invalid("optimizer state", "made for a model with other parameters"));
-                }
+                state.check(model)?;
                 *s = state;
                 Ok(())
             }

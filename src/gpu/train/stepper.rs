@@ -673,11 +673,7 @@ impl GpuStepper {
 
     /// Replaces the optimizer's moments and step count.
     pub fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
-        let sizes = self.model.parameter_sizes();
-        let fits = |v: &Vec<Vec<f64>>| v.len() == sizes.len() && v.iter().zip(&sizes).all(|(t, &n)| t.len() == n);
-        if !fits(&state.m) || !fits(&state.v) {
-            return Err(Error::invalid("optimizer state", "made for a model with other parameters"));
-        }
+        state.check(&self.model)?;
         // the model's tensors in order, joined into the parameter groups
         let layout = group_layout(&self.model);
         for (which, moments) in [(0, &state.m), (1, &state.v)] {
