@@ -126,7 +126,7 @@ fn lengths_out_of_range_are_errors() {
         let e = mutated("lstm_forward_seqlens", |f| {
             f.ints.get_mut("sequence_lens").expect("present").1[1] = bad;
         });
-        assert!(matches!(e, Error::Length { index: 1, len, steps: 7 } if len == bad), "{bad}: {e}");
+        assert!(matches!(e, Error::Length { index: 1, len, steps: 7 } if len == bad.into()), "{bad}: {e}");
     }
     let e = mutated("gru_forward_seqlens", |f| {
         f.ints.insert("sequence_lens".into(), (vec![2], vec![1, 1]));
@@ -441,4 +441,30 @@ fn a_forced_stack_of_layers_that_cannot_stack_is_an_error() {
     model.set_stacked(Some(false)).expect("layer by layer always runs");
     let inputs = random::inputs(model.network(), 3, 2, 1, false, false);
     assert_eq!(model.forward(&inputs).expect("runs").dispatches, 2 * (1 + 3), "the setting is unchanged");
+}
+
+/// The command line refuses sizes and counts of 0 by name, before anything runs (they panicked
+/// in the random inputs' generator), and a projection for cells that have none.
+#[test]
+fn the_command_line_refuses_zero_sizes_and_misplaced_projections() {
+    let exe = env!("CARGO_BIN_EXE_wgpu-rnn");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().expect("runs");
+    for (args, flag) in [
+        (&["bench", "--layers", "0"][..], "--layers"),
+        (&["bench", "--batch", "1,0"], "--batch"),
+        (&["bench", "--hidden", "0"], "--hidden"),
+        (&["bench", "--repeats", "0"], "--repeats"),
+        (&["quickstart", "--steps", "0"], "--steps"),
+        (&["quickstart", "--layers", "0"], "--layers"),
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag) && stderr.contains("must be at least 1"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let out = run(&["bench", "--cell", "gru", "--proj", "8", "--hidden", "16", "--batch", "1", "--steps", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--proj") && stderr.contains("LSTM"), "{stderr}");
 }

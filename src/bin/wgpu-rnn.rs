@@ -96,15 +96,15 @@ enum Command {
     Gradients(GradientsArgs),
     /// Run a random LSTM and GRU on the GPU and check them against the CPU reference.
     Quickstart {
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128, value_parser = at_least_one)]
         hidden: usize,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one)]
         input: usize,
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 8, value_parser = at_least_one)]
         batch: usize,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = at_least_one)]
         steps: usize,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = at_least_one)]
         layers: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -143,17 +143,17 @@ struct BenchArgs {
     #[arg(long, default_value = "all")]
     cell: String,
     /// Hidden sizes, comma-separated
-    #[arg(long, default_value = "256", value_delimiter = ',')]
+    #[arg(long, default_value = "256", value_delimiter = ',', value_parser = at_least_one)]
     hidden: Vec<usize>,
     /// Input size (default: the hidden size)
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     input: Option<usize>,
     /// Batch sizes, comma-separated
-    #[arg(long, default_value = "1,4,16", value_delimiter = ',')]
+    #[arg(long, default_value = "1,4,16", value_delimiter = ',', value_parser = at_least_one)]
     batch: Vec<usize>,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     steps: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     layers: usize,
     #[arg(long)]
     bidirectional: bool,
@@ -177,7 +177,7 @@ struct BenchArgs {
     stacked: String,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     repeats: usize,
     /// Time stream chunks whose input x is already in a GPU buffer (as an embedding application
     /// runs them) instead of forward calls that upload x from host memory; unidirectional only
@@ -289,11 +289,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// A size or count of at least 1 (clap's parser for the arguments that must not be 0).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn bench_configs(a: &BenchArgs) -> wgpu_rnn::Result<Vec<BenchConfig>> {
     let cells: Vec<Cell> = match a.cell.as_str() {
         "all" => vec![Cell::Lstm, Cell::Gru],
         c => vec![Cell::parse(c)?],
     };
+    if a.proj > 0 && !cells.contains(&Cell::Lstm) {
+        return Err(wgpu_rnn::Error::invalid("--proj", format!("a projection is LSTM's; --cell is {}", a.cell)));
+    }
     if let Some(name) = &a.suite {
         let all = a.cell == "all";
         return Ok(bench::suite(name)?.into_iter().filter(|c| all || cells.contains(&c.cell)).collect());
