@@ -402,3 +402,31 @@ fn the_gru_or_lstm_lesson_trains_both_on_one_budget() {
     }
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// `--quick` sets its own sizes, so an explicit size beside it is refused, not ignored; and a
+/// size or count of 0 is an error naming the options, before anything trains.
+#[test]
+fn quick_runs_refuse_explicit_sizes_and_every_example_refuses_zero_sizes() {
+    use clap::Parser as _;
+    assert!(char_rnn::Options::try_parse_from(["char_rnn", "--quick", "--hidden", "256"]).is_err());
+    assert!(classify::Options::try_parse_from(["classify", "--quick", "--epochs", "3"]).is_err());
+    assert!(forecast::Options::try_parse_from(["forecast", "--quick", "--train-steps", "3"]).is_err());
+    assert!(tagger::Options::try_parse_from(["tagger", "--quick", "--train-steps", "3"]).is_err());
+    assert!(seq2seq::Options::try_parse_from(["seq2seq", "--quick", "--test", "3"]).is_err());
+    let out = temp_dir("zero");
+    let o = out.to_str().unwrap();
+    for args in [["--steps", "0"], ["--batch", "0"], ["--epochs", "0"]] {
+        let e = char_rnn::run(&char_rnn_options(&[&args[..], &["--out", o]].concat()), common::gpu()).unwrap_err();
+        assert!(e.contains("must be at least 1"), "char_rnn {args:?}: {e}");
+    }
+    let e = classify::run(&classify_options(&["--epochs", "0", "--out", o]), common::gpu()).unwrap_err();
+    assert!(e.contains("must be at least 1"), "classify: {e}");
+    let e = forecast::run(&forecast_options(&["--train-steps", "0", "--out", o]), common::gpu()).unwrap_err();
+    assert!(e.contains("must be at least 1"), "forecast: {e}");
+    let e = tagger::run(&tagger::Options::parse_from(["tagger", "--train-steps", "0", "--out", o]), common::gpu())
+        .unwrap_err();
+    assert!(e.contains("must be at least 1"), "tagger: {e}");
+    let e = seq2seq::run(&seq2seq_options(&["--steps", "0", "--out", o]), common::gpu()).unwrap_err();
+    assert!(e.contains("must be at least 1"), "seq2seq: {e}");
+    std::fs::remove_dir_all(&out).ok();
+}

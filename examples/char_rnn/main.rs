@@ -46,23 +46,23 @@ pub struct Options {
     /// rnn, gru or lstm
     #[arg(long, default_value = "lstm")]
     pub cell: String,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, conflicts_with = "quick")]
     pub hidden: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, conflicts_with = "quick")]
     pub layers: usize,
     /// Embedding width
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, conflicts_with = "quick")]
     pub embed: usize,
     /// Characters per backward (truncated BPTT chunk)
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, conflicts_with = "quick")]
     pub steps: usize,
     /// Parallel streams of the text
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, conflicts_with = "quick")]
     pub batch: usize,
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, conflicts_with = "quick")]
     pub epochs: usize,
     /// Adam's learning rate
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = 3e-3, conflicts_with = "quick")]
     pub lr: f32,
     /// Dropout between layers while training
     #[arg(long, default_value_t = 0.2)]
@@ -78,14 +78,15 @@ pub struct Options {
     #[arg(long, default_value_t = 0.7)]
     pub temperature: f32,
     /// Characters to sample after the prompt
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 400, conflicts_with = "quick")]
     pub sample: usize,
     /// Where the model, its vocabulary and the plot go
     #[arg(long, default_value = "target/char_rnn")]
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// A small model and a few hundred steps: under a minute on lavapipe
+    /// A small model and a few hundred steps: under a minute on lavapipe (it sets the sizes, so
+    /// it does not take --hidden, --layers, --embed, --steps, --batch, --epochs, --lr or --sample)
     #[arg(long)]
     pub quick: bool,
     /// The GRU-or-LSTM lesson: train each of these cells (e.g. `lstm,gru`) with the same budget
@@ -235,6 +236,9 @@ fn validate(trainer: &mut Trainer, corpus: &Corpus, t: usize, b: usize) -> Resul
 /// Trains, validates, samples and saves; prints progress. `engine` runs every step.
 pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let o = opts.effective();
+    if [o.hidden, o.layers, o.embed, o.steps, o.batch, o.epochs].contains(&0) {
+        return Err("--hidden, --layers, --embed, --steps, --batch and --epochs must be at least 1".into());
+    }
     let cell = Cell::parse(&o.cell).map_err(|e| e.to_string())?;
     let corpus = Corpus::load(&o.text, o.steps, o.batch)?;
     let prompt = corpus.encode(&o.prompt)?;

@@ -51,7 +51,7 @@ pub struct Options {
     pub hidden: usize,
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, conflicts_with = "quick")]
     pub epochs: usize,
     /// Adam's learning rate
     #[arg(long, default_value_t = 5e-3)]
@@ -63,7 +63,7 @@ pub struct Options {
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Eight epochs (the dropout lesson: 20): seconds on lavapipe
+    /// Eight epochs (the dropout lesson: 20; not with --epochs): seconds on lavapipe
     #[arg(long)]
     pub quick: bool,
     /// The dropout lesson: train without dropout and with this probability between two layers
@@ -191,6 +191,14 @@ fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
     order
 }
 
+/// Refuses sizes of 0 (the epochs as the run takes them: --quick sets its own).
+fn check_sizes(opts: &Options, epochs: usize) -> Result<(), String> {
+    if opts.hidden == 0 || opts.batch == 0 || epochs == 0 {
+        return Err("--hidden, --batch and --epochs must be at least 1".into());
+    }
+    Ok(())
+}
+
 /// The dropout lesson: the same two-layer model trained without dropout and with
 /// `--dropout-lesson` between its layers, on `--lesson-digits` digits; per epoch the training
 /// and held-out losses in evaluation mode. Writes `dropout.svg`.
@@ -198,6 +206,7 @@ pub fn dropout_lesson(opts: &Options, engine: &Engine) -> Result<DropoutLesson, 
     let p = opts.dropout_lesson.unwrap_or(0.5);
     // a model must train past the point where it starts to overfit: 20 epochs when quick
     let epochs = if opts.quick { 20 } else { opts.epochs };
+    check_sizes(opts, epochs)?;
     let cell = Cell::parse(&opts.cell).map_err(|e| e.to_string())?;
     let digits = Digits::load(&opts.data)?;
     let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
@@ -284,6 +293,7 @@ pub fn dropout_lesson(opts: &Options, engine: &Engine) -> Result<DropoutLesson, 
 /// Trains, tests and saves; prints progress and the confusion matrix.
 pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let epochs = if opts.quick { 8 } else { opts.epochs };
+    check_sizes(opts, epochs)?;
     let cell = Cell::parse(&opts.cell).map_err(|e| e.to_string())?;
     let digits = Digits::load(&opts.data)?;
     let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());

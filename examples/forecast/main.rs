@@ -49,7 +49,7 @@ pub struct Options {
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Optimizer steps per model
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, conflicts_with = "quick")]
     pub train_steps: usize,
     /// Adam's learning rate
     #[arg(long, default_value_t = 5e-3)]
@@ -61,7 +61,7 @@ pub struct Options {
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// 150 steps per model: seconds on lavapipe
+    /// 150 steps per model (not with --train-steps): seconds on lavapipe
     #[arg(long)]
     pub quick: bool,
 }
@@ -242,8 +242,8 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let train_steps = if opts.quick { 150 } else { opts.train_steps };
     let months = monthly(&opts.data)?;
     let (window, horizon) = (opts.window, opts.horizon);
-    if window == 0 || horizon == 0 || opts.batch == 0 {
-        return Err("window, horizon and batch must be at least 1".into());
+    if window == 0 || horizon == 0 || opts.batch == 0 || opts.hidden == 0 || train_steps == 0 {
+        return Err("window, horizon, batch, hidden and train-steps must be at least 1".into());
     }
     if months.len() < window + horizon + SEASON + 2 {
         return Err(format!(

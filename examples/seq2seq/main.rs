@@ -74,26 +74,27 @@ pub struct Options {
     /// rnn, gru or lstm (encoder and decoder alike)
     #[arg(long, default_value = "lstm")]
     pub cell: String,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, conflicts_with = "quick")]
     pub hidden: usize,
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Optimizer steps
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, conflicts_with = "quick")]
     pub steps: usize,
     /// Adam's learning rate
     #[arg(long, default_value_t = 1e-2)]
     pub lr: f32,
     /// Held-out date strings to measure on (formats in turn)
-    #[arg(long, default_value_t = 800)]
+    #[arg(long, default_value_t = 800, conflicts_with = "quick")]
     pub test: usize,
     #[arg(long, default_value = "target/seq2seq")]
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// 150 steps of a smaller model, 240 held-out strings: about half a minute on lavapipe
+    /// 150 steps of a smaller model, 240 held-out strings (not with --steps, --hidden or --test):
+    /// about half a minute on lavapipe
     #[arg(long)]
     pub quick: bool,
     /// Translate with this saved model instead of training one
@@ -330,8 +331,8 @@ pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     }
     let cell = Cell::parse(&opts.cell).map_err(|e| e.to_string())?;
     let (steps, hidden, tests) = if opts.quick { (150, 64, 240) } else { (opts.steps, opts.hidden, opts.test) };
-    if opts.batch == 0 || opts.layers == 0 || hidden == 0 {
-        return Err("--batch, --layers and --hidden must be at least 1".into());
+    if opts.batch == 0 || opts.layers == 0 || hidden == 0 || steps == 0 || tests == 0 {
+        return Err("--batch, --layers, --hidden, --steps and --test must be at least 1".into());
     }
     let (train_days, test_days): (Vec<usize>, Vec<usize>) = (0..DAYS).partition(|&d| !held_out(d));
     let mut rng = Rng::new(opts.seed);

@@ -52,7 +52,7 @@ pub struct Options {
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Optimizer steps per model
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 400, conflicts_with = "quick")]
     pub train_steps: usize,
     /// Adam's learning rate
     #[arg(long, default_value_t = 1e-2)]
@@ -64,7 +64,7 @@ pub struct Options {
     pub out: PathBuf,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// 120 steps per model: seconds on lavapipe
+    /// 120 steps per model (not with --train-steps): seconds on lavapipe
     #[arg(long)]
     pub quick: bool,
 }
@@ -193,8 +193,8 @@ fn evaluate(engine: &Engine, model: &TrainModel, sentences: &[Sentence]) -> Resu
 /// sentences; prints the table, saves the models and the plot.
 pub fn run(opts: &Options, engine: &Engine) -> Result<Report, String> {
     let steps = if opts.quick { 120 } else { opts.train_steps };
-    if opts.batch == 0 || opts.test == 0 || opts.hidden == 0 || opts.embed == 0 {
-        return Err("batch, test, hidden and embed must be at least 1".into());
+    if opts.batch == 0 || opts.test == 0 || opts.hidden == 0 || opts.embed == 0 || steps == 0 {
+        return Err("batch, test, hidden, embed and train-steps must be at least 1".into());
     }
     let adapter = engine.adapter().map_or_else(|| "CPU reference (no GPU adapter)".to_string(), |a| a.name.clone());
     let vocab = vocabulary();
