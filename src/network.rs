@@ -238,7 +238,7 @@ impl Network {
     pub fn validate_upstream(&self, inp: &Inputs, up: &Upstream) -> Result<()> {
         let (t, b, ld) = (inp.steps, inp.batch, self.layers.len() * self.directions());
         let check = |name: &str, v: &[f32], dims: [usize; 3]| -> Result<()> {
-            if v.len() != dims.iter().product::<usize>() {
+            if Some(v.len()) != dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
                 return Err(Error::shape(
                     format!("upstream {name}"),
                     format!("{dims:?}"),

@@ -468,3 +468,41 @@ fn the_command_line_refuses_zero_sizes_and_misplaced_projections() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--proj") && stderr.contains("LSTM"), "{stderr}");
 }
+
+/// Sizes whose products pass `usize` (or a buffer offset near `u64::MAX`) are errors naming what
+/// is wrong, on the GPU model's forward and backward and on a stream, not overflow panics (a
+/// debug build panicked in the workspace's sizes, the upstream's shape and the chunk's bytes).
+#[test]
+fn sizes_past_usize_are_errors_not_overflows() {
+    use wgpu_rnn::gpu::ChunkInput;
+    use wgpu_rnn::network::{Inputs, Upstream};
+    let net = random::network(&RandomConfig::simple(Cell::Gru, 4, 6), 9, |s| s);
+    let model = common::gpu().load(net.clone()).expect("loads");
+    assert!(model.is_gpu());
+    let good = random::inputs(&net, 3, 2, 1, false, false);
+    for (t, b) in [(1, 1usize << 62), (usize::MAX, 2)] {
+        let huge = Inputs { steps: t, batch: b, x: vec![], ..good.clone() };
+        assert!(matches!(model.forward(&huge), Err(Error::Shape { .. })), "forward T={t} B={b}");
+        let e = model.backward(&huge, &Upstream::default()).expect_err("backward");
+        assert!(matches!(e, Error::Shape { .. }), "backward T={t} B={b}: {e}");
+    }
+    model.forward(&good).expect("the model still runs");
+    let stream = model.stream(2).expect("a stream");
+    let e = stream.push(&[], usize::MAX, None).expect_err("too many steps");
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+    let ctx = common::gpu().context().expect("a GPU context");
+    let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bad_input.chunk"),
+        size: 256,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let far = u64::MAX - 3; // 4-aligned, but offset + bytes passes u64
+    for (input, output, name) in [(far, None, "input buffer"), (0, Some((&buf, far)), "output buffer")] {
+        let chunk = ChunkInput::Buffer { buffer: &buf, offset: input };
+        let e = stream.encode_chunk(&mut encoder, chunk, 1, None, output).expect_err(name);
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    assert_eq!(stream.push(&[0.5; 8], 1, None).expect("the stream still steps").len(), 2 * 6);
+}

@@ -262,6 +262,7 @@ impl GpuModel {
     /// Uploads the inputs, records the forward call, submits it and starts reading `Y`, `Y_h`
     /// (and `Y_c`) back.
     fn start_forward(&self, inp: &Inputs) -> Result<(super::download::PendingReads, FinishForward)> {
+        let lengths = self.net.validate_inputs(inp)?;
         let (t, b) = (inp.steps, inp.batch);
         let device = &self.ctx.device;
         let lstm = self.shape.cell == Cell::Lstm;
@@ -274,7 +275,7 @@ impl GpuModel {
         let ws = ws.as_ref().expect("workspace made");
         let mut encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-rnn.forward") });
-        let plan = self.encode_with(&mut encoder, inp, ws)?;
+        let plan = self.encode_with(&mut encoder, inp, &lengths, ws)?;
         let parts = [
             (&ws.buffers[&self.shape.output()], sizes[0]),
             (&ws.buffers[&Buf::Hn], sizes[1]),
@@ -299,9 +300,10 @@ impl GpuModel {
     /// caller's encoder; nothing is submitted. The outputs are in the returned buffers once the
     /// caller submits the encoder.
     pub fn encode_resident(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs) -> Result<(Plan, ResidentOutputs)> {
+        let lengths = self.net.validate_inputs(inp)?;
         let ws = self.workspace(inp.steps, inp.batch)?;
         let ws = ws.as_ref().expect("workspace made");
-        let plan = self.encode_with(encoder, inp, ws)?;
+        let plan = self.encode_with(encoder, inp, &lengths, ws)?;
         let out = ResidentOutputs {
             y: ws.buffers[&self.shape.output()].clone(),
             h_n: ws.buffers[&Buf::Hn].clone(),
@@ -317,11 +319,12 @@ impl GpuModel {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn time_forward(&self, inp: &Inputs) -> Result<Timing> {
         let start = std::time::Instant::now();
+        let lengths = self.net.validate_inputs(inp)?;
         let ws = self.workspace(inp.steps, inp.batch)?;
         let ws = ws.as_ref().expect("workspace made");
         let mut plan = None;
         let gpu_ms = self.ctx.run_timed("wgpu-rnn.timed", |encoder| {
-            plan = Some(self.encode_with(encoder, inp, ws)?);
+            plan = Some(self.encode_with(encoder, inp, &lengths, ws)?);
             Ok(())
         })?;
         let dispatches = plan.map_or(0, |p| p.dispatches());
@@ -372,12 +375,18 @@ impl GpuModel {
         Ok(guard)
     }
 
-    /// Validates and uploads the inputs and records the plan into `encoder`.
-    fn encode_with(&self, encoder: &mut wgpu::CommandEncoder, inp: &Inputs, ws: &Workspace) -> Result<Plan> {
-        let lengths = self.net.validate_inputs(inp)?;
-        let plan = self.plan_for(inp, &lengths);
+    /// Uploads the inputs (validated: `lengths` from `validate_inputs`) and records the plan
+    /// into `encoder`.
+    fn encode_with(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        inp: &Inputs,
+        lengths: &[usize],
+        ws: &Workspace,
+    ) -> Result<Plan> {
+        let plan = self.plan_for(inp, lengths);
         self.ctx.scoped("recording a forward call", || {
-            self.upload(inp, &lengths, ws, self.stacked(inp.batch));
+            self.upload(inp, lengths, ws, self.stacked(inp.batch));
             self.encode(encoder, &plan, ws)
         })??;
         Ok(plan)

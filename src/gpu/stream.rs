@@ -146,10 +146,19 @@ impl Stream {
         if steps == 0 {
             return Err(Error::invalid("steps", "a chunk has at least one step"));
         }
-        let in_bytes = (steps * n * self.input_width() * 4) as u64;
+        // bytes of `width` floats per step and slot; past usize, no x or buffer holds them
+        let bytes = |width: usize| {
+            steps
+                .checked_mul(n)
+                .and_then(|v| v.checked_mul(4 * width))
+                .map(|v| v as u64)
+                .ok_or_else(|| Error::TooLarge(format!("a chunk of {steps} steps of {n} slots of {width} floats")))
+        };
+        let in_bytes = bytes(self.input_width())?;
+        let values = (in_bytes / 4) as usize;
         match input {
             ChunkInput::Host(x) => {
-                if x.len() != steps * n * self.input_width() {
+                if x.len() != values {
                     return Err(Error::shape(
                         "x",
                         format!("[k={steps}, N={n}, I={}]", self.input_width()),
@@ -161,7 +170,7 @@ impl Stream {
                 }
             }
             ChunkInput::Buffer { buffer, offset } => {
-                if offset % 4 != 0 || offset + in_bytes > buffer.size() {
+                if offset % 4 != 0 || offset.checked_add(in_bytes).is_none_or(|end| end > buffer.size()) {
                     return Err(Error::shape(
                         "input buffer",
                         format!("{in_bytes} bytes at a 4-aligned offset"),
@@ -175,9 +184,9 @@ impl Stream {
                 return Err(Error::shape("active", format!("[{n}]"), format!("[{}]", a.len())));
             }
         }
-        let out_bytes = (steps * n * shape.out * 4) as u64;
+        let out_bytes = bytes(shape.out)?;
         if let Some((b, off)) = output {
-            if off % 4 != 0 || off + out_bytes > b.size() {
+            if off % 4 != 0 || off.checked_add(out_bytes).is_none_or(|end| end > b.size()) {
                 return Err(Error::shape(
                     "output buffer",
                     format!("{out_bytes} bytes at a 4-aligned offset"),
