@@ -76,11 +76,18 @@ impl BenchConfig {
     pub fn check_fits(&self, limits: &wgpu::Limits) -> Result<()> {
         let d = if self.bidirectional { 2 } else { 1 };
         let out = if self.proj > 0 { self.proj } else { self.hidden } as u64;
-        let gh = self.cell.gates() as u64 * self.hidden as u64;
+        let (gates, hidden) = (self.cell.gates() as u64, self.hidden as u64);
         let widest_input = (self.input as u64).max(d * out);
-        let x = self.steps as u64 * self.batch as u64 * self.input as u64;
-        for (what, floats) in [("W", d * gh * widest_input), ("R", d * gh * out), ("x", x)] {
-            crate::gpu::check_size(limits, format_args!("{what}"), floats.saturating_mul(4))?;
+        // bytes of floats of these dimensions; u64::MAX where that overflows (sizes from the
+        // command line can be anything)
+        let bytes = |dims: &[u64]| dims.iter().try_fold(4u64, |n, &k| n.checked_mul(k)).unwrap_or(u64::MAX);
+        let (steps, batch, input) = (self.steps as u64, self.batch as u64, self.input as u64);
+        for (what, need) in [
+            ("W", bytes(&[d, gates, hidden, widest_input])),
+            ("R", bytes(&[d, gates, hidden, out])),
+            ("x", bytes(&[steps, batch, input])),
+        ] {
+            crate::gpu::check_size(limits, format_args!("{what}"), need)?;
         }
         Ok(())
     }

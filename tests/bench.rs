@@ -56,4 +56,9 @@ fn a_shape_too_large_for_one_binding_is_refused_before_its_weights_are_made() {
     let long = BenchConfig { input: 1024, ..BenchConfig::new(Cell::Gru, 64, 64, 1000) };
     let err = long.check_fits(&limits).expect_err("x: 250 MiB").to_string();
     assert!(err.contains("buffer x needs 262144000 bytes"), "{err}");
+    // sizes whose byte counts pass u64 (the command line takes any): refused, not overflowed
+    for huge in [BenchConfig::new(Cell::Lstm, 1 << 40, 1, 1), BenchConfig::new(Cell::Gru, 64, usize::MAX, usize::MAX)] {
+        let err = huge.check_fits(&limits).expect_err("past u64").to_string();
+        assert!(err.contains("more bytes than a 64-bit count holds"), "{err}");
+    }
 }

@@ -261,9 +261,15 @@ pub(super) fn check_workgroups(limits: &wgpu::Limits, what: &str, count: u64) ->
     )
 }
 
+/// `need` is `u64::MAX` where the caller's count overflowed `u64`.
 fn over_limit(what: &str, unit: &str, need: u64, max: u64, name: &str, web: &str) -> Result<()> {
     if need <= max {
         return Ok(());
+    }
+    if need == u64::MAX {
+        return Err(Error::TooLarge(format!(
+            "{what} needs more {unit} than a 64-bit count holds; the device's {name} is {max} ({web} in WebGPU)"
+        )));
     }
     Err(Error::TooLarge(format!(
         "{what} needs {need} {unit}, {} over the device's {name} of {max} ({web} in WebGPU)",
