@@ -233,6 +233,9 @@ pub fn torch_network(cfg: &TorchConfig, f: &TensorFile) -> Result<Network> {
     }
     let (cell, h) = (cfg.cell, cfg.hidden_size);
     let g = cell.gates();
+    if g.checked_mul(h).and_then(|gh| gh.checked_mul(2)).is_none() {
+        return Err(Error::TooLarge(format!("{g} gates of hidden_size {h} overflow a tensor's size")));
+    }
     let d = if cfg.bidirectional { 2 } else { 1 };
     let out = if cfg.proj_size > 0 { cfg.proj_size } else { h };
     let merged = if cfg.merge_mode == MergeMode::Concat { d * out } else { out };

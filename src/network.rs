@@ -139,21 +139,26 @@ impl Network {
                 ));
             }
             let (d, g, h, o) = (s.directions(), s.cell.gates(), s.hidden_size, s.output_size());
+            // G·H gate rows, and twice that for the biases, in usize (sizes can be anything)
+            let gh = g.checked_mul(h).filter(|gh| gh.checked_mul(2).is_some()).ok_or_else(|| {
+                Error::TooLarge(format!("layer {k}: {g} gates of {h} units overflow a tensor's size"))
+            })?;
             let w = &layer.weights;
             let check = |name: &str, len: usize, dims: &[usize]| -> Result<()> {
-                let want: usize = dims.iter().product();
-                if len != want {
+                let want = dims.iter().try_fold(1usize, |n, &x| n.checked_mul(x));
+                if want != Some(len) {
+                    let values = want.map_or("more values than a usize counts".to_string(), |n| format!("{n} values"));
                     return Err(Error::shape(
                         format!("layer {k} {name}"),
-                        format!("{dims:?} ({want} values)"),
+                        format!("{dims:?} ({values})"),
                         format!("{len} values"),
                     ));
                 }
                 Ok(())
             };
-            check("W", w.w.len(), &[d, g * h, s.input_size])?;
-            check("R", w.r.len(), &[d, g * h, o])?;
-            check("B", w.b.len(), &[d, 2 * g * h])?;
+            check("W", w.w.len(), &[d, gh, s.input_size])?;
+            check("R", w.r.len(), &[d, gh, o])?;
+            check("B", w.b.len(), &[d, 2 * gh])?;
             if let Some(p) = &w.p {
                 if s.cell != Cell::Lstm {
                     return Err(Error::invalid(format!("layer {k} P"), "peepholes exist only for LSTM"));

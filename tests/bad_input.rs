@@ -506,3 +506,49 @@ fn sizes_past_usize_are_errors_not_overflows() {
     }
     assert_eq!(stream.push(&[0.5; 8], 1, None).expect("the stream still steps").len(), 2 * 6);
 }
+
+/// Model sizes whose tensors would pass `usize` are errors, not overflow panics: in a network
+/// given to `Engine::load`, in a saved model's metadata, in `TrainModel::new`'s vocabulary and
+/// classes, and in a head that claims that many outputs.
+#[test]
+fn model_sizes_past_usize_are_errors_not_overflows() {
+    use std::collections::HashMap;
+    use wgpu_rnn::train::{HeadMode, TrainModel};
+    let huge = 1usize << 62;
+    let net = random::network(&RandomConfig::simple(Cell::Lstm, 4, 6), 9, |s| s);
+    let mut wide = net.clone();
+    wide.layers[0].spec.hidden_size = huge;
+    let e = wgpu_rnn::Engine::cpu().load(wide).map(|_| ()).expect_err("4 gates of 2^62 units");
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+    let mut long_input = net.clone();
+    long_input.layers[0].spec.input_size = huge;
+    let e = wgpu_rnn::Engine::cpu().load(long_input).map(|_| ()).expect_err("W of 2^62 columns");
+    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("more values than a usize counts"), "{e}");
+
+    let metadata: HashMap<String, String> = [
+        ("format", "wgpu-rnn-model"),
+        ("op", "LSTM"),
+        ("input_size", "2"),
+        ("hidden_size", "4611686018427387904"),
+        ("num_layers", "1"),
+        ("vocab", "0"),
+        ("classes", "2"),
+        ("head", "last"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let w = Tensor { shape: vec![12, 2], data: vec![0.1; 24] };
+    let file = TensorFile { metadata, floats: [("rnn.weight_ih_l0".to_string(), w)].into(), ints: HashMap::new() };
+    let e = TrainModel::from_bytes(&file.to_bytes().expect("serializes"), "huge.safetensors").expect_err("refused");
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+
+    for (vocab, classes) in [(Some(huge), 3), (None, huge)] {
+        let e = TrainModel::new(net.clone(), vocab, classes, HeadMode::Last, 1).expect_err("refused");
+        assert!(matches!(e, Error::TooLarge(_)), "vocab {vocab:?} classes {classes}: {e}");
+    }
+    let mut model = TrainModel::new(net, None, 3, HeadMode::Last, 1).expect("a model");
+    model.head.outputs = huge;
+    let e = model.validate().expect_err("a head of 2^62 outputs");
+    assert!(e.to_string().contains("head.weight"), "{e}");
+}

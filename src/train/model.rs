@@ -140,7 +140,10 @@ impl TrainModel {
         stack.validate()?;
         let mut rng = crate::random::Rng::new(seed);
         let dim = stack.input_size();
-        let embedding = vocab.map(|v| Embedding { vocab: v, dim, weight: rng.vec(v * dim, 1.0) });
+        let embedding = match vocab {
+            Some(v) => Some(Embedding { vocab: v, dim, weight: rng.vec(floats("embedding", v, dim)?, 1.0) }),
+            None => None,
+        };
         let mut model = TrainModel {
             embedding,
             stack,
@@ -150,8 +153,8 @@ impl TrainModel {
         };
         let w = model.head_width();
         let scale = 1.0 / (w.max(1) as f32).sqrt();
-        model.head =
-            Linear { inputs: w, outputs: classes, weight: rng.vec(classes * w, scale), bias: rng.vec(classes, scale) };
+        let weight = rng.vec(floats("head", classes, w)?, scale);
+        model.head = Linear { inputs: w, outputs: classes, weight, bias: rng.vec(classes, scale) };
         model.validate()?;
         Ok(model)
     }
@@ -173,7 +176,10 @@ impl TrainModel {
         encoder.validate()?;
         let mut rng = crate::random::Rng::new(seed ^ ENCODER_SEED);
         let dim = encoder.input_size();
-        let embedding = encoder_vocab.map(|v| Embedding { vocab: v, dim, weight: rng.vec(v * dim, 1.0) });
+        let embedding = match encoder_vocab {
+            Some(v) => Some(Embedding { vocab: v, dim, weight: rng.vec(floats("encoder.embedding", v, dim)?, 1.0) }),
+            None => None,
+        };
         let mut model = TrainModel::new(decoder, vocab, classes, head_mode, seed)?;
         model.encoder = Some(Encoder { embedding, stack: encoder });
         model.validate()?;
@@ -219,8 +225,8 @@ impl TrainModel {
                 format!("Linear({}, {}) but the stack gives width {}", h.inputs, h.outputs, self.head_width()),
             ));
         }
-        finite("head.weight", &h.weight, h.outputs * h.inputs)?;
-        finite("head.bias", &h.bias, h.outputs)
+        finite("head.weight", &h.weight, h.outputs.checked_mul(h.inputs))?;
+        finite("head.bias", &h.bias, Some(h.outputs))
     }
 
     /// Every parameter tensor in a fixed order (the optimizer state's): the encoder's
@@ -330,7 +336,7 @@ fn check_embedding(name: &str, e: Option<&Embedding>, stack: &Network) -> Result
             format!("width {} but the stack's input size is {}", e.dim, stack.input_size()),
         ));
     }
-    finite(&format!("{name}.weight"), &e.weight, e.vocab * e.dim)
+    finite(&format!("{name}.weight"), &e.weight, e.vocab.checked_mul(e.dim))
 }
 
 /// An embedding's and a stack's gradients, in `parameters_mut`'s order, onto `v`.
@@ -347,9 +353,18 @@ pub(crate) fn push_stack_grads(
     }
 }
 
-fn finite(name: &str, v: &[f32], len: usize) -> Result<()> {
-    if v.len() != len {
-        return Err(Error::shape(name, format!("{len} values"), format!("{} values", v.len())));
+/// `rows · cols` floats of a tensor `what` to draw, or [`Error::TooLarge`] where that passes
+/// usize (no memory holds it).
+fn floats(what: &str, rows: usize, cols: usize) -> Result<usize> {
+    rows.checked_mul(cols)
+        .ok_or_else(|| Error::TooLarge(format!("{what}: {rows} x {cols} floats overflow a tensor's size")))
+}
+
+/// Checks `v` has `len` values (None: more than a usize counts) and that they are finite.
+fn finite(name: &str, v: &[f32], len: Option<usize>) -> Result<()> {
+    if Some(v.len()) != len {
+        let want = len.map_or("more values than a usize counts".to_string(), |n| format!("{n} values"));
+        return Err(Error::shape(name, want, format!("{} values", v.len())));
     }
     match v.iter().position(|x| !x.is_finite()) {
         Some(i) => Err(Error::invalid(name, format!("non-finite value at index {i}"))),
