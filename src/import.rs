@@ -83,6 +83,14 @@ impl OnnxAttributes {
     }
 }
 
+/// G·H rows of a layer of `hidden` units read from a file ([`Cell::gate_rows`]), or
+/// [`Error::TooLarge`] where its tensors could not be counted.
+fn gate_rows(cell: Cell, hidden: usize) -> Result<usize> {
+    cell.gate_rows(hidden).ok_or_else(|| {
+        Error::TooLarge(format!("{} gates of hidden_size {hidden} overflow a tensor's size", cell.gates()))
+    })
+}
+
 /// A one-layer network from ONNX tensors `W [D, G*H, I]`, `R [D, G*H, H]`, optional
 /// `B [D, 2*G*H]` and `P [D, 3*H]`.
 pub fn onnx_layer(attrs: &OnnxAttributes, f: &TensorFile) -> Result<Network> {
@@ -91,16 +99,17 @@ pub fn onnx_layer(attrs: &OnnxAttributes, f: &TensorFile) -> Result<Network> {
         return Err(Error::shape("W", "[D, G*H, I]", format!("{:?}", w.shape)));
     }
     let spec = attrs.layer_spec(w.shape[2])?;
-    let (d, g, h) = (spec.directions(), spec.cell.gates(), spec.hidden_size);
-    w.expect_shape("W", &[d, g * h, spec.input_size])?;
+    let (d, h) = (spec.directions(), spec.hidden_size);
+    let gh = gate_rows(spec.cell, h)?;
+    w.expect_shape("W", &[d, gh, spec.input_size])?;
     let r = f.float("R")?;
-    r.expect_shape("R", &[d, g * h, h])?;
+    r.expect_shape("R", &[d, gh, h])?;
     let b = match f.float_opt("B")? {
         Some(b) => {
-            b.expect_shape("B", &[d, 2 * g * h])?;
+            b.expect_shape("B", &[d, 2 * gh])?;
             b.data.clone()
         }
-        None => vec![0.0; d * 2 * g * h],
+        None => vec![0.0; d * 2 * gh],
     };
     let p = match f.float_opt("P")? {
         Some(p) => {
@@ -232,10 +241,7 @@ pub fn torch_network(cfg: &TorchConfig, f: &TensorFile) -> Result<Network> {
         return Err(Error::invalid("proj_size", "only LSTM has proj_size, and it must be below hidden_size"));
     }
     let (cell, h) = (cfg.cell, cfg.hidden_size);
-    let g = cell.gates();
-    if g.checked_mul(h).and_then(|gh| gh.checked_mul(2)).is_none() {
-        return Err(Error::TooLarge(format!("{g} gates of hidden_size {h} overflow a tensor's size")));
-    }
+    let gh = gate_rows(cell, h)?;
     let d = if cfg.bidirectional { 2 } else { 1 };
     let out = if cfg.proj_size > 0 { cfg.proj_size } else { h };
     let merged = if cfg.merge_mode == MergeMode::Concat { d * out } else { out };
@@ -250,20 +256,20 @@ pub fn torch_network(cfg: &TorchConfig, f: &TensorFile) -> Result<Network> {
             let sfx = format!("_l{k}{}", if dir == 1 { "_reverse" } else { "" });
             let name = |base: &str| format!("{base}{sfx}");
             let wih = f.float(&name("weight_ih"))?;
-            wih.expect_shape(&name("weight_ih"), &[g * h, input])?;
+            wih.expect_shape(&name("weight_ih"), &[gh, input])?;
             let whh = f.float(&name("weight_hh"))?;
-            whh.expect_shape(&name("weight_hh"), &[g * h, out])?;
+            whh.expect_shape(&name("weight_hh"), &[gh, out])?;
             wts.w.extend(reorder_gates(cell, &wih.data, h, input));
             wts.r.extend(reorder_gates(cell, &whh.data, h, out));
             let (bih, bhh) = (f.float_opt(&name("bias_ih"))?, f.float_opt(&name("bias_hh"))?);
             match (bih, bhh) {
                 (Some(bi), Some(bh)) => {
-                    bi.expect_shape(&name("bias_ih"), &[g * h])?;
-                    bh.expect_shape(&name("bias_hh"), &[g * h])?;
+                    bi.expect_shape(&name("bias_ih"), &[gh])?;
+                    bh.expect_shape(&name("bias_hh"), &[gh])?;
                     wts.b.extend(reorder_gates(cell, &bi.data, h, 1));
                     wts.b.extend(reorder_gates(cell, &bh.data, h, 1));
                 }
-                (None, None) => wts.b.extend(std::iter::repeat_n(0.0, 2 * g * h)),
+                (None, None) => wts.b.extend(std::iter::repeat_n(0.0, 2 * gh)),
                 _ => return Err(Error::MissingTensor(format!("bias_ih{sfx} and bias_hh{sfx} come together"))),
             }
             if cfg.proj_size > 0 {

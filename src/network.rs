@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::{Cell, LayerSpec, MergeMode};
+use crate::tensor::elements;
 
 /// One layer's weights in ONNX layout and gate order (`i,o,f,c` / `z,r,h`).
 #[derive(Debug, Clone, PartialEq)]
@@ -139,13 +140,12 @@ impl Network {
                 ));
             }
             let (d, g, h, o) = (s.directions(), s.cell.gates(), s.hidden_size, s.output_size());
-            // G·H gate rows, and twice that for the biases, in usize (sizes can be anything)
-            let gh = g.checked_mul(h).filter(|gh| gh.checked_mul(2).is_some()).ok_or_else(|| {
+            let gh = s.cell.gate_rows(h).ok_or_else(|| {
                 Error::TooLarge(format!("layer {k}: {g} gates of {h} units overflow a tensor's size"))
             })?;
             let w = &layer.weights;
             let check = |name: &str, len: usize, dims: &[usize]| -> Result<()> {
-                let want = dims.iter().try_fold(1usize, |n, &x| n.checked_mul(x));
+                let want = elements(dims);
                 if want != Some(len) {
                     let values = want.map_or("more values than a usize counts".to_string(), |n| format!("{n} values"));
                     return Err(Error::shape(
@@ -200,7 +200,7 @@ impl Network {
         if t == 0 || b == 0 {
             return Err(Error::invalid("inputs", format!("steps and batch must be at least 1 (got T={t}, B={b})")));
         }
-        let want = t.checked_mul(b).and_then(|n| n.checked_mul(self.input_size()));
+        let want = elements(&[t, b, self.input_size()]);
         if want != Some(inp.x.len()) {
             return Err(Error::shape(
                 "x",
@@ -243,7 +243,7 @@ impl Network {
     pub fn validate_upstream(&self, inp: &Inputs, up: &Upstream) -> Result<()> {
         let (t, b, ld) = (inp.steps, inp.batch, self.layers.len() * self.directions());
         let check = |name: &str, v: &[f32], dims: [usize; 3]| -> Result<()> {
-            if Some(v.len()) != dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+            if Some(v.len()) != elements(&dims) {
                 return Err(Error::shape(
                     format!("upstream {name}"),
                     format!("{dims:?}"),

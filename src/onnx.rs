@@ -743,9 +743,7 @@ fn floats(t: &TensorProto, what: &str) -> Result<Tensor> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| Error::invalid("onnx", format!("{what}: dimension {d}"))))
         .collect::<Result<_>>()?;
-    let count = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
+    let count = crate::tensor::elements(&shape)
         .ok_or_else(|| Error::invalid("onnx", format!("{what}: dims {:?} overflow", t.dims)))?;
     let wrong = |have: usize| Error::shape(what, format!("{count} values for dims {:?}", t.dims), format!("{have}"));
     let data: Vec<f32> = match t.data_type {

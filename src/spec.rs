@@ -23,6 +23,11 @@ impl Cell {
             Cell::Lstm => 4,
         }
     }
+    /// Rows G·H of W and R for `hidden` units; None where G·H, or the 2·G·H biases beside
+    /// them, pass `usize` (a size from a caller or a file can be anything).
+    pub fn gate_rows(self, hidden: usize) -> Option<usize> {
+        self.gates().checked_mul(hidden).filter(|gh| gh.checked_mul(2).is_some())
+    }
     /// Number of activation functions per direction (ONNX `f`, `g`, `h`).
     pub fn activation_count(self) -> usize {
         match self {

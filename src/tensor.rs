@@ -6,6 +6,12 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 
+/// How many values a tensor of `dims` holds; None where that passes `usize` (sizes from a
+/// caller or a file can be anything, and no memory holds such a tensor).
+pub fn elements(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
 /// A dense row-major f32 tensor on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {

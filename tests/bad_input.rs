@@ -543,6 +543,12 @@ fn model_sizes_past_usize_are_errors_not_overflows() {
     let e = TrainModel::from_bytes(&file.to_bytes().expect("serializes"), "huge.safetensors").expect_err("refused");
     assert!(matches!(e, Error::TooLarge(_)), "{e}");
 
+    // a conformance case's ONNX attributes claiming 2^62 units
+    let e = mutated("lstm_forward_s1", |f| {
+        f.metadata.insert("hidden_size".into(), huge.to_string());
+    });
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+
     for (vocab, classes) in [(Some(huge), 3), (None, huge)] {
         let e = TrainModel::new(net.clone(), vocab, classes, HeadMode::Last, 1).expect_err("refused");
         assert!(matches!(e, Error::TooLarge(_)), "vocab {vocab:?} classes {classes}: {e}");

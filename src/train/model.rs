@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::import::torch_state_dict;
 use crate::network::Network;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, elements};
 use crate::train::loss::Targets;
 
 /// `torch.nn.Embedding(vocab, dim)`: token id `k` reads row `k` of `weight [vocab, dim]`.
@@ -225,7 +225,7 @@ impl TrainModel {
                 format!("Linear({}, {}) but the stack gives width {}", h.inputs, h.outputs, self.head_width()),
             ));
         }
-        finite("head.weight", &h.weight, h.outputs.checked_mul(h.inputs))?;
+        finite("head.weight", &h.weight, elements(&[h.outputs, h.inputs]))?;
         finite("head.bias", &h.bias, Some(h.outputs))
     }
 
@@ -336,7 +336,7 @@ fn check_embedding(name: &str, e: Option<&Embedding>, stack: &Network) -> Result
             format!("width {} but the stack's input size is {}", e.dim, stack.input_size()),
         ));
     }
-    finite(&format!("{name}.weight"), &e.weight, e.vocab.checked_mul(e.dim))
+    finite(&format!("{name}.weight"), &e.weight, elements(&[e.vocab, e.dim]))
 }
 
 /// An embedding's and a stack's gradients, in `parameters_mut`'s order, onto `v`.
@@ -356,7 +356,7 @@ pub(crate) fn push_stack_grads(
 /// `rows · cols` floats of a tensor `what` to draw, or [`Error::TooLarge`] where that passes
 /// usize (no memory holds it).
 fn floats(what: &str, rows: usize, cols: usize) -> Result<usize> {
-    rows.checked_mul(cols)
+    elements(&[rows, cols])
         .ok_or_else(|| Error::TooLarge(format!("{what}: {rows} x {cols} floats overflow a tensor's size")))
 }
 

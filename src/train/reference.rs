@@ -11,6 +11,7 @@ use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
 use crate::cpu::{Masks, backward64, run_with};
 use crate::error::{Error, Result};
 use crate::network::{Inputs, Network};
+use crate::tensor::elements;
 
 /// How a model trains.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,12 +51,6 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
-/// How many values `[T, B, width]` holds, or None where that overflows `usize` (no batch of
-/// such sizes can be right: its vector would not fit in memory).
-fn values(t: usize, b: usize, width: usize) -> Option<usize> {
-    t.checked_mul(b)?.checked_mul(width)
-}
-
 /// A stack's inputs `[T, B, I]` from token ids (through `embedding`) or features.
 fn embed_inputs(
     embedding: Option<&Embedding>,
@@ -66,7 +61,7 @@ fn embed_inputs(
 ) -> Result<Inputs> {
     let x = match (inputs, embedding) {
         (BatchInputs::Tokens(ids), Some(e)) => {
-            if Some(ids.len()) != values(t, b, 1) {
+            if Some(ids.len()) != elements(&[t, b]) {
                 return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
             }
             let mut x = Vec::with_capacity(ids.len() * e.dim);
@@ -130,7 +125,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
     }
     match (&batch.inputs, &model.embedding) {
         (BatchInputs::Tokens(ids), Some(e)) => {
-            if Some(ids.len()) != values(t, b, 1) {
+            if Some(ids.len()) != elements(&[t, b]) {
                 return Err(Error::shape("tokens", format!("[T={t}, B={b}]"), format!("{} ids", ids.len())));
             }
             if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| **id >= e.vocab) {
@@ -142,7 +137,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
         }
         (BatchInputs::Features(x), None) => {
             let i = model.stack.input_size();
-            if Some(x.len()) != values(t, b, i) {
+            if Some(x.len()) != elements(&[t, b, i]) {
                 return Err(Error::shape("x", format!("[T={t}, B={b}, I={i}]"), format!("{} values", x.len())));
             }
             if let Some(k) = x.iter().position(|v| !v.is_finite()) {
@@ -168,14 +163,18 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
 fn check_source(model: &TrainModel, batch: &Batch) -> Result<()> {
     match (&model.encoder, &batch.source) {
         (None, None) => Ok(()),
-        (Some(_), None) => Err(Error::invalid("source", "the model has an encoder, but the batch has no source")),
-        (None, Some(_)) => Err(source_without_encoder()),
+        (Some(_), None) | (None, Some(_)) => Err(source_mismatch(model.encoder.is_some())),
         (Some(enc), Some(src)) => source_inputs(enc, src, batch.batch).map(|_| ()),
     }
 }
 
-fn source_without_encoder() -> Error {
-    Error::invalid("source", "the batch has a source, but the model has no encoder")
+/// A batch whose source does not match the model: one without an encoder, or a model with one.
+fn source_mismatch(encoder: bool) -> Error {
+    if encoder {
+        Error::invalid("source", "the model has an encoder, but the batch has no source")
+    } else {
+        Error::invalid("source", "the batch has a source, but the model has no encoder")
+    }
 }
 
 /// The encoder's inputs `[S, B, I]`; errors name the source.
@@ -223,10 +222,7 @@ pub(crate) fn loss_and_gradients_from(
             let enc_dropout = dropout.map(|(d, step)| (Dropout { seed: d.seed ^ ENCODER_SEED, ..*d }, step));
             Some((enc, src, enc_inp, enc_dropout))
         }
-        (Some(_), None) => {
-            return Err(Error::invalid("source", "the model has an encoder, but the batch has no source"));
-        }
-        (None, Some(_)) => return Err(source_without_encoder()),
+        (Some(_), None) | (None, Some(_)) => return Err(source_mismatch(model.encoder.is_some())),
         (None, None) => None,
     };
     let enc_masks =
