@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::{Cell, LayerSpec, MergeMode};
-use crate::tensor::elements;
+use crate::tensor::{all_finite, elements};
 
 /// One layer's weights in ONNX layout and gate order (`i,o,f,c` / `z,r,h`).
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub struct Network {
     pub merge: MergeMode,
 }
 
-/// Inputs of one forward call. Layouts are time-major (`[T, B, ...]`).
+/// Inputs of one forward call. Layouts are time-major (`[T, B, ...]`). Every value must be
+/// finite: a NaN or infinity in `x`, `h0` or `c0` is an error naming the tensor and index.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Inputs {
     /// `x [T, B, I]`
@@ -171,9 +172,7 @@ impl Network {
                 _ => return Err(Error::invalid(format!("layer {k}"), "projection weights and proj_size disagree")),
             }
             for (name, v) in [("W", &w.w), ("R", &w.r), ("B", &w.b)] {
-                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::invalid(format!("layer {k} {name}"), format!("non-finite value at index {i}")));
-                }
+                all_finite(format!("layer {k} {name}"), v)?;
             }
         }
         Ok(())
@@ -208,9 +207,7 @@ impl Network {
                 format!("{} values", inp.x.len()),
             ));
         }
-        if let Some(i) = inp.x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::invalid("x", format!("non-finite value at index {i}")));
-        }
+        all_finite("x", &inp.x)?;
         let lengths = Self::validate_lengths(t, b, inp.lengths.as_deref())?;
         let (l, d) = (self.layers.len(), self.directions());
         let hs = l * d * b * self.output_size();
@@ -222,6 +219,7 @@ impl Network {
                     format!("{} values", h0.len()),
                 ));
             }
+            all_finite("h0", h0)?;
         }
         if let Some(c0) = &inp.c0 {
             if self.cell() != Cell::Lstm {
@@ -235,6 +233,7 @@ impl Network {
                     format!("{} values", c0.len()),
                 ));
             }
+            all_finite("c0", c0)?;
         }
         Ok(lengths)
     }
@@ -250,10 +249,7 @@ impl Network {
                     format!("{} values", v.len()),
                 ));
             }
-            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(Error::invalid(format!("upstream {name}"), format!("non-finite value at index {i}")));
-            }
-            Ok(())
+            all_finite(format!("upstream {name}"), v)
         };
         check("y", &up.y, [t, b, self.merged_width()])?;
         if let Some(h) = &up.h_n {

@@ -12,6 +12,15 @@ pub fn elements(dims: &[usize]) -> Option<usize> {
     dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
+/// Checks that every value of `name` is finite; the error names the first that is not (NaN or
+/// infinity from a caller or a file is refused before it reaches a kernel).
+pub(crate) fn all_finite(name: impl Into<String>, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::invalid(name, format!("non-finite value at index {i}"))),
+        None => Ok(()),
+    }
+}
+
 /// A dense row-major f32 tensor on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {

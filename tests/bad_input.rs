@@ -209,29 +209,34 @@ fn bad_forward_inputs_are_errors() {
     let net = random::network(&RandomConfig { layers: 2, ..RandomConfig::simple(Cell::Lstm, 3, 4) }, 1, |s| s);
     let good = random::inputs(&net, 5, 2, 1, true, true);
     let model = common::gpu().load(net.clone()).expect("loads");
-    let cases: Vec<(&str, wgpu_rnn::Inputs)> = vec![
-        ("x", wgpu_rnn::Inputs { x: vec![0.0; 7], ..good.clone() }),
-        ("steps", wgpu_rnn::Inputs { steps: 0, x: vec![], ..good.clone() }),
+    // `values` with `v` at index `i`
+    let with = |values: &Option<Vec<f32>>, i: usize, v: f32| {
+        let mut values = values.clone().expect("random::inputs gives h0 and c0");
+        values[i] = v;
+        Some(values)
+    };
+    let cases: Vec<(&[&str], wgpu_rnn::Inputs)> = vec![
+        (&["x"], wgpu_rnn::Inputs { x: vec![0.0; 7], ..good.clone() }),
+        (&["steps"], wgpu_rnn::Inputs { steps: 0, x: vec![], ..good.clone() }),
         (
-            "x",
-            wgpu_rnn::Inputs {
-                x: {
-                    let mut x = good.x.clone();
-                    x[3] = f32::NAN;
-                    x
-                },
-                ..good.clone()
-            },
+            &["x", "non-finite value at index 3"],
+            wgpu_rnn::Inputs { x: with(&Some(good.x.clone()), 3, f32::NAN).unwrap(), ..good.clone() },
         ),
-        ("h0", wgpu_rnn::Inputs { h0: Some(vec![0.0; 3]), ..good.clone() }),
-        ("c0", wgpu_rnn::Inputs { c0: Some(vec![0.0; 3]), ..good.clone() }),
-        ("lengths", wgpu_rnn::Inputs { lengths: Some(vec![5]), ..good.clone() }),
-        ("outside", wgpu_rnn::Inputs { lengths: Some(vec![5, 6]), ..good.clone() }),
+        (&["h0"], wgpu_rnn::Inputs { h0: Some(vec![0.0; 3]), ..good.clone() }),
+        (&["c0"], wgpu_rnn::Inputs { c0: Some(vec![0.0; 3]), ..good.clone() }),
+        // an initial state the caller passed is checked as x is
+        (
+            &["h0", "non-finite value at index 5"],
+            wgpu_rnn::Inputs { h0: with(&good.h0, 5, f32::INFINITY), ..good.clone() },
+        ),
+        (&["c0", "non-finite value at index 2"], wgpu_rnn::Inputs { c0: with(&good.c0, 2, f32::NAN), ..good.clone() }),
+        (&["lengths"], wgpu_rnn::Inputs { lengths: Some(vec![5]), ..good.clone() }),
+        (&["outside"], wgpu_rnn::Inputs { lengths: Some(vec![5, 6]), ..good.clone() }),
     ];
-    for (word, inp) in cases {
+    for (words, inp) in cases {
         let gpu = model.forward(&inp).expect_err("gpu rejects");
         let cpu = wgpu_rnn::cpu::forward(&net, &inp).expect_err("cpu rejects");
-        assert_mentions(&gpu, &[word]);
+        assert_mentions(&gpu, words);
         assert_eq!(gpu.to_string(), cpu.to_string(), "both paths validate alike");
     }
     // the model still works after rejecting bad inputs

@@ -130,6 +130,13 @@ fn reset_and_written_state_behave_like_fresh_and_initial_states() {
     assert!(max_diff(&y, &whole.y) < 1e-5);
     assert!(stream.write_state(0, &SlotState { h: vec![0.0; 3], c: None }).is_err());
     assert!(stream.write_state(0, &SlotState { h: vec![0.0; 12], c: Some(vec![0.0; 12]) }).is_err(), "GRU has no c");
+    // a non-finite state is refused, as a chunk's x is, and the slot keeps its state
+    let kept = stream.read_state(0).expect("state");
+    let mut h = kept.h.clone();
+    h[7] = f32::NAN;
+    let e = stream.write_state(0, &SlotState { h, c: None }).expect_err("NaN state");
+    assert!(e.to_string().contains("non-finite value at index 7"), "{e}");
+    assert_eq!(stream.read_state(0).expect("state"), kept);
     assert!(stream.read_state(2).is_err());
     assert!(stream.reset(&[7]).is_err());
 }

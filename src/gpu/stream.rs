@@ -15,6 +15,7 @@ use wgpu::util::DeviceExt;
 use crate::error::{Error, Result};
 use crate::plan::{Buf, Plan, StepVariant};
 use crate::spec::Cell;
+use crate::tensor::all_finite;
 
 use super::download::PendingRead;
 use super::executor::Workspace;
@@ -165,9 +166,7 @@ impl Stream {
                         format!("{} values", x.len()),
                     ));
                 }
-                if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::invalid("x", format!("non-finite value at index {i}")));
-                }
+                all_finite("x", x)?;
             }
             ChunkInput::Buffer { buffer, offset } => {
                 if offset % 4 != 0 || offset.checked_add(in_bytes).is_none_or(|end| end > buffer.size()) {
@@ -348,7 +347,8 @@ impl Stream {
         Ok(SlotState { h: hs.to_vec(), c: lstm.then(|| cs.to_vec()) })
     }
 
-    /// Overwrites one slot's state (ordered before later chunks).
+    /// Overwrites one slot's state (ordered before later chunks). A state of the wrong shape, or
+    /// with a NaN or infinity, is an error and leaves the slot as it was.
     pub fn write_state(&self, slot: usize, state: &SlotState) -> Result<()> {
         self.check_slot(slot)?;
         let shape = &self.model.shape;
@@ -367,6 +367,10 @@ impl Stream {
                     format!("{:?} values", c.as_ref().map(Vec::len)),
                 ));
             }
+        }
+        all_finite("h", &state.h)?;
+        if let Some(c) = &state.c {
+            all_finite("c", c)?;
         }
         let queue = &self.model.ctx.queue;
         self.model.ctx.scoped("writing a slot's state", || {

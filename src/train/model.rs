@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::import::torch_state_dict;
 use crate::network::Network;
-use crate::tensor::{Tensor, elements};
+use crate::tensor::{Tensor, all_finite, elements};
 use crate::train::loss::Targets;
 
 /// `torch.nn.Embedding(vocab, dim)`: token id `k` reads row `k` of `weight [vocab, dim]`.
@@ -366,10 +366,7 @@ fn finite(name: &str, v: &[f32], len: Option<usize>) -> Result<()> {
         let want = len.map_or("more values than a usize counts".to_string(), |n| format!("{n} values"));
         return Err(Error::shape(name, want, format!("{} values", v.len())));
     }
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(i) => Err(Error::invalid(name, format!("non-finite value at index {i}"))),
-        None => Ok(()),
-    }
+    all_finite(name, v)
 }
 
 #[cfg(test)]

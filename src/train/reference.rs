@@ -11,7 +11,7 @@ use super::optim::{Optimizer, OptimizerState, clip, global_norm, update};
 use crate::cpu::{Masks, backward64, run_with};
 use crate::error::{Error, Result};
 use crate::network::{Inputs, Network};
-use crate::tensor::elements;
+use crate::tensor::{all_finite, elements};
 
 /// How a model trains.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,9 +140,7 @@ pub(crate) fn check_batch(model: &TrainModel, loss: LossKind, batch: &Batch) -> 
             if Some(x.len()) != elements(&[t, b, i]) {
                 return Err(Error::shape("x", format!("[T={t}, B={b}, I={i}]"), format!("{} values", x.len())));
             }
-            if let Some(k) = x.iter().position(|v| !v.is_finite()) {
-                return Err(Error::invalid("x", format!("non-finite value at index {k}")));
-            }
+            all_finite("x", x)?;
         }
         (BatchInputs::Tokens(_), None) => {
             return Err(Error::invalid("inputs", "token ids, but the model has no embedding"));
