@@ -306,6 +306,25 @@ fn unread_steps_train_alike_and_undo_failed_updates_on_the_gpu() {
     }
     assert!(unread.unread_stats().expect("unread stats").is_empty(), "taken once");
     assert_eq!(unread.model().expect("model"), read.model().expect("model"), "the same training");
+    // reads between the steps, and a read step among unread ones: each read takes the steps
+    // since the last, numbered on, the read step not among them
+    let mut mixed = gpu_trainer(&case, case.config);
+    let mut got = Vec::new();
+    for (k, b) in case.batches.iter().enumerate() {
+        if k == 1 {
+            assert_eq!(mixed.step(b).expect("step"), reads[k], "the read step");
+            continue;
+        }
+        mixed.step_unread(b).expect("submits");
+        if k == 0 || k + 1 == case.batches.len() {
+            got.push(mixed.unread_stats().expect("unread stats"));
+        }
+    }
+    let numbers: Vec<Vec<u64>> = got.iter().map(|g| g.iter().map(|s| s.0).collect()).collect();
+    assert_eq!(numbers, [vec![1], (3..=reads.len() as u64).collect::<Vec<_>>()]);
+    for (step, stats) in got.into_iter().flatten() {
+        assert_eq!(stats.expect("a finite step"), reads[step as usize - 1], "step {step}");
+    }
     let mut cfg = case.config;
     cfg.optimizer = train::Optimizer::Sgd { lr: f32::MAX, momentum: 0.0, weight_decay: f32::MAX };
     let mut t = gpu_trainer(&case, cfg);

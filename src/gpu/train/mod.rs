@@ -8,6 +8,7 @@
 
 mod params;
 mod stepper;
+mod unread;
 mod workspace;
 
 use std::collections::HashMap;

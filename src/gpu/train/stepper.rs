@@ -1,10 +1,11 @@
 //! [`GpuStepper`]: optimizer steps of Embedding -> stack -> Linear on the GPU, one encoder and
 //! one submit each, reading back only the loss and the sums of squares (a few floats).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::params::{DropoutParams, LossParams, OptimizerParams};
+use super::unread::UnreadSteps;
 use super::workspace::{TrainWorkspace, storage, storage_init};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
@@ -40,9 +41,8 @@ pub struct GpuStepper {
     /// The batch size of the state carried (None: zero state).
     carried_batch: Option<usize>,
     /// Steps run with [`Self::step_unread`] whose statistics [`Self::unread_stats`] has not
-    /// read yet, oldest first, at most [`STATS_WINDOW`]: step s's are in slot
-    /// `s % STATS_WINDOW` of `window`.
-    unread: VecDeque<u64>,
+    /// read yet, and their slots in `window`.
+    unread: UnreadSteps,
     /// [`STATS_WINDOW`] slots of a step's `Stats` (made with the first unread step).
     window: Option<wgpu::Buffer>,
 }
@@ -154,7 +154,7 @@ impl GpuStepper {
             encoder,
             carry: false,
             carried_batch: None,
-            unread: VecDeque::new(),
+            unread: UnreadSteps::default(),
             window: None,
         })
     }
@@ -219,10 +219,7 @@ impl GpuStepper {
     pub fn step_unread(&mut self, batch: &Batch) -> Result<()> {
         self.submit(batch, false)?;
         self.step += 1;
-        self.unread.push_back(self.step);
-        if self.unread.len() > STATS_WINDOW {
-            self.unread.pop_front();
-        }
+        self.unread.push(self.step);
         if self.carry {
             self.carried_batch = Some(batch.batch);
         }
@@ -266,24 +263,32 @@ impl GpuStepper {
         Ok(self.take_unread(&window))
     }
 
-    /// The window and its floats, where there are unread steps.
+    /// The window and the floats to read from its start (the slots the unread steps wrote),
+    /// where there are unread steps.
     fn window_read(&self) -> Option<(&wgpu::Buffer, usize)> {
-        let window = self.window.as_ref().filter(|_| !self.unread.is_empty())?;
-        Some((window, window.size() as usize / 4))
+        let window = self.window.as_ref()?;
+        let slots = self.unread.slots_to_read();
+        (slots > 0).then(|| (window, slots * self.window_floats()))
+    }
+
+    /// The floats of one slot of the window: a step's `Stats`.
+    fn window_floats(&self) -> usize {
+        self.window.as_ref().map_or(0, |w| w.size() as usize / 4 / STATS_WINDOW)
     }
 
     /// Each unread step's statistics from the window's `data`; none are unread after.
     fn take_unread(&mut self, data: &[f32]) -> Vec<(u64, Result<StepStats>)> {
-        let n = data.len() / STATS_WINDOW;
-        let steps: Vec<u64> = self.unread.drain(..).collect();
-        steps.into_iter().map(|s| (s, self.stats_of(&data[(s as usize % STATS_WINDOW) * n..][..n], s))).collect()
+        let n = self.window_floats();
+        self.unread.take().into_iter().map(|(s, slot)| (s, self.stats_of(&data[slot * n..][..n], s))).collect()
     }
 
     /// Records the copy of the step's `Stats` (the workspace's, the floats `last_stats` reads)
-    /// into slot `step % STATS_WINDOW` of the window, making the window first.
+    /// into the step's slot of the window ([`UnreadSteps`]), making the window first.
     fn keep_in_window(&mut self, encoder: &mut wgpu::CommandEncoder, step: u64) {
+        let slot = self.unread.slot_for(step);
         let ws = self.workspace.as_ref().expect("the step made its workspace");
         let n = ws.plan.stats_read();
+        let at = 4 * (slot * n) as u64;
         let window = self.window.get_or_insert_with(|| {
             self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("wgpu-rnn.train.StatsWindow"),
@@ -292,7 +297,6 @@ impl GpuStepper {
                 mapped_at_creation: false,
             })
         });
-        let at = 4 * ((step as usize % STATS_WINDOW) * n) as u64;
         encoder.copy_buffer_to_buffer(ws.buffer(TBuf::Stats), 0, window, at, 4 * n as u64);
     }
 
