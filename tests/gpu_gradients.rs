@@ -82,6 +82,88 @@ fn the_gpu_backward_matches_the_cpu_reference_at_other_sizes() {
     }
 }
 
+/// Random layers over every attribute at once, forward and backward on the GPU against the CPU
+/// reference: cell, sizes on and off quads and past `PERSISTENT_UNITS`, 1-3 layers, direction,
+/// merge, projection, peepholes, `linear_before_reset`, `input_forget`, clip, any activations
+/// with their alpha and beta, lengths and initial states. `WGPU_RNN_SWEEP_SEED` and
+/// `WGPU_RNN_SWEEP_LAYERS` (default 1 and 40) draw others.
+#[test]
+fn random_layers_of_every_attribute_match_the_cpu_reference() {
+    use wgpu_rnn::random::{self, RandomConfig, Rng};
+    use wgpu_rnn::{Activation, ActivationKind, Cell, Direction, MergeMode};
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let (seed0, count) = (env("WGPU_RNN_SWEEP_SEED", 1), env("WGPU_RNN_SWEEP_LAYERS", 40));
+    let mut ran = 0;
+    for k in 0..count {
+        let seed = seed0 * 1000 + k;
+        let mut rng = Rng::new(seed);
+        let mut pick = |n: usize| rng.range(0, n - 1);
+        let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][pick(3)];
+        let hidden = [1, 3, 4, 5, 8, 12, 17, 33, 64, 129, 132][pick(11)];
+        let input = [1, 2, 4, 7, 8, 16][pick(6)];
+        let layers = [1, 1, 2, 3][pick(4)];
+        let direction = [Direction::Forward, Direction::Reverse, Direction::Bidirectional][pick(3)];
+        let merge = MergeMode::ALL[pick(4)];
+        let proj = if cell == Cell::Lstm && hidden > 1 && pick(3) == 0 { 1 + pick(hidden - 1) } else { 0 };
+        let (peepholes, lbr, input_forget) = (pick(2) == 1, pick(2) == 1, pick(4) == 0);
+        let clip = (pick(4) == 0).then(|| 0.5 + pick(21) as f32 * 0.1);
+        let activations: Option<Vec<Activation>> = (pick(3) == 0).then(|| {
+            (0..cell.activation_count())
+                .map(|_| Activation {
+                    kind: ActivationKind::ALL[pick(11)],
+                    alpha: 0.2 + pick(11) as f32 * 0.1,
+                    beta: 0.1,
+                })
+                .collect()
+        });
+        let (steps, batch) = ([1, 2, 5, 11, 40][pick(5)], [1, 2, 5, 9, 17][pick(5)]);
+        let (ragged, initial) = (pick(2) == 1, pick(2) == 1);
+        let cfg = RandomConfig {
+            direction,
+            layers,
+            proj_size: proj,
+            merge,
+            peepholes: cell == Cell::Lstm && peepholes,
+            ..RandomConfig::simple(cell, input, hidden)
+        };
+        let net = random::network(&cfg, seed, |mut s| {
+            s.linear_before_reset = cell == Cell::Gru && lbr;
+            s.input_forget = cell == Cell::Lstm && input_forget;
+            s.clip = clip;
+            if let Some(a) = &activations {
+                s.activations = vec![a.clone(); s.directions()];
+            }
+            s
+        });
+        let inp = random::inputs(&net, steps, batch, seed, ragged, initial);
+        let label = format!(
+            "seed {seed}: {cell:?} I {input} H {hidden} proj {proj} L {layers} {direction:?} {merge:?} peepholes {} lbr {} \
+             input_forget {} clip {clip:?} activations {activations:?} T {steps} B {batch} ragged {ragged} initial {initial}",
+            cfg.peepholes, net.layers[0].spec.linear_before_reset, net.layers[0].spec.input_forget,
+        );
+        let want = wgpu_rnn::cpu::forward(&net, &inp).expect("cpu");
+        // unbounded activations (Relu, Affine, Softplus, ...) can grow past what f32 keeps
+        // close over 40 steps and 3 layers: such draws are left out, and counted
+        if want.y.iter().chain(&want.h_n).any(|v| v.abs() > 1e3) {
+            continue;
+        }
+        let model = common::gpu().load(net.clone()).expect("loads");
+        assert!(model.is_gpu());
+        let got = model.forward(&inp).expect("gpu");
+        close(&format!("{label} y"), &got.y, &want.y);
+        close(&format!("{label} h_n"), &got.h_n, &want.h_n);
+        assert_eq!(got.c_n.is_some(), want.c_n.is_some(), "{label}: c_n");
+        if let (Some(g), Some(w)) = (&got.c_n, &want.c_n) {
+            close(&format!("{label} c_n"), g, w);
+        }
+        let up = random_upstream(&net, &inp, seed + 7);
+        let want = wgpu_rnn::cpu::backward(&net, &inp, &up).expect("cpu");
+        assert_gradients_close(&label, &model.backward(&inp, &up).expect("gpu"), &want);
+        ran += 1;
+    }
+    assert!(ran * 10 >= count * 9, "{ran} of {count} random layers ran: too many left out as too large");
+}
+
 /// Random gradients at every output of `net` for `inp` (y, h_n, and c_n of an LSTM).
 fn random_upstream(net: &wgpu_rnn::Network, inp: &wgpu_rnn::Inputs, seed: u64) -> wgpu_rnn::Upstream {
     let ld = net.layers.len() * net.directions();
