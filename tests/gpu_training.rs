@@ -1,7 +1,8 @@
 //! Training on the GPU against PyTorch: every training case (`tests/data/train`, K optimizer
 //! steps of Embedding -> stack -> Linear) run by `Trainer` on the GPU gives PyTorch's losses,
-//! gradient norms and final parameters; bad input and non-finite updates are typed errors that
-//! leave the model on the GPU as it was.
+//! gradient norms and final parameters; random setups of every option give the CPU
+//! reference's; bad input and non-finite updates are typed errors that leave the model on the
+//! GPU as it was.
 
 mod common;
 
@@ -726,4 +727,118 @@ fn the_engines_walk_is_its_trainers_default() {
     assert_eq!(Walk::parse("auto").expect("parses"), None);
     let e = Walk::parse("sideways").expect_err("no such walk");
     assert!(e.to_string().contains("sideways") && e.to_string().contains("per-step"), "{e}");
+}
+
+/// Random training setups over every option at once, three steps each on the GPU and on the
+/// CPU reference's trainer: the stack's attributes (as `gpu_gradients`' sweep), an embedding or
+/// features, either head, either loss, every optimizer, clipping by norm and by value, dropout
+/// between layers, recurrent dropout, packed lengths and truncated BPTT, with each walk.
+/// Adam's eps is 1e-4: at 1e-8 an update divides a gradient near 1e-8 by about itself, so its
+/// last f32 bits move the weight by up to lr. `WGPU_RNN_SWEEP_SEED` and
+/// `WGPU_RNN_SWEEP_SETUPS` (default 1 and 24) draw others.
+#[test]
+fn random_training_setups_match_the_cpu_reference() {
+    use train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets};
+    use wgpu_rnn::random::{self, RandomConfig, Rng};
+    use wgpu_rnn::{Cell, Direction, MergeMode};
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let (seed0, count) = (env("WGPU_RNN_SWEEP_SEED", 1), env("WGPU_RNN_SWEEP_SETUPS", 24));
+    for k in 0..count {
+        let seed = seed0 * 1000 + k;
+        let mut rng = Rng::new(seed);
+        let mut pick = |n: usize| rng.range(0, n - 1);
+        let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][pick(3)];
+        let (input, hidden, layers) =
+            ([1, 2, 4, 7, 8][pick(5)], [1, 3, 4, 5, 8, 12, 17, 33, 132][pick(9)], 1 + pick(3));
+        let cfg = RandomConfig {
+            direction: [Direction::Forward, Direction::Reverse, Direction::Bidirectional][pick(3)],
+            layers,
+            proj_size: if cell == Cell::Lstm && hidden > 1 && pick(3) == 0 { 1 + pick(hidden - 1) } else { 0 },
+            merge: MergeMode::ALL[pick(4)],
+            peepholes: cell == Cell::Lstm && pick(2) == 1,
+            ..RandomConfig::simple(cell, input, hidden)
+        };
+        let (lbr, input_forget, clip) =
+            (pick(2) == 1, pick(4) == 0, (pick(5) == 0).then(|| 1.0 + pick(21) as f32 * 0.1));
+        let stack = random::network(&cfg, seed, |mut s| {
+            s.linear_before_reset = cell == Cell::Gru && lbr;
+            s.input_forget = cell == Cell::Lstm && input_forget;
+            s.clip = clip;
+            s
+        });
+        let (vocab, classes, head) =
+            ((pick(2) == 1).then(|| 2 + pick(10)), 1 + pick(7), [HeadMode::Steps, HeadMode::Last][pick(2)]);
+        let cross_entropy = classes > 1 && pick(2) == 1;
+        let model = TrainModel::new(stack, vocab, classes, head, seed).expect("model");
+        let lr = [0.01f32, 0.1, 0.5][pick(3)];
+        let config = train::TrainConfig {
+            loss: if cross_entropy { LossKind::CrossEntropy } else { LossKind::Mse },
+            optimizer: match pick(5) {
+                0 => Optimizer::Sgd { lr, momentum: 0.0, weight_decay: 0.0 },
+                1 => Optimizer::Sgd { lr, momentum: 0.9, weight_decay: 0.01 },
+                2 => Optimizer::Adam { lr: lr * 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-4, weight_decay: 0.0 },
+                3 => Optimizer::Adam { lr: lr * 0.1, beta1: 0.8, beta2: 0.99, eps: 1e-4, weight_decay: 0.01 },
+                _ => Optimizer::AdamW { lr: lr * 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-4, weight_decay: 0.1 },
+            },
+            clip_norm: (pick(2) == 1).then_some(0.5),
+            clip_value: (pick(3) == 0).then_some(0.05),
+            dropout: train::Dropout {
+                p: if layers > 1 && pick(2) == 1 { 0.3 } else { 0.0 },
+                seed,
+                recurrent: if pick(3) == 0 { 0.25 } else { 0.0 },
+            },
+        };
+        let carry = pick(3) == 0;
+        let (t, b) = ([1, 3, 7, 20][pick(4)], [1, 2, 5, 9][pick(4)]);
+        let ragged = !carry && pick(2) == 1;
+        // the data, from the same generator once the setup is drawn
+        let batches: Vec<Batch> = (0..3)
+            .map(|_| {
+                let lengths = ragged.then(|| (0..b).map(|i| if i == 0 { t } else { rng.range(1, t) }).collect());
+                let inputs = match vocab {
+                    Some(v) => BatchInputs::Tokens((0..t * b).map(|_| rng.range(0, v - 1)).collect()),
+                    None => BatchInputs::Features(rng.vec(t * b * input, 1.0)),
+                };
+                let rows = if head == HeadMode::Steps { t * b } else { b };
+                let targets = if cross_entropy {
+                    Targets::Classes((0..rows).map(|_| rng.range(0, classes - 1)).collect())
+                } else {
+                    Targets::Values(rng.vec(rows * classes, 1.0))
+                };
+                Batch { inputs, steps: t, batch: b, lengths, targets, source: None }
+            })
+            .collect();
+        let label = format!(
+            "seed {seed}: {cfg:?} clip {clip:?} vocab {vocab:?} C {classes} {head:?} {config:?} carry {carry} T {t} B {b}"
+        );
+        let run = |engine: &wgpu_rnn::Engine, walk: Option<Walk>| {
+            let mut tr = Trainer::new(engine, model.clone(), config).expect("trainer");
+            tr.set_walk(walk);
+            tr.carry_state(carry);
+            let stats: Vec<StepStats> = batches.iter().map(|batch| tr.step(batch).expect("a finite step")).collect();
+            (stats, tr.model().expect("model"), tr.is_gpu())
+        };
+        let (want, mut cpu) = {
+            let (s, m, _) = run(&wgpu_rnn::Engine::cpu(), None);
+            (s, m)
+        };
+        for walk in [Walk::PerStep, Walk::Persistent] {
+            let (got, mut gpu, on_gpu) = run(common::gpu(), Some(walk));
+            assert!(on_gpu, "{label}");
+            for (i, (g, c)) in got.iter().zip(&want).enumerate() {
+                let close = |a: f64, b: f64| (a - b).abs() <= 2e-4 * b.abs().max(1.0);
+                assert!(
+                    close(g.loss, c.loss) && close(g.grad_norm, c.grad_norm),
+                    "{label} {walk:?} step {i}: gpu {g:?} cpu {c:?}"
+                );
+            }
+            let names = gpu.parameter_names();
+            for (name, (g, c)) in names.iter().zip(gpu.parameters_mut().into_iter().zip(cpu.parameters_mut())) {
+                let scale = c.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1.0);
+                if let Some(i) = (0..g.len()).find(|&i| (g[i] - c[i]).abs() > 5e-4 * scale) {
+                    panic!("{label} {walk:?}: {name}[{i}]: gpu {} cpu {}", g[i], c[i]);
+                }
+            }
+        }
+    }
 }
