@@ -842,3 +842,42 @@ fn random_training_setups_match_the_cpu_reference() {
         }
     }
 }
+
+/// A learning-rate schedule: a rate set between steps is the next steps' rate, and the
+/// optimizer's state goes on, as in a trainer made with that rate from the model and optimizer
+/// state so far (the same step, bit for bit), on the GPU and on the CPU reference; a rate that
+/// is not a finite number >= 0 is an error and changes nothing.
+#[test]
+fn a_learning_rate_set_between_steps_takes_effect_and_keeps_the_optimizer_state() {
+    let case = TrainCase::load(&common::data_files("train")[0]).expect("loads");
+    let lr = case.config.optimizer.lr();
+    let batch = |k: usize| &case.batches[k % case.batches.len()];
+    for engine in [common::gpu(), &wgpu_rnn::Engine::cpu()] {
+        let mut t = Trainer::new(engine, case.model.clone(), case.config).expect("trainer");
+        t.step(batch(0)).expect("step");
+        t.step(batch(1)).expect("step");
+        let (model, state) = (t.model().expect("model"), t.optimizer_state().expect("state"));
+        for bad in [-1.0, f32::NAN, f32::INFINITY] {
+            let e = t.set_learning_rate(bad).expect_err("a bad rate").to_string();
+            assert!(e.contains("learning rate"), "{e}");
+        }
+        assert_eq!(t.config().optimizer.lr(), lr, "a refused rate changes nothing");
+        t.set_learning_rate(lr * 0.1).expect("a rate");
+        assert_eq!(t.config().optimizer, case.config.optimizer.with_lr(lr * 0.1));
+        let got = t.step(batch(2)).expect("step");
+        // a trainer made with the new rate from where `t` stood
+        let resumed = |cfg: train::TrainConfig| {
+            let mut r = Trainer::new(engine, model.clone(), cfg).expect("trainer");
+            r.set_optimizer_state(state.clone()).expect("state");
+            let stats = r.step(batch(2)).expect("step");
+            (stats, r.model().expect("model"))
+        };
+        let mut cfg = case.config;
+        cfg.optimizer = cfg.optimizer.with_lr(lr * 0.1);
+        let (want, want_model) = resumed(cfg);
+        assert_eq!(got, want, "gpu {}", engine.is_gpu());
+        assert_eq!(t.model().expect("model"), want_model, "gpu {}", engine.is_gpu());
+        let (_, unchanged) = resumed(case.config);
+        assert_ne!(unchanged, want_model, "the rate changes the update");
+    }
+}

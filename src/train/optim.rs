@@ -35,6 +35,18 @@ impl Optimizer {
             Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::AdamW { lr, .. } => lr,
         }
     }
+    /// The same optimizer with learning rate `lr`.
+    pub fn with_lr(self, lr: f32) -> Self {
+        match self {
+            Optimizer::Sgd { momentum, weight_decay, .. } => Optimizer::Sgd { lr, momentum, weight_decay },
+            Optimizer::Adam { beta1, beta2, eps, weight_decay, .. } => {
+                Optimizer::Adam { lr, beta1, beta2, eps, weight_decay }
+            }
+            Optimizer::AdamW { beta1, beta2, eps, weight_decay, .. } => {
+                Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay }
+            }
+        }
+    }
     /// Checks the settings: a finite, non-negative learning rate and weight decay, momentum and
     /// betas in `[0, 1)`, a positive eps.
     pub fn validate(&self) -> Result<()> {

@@ -27,6 +27,15 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Sets the optimizer's learning rate, where `lr` is a finite number >= 0; else an error
+    /// and nothing changes.
+    pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+        let optimizer = self.optimizer.with_lr(lr);
+        optimizer.validate()?;
+        self.optimizer = optimizer;
+        Ok(())
+    }
+
     /// Checks the optimizer and the clipping bounds.
     pub fn validate(&self) -> Result<()> {
         self.optimizer.validate()?;

@@ -353,6 +353,28 @@ impl Trainer {
         }
     }
 
+    /// The configuration it trains with (the learning rate as [`Trainer::set_learning_rate`]
+    /// last set it).
+    pub fn config(&self) -> &TrainConfig {
+        match &self.inner {
+            Inner::Gpu(g) => g.config(),
+            Inner::Cpu { cfg, .. } => cfg,
+        }
+    }
+
+    /// Sets the learning rate of the steps from now on, for a schedule (decay, warm-up, cosine
+    /// annealing), as assigning `lr` in a `torch.optim` parameter group does: the optimizer's
+    /// state (moments, momentum buffers, the step count behind Adam's bias corrections) is kept,
+    /// and AdamW's decoupled weight decay scales with the new rate. A rate that is not a finite
+    /// number >= 0 is an [`crate::Error::Invalid`] and changes nothing. Steps already submitted
+    /// with [`Trainer::step_unread`] keep the rate they were recorded with.
+    pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+        match &mut self.inner {
+            Inner::Gpu(g) => g.set_learning_rate(lr),
+            Inner::Cpu { cfg, .. } => cfg.set_learning_rate(lr),
+        }
+    }
+
     /// Whether the steps run on a GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self.inner, Inner::Gpu(_))

@@ -187,6 +187,11 @@ impl GpuStepper {
         &self.cfg
     }
 
+    /// The learning rate of the steps recorded from now on; see [`crate::train::Trainer::set_learning_rate`].
+    pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+        self.cfg.set_learning_rate(lr)
+    }
+
     /// One optimizer step on `batch`: forward, loss, backward, clipping and the update, one
     /// submit. Errors: a batch that does not fit the model ([`Error::Invalid`], [`Error::Shape`]),
     /// and [`Error::NonFinite`] naming the step and the tensor when the loss, a gradient or an
