@@ -344,7 +344,8 @@ pub struct LayerSpec {
     pub input_size: usize,
     /// Hidden size H (cell width).
     pub hidden_size: usize,
-    /// LSTM projection size P (`h = W_hr (o ⊙ tanh c)`), PyTorch's `proj_size`; 0 for none.
+    /// LSTM projection size P (`h = W_hr (o ⊙ tanh c)`), PyTorch's `proj_size`, below
+    /// `hidden_size`; 0 for none.
     pub proj_size: usize,
     /// Activations per direction: `activations[d]` has `cell.activation_count()` entries.
     pub activations: Vec<Vec<Activation>>,
@@ -386,6 +387,17 @@ impl LayerSpec {
         }
         if self.proj_size > 0 && self.cell != Cell::Lstm {
             return Err(Error::invalid("proj_size", "only LSTM layers have a projection"));
+        }
+        // as torch.nn.LSTM, the only source of projections (ONNX has none): a model trained
+        // with a wider one could be saved but not loaded into PyTorch, nor back here
+        if self.proj_size > 0 && self.proj_size >= self.hidden_size {
+            return Err(Error::invalid(
+                "proj_size",
+                format!(
+                    "{} must be below hidden_size {} (as torch.nn.LSTM requires)",
+                    self.proj_size, self.hidden_size
+                ),
+            ));
         }
         if self.activations.len() != self.directions()
             || self.activations.iter().any(|a| a.len() != self.cell.activation_count())

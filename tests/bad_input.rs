@@ -563,3 +563,22 @@ fn model_sizes_past_usize_are_errors_not_overflows() {
     let e = model.validate().expect_err("a head of 2^62 outputs");
     assert!(e.to_string().contains("head.weight"), "{e}");
 }
+
+/// A projection as wide as the hidden state or wider, which torch.nn.LSTM refuses (and ONNX has
+/// no projection), is refused wherever a model is made: a model trained with one could be saved
+/// but not loaded back.
+#[test]
+fn projections_not_below_the_hidden_size_are_refused() {
+    for proj in [8, 9] {
+        let cfg = RandomConfig { proj_size: proj, ..RandomConfig::simple(Cell::Lstm, 3, 8) };
+        let net = random::network(&cfg, 1, |s| s);
+        let words = ["proj_size", &format!("{proj} must be below hidden_size 8")];
+        let inputs = random::inputs(&net, 2, 1, 1, false, false);
+        assert_mentions(&common::gpu().load(net.clone()).expect_err("the GPU refuses it"), &words);
+        assert_mentions(&wgpu_rnn::cpu::forward(&net, &inputs).expect_err("the CPU refuses it"), &words);
+        let model = wgpu_rnn::train::TrainModel::new(net, None, 2, wgpu_rnn::train::HeadMode::Last, 1);
+        assert_mentions(&model.expect_err("training refuses it"), &words);
+    }
+    let cfg = RandomConfig { proj_size: 7, ..RandomConfig::simple(Cell::Lstm, 3, 8) };
+    assert!(common::gpu().load(random::network(&cfg, 1, |s| s)).is_ok(), "7 of 8 is a projection");
+}
