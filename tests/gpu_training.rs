@@ -731,8 +731,9 @@ fn the_engines_walk_is_its_trainers_default() {
 
 /// Random training setups over every option at once, three steps each on the GPU and on the
 /// CPU reference's trainer: the stack's attributes (as `gpu_gradients`' sweep), an embedding or
-/// features, either head, either loss, every optimizer, clipping by norm and by value, dropout
-/// between layers, recurrent dropout, packed lengths and truncated BPTT, with each walk.
+/// features, an encoder in front (sequence to sequence) or none, either head, either loss, every
+/// optimizer, clipping by norm and by value, dropout between layers, recurrent dropout, packed
+/// lengths and truncated BPTT, with each walk.
 /// Adam's eps is 1e-4: at 1e-8 an update divides a gradient near 1e-8 by about itself, so its
 /// last f32 bits move the weight by up to lr. `WGPU_RNN_SWEEP_SEED` and
 /// `WGPU_RNN_SWEEP_SETUPS` (default 1 and 24) draw others.
@@ -743,6 +744,7 @@ fn random_training_setups_match_the_cpu_reference() {
     use wgpu_rnn::{Cell, Direction, MergeMode};
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let (seed0, count) = (env("WGPU_RNN_SWEEP_SEED", 1), env("WGPU_RNN_SWEEP_SETUPS", 24));
+    let (mut encoders, mut carried) = (0, 0);
     for k in 0..count {
         let seed = seed0 * 1000 + k;
         let mut rng = Rng::new(seed);
@@ -760,16 +762,29 @@ fn random_training_setups_match_the_cpu_reference() {
         };
         let (lbr, input_forget, clip) =
             (pick(2) == 1, pick(4) == 0, (pick(5) == 0).then(|| 1.0 + pick(21) as f32 * 0.1));
-        let stack = random::network(&cfg, seed, |mut s| {
+        let spec = |mut s: wgpu_rnn::LayerSpec| {
             s.linear_before_reset = cell == Cell::Gru && lbr;
             s.input_forget = cell == Cell::Lstm && input_forget;
             s.clip = clip;
             s
+        };
+        let stack = random::network(&cfg, seed, spec);
+        // one setup in four is sequence to sequence: an encoder whose final state (same cell,
+        // layers, directions and sizes) starts the stack, with its own input and merge
+        let encoder = (pick(4) == 0).then(|| {
+            let enc = RandomConfig { input_size: [1, 3, 4][pick(3)], merge: MergeMode::ALL[pick(4)], ..cfg.clone() };
+            (random::network(&enc, seed + 1, spec), (pick(2) == 1).then(|| 2 + pick(6)), [1, 3, 7][pick(3)])
         });
         let (vocab, classes, head) =
             ((pick(2) == 1).then(|| 2 + pick(10)), 1 + pick(7), [HeadMode::Steps, HeadMode::Last][pick(2)]);
         let cross_entropy = classes > 1 && pick(2) == 1;
-        let model = TrainModel::new(stack, vocab, classes, head, seed).expect("model");
+        let model = match &encoder {
+            Some((enc, enc_vocab, _)) => {
+                TrainModel::seq2seq(enc.clone(), *enc_vocab, stack, vocab, classes, head, seed)
+            }
+            None => TrainModel::new(stack, vocab, classes, head, seed),
+        }
+        .expect("model");
         let lr = [0.01f32, 0.1, 0.5][pick(3)];
         let config = train::TrainConfig {
             loss: if cross_entropy { LossKind::CrossEntropy } else { LossKind::Mse },
@@ -788,7 +803,9 @@ fn random_training_setups_match_the_cpu_reference() {
                 recurrent: if pick(3) == 0 { 0.25 } else { 0.0 },
             },
         };
-        let carry = pick(3) == 0;
+        let carry = encoder.is_none() && pick(3) == 0; // an encoder's state starts every step
+        encoders += usize::from(encoder.is_some());
+        carried += usize::from(carry);
         let (t, b) = ([1, 3, 7, 20][pick(4)], [1, 2, 5, 9][pick(4)]);
         let ragged = !carry && pick(2) == 1;
         // the data, from the same generator once the setup is drawn
@@ -805,11 +822,21 @@ fn random_training_setups_match_the_cpu_reference() {
                 } else {
                     Targets::Values(rng.vec(rows * classes, 1.0))
                 };
-                Batch { inputs, steps: t, batch: b, lengths, targets, source: None }
+                let source = encoder.as_ref().map(|(enc, enc_vocab, s)| train::Source {
+                    inputs: match enc_vocab {
+                        Some(v) => BatchInputs::Tokens((0..s * b).map(|_| rng.range(0, v - 1)).collect()),
+                        None => BatchInputs::Features(rng.vec(s * b * enc.input_size(), 1.0)),
+                    },
+                    steps: *s,
+                    lengths: ragged.then(|| (0..b).map(|i| if i == 0 { *s } else { rng.range(1, *s) }).collect()),
+                });
+                Batch { inputs, steps: t, batch: b, lengths, targets, source }
             })
             .collect();
         let label = format!(
-            "seed {seed}: {cfg:?} clip {clip:?} vocab {vocab:?} C {classes} {head:?} {config:?} carry {carry} T {t} B {b}"
+            "seed {seed}: {cfg:?} clip {clip:?} vocab {vocab:?} C {classes} {head:?} {config:?} carry {carry} T {t} B {b} \
+             encoder (I, merge, vocab, S) {:?}",
+            encoder.as_ref().map(|(e, v, s)| (e.input_size(), e.merge, v, s))
         );
         let run = |engine: &wgpu_rnn::Engine, walk: Option<Walk>| {
             let mut tr = Trainer::new(engine, model.clone(), config).expect("trainer");
@@ -840,6 +867,9 @@ fn random_training_setups_match_the_cpu_reference() {
                 }
             }
         }
+    }
+    if count >= 24 {
+        assert!(encoders >= 2 && carried >= 2, "{encoders} encoders and {carried} carried states in {count} setups");
     }
 }
 
