@@ -187,7 +187,8 @@ impl GpuStepper {
         &self.cfg
     }
 
-    /// The learning rate of the steps recorded from now on; see [`crate::train::Trainer::set_learning_rate`].
+    /// The learning rate of the steps recorded from now on
+    /// ([`crate::train::Trainer::set_learning_rate`]).
     pub fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
         self.cfg.set_learning_rate(lr)
     }
