@@ -237,15 +237,17 @@ pub fn torch_network(cfg: &TorchConfig, f: &TensorFile) -> Result<Network> {
     if cfg.num_layers == 0 || cfg.hidden_size == 0 || cfg.input_size == 0 {
         return Err(Error::invalid("config", "input_size, hidden_size and num_layers must be at least 1"));
     }
-    if cfg.proj_size > 0 && (cfg.cell != Cell::Lstm || cfg.proj_size >= cfg.hidden_size) {
-        return Err(Error::invalid("proj_size", "only LSTM has proj_size, and it must be below hidden_size"));
-    }
     let (cell, h) = (cfg.cell, cfg.hidden_size);
+    let direction = if cfg.bidirectional { Direction::Bidirectional } else { Direction::Forward };
+    // the layers' rules (a projection only on LSTM, below hidden_size), before any tensor is
+    // shaped by them
+    let mut first = LayerSpec::new(cell, direction, cfg.input_size, h);
+    first.proj_size = cfg.proj_size;
+    first.validate()?;
     let gh = gate_rows(cell, h)?;
     let d = if cfg.bidirectional { 2 } else { 1 };
     let out = if cfg.proj_size > 0 { cfg.proj_size } else { h };
     let merged = if cfg.merge_mode == MergeMode::Concat { d * out } else { out };
-    let direction = if cfg.bidirectional { Direction::Bidirectional } else { Direction::Forward };
     let mut used = HashSet::new();
     let mut layers = Vec::new();
     for k in 0..cfg.num_layers {

@@ -578,6 +578,22 @@ fn projections_not_below_the_hidden_size_are_refused() {
         assert_mentions(&wgpu_rnn::cpu::forward(&net, &inputs).expect_err("the CPU refuses it"), &words);
         let model = wgpu_rnn::train::TrainModel::new(net, None, 2, wgpu_rnn::train::HeadMode::Last, 1);
         assert_mentions(&model.expect_err("training refuses it"), &words);
+        // a state_dict's configuration, before any tensor is read
+        let torch = wgpu_rnn::import::TorchConfig {
+            cell: Cell::Lstm,
+            input_size: 3,
+            hidden_size: 8,
+            num_layers: 1,
+            bidirectional: false,
+            proj_size: proj,
+            relu: false,
+            merge_mode: wgpu_rnn::MergeMode::Concat,
+        };
+        let empty = TensorFile::default();
+        assert_mentions(&wgpu_rnn::import::torch_network(&torch, &empty).expect_err("refused"), &words);
+        let gru = wgpu_rnn::import::TorchConfig { cell: Cell::Gru, proj_size: 4, ..torch };
+        let e = wgpu_rnn::import::torch_network(&gru, &empty).expect_err("refused");
+        assert_mentions(&e, &["proj_size", "only LSTM layers have a projection"]);
     }
     let cfg = RandomConfig { proj_size: 7, ..RandomConfig::simple(Cell::Lstm, 3, 8) };
     assert!(common::gpu().load(random::network(&cfg, 1, |s| s)).is_ok(), "7 of 8 is a projection");
