@@ -36,16 +36,11 @@ impl Optimizer {
         }
     }
     /// The same optimizer with learning rate `lr`.
-    pub fn with_lr(self, lr: f32) -> Self {
-        match self {
-            Optimizer::Sgd { momentum, weight_decay, .. } => Optimizer::Sgd { lr, momentum, weight_decay },
-            Optimizer::Adam { beta1, beta2, eps, weight_decay, .. } => {
-                Optimizer::Adam { lr, beta1, beta2, eps, weight_decay }
-            }
-            Optimizer::AdamW { beta1, beta2, eps, weight_decay, .. } => {
-                Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay }
-            }
+    pub fn with_lr(mut self, lr: f32) -> Self {
+        match &mut self {
+            Optimizer::Sgd { lr: l, .. } | Optimizer::Adam { lr: l, .. } | Optimizer::AdamW { lr: l, .. } => *l = lr,
         }
+        self
     }
     /// Checks the settings: a finite, non-negative learning rate and weight decay, momentum and
     /// betas in `[0, 1)`, a positive eps.
