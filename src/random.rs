@@ -3,7 +3,7 @@
 //! sequences stay well conditioned.
 
 use crate::network::{Inputs, Layer, LayerWeights, Network};
-use crate::spec::{Cell, Direction, LayerSpec, MergeMode};
+use crate::spec::{Activation, ActivationKind, Cell, Direction, LayerSpec, MergeMode};
 
 /// A small, fast, seedable generator (SplitMix64).
 #[derive(Debug, Clone)]
@@ -73,6 +73,70 @@ impl RandomConfig {
             peepholes: false,
         }
     }
+}
+
+/// A layer's options beside its sizes, drawn by [`any_stack`]: what `network`'s `spec_of` sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerOptions {
+    pub linear_before_reset: bool,
+    pub input_forget: bool,
+    pub clip: Option<f32>,
+    /// One list for every direction; None keeps the cell's defaults.
+    pub activations: Option<Vec<Activation>>,
+}
+
+impl LayerOptions {
+    /// `spec` with these options (each only where its cell has it).
+    pub fn apply(&self, mut spec: LayerSpec) -> LayerSpec {
+        spec.linear_before_reset = spec.cell == Cell::Gru && self.linear_before_reset;
+        spec.input_forget = spec.cell == Cell::Lstm && self.input_forget;
+        spec.clip = self.clip;
+        if let Some(a) = &self.activations {
+            spec.activations = vec![a.clone(); spec.directions()];
+        }
+        spec
+    }
+}
+
+/// A stack drawn over every attribute at once, for sweeps against the CPU reference: cell, an
+/// input size of `inputs` and a hidden size of `hiddens`, 1 to 3 layers, direction, merge,
+/// projection, peepholes, `linear_before_reset`, `input_forget`, clip and, where
+/// `any_activations`, any activations with their alpha and beta. Build it with
+/// `network(&cfg, seed, |s| options.apply(s))`.
+pub fn any_stack(
+    rng: &mut Rng,
+    inputs: &[usize],
+    hiddens: &[usize],
+    any_activations: bool,
+) -> (RandomConfig, LayerOptions) {
+    let mut pick = |n: usize| rng.range(0, n - 1);
+    let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][pick(3)];
+    let (input, hidden) = (inputs[pick(inputs.len())], hiddens[pick(hiddens.len())]);
+    let cfg = RandomConfig {
+        cell,
+        direction: [Direction::Forward, Direction::Reverse, Direction::Bidirectional][pick(3)],
+        input_size: input,
+        hidden_size: hidden,
+        layers: [1, 1, 2, 3][pick(4)],
+        proj_size: if cell == Cell::Lstm && hidden > 1 && pick(3) == 0 { 1 + pick(hidden - 1) } else { 0 },
+        merge: MergeMode::ALL[pick(4)],
+        peepholes: cell == Cell::Lstm && pick(2) == 1,
+    };
+    let options = LayerOptions {
+        linear_before_reset: pick(2) == 1,
+        input_forget: pick(4) == 0,
+        clip: (pick(4) == 0).then(|| 0.5 + pick(21) as f32 * 0.1),
+        activations: (any_activations && pick(3) == 0).then(|| {
+            (0..cell.activation_count())
+                .map(|_| Activation {
+                    kind: ActivationKind::ALL[pick(11)],
+                    alpha: 0.2 + pick(11) as f32 * 0.1,
+                    beta: 0.1,
+                })
+                .collect()
+        }),
+    };
+    (cfg, options)
 }
 
 /// A random network; `spec_of(layer_spec)` may adjust each layer's options (activations,

@@ -210,26 +210,24 @@ fn bad_forward_inputs_are_errors() {
     let good = random::inputs(&net, 5, 2, 1, true, true);
     let model = common::gpu().load(net.clone()).expect("loads");
     // `values` with `v` at index `i`
-    let with = |values: &Option<Vec<f32>>, i: usize, v: f32| {
-        let mut values = values.clone().expect("random::inputs gives h0 and c0");
+    let with = |values: &[f32], i: usize, v: f32| {
+        let mut values = values.to_vec();
         values[i] = v;
-        Some(values)
+        values
     };
+    let (h0, c0) = (good.h0.as_deref().expect("an h0"), good.c0.as_deref().expect("a c0"));
     let cases: Vec<(&[&str], wgpu_rnn::Inputs)> = vec![
         (&["x"], wgpu_rnn::Inputs { x: vec![0.0; 7], ..good.clone() }),
         (&["steps"], wgpu_rnn::Inputs { steps: 0, x: vec![], ..good.clone() }),
-        (
-            &["x", "non-finite value at index 3"],
-            wgpu_rnn::Inputs { x: with(&Some(good.x.clone()), 3, f32::NAN).unwrap(), ..good.clone() },
-        ),
+        (&["x", "non-finite value at index 3"], wgpu_rnn::Inputs { x: with(&good.x, 3, f32::NAN), ..good.clone() }),
         (&["h0"], wgpu_rnn::Inputs { h0: Some(vec![0.0; 3]), ..good.clone() }),
         (&["c0"], wgpu_rnn::Inputs { c0: Some(vec![0.0; 3]), ..good.clone() }),
         // an initial state the caller passed is checked as x is
         (
             &["h0", "non-finite value at index 5"],
-            wgpu_rnn::Inputs { h0: with(&good.h0, 5, f32::INFINITY), ..good.clone() },
+            wgpu_rnn::Inputs { h0: Some(with(h0, 5, f32::INFINITY)), ..good.clone() },
         ),
-        (&["c0", "non-finite value at index 2"], wgpu_rnn::Inputs { c0: with(&good.c0, 2, f32::NAN), ..good.clone() }),
+        (&["c0", "non-finite value at index 2"], wgpu_rnn::Inputs { c0: Some(with(c0, 2, f32::NAN)), ..good.clone() }),
         (&["lengths"], wgpu_rnn::Inputs { lengths: Some(vec![5]), ..good.clone() }),
         (&["outside"], wgpu_rnn::Inputs { lengths: Some(vec![5, 6]), ..good.clone() }),
     ];

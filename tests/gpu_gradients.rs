@@ -89,58 +89,21 @@ fn the_gpu_backward_matches_the_cpu_reference_at_other_sizes() {
 /// `WGPU_RNN_SWEEP_LAYERS` (default 1 and 40) draw others.
 #[test]
 fn random_layers_of_every_attribute_match_the_cpu_reference() {
-    use wgpu_rnn::random::{self, RandomConfig, Rng};
-    use wgpu_rnn::{Activation, ActivationKind, Cell, Direction, MergeMode};
+    use wgpu_rnn::random::{self, Rng};
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let (seed0, count) = (env("WGPU_RNN_SWEEP_SEED", 1), env("WGPU_RNN_SWEEP_LAYERS", 40));
     let mut ran = 0;
     for k in 0..count {
         let seed = seed0 * 1000 + k;
         let mut rng = Rng::new(seed);
+        let (cfg, options) =
+            random::any_stack(&mut rng, &[1, 2, 4, 7, 8, 16], &[1, 3, 4, 5, 8, 12, 17, 33, 64, 129, 132], true);
         let mut pick = |n: usize| rng.range(0, n - 1);
-        let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][pick(3)];
-        let hidden = [1, 3, 4, 5, 8, 12, 17, 33, 64, 129, 132][pick(11)];
-        let input = [1, 2, 4, 7, 8, 16][pick(6)];
-        let layers = [1, 1, 2, 3][pick(4)];
-        let direction = [Direction::Forward, Direction::Reverse, Direction::Bidirectional][pick(3)];
-        let merge = MergeMode::ALL[pick(4)];
-        let proj = if cell == Cell::Lstm && hidden > 1 && pick(3) == 0 { 1 + pick(hidden - 1) } else { 0 };
-        let (peepholes, lbr, input_forget) = (pick(2) == 1, pick(2) == 1, pick(4) == 0);
-        let clip = (pick(4) == 0).then(|| 0.5 + pick(21) as f32 * 0.1);
-        let activations: Option<Vec<Activation>> = (pick(3) == 0).then(|| {
-            (0..cell.activation_count())
-                .map(|_| Activation {
-                    kind: ActivationKind::ALL[pick(11)],
-                    alpha: 0.2 + pick(11) as f32 * 0.1,
-                    beta: 0.1,
-                })
-                .collect()
-        });
         let (steps, batch) = ([1, 2, 5, 11, 40][pick(5)], [1, 2, 5, 9, 17][pick(5)]);
         let (ragged, initial) = (pick(2) == 1, pick(2) == 1);
-        let cfg = RandomConfig {
-            direction,
-            layers,
-            proj_size: proj,
-            merge,
-            peepholes: cell == Cell::Lstm && peepholes,
-            ..RandomConfig::simple(cell, input, hidden)
-        };
-        let net = random::network(&cfg, seed, |mut s| {
-            s.linear_before_reset = cell == Cell::Gru && lbr;
-            s.input_forget = cell == Cell::Lstm && input_forget;
-            s.clip = clip;
-            if let Some(a) = &activations {
-                s.activations = vec![a.clone(); s.directions()];
-            }
-            s
-        });
+        let net = random::network(&cfg, seed, |s| options.apply(s));
         let inp = random::inputs(&net, steps, batch, seed, ragged, initial);
-        let label = format!(
-            "seed {seed}: {cell:?} I {input} H {hidden} proj {proj} L {layers} {direction:?} {merge:?} peepholes {} lbr {} \
-             input_forget {} clip {clip:?} activations {activations:?} T {steps} B {batch} ragged {ragged} initial {initial}",
-            cfg.peepholes, net.layers[0].spec.linear_before_reset, net.layers[0].spec.input_forget,
-        );
+        let label = format!("seed {seed}: {cfg:?} {options:?} T {steps} B {batch} ragged {ragged} initial {initial}");
         let want = wgpu_rnn::cpu::forward(&net, &inp).expect("cpu");
         // unbounded activations (Relu, Affine, Softplus, ...) can grow past what f32 keeps
         // close over 40 steps and 3 layers: such draws are left out, and counted

@@ -730,7 +730,7 @@ fn the_engines_walk_is_its_trainers_default() {
 }
 
 /// Random training setups over every option at once, three steps each on the GPU and on the
-/// CPU reference's trainer: the stack's attributes (as `gpu_gradients`' sweep), an embedding or
+/// CPU reference's trainer: the stack's attributes (`random::any_stack`), an embedding or
 /// features, an encoder in front (sequence to sequence) or none, either head, either loss, every
 /// optimizer, clipping by norm and by value, dropout between layers, recurrent dropout, packed
 /// lengths and truncated BPTT, with each walk.
@@ -740,34 +740,18 @@ fn the_engines_walk_is_its_trainers_default() {
 #[test]
 fn random_training_setups_match_the_cpu_reference() {
     use train::{Batch, BatchInputs, HeadMode, LossKind, Optimizer, Targets};
+    use wgpu_rnn::MergeMode;
     use wgpu_rnn::random::{self, RandomConfig, Rng};
-    use wgpu_rnn::{Cell, Direction, MergeMode};
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let (seed0, count) = (env("WGPU_RNN_SWEEP_SEED", 1), env("WGPU_RNN_SWEEP_SETUPS", 24));
     let (mut encoders, mut carried) = (0, 0);
     for k in 0..count {
         let seed = seed0 * 1000 + k;
         let mut rng = Rng::new(seed);
+        let (cfg, options) = random::any_stack(&mut rng, &[1, 2, 4, 7, 8], &[1, 3, 4, 5, 8, 12, 17, 33, 132], false);
+        let (input, layers) = (cfg.input_size, cfg.layers);
         let mut pick = |n: usize| rng.range(0, n - 1);
-        let cell = [Cell::Rnn, Cell::Gru, Cell::Lstm][pick(3)];
-        let (input, hidden, layers) =
-            ([1, 2, 4, 7, 8][pick(5)], [1, 3, 4, 5, 8, 12, 17, 33, 132][pick(9)], 1 + pick(3));
-        let cfg = RandomConfig {
-            direction: [Direction::Forward, Direction::Reverse, Direction::Bidirectional][pick(3)],
-            layers,
-            proj_size: if cell == Cell::Lstm && hidden > 1 && pick(3) == 0 { 1 + pick(hidden - 1) } else { 0 },
-            merge: MergeMode::ALL[pick(4)],
-            peepholes: cell == Cell::Lstm && pick(2) == 1,
-            ..RandomConfig::simple(cell, input, hidden)
-        };
-        let (lbr, input_forget, clip) =
-            (pick(2) == 1, pick(4) == 0, (pick(5) == 0).then(|| 1.0 + pick(21) as f32 * 0.1));
-        let spec = |mut s: wgpu_rnn::LayerSpec| {
-            s.linear_before_reset = cell == Cell::Gru && lbr;
-            s.input_forget = cell == Cell::Lstm && input_forget;
-            s.clip = clip;
-            s
-        };
+        let spec = |s| options.apply(s);
         let stack = random::network(&cfg, seed, spec);
         // one setup in four is sequence to sequence: an encoder whose final state (same cell,
         // layers, directions and sizes) starts the stack, with its own input and merge
@@ -834,7 +818,7 @@ fn random_training_setups_match_the_cpu_reference() {
             })
             .collect();
         let label = format!(
-            "seed {seed}: {cfg:?} clip {clip:?} vocab {vocab:?} C {classes} {head:?} {config:?} carry {carry} T {t} B {b} \
+            "seed {seed}: {cfg:?} {options:?} vocab {vocab:?} C {classes} {head:?} {config:?} carry {carry} T {t} B {b} \
              encoder (I, merge, vocab, S) {:?}",
             encoder.as_ref().map(|(e, v, s)| (e.input_size(), e.merge, v, s))
         );
